@@ -1,0 +1,199 @@
+// The harness entry point: `runner.js list FILE_URL` or `runner.js run FILE_URL TEST_NAME`.
+//
+// It talks to cargo-memcheck over stdout with frames: a header line
+// "\x1eMC1 <kind> <len>\n" followed by <len> bytes, where kind is `json` (a
+// message) or `chunk` (a piece of the heap snapshot being sent). Anything the
+// test prints goes to stderr, so stdout carries frames only.
+//
+// Checkpoints use `v8.getHeapSnapshot()`, which needs no permission: the
+// snapshot is taken synchronously inside that call, streamed to stdout, and
+// the event loop is drained before and after so that nothing the harness
+// allocates for one checkpoint is still alive at the next.
+
+import v8 from "node:v8";
+import { declaredTests } from "./memcheck.js";
+
+const encoder = new TextEncoder();
+const CHUNK = 1 << 20;
+
+function writeAll(bytes) {
+  let off = 0;
+  while (off < bytes.length) off += Deno.stdout.writeSync(bytes.subarray(off));
+}
+
+function frame(kind, payload) {
+  writeAll(encoder.encode(`\x1eMC1 ${kind} ${payload.length}\n`));
+  writeAll(payload);
+}
+
+function send(message) {
+  frame("json", encoder.encode(JSON.stringify(message)));
+}
+
+// Keep test output off stdout: console.* goes to stderr.
+for (const method of ["log", "info", "debug", "dir", "table", "trace"]) {
+  const original = console.error.bind(console);
+  console[method] = (...args) => original(...args);
+}
+
+const gc = globalThis.gc;
+if (typeof gc !== "function") {
+  send({ type: "fatal", message: "the runtime was started without --expose-gc" });
+  Deno.exit(3);
+}
+
+// Let timers, microtasks and stream teardown run, so that what they allocated
+// is garbage by the next snapshot.
+function settle() {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+// Take a snapshot now and send it (or drop it when `label` is null).
+function capture(label) {
+  gc();
+  const stream = v8.getHeapSnapshot();
+  if (label !== null) send({ type: "snapshot", label });
+  let chunk;
+  while ((chunk = stream.read()) !== null) {
+    if (label === null) continue;
+    const bytes = typeof chunk === "string" ? encoder.encode(chunk) : new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    for (let off = 0; off < bytes.length; off += CHUNK) {
+      frame("chunk", bytes.subarray(off, Math.min(off + CHUNK, bytes.length)));
+    }
+  }
+  stream.destroy();
+  if (label !== null) send({ type: "snapshot_end", label });
+}
+
+function describe(error) {
+  if (error instanceof Error) {
+    return { message: `${error.name}: ${error.message}`, stack: String(error.stack ?? "") };
+  }
+  return { message: `a non-Error value was thrown: ${safeString(error)}`, stack: "" };
+}
+
+function safeString(value) {
+  try {
+    return typeof value === "string" ? JSON.stringify(value) : String(value);
+  } catch {
+    return "(unprintable)";
+  }
+}
+
+// The snapshots are taken in the frame of the function that runs the block,
+// never in a helper's fresh async frame: that frame would be new in "after".
+async function measureBlock(name, budget, fn, index) {
+  const before = `b${index}-before`;
+  const after = `b${index}-after`;
+  send({ type: "block", name, budget: budget ?? null });
+  await settle();
+  await settle();
+  capture(before);
+  await settle();
+  await settle();
+  let result = fn();
+  if (result !== null && typeof result === "object" && typeof result.then === "function") {
+    await result;
+  }
+  result = undefined;
+  await settle();
+  await settle();
+  capture(after);
+  send({ type: "block_end", name });
+}
+
+async function runTest(entry) {
+  // Warm the checkpoint path (code, feedback, stream classes) with an empty,
+  // unreported block so the first real block sees none of it.
+  for (let i = 0; i < 2; i++) {
+    await settle();
+    capture(null);
+  }
+
+  const names = new Set();
+  let blocks = 0;
+  let active = false;
+  const t = {
+    name: entry.name,
+    async measure(name, options, fn) {
+      if (typeof options === "function") {
+        fn = options;
+        options = {};
+      }
+      if (typeof name !== "string" || name.length === 0) {
+        throw new TypeError("t.measure(name, ...) needs a non-empty string name");
+      }
+      if (typeof fn !== "function") {
+        throw new TypeError(`t.measure(${JSON.stringify(name)}) needs a function as its last argument`);
+      }
+      if (names.has(name)) {
+        throw new Error(`t.measure(${JSON.stringify(name)}) is used twice in this test; block names must be unique`);
+      }
+      if (active) {
+        throw new Error(`t.measure(${JSON.stringify(name)}) was called inside another block; blocks cannot nest`);
+      }
+      names.add(name);
+      blocks++;
+      active = true;
+      try {
+        await measureBlock(name, options?.budget, fn, blocks);
+      } finally {
+        active = false;
+      }
+    },
+  };
+
+  // A test that never calls t.measure is one block spanning its body: take
+  // that block's "before" now, and drop it if a block turns up.
+  send({ type: "whole_before" });
+  await settle();
+  await settle();
+  capture("whole-before");
+  await settle();
+  await settle();
+  await entry.fn(t);
+  if (blocks === 0) {
+    await settle();
+    await settle();
+    capture("whole-after");
+    send({ type: "whole_after", name: entry.name });
+  }
+}
+
+async function main() {
+  const [mode, fileUrl, testName] = Deno.args;
+  send({ type: "runtime", name: "deno", version: Deno.version.deno, v8: Deno.version.v8 });
+  try {
+    await import(fileUrl);
+  } catch (error) {
+    send({ type: "load_error", ...describe(error) });
+    return;
+  }
+  const tests = declaredTests();
+  if (mode === "list") {
+    send({
+      type: "tests",
+      tests: tests.map((t) => ({
+        name: t.name,
+        line: t.site?.url === fileUrl ? t.site.line : null,
+        ignore: Boolean(t.options.ignore),
+        timeout: t.options.timeout ?? null,
+        budget: t.options.budget ?? null,
+      })),
+    });
+    return;
+  }
+  const entry = tests.find((t) => t.name === testName);
+  if (!entry) {
+    send({ type: "error", message: `no test named ${JSON.stringify(testName)} in this file`, stack: "" });
+    return;
+  }
+  try {
+    await runTest(entry);
+    send({ type: "passed" });
+  } catch (error) {
+    send({ type: "error", ...describe(error) });
+  }
+}
+
+await main();

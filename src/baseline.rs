@@ -1,0 +1,310 @@
+//! Baselines: the figures a test's blocks had when someone last ran
+//! `cargo memcheck --update`, one TOML file per test file, committed.
+//!
+//! A file sits in `__memcheck__/` beside its test file, is written in a stable
+//! order, and names the runtime it was recorded with.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::Tolerance;
+use crate::diff::Comparison;
+use crate::runtime::RuntimeInfo;
+use crate::units::format_bytes;
+
+/// Folder, beside each test file, that holds the baselines.
+pub const DIR: &str = "__memcheck__";
+
+/// A baseline file's contents.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BaselineFile {
+    pub runtime: String,
+    pub v8: String,
+    #[serde(default)]
+    pub tests: BTreeMap<String, BTreeMap<String, BlockBaseline>>,
+}
+
+/// The recorded figures of one block.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BlockBaseline {
+    pub retained_objects: u64,
+    pub retained_bytes: u64,
+    pub freed_objects: u64,
+    pub freed_bytes: u64,
+    #[serde(default)]
+    pub constructors: Vec<ConstructorBaseline>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConstructorBaseline {
+    pub name: String,
+    pub new: u64,
+    pub deleted: u64,
+    pub size_delta: i64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BaselineError {
+    #[error("cannot read baseline {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("baseline {path} is corrupt: {message}\nfix it by hand, or re-record it with `cargo memcheck --update` (it is never overwritten by a plain run)")]
+    Corrupt { path: PathBuf, message: String },
+    #[error("cannot write baseline {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// The baseline path for a test file.
+pub fn path_for(test_file: &Path) -> PathBuf {
+    let name = test_file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    test_file
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join(DIR)
+        .join(format!("{name}.toml"))
+}
+
+impl BaselineFile {
+    /// Load a baseline; `Ok(None)` when there is none yet.
+    pub fn load(path: &Path) -> Result<Option<BaselineFile>, BaselineError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => {
+                return Err(BaselineError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                });
+            }
+        };
+        toml::from_str(&text).map(Some).map_err(|e| {
+            let line = e.span().map_or(1, |s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+            BaselineError::Corrupt {
+                path: path.to_path_buf(),
+                message: format!("line {line}: {}", e.message().trim()),
+            }
+        })
+    }
+
+    pub fn recorded_with(&self) -> String {
+        format!("{} (V8 {})", self.runtime, self.v8)
+    }
+
+    /// Whether this baseline was recorded with `runtime`.
+    pub fn matches_runtime(&self, runtime: &RuntimeInfo) -> bool {
+        self.runtime == runtime_label(runtime) && self.v8 == runtime.v8
+    }
+
+    /// The file's text: stable order, one constructor a line.
+    pub fn render(&self, source_name: &str) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "# cargo-memcheck baseline for {source_name}.");
+        let _ = writeln!(out, "# Written by `cargo memcheck --update`; review its diff like code.");
+        let _ = writeln!(out, "runtime = {}", quote(&self.runtime));
+        let _ = writeln!(out, "v8 = {}", quote(&self.v8));
+        for (test, blocks) in &self.tests {
+            for (block, b) in blocks {
+                let _ = writeln!(out, "\n[tests.{}.{}]", quote(test), quote(block));
+                out.push_str(&b.render());
+            }
+        }
+        out
+    }
+
+    /// Write the file (creating `__memcheck__/`), replacing it atomically.
+    pub fn save(&self, path: &Path, source_name: &str) -> Result<(), BaselineError> {
+        let fail = |source| BaselineError::Write {
+            path: path.to_path_buf(),
+            source,
+        };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(fail)?;
+        }
+        let tmp = path.with_extension("toml.tmp");
+        std::fs::write(&tmp, self.render(source_name)).map_err(fail)?;
+        std::fs::rename(&tmp, path).map_err(fail)
+    }
+}
+
+/// How a runtime is named in a baseline header.
+pub fn runtime_label(runtime: &RuntimeInfo) -> String {
+    format!("{} {}", runtime.name, runtime.version)
+}
+
+impl BlockBaseline {
+    pub fn from_comparison(c: &Comparison) -> BlockBaseline {
+        let mut constructors: Vec<_> = c
+            .constructors
+            .iter()
+            .map(|r| ConstructorBaseline {
+                name: r.name.clone(),
+                new: r.new,
+                deleted: r.deleted,
+                size_delta: r.size_delta,
+            })
+            .collect();
+        constructors.sort_by(|a, b| a.name.cmp(&b.name));
+        BlockBaseline {
+            retained_objects: c.retained_objects,
+            retained_bytes: c.retained_bytes,
+            freed_objects: c.freed_objects,
+            freed_bytes: c.freed_bytes,
+            constructors,
+        }
+    }
+
+    /// The block's lines, as stored and as diffed in failure messages.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "retained_objects = {}", self.retained_objects);
+        let _ = writeln!(out, "retained_bytes = {}", self.retained_bytes);
+        let _ = writeln!(out, "freed_objects = {}", self.freed_objects);
+        let _ = writeln!(out, "freed_bytes = {}", self.freed_bytes);
+        out.push_str("constructors = [\n");
+        for c in &self.constructors {
+            let _ = writeln!(
+                out,
+                "  {{ name = {}, new = {}, deleted = {}, size_delta = {} }},",
+                quote(&c.name),
+                c.new,
+                c.deleted,
+                c.size_delta
+            );
+        }
+        out.push_str("]\n");
+        out
+    }
+
+    fn new_of(&self, name: &str) -> u64 {
+        self.constructors.iter().find(|c| c.name == name).map_or(0, |c| c.new)
+    }
+}
+
+/// The outcome of holding a block against its baseline.
+#[derive(Debug, Default, PartialEq)]
+pub struct Judgement {
+    /// Figures above baseline plus tolerance: the block fails.
+    pub regressions: Vec<String>,
+    /// Figures below baseline: passes, with a hint to lock them in.
+    pub improvements: Vec<String>,
+}
+
+/// Compare a block's figures with its baseline under `tol`.
+pub fn judge(base: &BlockBaseline, actual: &Comparison, tol: &Tolerance) -> Judgement {
+    let mut j = Judgement::default();
+    let mut check = |what: String, base: u64, now: u64, limit: u64, bytes: bool, slack: String| {
+        let show = |v: u64| if bytes { format!("{} ({v} B)", format_bytes(v)) } else { v.to_string() };
+        if now > limit {
+            j.regressions.push(format!("{what}: {} > baseline {} (tolerance {slack})", show(now), show(base)));
+        } else if now < base {
+            j.improvements.push(format!("{what}: {} < baseline {}", show(now), show(base)));
+        }
+    };
+    check("retained objects".into(), base.retained_objects, actual.retained_objects, tol.objects.limit(base.retained_objects), false, tol.objects.to_string());
+    check("retained bytes".into(), base.retained_bytes, actual.retained_bytes, tol.bytes.limit(base.retained_bytes), true, tol.bytes.to_string());
+    let mut names: Vec<&str> = base.constructors.iter().map(|c| c.name.as_str()).collect();
+    names.extend(actual.constructors.iter().map(|c| c.name.as_str()));
+    names.sort_unstable();
+    names.dedup();
+    for name in names {
+        let b = base.new_of(name);
+        let now = actual.constructor(name).map_or(0, |c| c.new);
+        check(format!("{name} new"), b, now, tol.objects.limit(b), false, tol.objects.to_string());
+    }
+    j
+}
+
+/// A TOML basic string.
+fn quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => {
+                let _ = write!(out, "\\u{:04X}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diff::ConstructorDelta;
+    use crate::units::Slack;
+
+    fn widgets(n: u64) -> Comparison {
+        Comparison {
+            retained_bytes: 32 * n,
+            retained_objects: n,
+            freed_bytes: 0,
+            freed_objects: 0,
+            constructors: vec![ConstructorDelta {
+                name: "Widget".into(),
+                new: n,
+                deleted: 0,
+                delta: n as i64,
+                alloc_size: 32 * n,
+                freed_size: 0,
+                size_delta: 32 * n as i64,
+            }],
+        }
+    }
+
+    #[test]
+    fn render_round_trips_through_toml() {
+        let mut file = BaselineFile {
+            runtime: "deno 2.9.6".into(),
+            v8: "15.0".into(),
+            tests: BTreeMap::new(),
+        };
+        file.tests
+            .entry("a \"quoted\" test".into())
+            .or_default()
+            .insert("block".into(), BlockBaseline::from_comparison(&widgets(10)));
+        let text = file.render("x.memtest.js");
+        let back: BaselineFile = toml::from_str(&text).unwrap();
+        assert_eq!(back, file);
+    }
+
+    #[test]
+    fn judges_growth_against_tolerance() {
+        let base = BlockBaseline::from_comparison(&widgets(100));
+        let exact = Tolerance { objects: Slack::Absolute(0), bytes: Slack::Percent(5.0) };
+        assert_eq!(judge(&base, &widgets(100), &exact), Judgement::default());
+        let j = judge(&base, &widgets(104), &exact);
+        assert_eq!(j.regressions, vec!["retained objects: 104 > baseline 100 (tolerance 0)", "Widget new: 104 > baseline 100 (tolerance 0)"]);
+        let loose = Tolerance { objects: Slack::Absolute(5), bytes: Slack::Percent(5.0) };
+        assert!(judge(&base, &widgets(104), &loose).regressions.is_empty());
+        let j = judge(&base, &widgets(50), &exact);
+        assert!(j.regressions.is_empty());
+        assert_eq!(j.improvements.len(), 3);
+    }
+
+    #[test]
+    fn corrupt_file_is_named() {
+        let p = std::env::temp_dir().join(format!("memcheck-corrupt-{}.toml", std::process::id()));
+        std::fs::write(&p, "runtime = \"deno\"\nv8 = [\n").unwrap();
+        let err = BaselineFile::load(&p).unwrap_err().to_string();
+        assert!(err.contains(&p.display().to_string()) && err.contains("corrupt"), "{err}");
+        std::fs::remove_file(p).unwrap();
+    }
+}

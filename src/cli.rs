@@ -1,0 +1,127 @@
+//! The command line: clap lives here and only here. Parses `cargo memcheck
+//! …` (or `cargo-memcheck …`), loads the configuration, and hands over to
+//! the library; maps errors to exit codes.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use cargo_memcheck::config::{Config, ConfigError};
+use cargo_memcheck::run::{self, Options};
+use cargo_memcheck::{diff, exit, report, snapshot};
+
+#[derive(Parser)]
+#[command(
+    name = "cargo-memcheck",
+    bin_name = "cargo memcheck",
+    version,
+    about = "Memory regression tests for JavaScript, run in a real V8 (Deno).",
+    args_conflicts_with_subcommands = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print the DevTools Comparison of two .heapsnapshot files.
+    Diff(DiffArgs),
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// Record or refresh the baselines of the tests that run.
+    #[arg(long)]
+    update: bool,
+    /// Write a machine-readable report to PATH.
+    #[arg(long, value_name = "PATH")]
+    json: Option<PathBuf>,
+    /// Keep every checkpoint's .heapsnapshot under DIR.
+    #[arg(long, value_name = "DIR")]
+    snapshots: Option<PathBuf>,
+    /// Use this memcheck.toml instead of searching from the current directory.
+    #[arg(long, value_name = "PATH")]
+    config: Option<PathBuf>,
+    #[command(flatten)]
+    libtest: libtest_mimic::Arguments,
+}
+
+#[derive(Args)]
+struct DiffArgs {
+    /// The base snapshot.
+    before: PathBuf,
+    /// The current snapshot.
+    after: PathBuf,
+    /// Also write the comparison as JSON to PATH.
+    #[arg(long, value_name = "PATH")]
+    json: Option<PathBuf>,
+}
+
+/// Parse the command line, run, and return the exit code.
+pub fn main() -> i32 {
+    let mut argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    // `cargo memcheck` runs us as `cargo-memcheck memcheck …`.
+    if argv.get(1).is_some_and(|a| a == "memcheck") {
+        argv.remove(1);
+    }
+    let cli = match Cli::try_parse_from(argv) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { exit::USAGE } else { exit::OK };
+        }
+    };
+    let result = match cli.command {
+        Some(Command::Diff(d)) => diff_command(&d),
+        None => run_command(cli.run),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            if e.downcast_ref::<ConfigError>().is_some_and(|c| matches!(c, ConfigError::Invalid { .. })) {
+                exit::USAGE
+            } else {
+                exit::ERROR
+            }
+        }
+    }
+}
+
+fn run_command(args: RunArgs) -> anyhow::Result<i32> {
+    let config = match &args.config {
+        Some(path) => Config::load(path)?,
+        None => Config::discover(&std::env::current_dir()?)?,
+    };
+    let opts = Options {
+        update: args.update,
+        json: args.json,
+        snapshots: args.snapshots,
+    };
+    run::run(&config, &args.libtest, &opts)
+}
+
+fn diff_command(args: &DiffArgs) -> anyhow::Result<i32> {
+    let load = |path: &PathBuf| -> anyhow::Result<snapshot::Snapshot> {
+        let file = std::fs::File::open(path).map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))?;
+        snapshot::parse(file).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+    };
+    let (before, after) = std::thread::scope(|s| {
+        let b = s.spawn(|| load(&args.before));
+        let a = load(&args.after);
+        (b.join().expect("parser thread"), a)
+    });
+    let (before, after) = (before?, after?);
+    let comparison = diff::compare(&before, &after);
+    let mut rows = comparison.clone();
+    rows.constructors.sort_by(|a, b| b.size_delta.cmp(&a.size_delta).then_with(|| a.name.cmp(&b.name)));
+    print!("{}", report::table(&rows));
+    if let Some(path) = &args.json {
+        let text = serde_json::to_string_pretty(&comparison)?;
+        std::fs::write(path, text + "\n").map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+    }
+    Ok(exit::OK)
+}

@@ -1,0 +1,349 @@
+//! `memcheck.toml`: read once, checked strictly, resolved into [`Config`].
+//!
+//! An empty file is a valid configuration. Every key is optional; unknown
+//! keys are errors, so a typo never silently does nothing.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::units::Slack;
+
+/// The file name looked for in the current directory and its parents.
+pub const FILE_NAME: &str = "memcheck.toml";
+
+/// The test-file globs used when `include` is not set.
+pub const DEFAULT_INCLUDE: &str = "**/*.memtest.{js,mjs,ts}";
+
+/// Directories never searched for tests.
+pub const ALWAYS_SKIPPED: [&str; 3] = ["node_modules", "target", ".git"];
+
+/// The pinned runtime version.
+pub const DEFAULT_DENO_VERSION: &str = "2.9.6";
+
+/// Errors in `memcheck.toml`, worded for the person editing it.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("no {FILE_NAME} in {0} or any parent directory; create one (an empty file works)")]
+    NotFound(PathBuf),
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}:{line}:{column}: {message}")]
+    Invalid {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    include: Option<Vec<String>>,
+    #[serde(default)]
+    exclude: Vec<String>,
+    #[serde(default)]
+    tolerance: RawTolerance,
+    #[serde(default)]
+    runtime: RawRuntime,
+    #[serde(default)]
+    tests: BTreeMap<String, RawTest>,
+}
+
+#[derive(Deserialize, Default, Clone)]
+#[serde(deny_unknown_fields)]
+struct RawTolerance {
+    objects: Option<SlackText>,
+    bytes: Option<SlackText>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawRuntime {
+    version: Option<String>,
+    path: Option<PathBuf>,
+    #[serde(default)]
+    allow: Vec<String>,
+    #[serde(default)]
+    v8_flags: Vec<String>,
+    timeout: Option<u64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawTest {
+    #[serde(default)]
+    tolerance: RawTolerance,
+    timeout: Option<u64>,
+}
+
+/// A count or percentage written as a number or a string.
+#[derive(Deserialize, Clone)]
+#[serde(untagged)]
+enum SlackText {
+    Int(u64),
+    Text(String),
+}
+
+/// How far figures may move from their baselines.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Tolerance {
+    /// Per constructor and per block, on counts of new objects.
+    pub objects: Slack,
+    /// Per block, on retained bytes.
+    pub bytes: Slack,
+}
+
+impl Default for Tolerance {
+    fn default() -> Self {
+        Tolerance {
+            objects: Slack::Absolute(0),
+            bytes: Slack::Percent(5.0),
+        }
+    }
+}
+
+/// Runtime settings.
+#[derive(Clone, Debug)]
+pub struct RuntimeConfig {
+    pub version: String,
+    /// An explicit runtime binary (wins over the cached download).
+    pub path: Option<PathBuf>,
+    /// Extra Deno permissions, as `--allow-<entry>`.
+    pub allow: Vec<String>,
+    /// Extra V8 flags, added to the ones memcheck needs.
+    pub v8_flags: Vec<String>,
+    pub timeout: Duration,
+}
+
+/// Settings for one test, by name or `file::name`.
+#[derive(Clone, Debug, Default)]
+pub struct TestConfig {
+    pub tolerance: Option<Tolerance>,
+    pub timeout: Option<Duration>,
+}
+
+/// The resolved configuration everything else reads.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The folder holding `memcheck.toml`: the project root.
+    pub root: PathBuf,
+    pub file: PathBuf,
+    pub include: Vec<String>,
+    pub exclude: Vec<String>,
+    pub tolerance: Tolerance,
+    pub runtime: RuntimeConfig,
+    pub tests: BTreeMap<String, TestConfig>,
+}
+
+impl Config {
+    /// Find `memcheck.toml` in `start` or its parents and load it.
+    pub fn discover(start: &Path) -> Result<Config, ConfigError> {
+        let mut dir = Some(start);
+        while let Some(d) = dir {
+            let candidate = d.join(FILE_NAME);
+            if candidate.is_file() {
+                return Config::load(&candidate);
+            }
+            dir = d.parent();
+        }
+        Err(ConfigError::NotFound(start.to_path_buf()))
+    }
+
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let root = path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        let root = std::fs::canonicalize(&root).unwrap_or(root);
+        Config::parse(&text, path, root)
+    }
+
+    /// Parse the text of a `memcheck.toml` at `path`.
+    pub fn parse(text: &str, path: &Path, root: PathBuf) -> Result<Config, ConfigError> {
+        let invalid = |span: Option<std::ops::Range<usize>>, message: String| {
+            let (line, column) = line_col(text, span.map_or(0, |s| s.start));
+            ConfigError::Invalid {
+                path: path.to_path_buf(),
+                line,
+                column,
+                message,
+            }
+        };
+        let raw: RawConfig =
+            toml::from_str(text).map_err(|e| invalid(e.span(), e.message().trim().to_owned()))?;
+        // Values that need checking beyond their type are found again in the
+        // document to point at their line.
+        let at = |needle: &str, message: String| invalid(find(text, needle), message);
+
+        let tolerance = resolve_tolerance(&raw.tolerance, Tolerance::default()).map_err(|m| at("[tolerance]", m))?;
+        let mut tests = BTreeMap::new();
+        for (name, t) in &raw.tests {
+            let tol = if t.tolerance.objects.is_some() || t.tolerance.bytes.is_some() {
+                Some(resolve_tolerance(&t.tolerance, tolerance).map_err(|m| at(name, m))?)
+            } else {
+                None
+            };
+            tests.insert(
+                name.clone(),
+                TestConfig {
+                    tolerance: tol,
+                    timeout: t.timeout.map(Duration::from_millis),
+                },
+            );
+        }
+        for flag in &raw.runtime.allow {
+            if flag.starts_with('-') || flag.is_empty() {
+                return Err(at(
+                    flag,
+                    format!("runtime.allow entries are permission names like \"net=localhost\" or \"env\", not `{flag}`"),
+                ));
+            }
+        }
+        for flag in &raw.runtime.v8_flags {
+            if !flag.starts_with("--") {
+                return Err(at(flag, format!("V8 flags start with `--`: `{flag}`")));
+            }
+        }
+        let include = raw.include.unwrap_or_else(|| vec![DEFAULT_INCLUDE.to_owned()]);
+        for pattern in include.iter().chain(&raw.exclude) {
+            for expanded in expand_braces(pattern) {
+                glob::Pattern::new(&expanded)
+                    .map_err(|e| at(pattern, format!("invalid glob `{pattern}`: {e}")))?;
+            }
+        }
+        Ok(Config {
+            root,
+            file: path.to_path_buf(),
+            include,
+            exclude: raw.exclude,
+            tolerance,
+            runtime: RuntimeConfig {
+                version: raw.runtime.version.unwrap_or_else(|| DEFAULT_DENO_VERSION.to_owned()),
+                path: raw.runtime.path,
+                allow: raw.runtime.allow,
+                v8_flags: raw.runtime.v8_flags,
+                timeout: Duration::from_millis(raw.runtime.timeout.unwrap_or(60_000)),
+            },
+            tests,
+        })
+    }
+
+    /// Settings for a test, matched by `file::name` first, then by name.
+    pub fn test(&self, file: &str, name: &str) -> TestConfig {
+        self.tests
+            .get(&format!("{file}::{name}"))
+            .or_else(|| self.tests.get(name))
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
+fn resolve_tolerance(raw: &RawTolerance, base: Tolerance) -> Result<Tolerance, String> {
+    let slack = |v: &Option<SlackText>, sizes: bool, default: Slack| -> Result<Slack, String> {
+        match v {
+            None => Ok(default),
+            Some(SlackText::Int(n)) => Ok(Slack::Absolute(*n)),
+            Some(SlackText::Text(t)) => Slack::parse(t, sizes),
+        }
+    };
+    Ok(Tolerance {
+        objects: slack(&raw.objects, false, base.objects).map_err(|e| format!("tolerance.objects: {e}"))?,
+        bytes: slack(&raw.bytes, true, base.bytes).map_err(|e| format!("tolerance.bytes: {e}"))?,
+    })
+}
+
+/// Expand one level of `{a,b}` alternatives, which the `glob` crate lacks.
+pub fn expand_braces(pattern: &str) -> Vec<String> {
+    let (Some(open), Some(close)) = (pattern.find('{'), pattern.find('}')) else {
+        return vec![pattern.to_owned()];
+    };
+    if close < open {
+        return vec![pattern.to_owned()];
+    }
+    let (head, rest) = pattern.split_at(open);
+    let tail = &rest[close - open + 1..];
+    rest[1..close - open]
+        .split(',')
+        .flat_map(|alt| expand_braces(&format!("{head}{alt}{tail}")))
+        .collect()
+}
+
+/// The span of the first quoted occurrence of `needle`, or of it bare.
+fn find(text: &str, needle: &str) -> Option<std::ops::Range<usize>> {
+    let quoted = format!("\"{needle}\"");
+    text.find(&quoted)
+        .or_else(|| text.find(needle))
+        .map(|i| i..i + needle.len())
+}
+
+/// 1-based line and column of a byte offset.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rfind('\n').map_or(before.len(), |i| before.len() - i - 1) + 1;
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, Path::new("memcheck.toml"), PathBuf::from("/p"))
+    }
+
+    #[test]
+    fn empty_file_gives_defaults() {
+        let c = parse("").unwrap();
+        assert_eq!(c.include, vec![DEFAULT_INCLUDE]);
+        assert_eq!(c.tolerance, Tolerance::default());
+        assert_eq!(c.runtime.version, DEFAULT_DENO_VERSION);
+        assert_eq!(c.runtime.timeout, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn unknown_key_names_line_and_key() {
+        let err = parse("include = [\"a\"]\n\n[tolerance]\nobjets = 3\n").unwrap_err().to_string();
+        assert!(err.starts_with("memcheck.toml:4:1: "), "{err}");
+        assert!(err.contains("objets"), "{err}");
+    }
+
+    #[test]
+    fn bad_unit_names_line() {
+        let err = parse("[tolerance]\nbytes = \"3 parsecs\"\n").unwrap_err().to_string();
+        assert!(err.contains("memcheck.toml:1:1"), "{err}");
+        assert!(err.contains("unknown unit `parsecs`"), "{err}");
+    }
+
+    #[test]
+    fn per_test_settings() {
+        let c = parse("[tolerance]\nobjects = 2\n[tests.\"a::cache\"]\ntolerance = { bytes = \"10%\" }\ntimeout = 5000\n")
+            .unwrap();
+        let t = c.test("a", "cache");
+        assert_eq!(t.timeout, Some(Duration::from_secs(5)));
+        let tol = t.tolerance.unwrap();
+        assert_eq!(tol.objects, Slack::Absolute(2));
+        assert_eq!(tol.bytes, Slack::Percent(10.0));
+        assert!(c.test("a", "other").tolerance.is_none());
+    }
+
+    #[test]
+    fn braces_expand() {
+        assert_eq!(
+            expand_braces("**/*.memtest.{js,mjs,ts}"),
+            vec!["**/*.memtest.js", "**/*.memtest.mjs", "**/*.memtest.ts"]
+        );
+        assert_eq!(expand_braces("a/*.js"), vec!["a/*.js"]);
+    }
+}

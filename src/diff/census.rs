@@ -1,0 +1,212 @@
+//! Which nodes of a snapshot count, under which class name, and how big.
+//!
+//! Follows DevTools' Comparison view: class names from `calculateObjectNames`,
+//! owned `hidden`/`array` nodes folded into their owner
+//! (`calculateShallowSizes`), plain objects named after their property set
+//! when several share it. On top of that, the noise that is not the user's is
+//! dropped: V8 internals (`system / …`), code and metadata, embedder and
+//! synthetic nodes, heap numbers, and objects kept alive only by code (the
+//! boilerplates of object literals).
+
+use std::collections::HashMap;
+
+use crate::snapshot::{NodeIndex, Snapshot};
+
+/// Longest property-set name, as in DevTools.
+const MAX_INTERFACE_LEN: usize = 120;
+/// At most this many property-set names are inferred.
+const MAX_INTERFACES: usize = 1000;
+const NONE: u32 = u32::MAX;
+const MANY: u32 = u32::MAX - 1;
+
+/// Class names shared by the snapshots of one comparison.
+#[derive(Default)]
+pub struct Classes {
+    names: Vec<String>,
+    index: HashMap<String, u32>,
+}
+
+impl Classes {
+    pub fn intern(&mut self, name: &str) -> u32 {
+        if let Some(&i) = self.index.get(name) {
+            return i;
+        }
+        let i = self.names.len() as u32;
+        self.names.push(name.to_owned());
+        self.index.insert(name.to_owned(), i);
+        i
+    }
+
+    pub fn name(&self, i: u32) -> &str {
+        &self.names[i as usize]
+    }
+}
+
+/// One counted object: its stable id, class and (shallow, folded) size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Counted {
+    pub id: u64,
+    pub class: u32,
+    pub size: u64,
+}
+
+/// Property-set names (`{a, b}`) that at least two plain objects share.
+pub type Interfaces = std::collections::HashSet<String>;
+
+/// The property-set names of `snap`, for applying to both sides of a diff.
+pub fn infer_interfaces(snap: &Snapshot) -> Interfaces {
+    let mut counts: HashMap<String, usize> = HashMap::new();
+    for n in 0..snap.node_count() as NodeIndex {
+        if let Some(shape) = plain_object_shape(snap, n) {
+            *counts.entry(shape).or_default() += 1;
+        }
+    }
+    let mut shared: Vec<(String, usize)> = counts.into_iter().filter(|(_, c)| *c >= 2).collect();
+    shared.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    shared.truncate(MAX_INTERFACES);
+    shared.into_iter().map(|(s, _)| s).collect()
+}
+
+/// `{a, b, c}` for a node that is a plain `Object` with named properties.
+fn plain_object_shape(snap: &Snapshot, n: NodeIndex) -> Option<String> {
+    if snap.node_type_name(n) != "object" || snap.name(n) != "Object" {
+        return None;
+    }
+    let mut shape = String::from("{");
+    let mut any = false;
+    for e in snap.edges(n) {
+        if snap.edge_type_name(e) != "property" {
+            continue;
+        }
+        let Some(name) = snap.edge_name_str(e) else { continue };
+        if name == "__proto__" {
+            continue;
+        }
+        if any {
+            shape.push_str(", ");
+        }
+        any = true;
+        shape.push_str(name);
+        if shape.len() > MAX_INTERFACE_LEN {
+            shape.truncate(MAX_INTERFACE_LEN);
+            shape.push('…');
+            break;
+        }
+    }
+    shape.push('}');
+    any.then_some(shape)
+}
+
+/// DevTools' class name of a node.
+fn class_name(snap: &Snapshot, n: NodeIndex, interfaces: &Interfaces) -> String {
+    match snap.node_type_name(n) {
+        "hidden" => "(system)".into(),
+        "object" | "native" => {
+            if let Some(shape) = plain_object_shape(snap, n).filter(|s| interfaces.contains(s)) {
+                return shape;
+            }
+            let name = snap.name(n);
+            // `<div id="x">` groups as `<div>`.
+            match (name.starts_with('<'), name.find(' ')) {
+                (true, Some(space)) => format!("{}>", &name[..space]),
+                _ => name.to_owned(),
+            }
+        }
+        "code" => "(compiled code)".into(),
+        "closure" => "Function".into(),
+        "regexp" => "RegExp".into(),
+        other => format!("({other})"),
+    }
+}
+
+/// Node types that never show: internals, code and metadata, embedder and
+/// synthetic nodes, and heap numbers (Deno exposes each as a node).
+fn is_noise_type(ty: &str) -> bool {
+    matches!(
+        ty,
+        "hidden" | "array" | "code" | "object shape" | "synthetic" | "native" | "number"
+    )
+}
+
+/// Nodes whose size DevTools folds into their single owner; we also fold an
+/// ArrayBuffer's backing store into the ArrayBuffer, so buffers show their
+/// real weight.
+fn is_foldable(snap: &Snapshot, n: NodeIndex) -> bool {
+    match snap.node_type_name(n) {
+        "hidden" | "array" => true,
+        "native" => snap.name(n).starts_with("system / JSArrayBufferData"),
+        _ => false,
+    }
+}
+
+/// Whether an owner or retainer is V8 metadata rather than program state.
+fn is_metadata(snap: &Snapshot, n: NodeIndex) -> bool {
+    matches!(snap.node_type_name(n), "code" | "object shape")
+        || snap.name(n).starts_with("system / AllocationSite")
+        || snap.name(n).starts_with("system / FeedbackVector")
+}
+
+/// The counted objects of `snap`, sorted by id.
+pub fn census(snap: &Snapshot, classes: &mut Classes, interfaces: &Interfaces) -> Vec<Counted> {
+    let count = snap.node_count();
+    let mut size: Vec<u64> = (0..count as NodeIndex).map(|n| snap.self_size(n)).collect();
+
+    // One pass over the edges: owners of foldable nodes, and whether each node
+    // has a retainer that is program state.
+    let mut owner = vec![NONE; count];
+    let mut held = vec![false; count];
+    let mut retained = vec![false; count];
+    for from in 0..count as NodeIndex {
+        let from_synthetic = matches!(snap.node_type_name(from), "synthetic") || from == 0;
+        let from_metadata = is_metadata(snap, from);
+        for e in snap.edges(from) {
+            if snap.edge_type_name(e) == "weak" {
+                continue;
+            }
+            let to = snap.edge_to(e) as usize;
+            retained[to] = true;
+            if !from_metadata {
+                held[to] = true;
+            }
+            if !from_synthetic {
+                owner[to] = match owner[to] {
+                    NONE => from,
+                    o if o == from => o,
+                    _ => MANY,
+                };
+            } else {
+                owner[to] = MANY;
+            }
+        }
+    }
+    for n in 0..count as NodeIndex {
+        let o = owner[n as usize];
+        if o != NONE && o != MANY && is_foldable(snap, n) {
+            size[o as usize] += size[n as usize];
+            size[n as usize] = 0;
+        }
+    }
+
+    let mut out = Vec::new();
+    for n in 0..count as NodeIndex {
+        let i = n as usize;
+        if size[i] == 0 || is_noise_type(snap.node_type_name(n)) {
+            continue;
+        }
+        // Kept alive by code and metadata alone: a literal's boilerplate.
+        if retained[i] && !held[i] {
+            continue;
+        }
+        let name = class_name(snap, n, interfaces);
+        if name.starts_with("system / ") {
+            continue;
+        }
+        out.push(Counted {
+            id: snap.id(n),
+            class: classes.intern(&name),
+            size: size[i],
+        });
+    }
+    out.sort_unstable_by_key(|c| c.id);
+    out
+}

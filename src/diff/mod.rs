@@ -1,0 +1,138 @@
+//! The Comparison of two snapshots, per constructor, with the semantics of
+//! the Chrome DevTools Memory panel: objects matched by snapshot id, per class
+//! `# New`, `# Deleted`, `# Delta`, `Alloc. Size`, `Freed Size`, `Size Delta`.
+
+mod census;
+
+use serde::{Deserialize, Serialize};
+
+pub use census::{Classes, Counted, census, infer_interfaces};
+
+use crate::snapshot::Snapshot;
+
+/// One row of the Comparison view.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConstructorDelta {
+    pub name: String,
+    pub new: u64,
+    pub deleted: u64,
+    pub delta: i64,
+    pub alloc_size: u64,
+    pub freed_size: u64,
+    pub size_delta: i64,
+}
+
+/// What a block did to the heap: the Comparison rows and their totals.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Comparison {
+    /// Bytes of the new objects still alive after the block.
+    pub retained_bytes: u64,
+    /// Count of the new objects still alive after the block.
+    pub retained_objects: u64,
+    pub freed_bytes: u64,
+    pub freed_objects: u64,
+    /// Rows with a change, sorted by allocated size, largest first.
+    pub constructors: Vec<ConstructorDelta>,
+}
+
+impl Comparison {
+    pub fn constructor(&self, name: &str) -> Option<&ConstructorDelta> {
+        self.constructors.iter().find(|c| c.name == name)
+    }
+}
+
+/// Compare `before` (the base) with `after` (the current snapshot).
+pub fn compare(before: &Snapshot, after: &Snapshot) -> Comparison {
+    let interfaces = infer_interfaces(after);
+    let mut classes = Classes::default();
+    let base = census(before, &mut classes, &interfaces);
+    let current = census(after, &mut classes, &interfaces);
+    compare_census(&base, &current, &classes)
+}
+
+/// Merge two id-sorted censuses the way DevTools merges each class's ids.
+pub fn compare_census(base: &[Counted], current: &[Counted], classes: &Classes) -> Comparison {
+    #[derive(Default, Clone)]
+    struct Row {
+        new: u64,
+        deleted: u64,
+        alloc: u64,
+        freed: u64,
+    }
+    let mut rows: Vec<Row> = Vec::new();
+    let mut row = |class: u32| -> usize {
+        let i = class as usize;
+        if rows.len() <= i {
+            rows.resize(i + 1, Row::default());
+        }
+        i
+    };
+    let added = |rows: &mut Vec<Row>, c: &Counted| {
+        let r = &mut rows[c.class as usize];
+        r.new += 1;
+        r.alloc += c.size;
+    };
+    let removed = |rows: &mut Vec<Row>, c: &Counted| {
+        let r = &mut rows[c.class as usize];
+        r.deleted += 1;
+        r.freed += c.size;
+    };
+    for c in base.iter().chain(current) {
+        row(c.class);
+    }
+    let (mut i, mut j) = (0, 0);
+    while i < base.len() || j < current.len() {
+        match (base.get(i), current.get(j)) {
+            (Some(b), Some(c)) if b.id == c.id => {
+                // Same object; a changed class counts on both sides, as in a
+                // per-class merge.
+                if b.class != c.class {
+                    removed(&mut rows, b);
+                    added(&mut rows, c);
+                }
+                i += 1;
+                j += 1;
+            }
+            (Some(b), Some(c)) if b.id < c.id => {
+                removed(&mut rows, b);
+                i += 1;
+            }
+            (Some(b), None) => {
+                removed(&mut rows, b);
+                i += 1;
+            }
+            (_, Some(c)) => {
+                added(&mut rows, c);
+                j += 1;
+            }
+            (None, None) => unreachable!(),
+        }
+    }
+
+    let mut out = Comparison::default();
+    for (class, r) in rows.iter().enumerate() {
+        if r.new == 0 && r.deleted == 0 {
+            continue;
+        }
+        out.retained_objects += r.new;
+        out.retained_bytes += r.alloc;
+        out.freed_objects += r.deleted;
+        out.freed_bytes += r.freed;
+        out.constructors.push(ConstructorDelta {
+            name: classes.name(class as u32).to_owned(),
+            new: r.new,
+            deleted: r.deleted,
+            delta: r.new as i64 - r.deleted as i64,
+            alloc_size: r.alloc,
+            freed_size: r.freed,
+            size_delta: r.alloc as i64 - r.freed as i64,
+        });
+    }
+    out.constructors.sort_by(|a, b| {
+        b.alloc_size
+            .cmp(&a.alloc_size)
+            .then(b.size_delta.cmp(&a.size_delta))
+            .then_with(|| a.name.cmp(&b.name))
+    });
+    out
+}

@@ -1,0 +1,30 @@
+//! cargo-memcheck: memory regression tests for JavaScript, run in a real V8.
+//!
+//! The library core: `config` reads `memcheck.toml`, `discover` finds test
+//! files, `runtime` provisions and drives the JS runtime, `snapshot` parses
+//! heap snapshots, `diff` compares them, `budget` and `baseline` judge the
+//! result, `report` renders it, and `run` ties them into libtest trials.
+
+pub mod diff;
+pub mod snapshot;
+pub mod config;
+pub mod discover;
+pub mod runtime;
+pub mod units;
+pub mod baseline;
+pub mod budget;
+pub mod measure;
+pub mod report;
+pub mod run;
+
+/// Exit codes of `cargo memcheck`, as libtest and clap use them.
+pub mod exit {
+    /// Every test passed (or only listing/diffing was asked for).
+    pub const OK: i32 = 0;
+    /// Something went wrong outside the tests (no runtime, unreadable files).
+    pub const ERROR: i32 = 1;
+    /// Bad command line or `memcheck.toml`.
+    pub const USAGE: i32 = 2;
+    /// At least one test failed (libtest's code).
+    pub const TESTS_FAILED: i32 = 101;
+}

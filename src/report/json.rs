@@ -1,0 +1,57 @@
+//! The `--json` report: `{ runtime, tests: [ { file, name, status, message,
+//! blocks: [ { name, retained_bytes, …, constructors, snapshots } ] } ] }`.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::diff::{Comparison, ConstructorDelta};
+use crate::runtime::RuntimeInfo;
+
+#[derive(Debug, Serialize, Default)]
+pub struct JsonReport {
+    pub runtime: RuntimeInfo,
+    pub tests: Vec<JsonTest>,
+}
+
+#[derive(Debug, Serialize, Clone)]
+pub struct JsonTest {
+    pub file: String,
+    pub name: String,
+    /// `passed`, `failed` or `ignored`.
+    pub status: &'static str,
+    pub message: Option<String>,
+    pub blocks: Vec<JsonBlock>,
+}
+
+#[derive(Debug, Serialize, Clone)]
+pub struct JsonBlock {
+    pub name: String,
+    pub retained_bytes: u64,
+    pub retained_objects: u64,
+    pub freed_bytes: u64,
+    pub freed_objects: u64,
+    pub constructors: Vec<ConstructorDelta>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshots: Option<Snapshots>,
+}
+
+#[derive(Debug, Serialize, Clone)]
+pub struct Snapshots {
+    pub before: PathBuf,
+    pub after: PathBuf,
+}
+
+impl JsonBlock {
+    pub fn new(name: &str, c: &Comparison, snapshots: Option<(PathBuf, PathBuf)>) -> JsonBlock {
+        JsonBlock {
+            name: name.to_owned(),
+            retained_bytes: c.retained_bytes,
+            retained_objects: c.retained_objects,
+            freed_bytes: c.freed_bytes,
+            freed_objects: c.freed_objects,
+            constructors: c.constructors.clone(),
+            snapshots: snapshots.map(|(before, after)| Snapshots { before, after }),
+        }
+    }
+}

@@ -1,0 +1,136 @@
+//! What users read: failure messages (a textual diff of baseline against
+//! this run, budget lines, the command that updates), the Comparison table,
+//! and the `--json` report.
+
+mod json;
+
+pub use json::{JsonBlock, JsonReport, JsonTest, Snapshots};
+
+use std::fmt::Write as _;
+
+use similar::{ChangeTag, TextDiff};
+
+use crate::diff::Comparison;
+use crate::measure::Fault;
+use crate::units::format_bytes;
+
+/// Quote a test name for a POSIX shell.
+pub fn shell_quote(s: &str) -> String {
+    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:".contains(c)) {
+        return s.to_owned();
+    }
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// The command that records or refreshes one test's baseline.
+pub fn update_command(full_name: &str) -> String {
+    format!("cargo memcheck --update --exact {}", shell_quote(full_name))
+}
+
+/// A unified diff of two texts, `-baseline` / `+this run`, with context.
+pub fn text_diff(old: &str, new: &str) -> String {
+    let diff = TextDiff::from_lines(old, new);
+    let mut out = String::new();
+    let _ = writeln!(out, "--- baseline\n+++ this run");
+    for group in diff.grouped_ops(4) {
+        for op in group {
+            for change in diff.iter_changes(&op) {
+                let sign = match change.tag() {
+                    ChangeTag::Delete => '-',
+                    ChangeTag::Insert => '+',
+                    ChangeTag::Equal => ' ',
+                };
+                let _ = write!(out, "{sign}{}", change.value());
+                if change.missing_newline() {
+                    out.push('\n');
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The Comparison view as a table, sorted as given (by allocated size).
+pub fn table(c: &Comparison) -> String {
+    let width = c.constructors.iter().map(|r| r.name.chars().count()).max().unwrap_or(0).clamp(11, 60);
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<width$}  {:>8}  {:>9}  {:>8}  {:>12}  {:>12}  {:>12}",
+        "Constructor", "# New", "# Deleted", "# Delta", "Alloc. Size", "Freed Size", "Size Delta"
+    );
+    for r in &c.constructors {
+        let name: String = r.name.chars().take(60).collect();
+        let _ = writeln!(
+            out,
+            "{name:<width$}  {:>8}  {:>9}  {:>+8}  {:>12}  {:>12}  {:>+12}",
+            r.new, r.deleted, r.delta, r.alloc_size, r.freed_size, r.size_delta
+        );
+    }
+    let _ = writeln!(
+        out,
+        "retained: {} objects, {}; freed: {} objects, {}",
+        c.retained_objects,
+        format_bytes(c.retained_bytes),
+        c.freed_objects,
+        format_bytes(c.freed_bytes)
+    );
+    out
+}
+
+/// A fault as a failure message.
+pub fn fault(f: &Fault, file: &str) -> String {
+    match f {
+        Fault::Load { message, stack } => {
+            let mut m = format!("{file} failed to load: {}", relative_urls(message));
+            if !stack.is_empty() && !message.contains("could not be parsed") {
+                let _ = write!(m, "\n{}", relative_urls(stack));
+            }
+            m
+        }
+        Fault::Threw { message, stack } => {
+            if stack.is_empty() {
+                format!("the test threw: {message}")
+            } else {
+                format!("the test threw: {}", relative_urls(stack))
+            }
+        }
+        Fault::TimedOut(d) => format!(
+            "timed out after {} ms; the runtime and its process group were killed (raise `timeout` on the test or in memcheck.toml)",
+            d.as_millis()
+        ),
+        Fault::Crashed { exit, output } => {
+            let tail: Vec<&str> = output.lines().rev().take(20).collect::<Vec<_>>().into_iter().rev().collect();
+            format!("the runtime ended with {exit} before the test finished\n{}", tail.join("\n"))
+        }
+        Fault::Internal(m) => format!("memcheck could not measure this test: {m}"),
+    }
+}
+
+/// Strip `file://` and the current directory from paths in messages.
+fn relative_urls(text: &str) -> String {
+    let mut t = text.replace("file://", "");
+    if let Ok(cwd) = std::env::current_dir() {
+        let prefix = format!("{}/", cwd.display());
+        t = t.replace(&prefix, "");
+    }
+    t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quotes_for_the_shell() {
+        assert_eq!(shell_quote("a.memtest.js::plain"), "a.memtest.js::plain");
+        assert_eq!(shell_quote("a::it's big"), r"'a::it'\''s big'");
+    }
+
+    #[test]
+    fn diff_marks_changed_lines() {
+        let d = text_diff("a = 1\nb = 2\n", "a = 1\nb = 3\n");
+        assert!(d.contains("-b = 2\n+b = 3\n"), "{d}");
+        assert!(d.contains(" a = 1\n"), "{d}");
+    }
+}

@@ -1,0 +1,406 @@
+//! A whole `cargo memcheck` run: provision the runtime, discover and list
+//! the tests, run each as a libtest trial in its own process, judge blocks
+//! against budgets and baselines, then write baselines (only with
+//! `--update`) and the `--json` report.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use libtest_mimic::{Arguments, Failed, Trial};
+
+use crate::baseline::{self, BaselineError, BaselineFile, BlockBaseline};
+use crate::budget::Budget;
+use crate::config::Config;
+use crate::discover::{TestFile, discover};
+use crate::measure::{self, Fault};
+use crate::report::{self, JsonBlock, JsonReport, JsonTest};
+use crate::exit;
+use crate::runtime::{Harness, Launch, ListedTest, RuntimeInfo, cache_dir, provision};
+
+/// What the command line asked for, beyond libtest's arguments.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// Record or refresh baselines of the tests that run.
+    pub update: bool,
+    pub json: Option<PathBuf>,
+    pub snapshots: Option<PathBuf>,
+}
+
+/// Whether `CI` says we run in CI (set, and not `false`/`0`/empty).
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
+}
+
+/// One test file with its listed tests and baseline.
+struct FileState {
+    file: TestFile,
+    tests: Result<Vec<ListedTest>, Fault>,
+    baseline_path: PathBuf,
+    baseline: Result<Option<BaselineFile>, String>,
+}
+
+/// What the trials report back.
+#[derive(Default)]
+struct Shared {
+    records: BTreeMap<(String, String), JsonTest>,
+    /// New baselines per test file, per test, per block.
+    updates: BTreeMap<String, BTreeMap<String, BTreeMap<String, BlockBaseline>>>,
+    notes: Vec<String>,
+    runtime: Option<RuntimeInfo>,
+}
+
+/// Run the suite; returns the process exit code.
+pub fn run(config: &Config, args: &Arguments, opts: &Options) -> anyhow::Result<i32> {
+    let cache = cache_dir();
+    let runtime = provision(&config.runtime.version, config.runtime.path.as_deref().map(|p| config.root.join(p)).as_deref(), &cache)?;
+    let harness = Harness::install(&cache)?;
+    let launch = Launch {
+        binary: runtime.binary.clone(),
+        harness,
+        root: config.root.clone(),
+        allow: config.runtime.allow.clone(),
+        v8_flags: config.runtime.v8_flags.clone(),
+        deno_dir: cache.join("deno_dir"),
+    };
+    let files = discover(config).with_context(|| format!("cannot search {} for tests", config.root.display()))?;
+    if files.is_empty() {
+        eprintln!(
+            "memcheck: no test files under {} match {:?}",
+            config.root.display(),
+            config.include
+        );
+    }
+
+    let shared = Arc::new(Mutex::new(Shared::default()));
+    let mut states = Vec::new();
+    for file in files {
+        let (info, tests) = measure::list(&launch, &file.path, config.runtime.timeout)?;
+        if let Some(info) = info {
+            shared.lock().unwrap().runtime.get_or_insert(info);
+        }
+        let baseline_path = baseline::path_for(&file.path);
+        let baseline = BaselineFile::load(&baseline_path).map_err(|e| e.to_string());
+        states.push(Arc::new(FileState { file, tests, baseline_path, baseline }));
+    }
+
+    let mut trials = Vec::new();
+    for state in &states {
+        let tests = match &state.tests {
+            Ok(t) => t.clone(),
+            Err(fault) => {
+                let message = report::fault(fault, &state.file.relative);
+                let name = state.file.relative.clone();
+                let shared = shared.clone();
+                trials.push(Trial::test(name.clone(), move || {
+                    record(&shared, &name, "(load)", Err(message.clone()), Vec::new());
+                    Err(Failed::from(message))
+                }));
+                continue;
+            }
+        };
+        for test in tests {
+            let full = format!("{}::{}", state.file.relative, test.name);
+            let state = state.clone();
+            let shared = shared.clone();
+            let launch = launch.clone();
+            let config = config.clone();
+            let opts = opts.clone();
+            let ignore = test.ignore;
+            trials.push(
+                Trial::test(full, move || run_trial(&config, &launch, &state, &test, &opts, &shared))
+                    .with_ignored_flag(ignore),
+            );
+        }
+    }
+
+    let conclusion = libtest_mimic::run(args, trials);
+    if args.list {
+        return Ok(exit::OK);
+    }
+
+    let shared = shared.lock().unwrap();
+    if opts.update {
+        write_baselines(&states, &shared)?;
+    }
+    for note in &shared.notes {
+        eprintln!("{note}");
+    }
+    if let Some(dir) = &opts.snapshots {
+        eprintln!("memcheck: heap snapshots kept in {} (open them in Chrome DevTools, Memory tab)", dir.display());
+    }
+    if let Some(path) = &opts.json {
+        let report = json_report(&states, &shared, args);
+        let text = serde_json::to_string_pretty(&report)?;
+        std::fs::write(path, text + "\n").with_context(|| format!("cannot write the JSON report to {}", path.display()))?;
+    }
+    Ok(if conclusion.has_failed() { exit::TESTS_FAILED } else { exit::OK })
+}
+
+fn run_trial(
+    config: &Config,
+    launch: &Launch,
+    state: &FileState,
+    test: &ListedTest,
+    opts: &Options,
+    shared: &Mutex<Shared>,
+) -> Result<(), Failed> {
+    let file = &state.file.relative;
+    let full = format!("{file}::{}", test.name);
+    let settings = config.test(file, &test.name);
+    let timeout = test
+        .timeout
+        .as_ref()
+        .and_then(serde_json::Value::as_u64)
+        .map(Duration::from_millis)
+        .or(settings.timeout)
+        .unwrap_or(config.runtime.timeout);
+    let keep = opts
+        .snapshots
+        .as_ref()
+        .map(|d| d.join(measure::sanitize(file)).join(measure::sanitize(&test.name)));
+    let run = match measure::run_test(launch, &state.file.path, &test.name, timeout, keep.as_deref()) {
+        Ok(r) => r,
+        Err(e) => {
+            let m = e.to_string();
+            record(shared, file, &test.name, Err(m.clone()), Vec::new());
+            return Err(m.into());
+        }
+    };
+    if let Some(info) = &run.runtime {
+        shared.lock().unwrap().runtime.get_or_insert(info.clone());
+    }
+    let blocks: Vec<JsonBlock> = run
+        .blocks
+        .iter()
+        .map(|b| JsonBlock::new(&b.name, &b.comparison, b.snapshots.clone()))
+        .collect();
+    if let Some(fault) = &run.fault {
+        let mut m = report::fault(fault, file);
+        if !matches!(fault, Fault::Crashed { .. }) && !run.output.trim().is_empty() {
+            let _ = write!(m, "\n--- output ---\n{}", run.output.trim_end());
+        }
+        record(shared, file, &test.name, Err(m.clone()), blocks);
+        return Err(m.into());
+    }
+
+    let test_budget = match test.budget.as_ref().map(Budget::from_json).transpose() {
+        Ok(b) => b,
+        Err(e) => return fail(shared, file, test, blocks, format!("{file}{}: {e}", line_suffix(test))),
+    };
+    let tolerance = settings.tolerance.unwrap_or(config.tolerance);
+    let mut failures = String::new();
+    let mut staged = BTreeMap::new();
+    let baseline_file = match &state.baseline {
+        Ok(b) => b.as_ref(),
+        Err(e) if !opts.update => return fail(shared, file, test, blocks, e.clone()),
+        Err(_) => None,
+    };
+    let runtime = run.runtime.clone().unwrap_or_default();
+    if !opts.update
+        && let Some(b) = baseline_file
+        && !b.matches_runtime(&runtime)
+    {
+        let m = format!(
+            "baseline {} was recorded with {}, but this run uses {} (V8 {}); figures are not comparable across runtimes.\nre-record: {}",
+            state.baseline_path.display(),
+            b.recorded_with(),
+            baseline::runtime_label(&runtime),
+            runtime.v8,
+            report::update_command(&full)
+        );
+        return fail(shared, file, test, blocks, m);
+    }
+    let recorded = baseline_file.and_then(|b| b.tests.get(&test.name));
+    for block in &run.blocks {
+        let budget = match block.budget.as_ref().map(Budget::from_json).transpose() {
+            Ok(Some(b)) => Some(b),
+            Ok(None) => test_budget.clone(),
+            Err(e) => {
+                let _ = writeln!(failures, "block {:?}: {e}", block.name);
+                continue;
+            }
+        };
+        let violations = budget.as_ref().map(|b| b.violations(&block.comparison)).unwrap_or_default();
+        let actual = BlockBaseline::from_comparison(&block.comparison);
+        let mut lines = violations.clone();
+        let mut diff = None;
+        if opts.update {
+            if violations.is_empty() {
+                staged.insert(block.name.clone(), actual);
+            }
+        } else {
+            match recorded.and_then(|t| t.get(&block.name)) {
+                None => lines.push(format!("no baseline for this block; record it: {}", report::update_command(&full))),
+                Some(base) => {
+                    let j = baseline::judge(base, &block.comparison, &tolerance);
+                    if !j.regressions.is_empty() {
+                        diff = Some(report::text_diff(&base.render(), &actual.render()));
+                    }
+                    if !j.improvements.is_empty() && j.regressions.is_empty() && violations.is_empty() {
+                        shared.lock().unwrap().notes.push(format!(
+                            "note: {full} / {}: improved ({}); lock it in: {}",
+                            block.name,
+                            j.improvements.join("; "),
+                            report::update_command(&full)
+                        ));
+                    }
+                    lines.extend(j.regressions);
+                }
+            }
+        }
+        if !lines.is_empty() {
+            let _ = writeln!(failures, "block {:?}:", block.name);
+            for l in &lines {
+                let _ = writeln!(failures, "  {l}");
+            }
+            if let Some(d) = diff {
+                let _ = writeln!(failures, "  baseline {}:", state.baseline_path.display());
+                for l in d.lines() {
+                    let _ = writeln!(failures, "    {l}");
+                }
+                let _ = writeln!(failures, "  accept this run as the new baseline: {}", report::update_command(&full));
+            }
+            if let Some(b) = &budget
+                && !violations.is_empty()
+            {
+                let _ = writeln!(failures, "  (budget: {}; budgets are absolute: --update cannot accept a block over budget)", b.describe());
+            }
+            let _ = writeln!(failures, "  this run:");
+            for l in report::table(&block.comparison).lines() {
+                let _ = writeln!(failures, "    {l}");
+            }
+        }
+    }
+    if !opts.update
+        && let Some(t) = recorded
+    {
+        for name in t.keys().filter(|n| !run.blocks.iter().any(|b| &&b.name == n)) {
+            let _ = writeln!(
+                failures,
+                "block {name:?} is in the baseline but did not run; remove it with: {}",
+                report::update_command(&full)
+            );
+        }
+    }
+    if opts.update && failures.is_empty() {
+        shared
+            .lock()
+            .unwrap()
+            .updates
+            .entry(file.clone())
+            .or_default()
+            .insert(test.name.clone(), staged);
+    }
+    if failures.is_empty() {
+        record(shared, file, &test.name, Ok(()), blocks);
+        Ok(())
+    } else {
+        fail(shared, file, test, blocks, failures.trim_end().to_owned())
+    }
+}
+
+fn line_suffix(test: &ListedTest) -> String {
+    test.line.map(|l| format!(":{l}")).unwrap_or_default()
+}
+
+fn fail(shared: &Mutex<Shared>, file: &str, test: &ListedTest, blocks: Vec<JsonBlock>, message: String) -> Result<(), Failed> {
+    record(shared, file, &test.name, Err(message.clone()), blocks);
+    Err(message.into())
+}
+
+fn record(shared: &Mutex<Shared>, file: &str, name: &str, outcome: Result<(), String>, blocks: Vec<JsonBlock>) {
+    let (status, message) = match outcome {
+        Ok(()) => ("passed", None),
+        Err(m) => ("failed", Some(m)),
+    };
+    shared.lock().unwrap().records.insert(
+        (file.to_owned(), name.to_owned()),
+        JsonTest {
+            file: file.to_owned(),
+            name: name.to_owned(),
+            status,
+            message,
+            blocks,
+        },
+    );
+}
+
+/// Merge the staged baselines into their files: entries of tests that did
+/// not run are kept; entries of tests that no longer exist are dropped.
+fn write_baselines(states: &[Arc<FileState>], shared: &Shared) -> anyhow::Result<()> {
+    for state in states {
+        let Some(updates) = shared.updates.get(&state.file.relative) else { continue };
+        let Some(runtime) = &shared.runtime else { continue };
+        let mut file = match &state.baseline {
+            Ok(Some(b)) if b.matches_runtime(runtime) => b.clone(),
+            _ => BaselineFile::default(),
+        };
+        file.runtime = baseline::runtime_label(runtime);
+        file.v8 = runtime.v8.clone();
+        if let Ok(tests) = &state.tests {
+            file.tests.retain(|name, _| tests.iter().any(|t| &t.name == name));
+        }
+        for (test, blocks) in updates {
+            if blocks.is_empty() {
+                file.tests.remove(test);
+            } else {
+                file.tests.insert(test.clone(), blocks.clone());
+            }
+        }
+        let before = std::fs::read_to_string(&state.baseline_path).ok();
+        let name = Path::new(&state.file.relative)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if before.as_deref() == Some(file.render(&name).as_str()) {
+            continue;
+        }
+        file.save(&state.baseline_path, &name).map_err(|e: BaselineError| anyhow::anyhow!(e))?;
+        eprintln!("memcheck: updated {}", state.baseline_path.display());
+    }
+    Ok(())
+}
+
+fn json_report(states: &[Arc<FileState>], shared: &Shared, args: &Arguments) -> JsonReport {
+    let mut tests = Vec::new();
+    for state in states {
+        let file = &state.file.relative;
+        let listed: Vec<String> = match &state.tests {
+            Ok(t) => t.iter().map(|t| t.name.clone()).collect(),
+            Err(_) => vec!["(load)".to_owned()],
+        };
+        for name in listed {
+            if let Some(r) = shared.records.get(&(file.clone(), name.clone())) {
+                tests.push(JsonTest {
+                    file: r.file.clone(),
+                    name: r.name.clone(),
+                    status: r.status,
+                    message: r.message.clone(),
+                    blocks: r.blocks.clone(),
+                });
+            } else if selected(&format!("{file}::{name}"), args) {
+                tests.push(JsonTest {
+                    file: file.clone(),
+                    name,
+                    status: "ignored",
+                    message: None,
+                    blocks: Vec::new(),
+                });
+            }
+        }
+    }
+    JsonReport {
+        runtime: shared.runtime.clone().unwrap_or_default(),
+        tests,
+    }
+}
+
+/// Whether libtest's filter and `--skip` select a test name.
+fn selected(name: &str, args: &Arguments) -> bool {
+    let matches = |pattern: &str| if args.exact { name == pattern } else { name.contains(pattern) };
+    args.filter.as_deref().is_none_or(matches) && !args.skip.iter().any(|s| matches(s))
+}

@@ -1,0 +1,134 @@
+//! V8 heap snapshots: the graph of one `.heapsnapshot` file, read by a
+//! streaming, schema-driven parser.
+//!
+//! The parser never builds a JSON tree: it reads `snapshot.meta` to learn the
+//! field layout, then stores only the node and edge fields the diff needs in
+//! flat columns. Memory is proportional to the node and edge counts, not to
+//! the file.
+
+mod parse;
+
+pub use parse::{ParseError, parse};
+
+/// Position of a node in one snapshot's `nodes` array (its ordinal). Only
+/// meaningful within that snapshot; compare snapshots by [`NodeId`].
+pub type NodeIndex = u32;
+
+/// V8's object id: stable for a surviving object across snapshots of one
+/// isolate, so it is what comparisons key on.
+pub type NodeId = u64;
+
+/// One parsed heap snapshot.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    /// The node type enum (`hidden`, `array`, `string`, `object`, ...).
+    pub node_types: Vec<String>,
+    /// The edge type enum (`context`, `element`, `property`, ...).
+    pub edge_types: Vec<String>,
+    pub(crate) node_type: Vec<u8>,
+    pub(crate) node_name: Vec<u32>,
+    pub(crate) node_id: Vec<NodeId>,
+    pub(crate) node_size: Vec<u64>,
+    /// `first_edge[n]..first_edge[n + 1]` are node `n`'s outgoing edges.
+    pub(crate) first_edge: Vec<u32>,
+    pub(crate) edge_type: Vec<u8>,
+    /// A string index, or the element index for `element` and `hidden` edges.
+    pub(crate) edge_name: Vec<u32>,
+    pub(crate) edge_to: Vec<NodeIndex>,
+    pub(crate) strings: Strings,
+}
+
+impl Snapshot {
+    pub fn node_count(&self) -> usize {
+        self.node_id.len()
+    }
+
+    pub fn edge_count(&self) -> usize {
+        self.edge_to.len()
+    }
+
+    pub fn node_type_name(&self, n: NodeIndex) -> &str {
+        self.node_types
+            .get(self.node_type[n as usize] as usize)
+            .map_or("unknown", String::as_str)
+    }
+
+    pub fn name(&self, n: NodeIndex) -> &str {
+        self.strings.get(self.node_name[n as usize])
+    }
+
+    pub fn id(&self, n: NodeIndex) -> NodeId {
+        self.node_id[n as usize]
+    }
+
+    pub fn self_size(&self, n: NodeIndex) -> u64 {
+        self.node_size[n as usize]
+    }
+
+    /// The edges leaving `n`, as indices into the edge columns.
+    pub fn edges(&self, n: NodeIndex) -> std::ops::Range<usize> {
+        self.first_edge[n as usize] as usize..self.first_edge[n as usize + 1] as usize
+    }
+
+    pub fn edge_to(&self, e: usize) -> NodeIndex {
+        self.edge_to[e]
+    }
+
+    pub fn edge_type_name(&self, e: usize) -> &str {
+        self.edge_types
+            .get(self.edge_type[e] as usize)
+            .map_or("unknown", String::as_str)
+    }
+
+    /// The edge's name as DevTools prints it in a retainer path.
+    pub fn edge_label(&self, e: usize) -> String {
+        let name = self.edge_name[e];
+        match self.edge_type_name(e) {
+            "element" => format!("[{name}]"),
+            "hidden" => format!("({name})"),
+            "context" => format!("(context) {}", self.strings.get(name)),
+            "internal" | "shortcut" | "weak" => format!("({})", self.strings.get(name)),
+            _ => format!(".{}", self.strings.get(name)),
+        }
+    }
+
+    /// The name of an edge that carries a string name (not element/hidden).
+    pub fn edge_name_str(&self, e: usize) -> Option<&str> {
+        match self.edge_type_name(e) {
+            "element" | "hidden" => None,
+            _ => Some(self.strings.get(self.edge_name[e])),
+        }
+    }
+}
+
+/// The `strings` table, stored as one buffer and offsets.
+#[derive(Debug, Default)]
+pub struct Strings {
+    text: String,
+    ends: Vec<usize>,
+}
+
+impl Strings {
+    pub fn push(&mut self, s: &str) {
+        self.text.push_str(s);
+        self.ends.push(self.text.len());
+    }
+
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// The string at `index`, or `""` for an index out of range.
+    pub fn get(&self, index: u32) -> &str {
+        let i = index as usize;
+        if i >= self.ends.len() {
+            return "";
+        }
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.text[start..self.ends[i]]
+    }
+}

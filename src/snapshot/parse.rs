@@ -1,0 +1,607 @@
+//! The streaming parser behind [`parse`](super::parse).
+
+use std::io::Read;
+
+use serde::Deserialize;
+
+use super::{Snapshot, Strings};
+
+/// What is wrong with a snapshot's bytes. Offsets count bytes from the start.
+#[derive(Debug, thiserror::Error)]
+pub enum ParseError {
+    #[error("cannot read the snapshot: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("the snapshot ends early, at byte {offset}, inside {context}: the file is truncated")]
+    Truncated { offset: u64, context: &'static str },
+    #[error("unexpected {found} at byte {offset}: expected {expected}")]
+    Unexpected {
+        offset: u64,
+        found: String,
+        expected: &'static str,
+    },
+    #[error("`{0}` is missing: this is not a V8 heap snapshot, or an incomplete one")]
+    Missing(&'static str),
+    #[error("invalid `snapshot.meta`: {0}")]
+    Meta(String),
+    #[error("{0}")]
+    Inconsistent(String),
+}
+
+type Result<T> = std::result::Result<T, ParseError>;
+
+#[derive(Deserialize)]
+struct Header {
+    meta: Meta,
+    #[serde(default)]
+    node_count: Option<u64>,
+    #[serde(default)]
+    edge_count: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct Meta {
+    node_fields: Vec<String>,
+    node_types: Vec<serde_json::Value>,
+    edge_fields: Vec<String>,
+    edge_types: Vec<serde_json::Value>,
+}
+
+/// Where each field we keep sits in a node or edge record.
+struct Layout {
+    node_width: usize,
+    n_type: usize,
+    n_name: usize,
+    n_id: usize,
+    n_size: usize,
+    n_edges: usize,
+    edge_width: usize,
+    e_type: usize,
+    e_name: usize,
+    e_to: usize,
+    node_types: Vec<String>,
+    edge_types: Vec<String>,
+}
+
+impl Layout {
+    fn from_meta(meta: Meta) -> Result<Self> {
+        let field = |fields: &[String], name: &'static str| {
+            fields
+                .iter()
+                .position(|f| f == name)
+                .ok_or_else(|| ParseError::Meta(format!("no `{name}` field in its field list")))
+        };
+        let enum_of = |types: &[serde_json::Value], what: &str| -> Result<Vec<String>> {
+            let list = types
+                .first()
+                .and_then(|v| v.as_array())
+                .ok_or_else(|| ParseError::Meta(format!("`{what}[0]` is not a list of type names")))?;
+            Ok(list
+                .iter()
+                .map(|v| v.as_str().unwrap_or("unknown").to_owned())
+                .collect())
+        };
+        let node_types = enum_of(&meta.node_types, "node_types")?;
+        let edge_types = enum_of(&meta.edge_types, "edge_types")?;
+        if node_types.len() > 255 || edge_types.len() > 255 {
+            return Err(ParseError::Meta("more than 255 node or edge types".into()));
+        }
+        Ok(Layout {
+            node_width: meta.node_fields.len(),
+            n_type: field(&meta.node_fields, "type")?,
+            n_name: field(&meta.node_fields, "name")?,
+            n_id: field(&meta.node_fields, "id")?,
+            n_size: field(&meta.node_fields, "self_size")?,
+            n_edges: field(&meta.node_fields, "edge_count")?,
+            edge_width: meta.edge_fields.len(),
+            e_type: field(&meta.edge_fields, "type")?,
+            e_name: field(&meta.edge_fields, "name_or_index")?,
+            e_to: field(&meta.edge_fields, "to_node")?,
+            node_types,
+            edge_types,
+        })
+    }
+}
+
+/// Parse a heap snapshot from `reader`, reading it once, front to back.
+pub fn parse(reader: impl Read) -> Result<Snapshot> {
+    let mut p = Parser::new(reader);
+    let mut layout: Option<Layout> = None;
+    let mut snap = Snapshot::default();
+    let mut raw_edge_to: Vec<u64> = Vec::new();
+    let (mut seen_nodes, mut seen_edges, mut seen_strings) = (false, false, false);
+
+    p.expect(b'{', "`{` at the start of a heap snapshot")?;
+    if p.peek_non_ws("the top-level object")? == b'}' {
+        return Err(ParseError::Missing("snapshot"));
+    }
+    loop {
+        let key = p.string("a key of the top-level object")?;
+        p.expect(b':', "`:` after a key")?;
+        match key.as_str() {
+            "snapshot" => {
+                let raw = p.raw_object()?;
+                let header: Header = serde_json::from_slice(&raw)
+                    .map_err(|e| ParseError::Meta(e.to_string()))?;
+                let l = Layout::from_meta(header.meta)?;
+                if let Some(n) = header.node_count {
+                    reserve_nodes(&mut snap, n.min(1 << 26) as usize);
+                }
+                if let Some(n) = header.edge_count {
+                    let n = n.min(1 << 28) as usize;
+                    snap.edge_type.reserve(n);
+                    snap.edge_name.reserve(n);
+                    raw_edge_to.reserve(n);
+                }
+                snap.node_types = l.node_types.clone();
+                snap.edge_types = l.edge_types.clone();
+                layout = Some(l);
+            }
+            "nodes" => {
+                let l = layout.as_ref().ok_or(ParseError::Missing("snapshot.meta (before `nodes`)"))?;
+                read_nodes(&mut p, l, &mut snap)?;
+                seen_nodes = true;
+            }
+            "edges" => {
+                let l = layout.as_ref().ok_or(ParseError::Missing("snapshot.meta (before `edges`)"))?;
+                read_edges(&mut p, l, &mut snap, &mut raw_edge_to)?;
+                seen_edges = true;
+            }
+            "strings" => {
+                read_strings(&mut p, &mut snap.strings)?;
+                seen_strings = true;
+            }
+            _ => p.skip_value()?,
+        }
+        match p.next_non_ws("`,` or `}` in the top-level object")? {
+            b',' => continue,
+            b'}' => break,
+            other => return Err(p.unexpected(other, "`,` or `}` in the top-level object")),
+        }
+    }
+    let layout = layout.ok_or(ParseError::Missing("snapshot.meta"))?;
+    if !seen_nodes {
+        return Err(ParseError::Missing("nodes"));
+    }
+    if !seen_edges {
+        return Err(ParseError::Missing("edges"));
+    }
+    if !seen_strings {
+        return Err(ParseError::Missing("strings"));
+    }
+    link_edges(&layout, &mut snap, raw_edge_to)?;
+    Ok(snap)
+}
+
+fn reserve_nodes(snap: &mut Snapshot, n: usize) {
+    snap.node_type.reserve(n);
+    snap.node_name.reserve(n);
+    snap.node_id.reserve(n);
+    snap.node_size.reserve(n);
+    snap.first_edge.reserve(n + 1);
+}
+
+fn read_nodes<R: Read>(p: &mut Parser<R>, l: &Layout, snap: &mut Snapshot) -> Result<()> {
+    let mut record = vec![0u64; l.node_width];
+    let mut filled = 0;
+    let mut edges: u64 = 0;
+    snap.first_edge.push(0);
+    p.numbers("nodes", |v| {
+        record[filled] = v;
+        filled += 1;
+        if filled == l.node_width {
+            filled = 0;
+            snap.node_type.push(record[l.n_type].min(255) as u8);
+            snap.node_name.push(record[l.n_name].min(u32::MAX as u64) as u32);
+            snap.node_id.push(record[l.n_id]);
+            snap.node_size.push(record[l.n_size]);
+            edges += record[l.n_edges];
+            snap.first_edge.push(edges.min(u32::MAX as u64) as u32);
+        }
+    })?;
+    if filled != 0 {
+        return Err(ParseError::Inconsistent(format!(
+            "`nodes` holds {} values, not a multiple of the {} node fields",
+            snap.node_id.len() * l.node_width + filled,
+            l.node_width
+        )));
+    }
+    if edges > u32::MAX as u64 {
+        return Err(ParseError::Inconsistent("more than 2^32 edges".into()));
+    }
+    Ok(())
+}
+
+fn read_edges<R: Read>(
+    p: &mut Parser<R>,
+    l: &Layout,
+    snap: &mut Snapshot,
+    raw_to: &mut Vec<u64>,
+) -> Result<()> {
+    let mut record = vec![0u64; l.edge_width];
+    let mut filled = 0;
+    p.numbers("edges", |v| {
+        record[filled] = v;
+        filled += 1;
+        if filled == l.edge_width {
+            filled = 0;
+            snap.edge_type.push(record[l.e_type].min(255) as u8);
+            snap.edge_name.push(record[l.e_name].min(u32::MAX as u64) as u32);
+            raw_to.push(record[l.e_to]);
+        }
+    })?;
+    if filled != 0 {
+        return Err(ParseError::Inconsistent(format!(
+            "`edges` holds {} values, not a multiple of the {} edge fields",
+            raw_to.len() * l.edge_width + filled,
+            l.edge_width
+        )));
+    }
+    Ok(())
+}
+
+/// Turn `to_node` offsets into node indices and check the counts agree.
+fn link_edges(l: &Layout, snap: &mut Snapshot, raw_to: Vec<u64>) -> Result<()> {
+    let nodes = snap.node_id.len() as u64;
+    let declared = *snap.first_edge.last().unwrap_or(&0) as usize;
+    if declared != raw_to.len() {
+        return Err(ParseError::Inconsistent(format!(
+            "the nodes declare {declared} edges but `edges` holds {}",
+            raw_to.len()
+        )));
+    }
+    let width = l.node_width as u64;
+    snap.edge_to = Vec::with_capacity(raw_to.len());
+    for (i, to) in raw_to.into_iter().enumerate() {
+        if to % width != 0 || to / width >= nodes {
+            return Err(ParseError::Inconsistent(format!(
+                "edge {i} points at nodes[{to}], which is not the start of a node"
+            )));
+        }
+        snap.edge_to.push((to / width) as u32);
+    }
+    let strings = snap.strings.len() as u64;
+    if let Some(bad) = snap.node_name.iter().find(|&&s| s as u64 >= strings) {
+        return Err(ParseError::Inconsistent(format!(
+            "a node's name is string {bad}, but there are only {strings} strings"
+        )));
+    }
+    Ok(())
+}
+
+fn read_strings<R: Read>(p: &mut Parser<R>, strings: &mut Strings) -> Result<()> {
+    p.expect(b'[', "`[` to open `strings`")?;
+    if p.peek_non_ws("strings")? == b']' {
+        p.bump();
+        return Ok(());
+    }
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        p.string_into(&mut buf, "a string of `strings`")?;
+        strings.push(&String::from_utf8_lossy(&buf));
+        match p.next_non_ws("strings")? {
+            b',' => continue,
+            b']' => return Ok(()),
+            other => return Err(p.unexpected(other, "`,` or `]` in `strings`")),
+        }
+    }
+}
+
+/// A byte reader with its own buffer, tracking the offset for errors.
+struct Parser<R> {
+    reader: R,
+    buf: Box<[u8]>,
+    pos: usize,
+    len: usize,
+    consumed: u64,
+}
+
+const BUF_SIZE: usize = 256 * 1024;
+
+impl<R: Read> Parser<R> {
+    fn new(reader: R) -> Self {
+        Parser {
+            reader,
+            buf: vec![0; BUF_SIZE].into_boxed_slice(),
+            pos: 0,
+            len: 0,
+            consumed: 0,
+        }
+    }
+
+    fn offset(&self) -> u64 {
+        self.consumed + self.pos as u64
+    }
+
+    /// Refill the buffer; false at the end of input.
+    #[cold]
+    fn refill(&mut self) -> Result<bool> {
+        self.consumed += self.len as u64;
+        self.pos = 0;
+        self.len = 0;
+        loop {
+            match self.reader.read(&mut self.buf) {
+                Ok(0) => return Ok(false),
+                Ok(n) => {
+                    self.len = n;
+                    return Ok(true);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    #[inline]
+    fn peek(&mut self, context: &'static str) -> Result<u8> {
+        if self.pos == self.len && !self.refill()? {
+            return Err(ParseError::Truncated {
+                offset: self.offset(),
+                context,
+            });
+        }
+        Ok(self.buf[self.pos])
+    }
+
+    #[inline]
+    fn bump(&mut self) {
+        self.pos += 1;
+    }
+
+    #[inline]
+    fn next(&mut self, context: &'static str) -> Result<u8> {
+        let b = self.peek(context)?;
+        self.pos += 1;
+        Ok(b)
+    }
+
+    fn peek_non_ws(&mut self, context: &'static str) -> Result<u8> {
+        loop {
+            let b = self.peek(context)?;
+            if !b.is_ascii_whitespace() {
+                return Ok(b);
+            }
+            self.pos += 1;
+        }
+    }
+
+    fn next_non_ws(&mut self, context: &'static str) -> Result<u8> {
+        let b = self.peek_non_ws(context)?;
+        self.pos += 1;
+        Ok(b)
+    }
+
+    fn unexpected(&self, found: u8, expected: &'static str) -> ParseError {
+        let found = if found.is_ascii_graphic() {
+            format!("`{}`", found as char)
+        } else {
+            format!("byte 0x{found:02x}")
+        };
+        ParseError::Unexpected {
+            offset: self.offset().saturating_sub(1),
+            found,
+            expected,
+        }
+    }
+
+    fn expect(&mut self, want: u8, expected: &'static str) -> Result<()> {
+        let b = self.next_non_ws(expected)?;
+        if b == want {
+            Ok(())
+        } else {
+            Err(self.unexpected(b, expected))
+        }
+    }
+
+    fn string(&mut self, context: &'static str) -> Result<String> {
+        let mut buf = Vec::new();
+        self.string_into(&mut buf, context)?;
+        Ok(String::from_utf8_lossy(&buf).into_owned())
+    }
+
+    /// Read a JSON string (after optional whitespace), unescaped, into `out`.
+    fn string_into(&mut self, out: &mut Vec<u8>, context: &'static str) -> Result<()> {
+        self.expect(b'"', context)?;
+        loop {
+            // Copy the run of plain bytes in the buffer at once.
+            let start = self.pos;
+            let run = self.buf[start..self.len]
+                .iter()
+                .position(|&b| b == b'"' || b == b'\\');
+            match run {
+                Some(k) => {
+                    out.extend_from_slice(&self.buf[start..start + k]);
+                    self.pos = start + k;
+                }
+                None => {
+                    out.extend_from_slice(&self.buf[start..self.len]);
+                    self.pos = self.len;
+                    self.peek(context)?;
+                    continue;
+                }
+            }
+            match self.next(context)? {
+                b'"' => return Ok(()),
+                _ => self.escape(out, context)?,
+            }
+        }
+    }
+
+    fn escape(&mut self, out: &mut Vec<u8>, context: &'static str) -> Result<()> {
+        let c = match self.next(context)? {
+            b'"' => '"',
+            b'\\' => '\\',
+            b'/' => '/',
+            b'b' => '\u{8}',
+            b'f' => '\u{c}',
+            b'n' => '\n',
+            b'r' => '\r',
+            b't' => '\t',
+            b'u' => {
+                let hi = self.hex4(context)?;
+                if (0xD800..0xDC00).contains(&hi) {
+                    // A high surrogate: pair it with the low one if it follows.
+                    if self.peek(context)? == b'\\' {
+                        self.bump();
+                        if self.next(context)? != b'u' {
+                            return Err(self.unexpected(b'\\', "`\\u` after a high surrogate"));
+                        }
+                        let lo = self.hex4(context)?;
+                        if (0xDC00..0xE000).contains(&lo) {
+                            let code = 0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00);
+                            char::from_u32(code).unwrap_or('\u{FFFD}')
+                        } else {
+                            push_char(out, '\u{FFFD}');
+                            char::from_u32(lo).unwrap_or('\u{FFFD}')
+                        }
+                    } else {
+                        '\u{FFFD}'
+                    }
+                } else {
+                    char::from_u32(hi).unwrap_or('\u{FFFD}')
+                }
+            }
+            other => return Err(self.unexpected(other, "a JSON escape")),
+        };
+        push_char(out, c);
+        Ok(())
+    }
+
+    fn hex4(&mut self, context: &'static str) -> Result<u32> {
+        let mut v = 0;
+        for _ in 0..4 {
+            let b = self.next(context)?;
+            let d = (b as char)
+                .to_digit(16)
+                .ok_or_else(|| self.unexpected(b, "a hex digit in `\\u` escape"))?;
+            v = v * 16 + d;
+        }
+        Ok(v)
+    }
+
+    /// Read an array of unsigned integers, calling `sink` for each.
+    fn numbers(&mut self, context: &'static str, mut sink: impl FnMut(u64)) -> Result<()> {
+        self.expect(b'[', "`[` to open a number array")?;
+        if self.peek_non_ws(context)? == b']' {
+            self.bump();
+            return Ok(());
+        }
+        loop {
+            let mut b = self.peek_non_ws(context)?;
+            if !b.is_ascii_digit() {
+                self.bump();
+                return Err(self.unexpected(b, "an unsigned integer"));
+            }
+            let mut v: u64 = 0;
+            loop {
+                // Fast path over the digits in the buffer.
+                while self.pos < self.len {
+                    b = self.buf[self.pos];
+                    if !b.is_ascii_digit() {
+                        break;
+                    }
+                    v = v
+                        .checked_mul(10)
+                        .and_then(|v| v.checked_add((b - b'0') as u64))
+                        .ok_or_else(|| ParseError::Inconsistent(format!("a number in `{context}` is too large")))?;
+                    self.pos += 1;
+                }
+                if self.pos < self.len {
+                    break;
+                }
+                if !self.refill()? {
+                    return Err(ParseError::Truncated {
+                        offset: self.offset(),
+                        context,
+                    });
+                }
+            }
+            sink(v);
+            match self.next_non_ws(context)? {
+                b',' => continue,
+                b']' => return Ok(()),
+                other => return Err(self.unexpected(other, "`,` or `]` in a number array")),
+            }
+        }
+    }
+
+    /// Copy the bytes of one JSON object (the `snapshot` header).
+    fn raw_object(&mut self) -> Result<Vec<u8>> {
+        const CONTEXT: &str = "`snapshot`";
+        if self.peek_non_ws(CONTEXT)? != b'{' {
+            let b = self.next(CONTEXT)?;
+            return Err(self.unexpected(b, "`{` to open `snapshot`"));
+        }
+        let mut out = Vec::new();
+        let mut depth = 0usize;
+        let mut in_string = false;
+        loop {
+            let b = self.next(CONTEXT)?;
+            out.push(b);
+            if in_string {
+                match b {
+                    b'\\' => out.push(self.next(CONTEXT)?),
+                    b'"' => in_string = false,
+                    _ => {}
+                }
+                continue;
+            }
+            match b {
+                b'"' => in_string = true,
+                b'{' | b'[' => depth += 1,
+                b'}' | b']' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return Ok(out);
+                    }
+                }
+                _ => {}
+            }
+            if out.len() > 16 << 20 {
+                return Err(ParseError::Meta("the `snapshot` header is over 16 MiB".into()));
+            }
+        }
+    }
+
+    /// Skip any JSON value.
+    fn skip_value(&mut self) -> Result<()> {
+        const CONTEXT: &str = "a value";
+        let mut depth = 0usize;
+        loop {
+            let b = self.next_non_ws(CONTEXT)?;
+            match b {
+                b'{' | b'[' => depth += 1,
+                b'}' | b']' => {
+                    if depth == 0 {
+                        return Err(self.unexpected(b, "a value"));
+                    }
+                    depth -= 1;
+                }
+                b'"' => {
+                    self.pos -= 1;
+                    let mut sink = Vec::new();
+                    self.string_into(&mut sink, CONTEXT)?;
+                }
+                b',' | b':' if depth > 0 => {}
+                _ if b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'+' => {
+                    while let Ok(c) = self.peek(CONTEXT) {
+                        if c.is_ascii_alphanumeric() || c == b'-' || c == b'.' || c == b'+' {
+                            self.bump();
+                        } else {
+                            break;
+                        }
+                    }
+                }
+                _ => return Err(self.unexpected(b, "a value")),
+            }
+            if depth == 0 {
+                return Ok(());
+            }
+        }
+    }
+}
+
+fn push_char(out: &mut Vec<u8>, c: char) {
+    let mut tmp = [0u8; 4];
+    out.extend_from_slice(c.encode_utf8(&mut tmp).as_bytes());
+}
