@@ -48,11 +48,19 @@ function settle() {
   return new Promise((resolve) => setTimeout(resolve, 0));
 }
 
+// The messages sent around a snapshot are made once, up front, so that
+// sending them allocates nothing a later snapshot could see but garbage.
+const SNAPSHOT = { type: "snapshot", label: "" };
+const SNAPSHOT_END = { type: "snapshot_end", label: "" };
+
 // Take a snapshot now and send it (or drop it when `label` is null).
 function capture(label) {
   gc();
   const stream = v8.getHeapSnapshot();
-  if (label !== null) send({ type: "snapshot", label });
+  if (label !== null) {
+    SNAPSHOT.label = label;
+    send(SNAPSHOT);
+  }
   let chunk;
   while ((chunk = stream.read()) !== null) {
     if (label === null) continue;
@@ -62,7 +70,11 @@ function capture(label) {
     }
   }
   stream.destroy();
-  if (label !== null) send({ type: "snapshot_end", label });
+  if (label !== null) {
+    SNAPSHOT_END.label = label;
+    send(SNAPSHOT_END);
+    SNAPSHOT.label = SNAPSHOT_END.label = "";
+  }
 }
 
 function describe(error) {

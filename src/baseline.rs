@@ -171,6 +171,10 @@ impl BlockBaseline {
         let _ = writeln!(out, "retained_bytes = {}", self.retained_bytes);
         let _ = writeln!(out, "freed_objects = {}", self.freed_objects);
         let _ = writeln!(out, "freed_bytes = {}", self.freed_bytes);
+        if self.constructors.is_empty() {
+            out.push_str("constructors = []\n");
+            return out;
+        }
         out.push_str("constructors = [\n");
         for c in &self.constructors {
             let _ = writeln!(

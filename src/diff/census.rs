@@ -139,11 +139,18 @@ fn is_foldable(snap: &Snapshot, n: NodeIndex) -> bool {
     }
 }
 
-/// Whether an owner or retainer is V8 metadata rather than program state.
+/// Whether a retainer does not make an object the program's: V8 metadata
+/// (code, shapes, allocation sites, feedback), or the machine stack, which at
+/// a checkpoint holds only the harness's frame.
 fn is_metadata(snap: &Snapshot, n: NodeIndex) -> bool {
-    matches!(snap.node_type_name(n), "code" | "object shape")
-        || snap.name(n).starts_with("system / AllocationSite")
-        || snap.name(n).starts_with("system / FeedbackVector")
+    match snap.node_type_name(n) {
+        "code" | "object shape" => true,
+        "synthetic" => matches!(snap.name(n), "(Stack roots)" | "(Handle scope)"),
+        _ => {
+            let name = snap.name(n);
+            name.starts_with("system / AllocationSite") || name.starts_with("system / FeedbackVector")
+        }
+    }
 }
 
 /// The counted objects of `snap`, sorted by id.

@@ -82,19 +82,9 @@ pub fn table(c: &Comparison) -> String {
 pub fn fault(f: &Fault, file: &str) -> String {
     match f {
         Fault::Load { message, stack } => {
-            let mut m = format!("{file} failed to load: {}", relative_urls(message));
-            if !stack.is_empty() && !message.contains("could not be parsed") {
-                let _ = write!(m, "\n{}", relative_urls(stack));
-            }
-            m
+            format!("{file} failed to load: {}", user_stack(message, stack))
         }
-        Fault::Threw { message, stack } => {
-            if stack.is_empty() {
-                format!("the test threw: {message}")
-            } else {
-                format!("the test threw: {}", relative_urls(stack))
-            }
-        }
+        Fault::Threw { message, stack } => format!("the test threw: {}", user_stack(message, stack)),
         Fault::TimedOut(d) => format!(
             "timed out after {} ms; the runtime and its process group were killed (raise `timeout` on the test or in memcheck.toml)",
             d.as_millis()
@@ -105,6 +95,26 @@ pub fn fault(f: &Fault, file: &str) -> String {
         }
         Fault::Internal(m) => format!("memcheck could not measure this test: {m}"),
     }
+}
+
+/// A JS error as users want it: the message, then the stack frames that are
+/// not the harness's, with paths made relative.
+fn user_stack(message: &str, stack: &str) -> String {
+    let mut out = relative_urls(message);
+    // V8's stack repeats the message first; keep only the frames after it.
+    let frames = stack.strip_prefix(message).unwrap_or(stack);
+    for line in frames.lines() {
+        let trimmed = line.trim_start();
+        if trimmed.is_empty() || line.contains("/harness-") && line.contains("runner.js") {
+            continue;
+        }
+        if !trimmed.starts_with("at ") && out.contains(trimmed) {
+            continue;
+        }
+        out.push('\n');
+        out.push_str(&relative_urls(line));
+    }
+    out
 }
 
 /// Strip `file://` and the current directory from paths in messages.

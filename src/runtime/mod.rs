@@ -19,6 +19,7 @@ pub const V8_FLAGS: &[&str] = &[
     "--predictable",
     "--no-lazy-feedback-allocation",
     "--max-lazy",
+    "--no-flush-bytecode",
 ];
 
 /// Errors getting a runtime to run, worded with the fix.
