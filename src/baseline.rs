@@ -56,7 +56,9 @@ pub enum BaselineError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("baseline {path} is corrupt: {message}\nfix it by hand, or re-record it with `cargo memcheck --update` (it is never overwritten by a plain run)")]
+    #[error(
+        "baseline {path} is corrupt: {message}\nfix it by hand, or re-record it with `cargo memcheck --update` (it is never overwritten by a plain run)"
+    )]
     Corrupt { path: PathBuf, message: String },
     #[error("cannot write baseline {path}: {source}")]
     Write {
@@ -67,7 +69,10 @@ pub enum BaselineError {
 
 /// The baseline path for a test file.
 pub fn path_for(test_file: &Path) -> PathBuf {
-    let name = test_file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = test_file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     test_file
         .parent()
         .unwrap_or(Path::new("."))
@@ -89,7 +94,9 @@ impl BaselineFile {
             }
         };
         toml::from_str(&text).map(Some).map_err(|e| {
-            let line = e.span().map_or(1, |s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+            let line = e.span().map_or(1, |s| {
+                text[..s.start.min(text.len())].matches('\n').count() + 1
+            });
             BaselineError::Corrupt {
                 path: path.to_path_buf(),
                 message: format!("line {line}: {}", e.message().trim()),
@@ -110,7 +117,10 @@ impl BaselineFile {
     pub fn render(&self, source_name: &str) -> String {
         let mut out = String::new();
         let _ = writeln!(out, "# cargo-memcheck baseline for {source_name}.");
-        let _ = writeln!(out, "# Written by `cargo memcheck --update`; review its diff like code.");
+        let _ = writeln!(
+            out,
+            "# Written by `cargo memcheck --update`; review its diff like code."
+        );
         let _ = writeln!(out, "runtime = {}", quote(&self.runtime));
         let _ = writeln!(out, "v8 = {}", quote(&self.v8));
         for (test, blocks) in &self.tests {
@@ -191,7 +201,10 @@ impl BlockBaseline {
     }
 
     fn new_of(&self, name: &str) -> u64 {
-        self.constructors.iter().find(|c| c.name == name).map_or(0, |c| c.new)
+        self.constructors
+            .iter()
+            .find(|c| c.name == name)
+            .map_or(0, |c| c.new)
     }
 }
 
@@ -208,15 +221,40 @@ pub struct Judgement {
 pub fn judge(base: &BlockBaseline, actual: &Comparison, tol: &Tolerance) -> Judgement {
     let mut j = Judgement::default();
     let mut check = |what: String, base: u64, now: u64, limit: u64, bytes: bool, slack: String| {
-        let show = |v: u64| if bytes { format!("{} ({v} B)", format_bytes(v)) } else { v.to_string() };
+        let show = |v: u64| {
+            if bytes {
+                format!("{} ({v} B)", format_bytes(v))
+            } else {
+                v.to_string()
+            }
+        };
         if now > limit {
-            j.regressions.push(format!("{what}: {} > baseline {} (tolerance {slack})", show(now), show(base)));
+            j.regressions.push(format!(
+                "{what}: {} > baseline {} (tolerance {slack})",
+                show(now),
+                show(base)
+            ));
         } else if now < base {
-            j.improvements.push(format!("{what}: {} < baseline {}", show(now), show(base)));
+            j.improvements
+                .push(format!("{what}: {} < baseline {}", show(now), show(base)));
         }
     };
-    check("retained objects".into(), base.retained_objects, actual.retained_objects, tol.objects.limit(base.retained_objects), false, tol.objects.to_string());
-    check("retained bytes".into(), base.retained_bytes, actual.retained_bytes, tol.bytes.limit(base.retained_bytes), true, tol.bytes.to_string());
+    check(
+        "retained objects".into(),
+        base.retained_objects,
+        actual.retained_objects,
+        tol.objects.limit(base.retained_objects),
+        false,
+        tol.objects.to_string(),
+    );
+    check(
+        "retained bytes".into(),
+        base.retained_bytes,
+        actual.retained_bytes,
+        tol.bytes.limit(base.retained_bytes),
+        true,
+        tol.bytes.to_string(),
+    );
     let mut names: Vec<&str> = base.constructors.iter().map(|c| c.name.as_str()).collect();
     names.extend(actual.constructors.iter().map(|c| c.name.as_str()));
     names.sort_unstable();
@@ -224,7 +262,14 @@ pub fn judge(base: &BlockBaseline, actual: &Comparison, tol: &Tolerance) -> Judg
     for name in names {
         let b = base.new_of(name);
         let now = actual.constructor(name).map_or(0, |c| c.new);
-        check(format!("{name} new"), b, now, tol.objects.limit(b), false, tol.objects.to_string());
+        check(
+            format!("{name} new"),
+            b,
+            now,
+            tol.objects.limit(b),
+            false,
+            tol.objects.to_string(),
+        );
     }
     j
 }
@@ -292,11 +337,23 @@ mod tests {
     #[test]
     fn judges_growth_against_tolerance() {
         let base = BlockBaseline::from_comparison(&widgets(100));
-        let exact = Tolerance { objects: Slack::Absolute(0), bytes: Slack::Percent(5.0) };
+        let exact = Tolerance {
+            objects: Slack::Absolute(0),
+            bytes: Slack::Percent(5.0),
+        };
         assert_eq!(judge(&base, &widgets(100), &exact), Judgement::default());
         let j = judge(&base, &widgets(104), &exact);
-        assert_eq!(j.regressions, vec!["retained objects: 104 > baseline 100 (tolerance 0)", "Widget new: 104 > baseline 100 (tolerance 0)"]);
-        let loose = Tolerance { objects: Slack::Absolute(5), bytes: Slack::Percent(5.0) };
+        assert_eq!(
+            j.regressions,
+            vec![
+                "retained objects: 104 > baseline 100 (tolerance 0)",
+                "Widget new: 104 > baseline 100 (tolerance 0)"
+            ]
+        );
+        let loose = Tolerance {
+            objects: Slack::Absolute(5),
+            bytes: Slack::Percent(5.0),
+        };
         assert!(judge(&base, &widgets(104), &loose).regressions.is_empty());
         let j = judge(&base, &widgets(50), &exact);
         assert!(j.regressions.is_empty());
@@ -308,7 +365,10 @@ mod tests {
         let p = std::env::temp_dir().join(format!("memcheck-corrupt-{}.toml", std::process::id()));
         std::fs::write(&p, "runtime = \"deno\"\nv8 = [\n").unwrap();
         let err = BaselineFile::load(&p).unwrap_err().to_string();
-        assert!(err.contains(&p.display().to_string()) && err.contains("corrupt"), "{err}");
+        assert!(
+            err.contains(&p.display().to_string()) && err.contains("corrupt"),
+            "{err}"
+        );
         std::fs::remove_file(p).unwrap();
     }
 }

@@ -43,7 +43,10 @@ impl Budget {
         if let Some(limit) = self.objects
             && c.retained_objects > limit
         {
-            out.push(format!("budget: {} retained objects > {limit}", c.retained_objects));
+            out.push(format!(
+                "budget: {} retained objects > {limit}",
+                c.retained_objects
+            ));
         }
         for (name, &limit) in &self.constructors {
             let new = c.constructor(name).map_or(0, |r| r.new);
@@ -108,7 +111,15 @@ mod tests {
 
     #[test]
     fn rejects_unknown_keys_and_units() {
-        assert!(Budget::from_json(&serde_json::json!({ "retain": 1 })).unwrap_err().contains("retain"));
-        assert!(Budget::from_json(&serde_json::json!({ "retained": "1 furlong" })).unwrap_err().contains("furlong"));
+        assert!(
+            Budget::from_json(&serde_json::json!({ "retain": 1 }))
+                .unwrap_err()
+                .contains("retain")
+        );
+        assert!(
+            Budget::from_json(&serde_json::json!({ "retained": "1 furlong" }))
+                .unwrap_err()
+                .contains("furlong")
+        );
     }
 }

@@ -71,7 +71,11 @@ pub fn main() -> i32 {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { exit::USAGE } else { exit::OK };
+            return if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            };
         }
     };
     let result = match cli.command {
@@ -82,7 +86,9 @@ pub fn main() -> i32 {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
-            if e.downcast_ref::<ConfigError>().is_some_and(|c| matches!(c, ConfigError::Invalid { .. })) {
+            if e.downcast_ref::<ConfigError>()
+                .is_some_and(|c| matches!(c, ConfigError::Invalid { .. }))
+            {
                 exit::USAGE
             } else {
                 exit::ERROR
@@ -106,7 +112,8 @@ fn run_command(args: RunArgs) -> anyhow::Result<i32> {
 
 fn diff_command(args: &DiffArgs) -> anyhow::Result<i32> {
     let load = |path: &PathBuf| -> anyhow::Result<snapshot::Snapshot> {
-        let file = std::fs::File::open(path).map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))?;
+        let file = std::fs::File::open(path)
+            .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))?;
         snapshot::parse(file).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
     };
     let (before, after) = std::thread::scope(|s| {
@@ -117,11 +124,16 @@ fn diff_command(args: &DiffArgs) -> anyhow::Result<i32> {
     let (before, after) = (before?, after?);
     let comparison = diff::compare(&before, &after);
     let mut rows = comparison.clone();
-    rows.constructors.sort_by(|a, b| b.size_delta.cmp(&a.size_delta).then_with(|| a.name.cmp(&b.name)));
+    rows.constructors.sort_by(|a, b| {
+        b.size_delta
+            .cmp(&a.size_delta)
+            .then_with(|| a.name.cmp(&b.name))
+    });
     print!("{}", report::table(&rows));
     if let Some(path) = &args.json {
         let text = serde_json::to_string_pretty(&comparison)?;
-        std::fs::write(path, text + "\n").map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+        std::fs::write(path, text + "\n")
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
     }
     Ok(exit::OK)
 }

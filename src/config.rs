@@ -186,7 +186,8 @@ impl Config {
         // document to point at their line.
         let at = |needle: &str, message: String| invalid(find(text, needle), message);
 
-        let tolerance = resolve_tolerance(&raw.tolerance, Tolerance::default()).map_err(|m| at("[tolerance]", m))?;
+        let tolerance = resolve_tolerance(&raw.tolerance, Tolerance::default())
+            .map_err(|m| at("[tolerance]", m))?;
         let mut tests = BTreeMap::new();
         for (name, t) in &raw.tests {
             let tol = if t.tolerance.objects.is_some() || t.tolerance.bytes.is_some() {
@@ -206,7 +207,9 @@ impl Config {
             if flag.starts_with('-') || flag.is_empty() {
                 return Err(at(
                     flag,
-                    format!("runtime.allow entries are permission names like \"net=localhost\" or \"env\", not `{flag}`"),
+                    format!(
+                        "runtime.allow entries are permission names like \"net=localhost\" or \"env\", not `{flag}`"
+                    ),
                 ));
             }
         }
@@ -215,7 +218,9 @@ impl Config {
                 return Err(at(flag, format!("V8 flags start with `--`: `{flag}`")));
             }
         }
-        let include = raw.include.unwrap_or_else(|| vec![DEFAULT_INCLUDE.to_owned()]);
+        let include = raw
+            .include
+            .unwrap_or_else(|| vec![DEFAULT_INCLUDE.to_owned()]);
         for pattern in include.iter().chain(&raw.exclude) {
             for expanded in expand_braces(pattern) {
                 glob::Pattern::new(&expanded)
@@ -229,7 +234,10 @@ impl Config {
             exclude: raw.exclude,
             tolerance,
             runtime: RuntimeConfig {
-                version: raw.runtime.version.unwrap_or_else(|| DEFAULT_DENO_VERSION.to_owned()),
+                version: raw
+                    .runtime
+                    .version
+                    .unwrap_or_else(|| DEFAULT_DENO_VERSION.to_owned()),
                 path: raw.runtime.path,
                 allow: raw.runtime.allow,
                 v8_flags: raw.runtime.v8_flags,
@@ -258,7 +266,8 @@ fn resolve_tolerance(raw: &RawTolerance, base: Tolerance) -> Result<Tolerance, S
         }
     };
     Ok(Tolerance {
-        objects: slack(&raw.objects, false, base.objects).map_err(|e| format!("tolerance.objects: {e}"))?,
+        objects: slack(&raw.objects, false, base.objects)
+            .map_err(|e| format!("tolerance.objects: {e}"))?,
         bytes: slack(&raw.bytes, true, base.bytes).map_err(|e| format!("tolerance.bytes: {e}"))?,
     })
 }
@@ -291,7 +300,10 @@ fn find(text: &str, needle: &str) -> Option<std::ops::Range<usize>> {
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
-    let column = before.rfind('\n').map_or(before.len(), |i| before.len() - i - 1) + 1;
+    let column = before
+        .rfind('\n')
+        .map_or(before.len(), |i| before.len() - i - 1)
+        + 1;
     (line, column)
 }
 
@@ -314,14 +326,18 @@ mod tests {
 
     #[test]
     fn unknown_key_names_line_and_key() {
-        let err = parse("include = [\"a\"]\n\n[tolerance]\nobjets = 3\n").unwrap_err().to_string();
+        let err = parse("include = [\"a\"]\n\n[tolerance]\nobjets = 3\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("memcheck.toml:4:1: "), "{err}");
         assert!(err.contains("objets"), "{err}");
     }
 
     #[test]
     fn bad_unit_names_line() {
-        let err = parse("[tolerance]\nbytes = \"3 parsecs\"\n").unwrap_err().to_string();
+        let err = parse("[tolerance]\nbytes = \"3 parsecs\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("memcheck.toml:1:1"), "{err}");
         assert!(err.contains("unknown unit `parsecs`"), "{err}");
     }

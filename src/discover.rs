@@ -35,7 +35,10 @@ pub fn discover(config: &Config) -> std::io::Result<Vec<TestFile>> {
             require_literal_separator: true,
             require_literal_leading_dot: false,
         };
-        let matches = |ps: &[Pattern]| ps.iter().any(|p| p.matches_with(relative, opts) || root_level(p, relative, opts));
+        let matches = |ps: &[Pattern]| {
+            ps.iter()
+                .any(|p| p.matches_with(relative, opts) || root_level(p, relative, opts))
+        };
         if matches(&include) && !matches(&exclude) {
             found.push(TestFile {
                 relative: relative.to_owned(),
@@ -101,8 +104,17 @@ mod tests {
             std::fs::create_dir_all(p.parent().unwrap()).unwrap();
             std::fs::write(p, "").unwrap();
         }
-        let config = Config::parse("exclude = [\"lib/c.*\"]", Path::new("memcheck.toml"), dir.clone()).unwrap();
-        let found: Vec<_> = discover(&config).unwrap().into_iter().map(|f| f.relative).collect();
+        let config = Config::parse(
+            "exclude = [\"lib/c.*\"]",
+            Path::new("memcheck.toml"),
+            dir.clone(),
+        )
+        .unwrap();
+        let found: Vec<_> = discover(&config)
+            .unwrap()
+            .into_iter()
+            .map(|f| f.relative)
+            .collect();
         assert_eq!(found, vec!["a.memtest.js", "lib/b.memtest.ts"]);
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -5,17 +5,17 @@
 //! heap snapshots, `diff` compares them, `budget` and `baseline` judge the
 //! result, `report` renders it, and `run` ties them into libtest trials.
 
-pub mod diff;
-pub mod snapshot;
-pub mod config;
-pub mod discover;
-pub mod runtime;
-pub mod units;
 pub mod baseline;
 pub mod budget;
+pub mod config;
+pub mod diff;
+pub mod discover;
 pub mod measure;
 pub mod report;
 pub mod run;
+pub mod runtime;
+pub mod snapshot;
+pub mod units;
 
 /// Exit codes of `cargo memcheck`, as libtest and clap use them.
 pub mod exit {

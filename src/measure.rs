@@ -13,7 +13,9 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crate::diff::{Comparison, compare};
-use crate::runtime::{Event, Exit, Launch, ListedTest, Message, RuntimeError, RuntimeInfo, Session};
+use crate::runtime::{
+    Event, Exit, Launch, ListedTest, Message, RuntimeError, RuntimeInfo, Session,
+};
 use crate::snapshot::{ParseError, Snapshot, parse};
 
 /// A measured block.
@@ -32,12 +34,21 @@ pub struct Block {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Fault {
     /// The file did not load (syntax error, import failure, top-level throw).
-    Load { message: String, stack: String },
+    Load {
+        message: String,
+        stack: String,
+    },
     /// The test threw or rejected.
-    Threw { message: String, stack: String },
+    Threw {
+        message: String,
+        stack: String,
+    },
     TimedOut(Duration),
     /// The runtime exited or crashed without reporting.
-    Crashed { exit: Exit, output: String },
+    Crashed {
+        exit: Exit,
+        output: String,
+    },
     /// Something memcheck itself could not handle.
     Internal(String),
 }
@@ -58,17 +69,28 @@ pub struct KeepSnapshots {
     pub dir: PathBuf,
 }
 
+/// What listing a file gave: the runtime that did it, and its tests or why
+/// it could not be loaded.
+pub struct Listing {
+    pub runtime: Option<RuntimeInfo>,
+    pub tests: Result<Vec<ListedTest>, Fault>,
+}
+
 /// List the tests of `file`.
-pub fn list(launch: &Launch, file: &Path, timeout: Duration) -> Result<(Option<RuntimeInfo>, Result<Vec<ListedTest>, Fault>), RuntimeError> {
+pub fn list(launch: &Launch, file: &Path, timeout: Duration) -> Result<Listing, RuntimeError> {
     let mut session = Session::start(launch, "list", file, None, timeout)?;
     let mut runtime = None;
     let mut result = None;
-    while let Some(event) = session.next() {
+    while let Some(event) = session.next_event() {
         match event {
             Event::Message(Message::Runtime(info)) => runtime = Some(info),
             Event::Message(Message::Tests { tests }) => result = Some(Ok(tests)),
-            Event::Message(Message::LoadError { message, stack }) => result = Some(Err(Fault::Load { message, stack })),
-            Event::Message(Message::Fatal { message }) => result = Some(Err(Fault::Internal(message))),
+            Event::Message(Message::LoadError { message, stack }) => {
+                result = Some(Err(Fault::Load { message, stack }))
+            }
+            Event::Message(Message::Fatal { message }) => {
+                result = Some(Err(Fault::Internal(message)))
+            }
             Event::Closed => break,
             _ => {}
         }
@@ -79,7 +101,10 @@ pub fn list(launch: &Launch, file: &Path, timeout: Duration) -> Result<(Option<R
         None if exit == Exit::TimedOut => Err(Fault::TimedOut(timeout)),
         None => Err(Fault::Crashed { exit, output }),
     };
-    Ok((runtime, result))
+    Ok(Listing {
+        runtime,
+        tests: result,
+    })
 }
 
 /// A snapshot being received and parsed.
@@ -95,7 +120,12 @@ impl Incoming {
     fn start(label: String, keep: Option<PathBuf>) -> std::io::Result<Incoming> {
         let (tx, rx) = channel();
         let cancel = Arc::new(AtomicBool::new(false));
-        let reader = ChannelReader { rx, buf: Vec::new(), pos: 0, cancel: cancel.clone() };
+        let reader = ChannelReader {
+            rx,
+            buf: Vec::new(),
+            pos: 0,
+            cancel: cancel.clone(),
+        };
         let parsed = std::thread::spawn(move || parse(reader));
         let file = match keep {
             Some(path) => {
@@ -107,7 +137,13 @@ impl Incoming {
             }
             None => None,
         };
-        Ok(Incoming { label, tx: Some(tx), cancel, parsed, file })
+        Ok(Incoming {
+            label,
+            tx: Some(tx),
+            cancel,
+            parsed,
+            file,
+        })
     }
 
     fn chunk(&mut self, bytes: Vec<u8>) -> std::io::Result<()> {
@@ -191,7 +227,7 @@ pub fn run_test(
     let mut finished = false;
     let keep_path = |label: &str| keep.map(|d| d.join(format!("{}.heapsnapshot", sanitize(label))));
 
-    while let Some(event) = session.next() {
+    while let Some(event) = session.next_event() {
         match event {
             Event::Message(Message::Runtime(info)) => run.runtime = Some(info),
             Event::Message(Message::WholeBefore) => expect_whole = true,
@@ -233,7 +269,9 @@ pub fn run_test(
             }
             Event::Message(Message::BlockEnd { name }) => {
                 let (Some(after), Some(before)) = (done.pop(), done.pop()) else {
-                    run.fault = Some(Fault::Internal(format!("block {name} ended without its two snapshots")));
+                    run.fault = Some(Fault::Internal(format!(
+                        "block {name} ended without its two snapshots"
+                    )));
                     break;
                 };
                 match finish_block(name, block_budget.take(), before, after) {
@@ -246,7 +284,9 @@ pub fn run_test(
             }
             Event::Message(Message::WholeAfter { name }) => {
                 let (Some(after), Some(before)) = (done.pop(), whole_before.take()) else {
-                    run.fault = Some(Fault::Internal("the whole-test block ended without its two snapshots".into()));
+                    run.fault = Some(Fault::Internal(
+                        "the whole-test block ended without its two snapshots".into(),
+                    ));
                     break;
                 };
                 match finish_block(name, None, before, after) {
@@ -272,7 +312,9 @@ pub fn run_test(
             }
             Event::Message(_) => {}
             Event::Garbled(g) => {
-                run.fault = Some(Fault::Internal(format!("the harness sent something unreadable: {g}")));
+                run.fault = Some(Fault::Internal(format!(
+                    "the harness sent something unreadable: {g}"
+                )));
                 break;
             }
             Event::Closed => break,
@@ -286,12 +328,20 @@ pub fn run_test(
     if exit == Exit::TimedOut {
         run.fault = Some(Fault::TimedOut(timeout));
     } else if !finished && run.fault.is_none() {
-        run.fault = Some(Fault::Crashed { exit, output: run.output.clone() });
+        run.fault = Some(Fault::Crashed {
+            exit,
+            output: run.output.clone(),
+        });
     }
     Ok(run)
 }
 
-fn finish_block(name: String, budget: Option<serde_json::Value>, before: Incoming, after: Incoming) -> Result<Block, String> {
+fn finish_block(
+    name: String,
+    budget: Option<serde_json::Value>,
+    before: Incoming,
+    after: Incoming,
+) -> Result<Block, String> {
     let (before, before_path) = before.wait()?;
     let (after, after_path) = after.wait()?;
     let comparison = compare(&before, &after);
@@ -307,6 +357,12 @@ fn finish_block(name: String, budget: Option<serde_json::Value>, before: Incomin
 pub fn sanitize(label: &str) -> String {
     label
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }

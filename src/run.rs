@@ -16,9 +16,9 @@ use crate::baseline::{self, BaselineError, BaselineFile, BlockBaseline};
 use crate::budget::Budget;
 use crate::config::Config;
 use crate::discover::{TestFile, discover};
+use crate::exit;
 use crate::measure::{self, Fault};
 use crate::report::{self, JsonBlock, JsonReport, JsonTest};
-use crate::exit;
 use crate::runtime::{Harness, Launch, ListedTest, RuntimeInfo, cache_dir, provision};
 
 /// What the command line asked for, beyond libtest's arguments.
@@ -56,7 +56,16 @@ struct Shared {
 /// Run the suite; returns the process exit code.
 pub fn run(config: &Config, args: &Arguments, opts: &Options) -> anyhow::Result<i32> {
     let cache = cache_dir();
-    let runtime = provision(&config.runtime.version, config.runtime.path.as_deref().map(|p| config.root.join(p)).as_deref(), &cache)?;
+    let runtime = provision(
+        &config.runtime.version,
+        config
+            .runtime
+            .path
+            .as_deref()
+            .map(|p| config.root.join(p))
+            .as_deref(),
+        &cache,
+    )?;
     let harness = Harness::install(&cache)?;
     let launch = Launch {
         binary: runtime.binary.clone(),
@@ -66,7 +75,8 @@ pub fn run(config: &Config, args: &Arguments, opts: &Options) -> anyhow::Result<
         v8_flags: config.runtime.v8_flags.clone(),
         deno_dir: cache.join("deno_dir"),
     };
-    let files = discover(config).with_context(|| format!("cannot search {} for tests", config.root.display()))?;
+    let files = discover(config)
+        .with_context(|| format!("cannot search {} for tests", config.root.display()))?;
     if files.is_empty() {
         eprintln!(
             "memcheck: no test files under {} match {:?}",
@@ -78,13 +88,21 @@ pub fn run(config: &Config, args: &Arguments, opts: &Options) -> anyhow::Result<
     let shared = Arc::new(Mutex::new(Shared::default()));
     let mut states = Vec::new();
     for file in files {
-        let (info, tests) = measure::list(&launch, &file.path, config.runtime.timeout)?;
+        let measure::Listing {
+            runtime: info,
+            tests,
+        } = measure::list(&launch, &file.path, config.runtime.timeout)?;
         if let Some(info) = info {
             shared.lock().unwrap().runtime.get_or_insert(info);
         }
         let baseline_path = baseline::path_for(&file.path);
         let baseline = BaselineFile::load(&baseline_path).map_err(|e| e.to_string());
-        states.push(Arc::new(FileState { file, tests, baseline_path, baseline }));
+        states.push(Arc::new(FileState {
+            file,
+            tests,
+            baseline_path,
+            baseline,
+        }));
     }
 
     let mut trials = Vec::new();
@@ -111,8 +129,10 @@ pub fn run(config: &Config, args: &Arguments, opts: &Options) -> anyhow::Result<
             let opts = opts.clone();
             let ignore = test.ignore;
             trials.push(
-                Trial::test(full, move || run_trial(&config, &launch, &state, &test, &opts, &shared))
-                    .with_ignored_flag(ignore),
+                Trial::test(full, move || {
+                    run_trial(&config, &launch, &state, &test, &opts, &shared)
+                })
+                .with_ignored_flag(ignore),
             );
         }
     }
@@ -130,14 +150,22 @@ pub fn run(config: &Config, args: &Arguments, opts: &Options) -> anyhow::Result<
         eprintln!("{note}");
     }
     if let Some(dir) = &opts.snapshots {
-        eprintln!("memcheck: heap snapshots kept in {} (open them in Chrome DevTools, Memory tab)", dir.display());
+        eprintln!(
+            "memcheck: heap snapshots kept in {} (open them in Chrome DevTools, Memory tab)",
+            dir.display()
+        );
     }
     if let Some(path) = &opts.json {
         let report = json_report(&states, &shared, args);
         let text = serde_json::to_string_pretty(&report)?;
-        std::fs::write(path, text + "\n").with_context(|| format!("cannot write the JSON report to {}", path.display()))?;
+        std::fs::write(path, text + "\n")
+            .with_context(|| format!("cannot write the JSON report to {}", path.display()))?;
     }
-    Ok(if conclusion.has_failed() { exit::TESTS_FAILED } else { exit::OK })
+    Ok(if conclusion.has_failed() {
+        exit::TESTS_FAILED
+    } else {
+        exit::OK
+    })
 }
 
 fn run_trial(
@@ -158,11 +186,17 @@ fn run_trial(
         .map(Duration::from_millis)
         .or(settings.timeout)
         .unwrap_or(config.runtime.timeout);
-    let keep = opts
-        .snapshots
-        .as_ref()
-        .map(|d| d.join(measure::sanitize(file)).join(measure::sanitize(&test.name)));
-    let run = match measure::run_test(launch, &state.file.path, &test.name, timeout, keep.as_deref()) {
+    let keep = opts.snapshots.as_ref().map(|d| {
+        d.join(measure::sanitize(file))
+            .join(measure::sanitize(&test.name))
+    });
+    let run = match measure::run_test(
+        launch,
+        &state.file.path,
+        &test.name,
+        timeout,
+        keep.as_deref(),
+    ) {
         Ok(r) => r,
         Err(e) => {
             let m = e.to_string();
@@ -189,7 +223,15 @@ fn run_trial(
 
     let test_budget = match test.budget.as_ref().map(Budget::from_json).transpose() {
         Ok(b) => b,
-        Err(e) => return fail(shared, file, test, blocks, format!("{file}{}: {e}", line_suffix(test))),
+        Err(e) => {
+            return fail(
+                shared,
+                file,
+                test,
+                blocks,
+                format!("{file}{}: {e}", line_suffix(test)),
+            );
+        }
     };
     let tolerance = settings.tolerance.unwrap_or(config.tolerance);
     let mut failures = String::new();
@@ -206,7 +248,7 @@ fn run_trial(
     {
         let m = format!(
             "baseline {} was recorded with {}, but this run uses {} (V8 {}); figures are not comparable across runtimes.\nre-record: {}",
-            state.baseline_path.display(),
+            report::display_path(&state.baseline_path),
             b.recorded_with(),
             baseline::runtime_label(&runtime),
             runtime.v8,
@@ -224,7 +266,10 @@ fn run_trial(
                 continue;
             }
         };
-        let violations = budget.as_ref().map(|b| b.violations(&block.comparison)).unwrap_or_default();
+        let violations = budget
+            .as_ref()
+            .map(|b| b.violations(&block.comparison))
+            .unwrap_or_default();
         let actual = BlockBaseline::from_comparison(&block.comparison);
         let mut lines = violations.clone();
         let mut diff = None;
@@ -234,13 +279,19 @@ fn run_trial(
             }
         } else {
             match recorded.and_then(|t| t.get(&block.name)) {
-                None => lines.push(format!("no baseline for this block; record it: {}", report::update_command(&full))),
+                None => lines.push(format!(
+                    "no baseline for this block; record it: {}",
+                    report::update_command(&full)
+                )),
                 Some(base) => {
                     let j = baseline::judge(base, &block.comparison, &tolerance);
                     if !j.regressions.is_empty() {
                         diff = Some(report::text_diff(&base.render(), &actual.render()));
                     }
-                    if !j.improvements.is_empty() && j.regressions.is_empty() && violations.is_empty() {
+                    if !j.improvements.is_empty()
+                        && j.regressions.is_empty()
+                        && violations.is_empty()
+                    {
                         shared.lock().unwrap().notes.push(format!(
                             "note: {full} / {}: improved ({}); lock it in: {}",
                             block.name,
@@ -258,16 +309,28 @@ fn run_trial(
                 let _ = writeln!(failures, "  {l}");
             }
             if let Some(d) = diff {
-                let _ = writeln!(failures, "  baseline {}:", state.baseline_path.display());
+                let _ = writeln!(
+                    failures,
+                    "  baseline {}:",
+                    report::display_path(&state.baseline_path)
+                );
                 for l in d.lines() {
                     let _ = writeln!(failures, "    {l}");
                 }
-                let _ = writeln!(failures, "  accept this run as the new baseline: {}", report::update_command(&full));
+                let _ = writeln!(
+                    failures,
+                    "  accept this run as the new baseline: {}",
+                    report::update_command(&full)
+                );
             }
             if let Some(b) = &budget
                 && !violations.is_empty()
             {
-                let _ = writeln!(failures, "  (budget: {}; budgets are absolute: --update cannot accept a block over budget)", b.describe());
+                let _ = writeln!(
+                    failures,
+                    "  (budget: {}; budgets are absolute: --update cannot accept a block over budget)",
+                    b.describe()
+                );
             }
             let _ = writeln!(failures, "  this run:");
             for l in report::table(&block.comparison).lines() {
@@ -278,7 +341,10 @@ fn run_trial(
     if !opts.update
         && let Some(t) = recorded
     {
-        for name in t.keys().filter(|n| !run.blocks.iter().any(|b| &&b.name == n)) {
+        for name in t
+            .keys()
+            .filter(|n| !run.blocks.iter().any(|b| &&b.name == n))
+        {
             let _ = writeln!(
                 failures,
                 "block {name:?} is in the baseline but did not run; remove it with: {}",
@@ -307,12 +373,24 @@ fn line_suffix(test: &ListedTest) -> String {
     test.line.map(|l| format!(":{l}")).unwrap_or_default()
 }
 
-fn fail(shared: &Mutex<Shared>, file: &str, test: &ListedTest, blocks: Vec<JsonBlock>, message: String) -> Result<(), Failed> {
+fn fail(
+    shared: &Mutex<Shared>,
+    file: &str,
+    test: &ListedTest,
+    blocks: Vec<JsonBlock>,
+    message: String,
+) -> Result<(), Failed> {
     record(shared, file, &test.name, Err(message.clone()), blocks);
     Err(message.into())
 }
 
-fn record(shared: &Mutex<Shared>, file: &str, name: &str, outcome: Result<(), String>, blocks: Vec<JsonBlock>) {
+fn record(
+    shared: &Mutex<Shared>,
+    file: &str,
+    name: &str,
+    outcome: Result<(), String>,
+    blocks: Vec<JsonBlock>,
+) {
     let (status, message) = match outcome {
         Ok(()) => ("passed", None),
         Err(m) => ("failed", Some(m)),
@@ -333,8 +411,12 @@ fn record(shared: &Mutex<Shared>, file: &str, name: &str, outcome: Result<(), St
 /// not run are kept; entries of tests that no longer exist are dropped.
 fn write_baselines(states: &[Arc<FileState>], shared: &Shared) -> anyhow::Result<()> {
     for state in states {
-        let Some(updates) = shared.updates.get(&state.file.relative) else { continue };
-        let Some(runtime) = &shared.runtime else { continue };
+        let Some(updates) = shared.updates.get(&state.file.relative) else {
+            continue;
+        };
+        let Some(runtime) = &shared.runtime else {
+            continue;
+        };
         let mut file = match &state.baseline {
             Ok(Some(b)) if b.matches_runtime(runtime) => b.clone(),
             _ => BaselineFile::default(),
@@ -342,7 +424,8 @@ fn write_baselines(states: &[Arc<FileState>], shared: &Shared) -> anyhow::Result
         file.runtime = baseline::runtime_label(runtime);
         file.v8 = runtime.v8.clone();
         if let Ok(tests) = &state.tests {
-            file.tests.retain(|name, _| tests.iter().any(|t| &t.name == name));
+            file.tests
+                .retain(|name, _| tests.iter().any(|t| &t.name == name));
         }
         for (test, blocks) in updates {
             if blocks.is_empty() {
@@ -359,8 +442,12 @@ fn write_baselines(states: &[Arc<FileState>], shared: &Shared) -> anyhow::Result
         if before.as_deref() == Some(file.render(&name).as_str()) {
             continue;
         }
-        file.save(&state.baseline_path, &name).map_err(|e: BaselineError| anyhow::anyhow!(e))?;
-        eprintln!("memcheck: updated {}", state.baseline_path.display());
+        file.save(&state.baseline_path, &name)
+            .map_err(|e: BaselineError| anyhow::anyhow!(e))?;
+        eprintln!(
+            "memcheck: updated {}",
+            report::display_path(&state.baseline_path)
+        );
     }
     Ok(())
 }
@@ -401,6 +488,12 @@ fn json_report(states: &[Arc<FileState>], shared: &Shared, args: &Arguments) -> 
 
 /// Whether libtest's filter and `--skip` select a test name.
 fn selected(name: &str, args: &Arguments) -> bool {
-    let matches = |pattern: &str| if args.exact { name == pattern } else { name.contains(pattern) };
+    let matches = |pattern: &str| {
+        if args.exact {
+            name == pattern
+        } else {
+            name.contains(pattern)
+        }
+    };
     args.filter.as_deref().is_none_or(matches) && !args.skip.iter().any(|s| matches(s))
 }

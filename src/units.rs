@@ -13,10 +13,9 @@ pub fn parse_bytes(text: &str) -> Result<u64, String> {
         .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '_'))
         .unwrap_or(t.len());
     let (number, unit) = t.split_at(split);
-    let number: f64 = number
-        .replace('_', "")
-        .parse()
-        .map_err(|_| format!("`{text}` is not a size: write a number of bytes or e.g. \"64 KiB\""))?;
+    let number: f64 = number.replace('_', "").parse().map_err(|_| {
+        format!("`{text}` is not a size: write a number of bytes or e.g. \"64 KiB\"")
+    })?;
     let factor: f64 = match unit.trim() {
         "" | "B" | "b" => 1.0,
         "kB" | "KB" | "k" => 1e3,
@@ -94,7 +93,9 @@ impl Slack {
     pub fn limit(self, baseline: u64) -> u64 {
         match self {
             Slack::Absolute(n) => baseline.saturating_add(n),
-            Slack::Percent(p) => baseline.saturating_add((baseline as f64 * p / 100.0).floor() as u64),
+            Slack::Percent(p) => {
+                baseline.saturating_add((baseline as f64 * p / 100.0).floor() as u64)
+            }
         }
     }
 
@@ -140,7 +141,11 @@ mod tests {
         assert_eq!(parse_bytes("64 KiB"), Ok(65536));
         assert_eq!(parse_bytes("1.5 MB"), Ok(1_500_000));
         assert_eq!(parse_bytes("2MiB"), Ok(2 * 1024 * 1024));
-        assert!(parse_bytes("12 parsecs").unwrap_err().contains("unknown unit `parsecs`"));
+        assert!(
+            parse_bytes("12 parsecs")
+                .unwrap_err()
+                .contains("unknown unit `parsecs`")
+        );
         assert!(parse_bytes("lots").is_err());
     }
 

@@ -78,7 +78,9 @@ fn plain_object_shape(snap: &Snapshot, n: NodeIndex) -> Option<String> {
         if snap.edge_type_name(e) != "property" {
             continue;
         }
-        let Some(name) = snap.edge_name_str(e) else { continue };
+        let Some(name) = snap.edge_name_str(e) else {
+            continue;
+        };
         if name == "__proto__" {
             continue;
         }
@@ -148,7 +150,8 @@ fn is_metadata(snap: &Snapshot, n: NodeIndex) -> bool {
         "synthetic" => matches!(snap.name(n), "(Stack roots)" | "(Handle scope)"),
         _ => {
             let name = snap.name(n);
-            name.starts_with("system / AllocationSite") || name.starts_with("system / FeedbackVector")
+            name.starts_with("system / AllocationSite")
+                || name.starts_with("system / FeedbackVector")
         }
     }
 }

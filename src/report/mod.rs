@@ -16,7 +16,10 @@ use crate::units::format_bytes;
 
 /// Quote a test name for a POSIX shell.
 pub fn shell_quote(s: &str) -> String {
-    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:".contains(c)) {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:".contains(c))
+    {
         return s.to_owned();
     }
     format!("'{}'", s.replace('\'', r"'\''"))
@@ -52,7 +55,13 @@ pub fn text_diff(old: &str, new: &str) -> String {
 
 /// The Comparison view as a table, sorted as given (by allocated size).
 pub fn table(c: &Comparison) -> String {
-    let width = c.constructors.iter().map(|r| r.name.chars().count()).max().unwrap_or(0).clamp(11, 60);
+    let width = c
+        .constructors
+        .iter()
+        .map(|r| r.name.chars().count())
+        .max()
+        .unwrap_or(0)
+        .clamp(11, 60);
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -84,14 +93,26 @@ pub fn fault(f: &Fault, file: &str) -> String {
         Fault::Load { message, stack } => {
             format!("{file} failed to load: {}", user_stack(message, stack))
         }
-        Fault::Threw { message, stack } => format!("the test threw: {}", user_stack(message, stack)),
+        Fault::Threw { message, stack } => {
+            format!("the test threw: {}", user_stack(message, stack))
+        }
         Fault::TimedOut(d) => format!(
             "timed out after {} ms; the runtime and its process group were killed (raise `timeout` on the test or in memcheck.toml)",
             d.as_millis()
         ),
         Fault::Crashed { exit, output } => {
-            let tail: Vec<&str> = output.lines().rev().take(20).collect::<Vec<_>>().into_iter().rev().collect();
-            format!("the runtime ended with {exit} before the test finished\n{}", tail.join("\n"))
+            let tail: Vec<&str> = output
+                .lines()
+                .rev()
+                .take(20)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect();
+            format!(
+                "the runtime ended with {exit} before the test finished\n{}",
+                tail.join("\n")
+            )
         }
         Fault::Internal(m) => format!("memcheck could not measure this test: {m}"),
     }
@@ -115,6 +136,15 @@ fn user_stack(message: &str, stack: &str) -> String {
         out.push_str(&relative_urls(line));
     }
     out
+}
+
+/// A path as users want to read it: relative to the current directory when
+/// it is inside it.
+pub fn display_path(path: &std::path::Path) -> String {
+    std::env::current_dir()
+        .ok()
+        .and_then(|cwd| path.strip_prefix(cwd).ok().map(|p| p.display().to_string()))
+        .unwrap_or_else(|| path.display().to_string())
 }
 
 /// Strip `file://` and the current directory from paths in messages.

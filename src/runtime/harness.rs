@@ -24,7 +24,10 @@ impl Harness {
         let mut hasher = Sha256::new();
         hasher.update(RUNNER);
         hasher.update(MODULE);
-        let hash: String = hasher.finalize()[..8].iter().map(|b| format!("{b:02x}")).collect();
+        let hash: String = hasher.finalize()[..8]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
         let dir = cache.join(format!("harness-{hash}"));
         let harness = Harness {
             runner: dir.join("runner.js"),

@@ -25,15 +25,23 @@ pub const V8_FLAGS: &[&str] = &[
 /// Errors getting a runtime to run, worded with the fix.
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
-    #[error("the deno binary {binary} (from {origin}) does not exist; fix the path or unset it to use the pinned download")]
+    #[error(
+        "the deno binary {binary} (from {origin}) does not exist; fix the path or unset it to use the pinned download"
+    )]
     Missing { binary: PathBuf, origin: String },
     #[error("no prebuilt Deno for {0} is known; install Deno and set MEMCHECK_DENO to its binary")]
     Unsupported(String),
-    #[error("cannot install the Deno runtime: `npm` was not found on PATH; install Node.js with npm, or install Deno and set MEMCHECK_DENO to its binary")]
+    #[error(
+        "cannot install the Deno runtime: `npm` was not found on PATH; install Node.js with npm, or install Deno and set MEMCHECK_DENO to its binary"
+    )]
     NoNpm,
-    #[error("cannot install the Deno runtime: {0}\nfix: check that npm can reach its registry, or install Deno and set MEMCHECK_DENO to its binary")]
+    #[error(
+        "cannot install the Deno runtime: {0}\nfix: check that npm can reach its registry, or install Deno and set MEMCHECK_DENO to its binary"
+    )]
     Install(String),
-    #[error("the downloaded {spec} has sha256 {actual}, but {expected} is pinned; refusing to run it")]
+    #[error(
+        "the downloaded {spec} has sha256 {actual}, but {expected} is pinned; refusing to run it"
+    )]
     Digest {
         spec: String,
         expected: String,

@@ -81,13 +81,22 @@ pub struct Session {
 
 impl Session {
     /// Start `runner.js <args…>` for `file`, with a deadline.
-    pub fn start(launch: &Launch, mode: &str, file: &Path, test: Option<&str>, timeout: Duration) -> Result<Session, RuntimeError> {
+    pub fn start(
+        launch: &Launch,
+        mode: &str,
+        file: &Path,
+        test: Option<&str>,
+        timeout: Duration,
+    ) -> Result<Session, RuntimeError> {
         let mut flags: Vec<&str> = V8_FLAGS.to_vec();
         flags.extend(launch.v8_flags.iter().map(String::as_str));
         let mut cmd = Command::new(&launch.binary);
         cmd.arg("run")
             .args(["--quiet", "--no-prompt", "--no-config", "--no-lock"])
-            .arg(format!("--import-map={}", launch.harness.import_map.display()))
+            .arg(format!(
+                "--import-map={}",
+                launch.harness.import_map.display()
+            ))
             .arg(format!("--allow-read={}", launch.root.display()))
             .args(launch.allow.iter().map(|a| format!("--allow-{a}")))
             .arg(format!("--v8-flags={}", flags.join(",")))
@@ -129,7 +138,9 @@ impl Session {
                 tx.send(event).is_ok()
             });
             if let Err(e) = result {
-                let _ = tx.send(Event::Garbled(format!("reading the runtime's output failed: {e}")));
+                let _ = tx.send(Event::Garbled(format!(
+                    "reading the runtime's output failed: {e}"
+                )));
             }
             let _ = tx.send(Event::Closed);
         });
@@ -150,7 +161,7 @@ impl Session {
 
     /// The next event, or `None` once the deadline has passed (the process
     /// group is then killed).
-    pub fn next(&mut self) -> Option<Event> {
+    pub fn next_event(&mut self) -> Option<Event> {
         if self.timed_out {
             return None;
         }
@@ -191,7 +202,10 @@ impl Session {
         let status = loop {
             match self.child.try_wait() {
                 Ok(Some(status)) => break Some(status),
-                Ok(None) if Instant::now() < grace.min(self.deadline.max(Instant::now())) && !self.timed_out => {
+                Ok(None)
+                    if Instant::now() < grace.min(self.deadline.max(Instant::now()))
+                        && !self.timed_out =>
+                {
                     std::thread::sleep(Duration::from_millis(5));
                 }
                 _ => {
@@ -200,7 +214,11 @@ impl Session {
                 }
             }
         };
-        let stderr = self.stderr.take().and_then(|h| h.join().ok()).unwrap_or_default();
+        let stderr = self
+            .stderr
+            .take()
+            .and_then(|h| h.join().ok())
+            .unwrap_or_default();
         let mut text = String::from_utf8_lossy(&self.output.lock().unwrap()).into_owned();
         text.push_str(&String::from_utf8_lossy(&stderr));
         let exit = if self.timed_out {

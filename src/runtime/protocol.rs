@@ -15,17 +15,38 @@ const MAGIC: &[u8] = b"\x1eMC1 ";
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Message {
     Runtime(RuntimeInfo),
-    Tests { tests: Vec<ListedTest> },
-    LoadError { message: String, stack: String },
-    Block { name: String, budget: Option<serde_json::Value> },
-    BlockEnd { name: String },
-    Snapshot { label: String },
-    SnapshotEnd { label: String },
+    Tests {
+        tests: Vec<ListedTest>,
+    },
+    LoadError {
+        message: String,
+        stack: String,
+    },
+    Block {
+        name: String,
+        budget: Option<serde_json::Value>,
+    },
+    BlockEnd {
+        name: String,
+    },
+    Snapshot {
+        label: String,
+    },
+    SnapshotEnd {
+        label: String,
+    },
     WholeBefore,
-    WholeAfter { name: String },
+    WholeAfter {
+        name: String,
+    },
     Passed,
-    Error { message: String, stack: String },
-    Fatal { message: String },
+    Error {
+        message: String,
+        stack: String,
+    },
+    Fatal {
+        message: String,
+    },
 }
 
 /// The runtime that ran the tests.
@@ -77,9 +98,14 @@ pub fn read_frames(reader: impl Read, mut sink: impl FnMut(Frame) -> bool) -> st
         if start > 0 && !sink(Frame::Output(line[..start].to_vec())) {
             return Ok(());
         }
-        let header = String::from_utf8_lossy(&line[start + MAGIC.len()..]).trim_end().to_owned();
+        let header = String::from_utf8_lossy(&line[start + MAGIC.len()..])
+            .trim_end()
+            .to_owned();
         let mut parts = header.split(' ');
-        let (kind, len) = (parts.next().unwrap_or(""), parts.next().and_then(|l| l.parse::<usize>().ok()));
+        let (kind, len) = (
+            parts.next().unwrap_or(""),
+            parts.next().and_then(|l| l.parse::<usize>().ok()),
+        );
         let Some(len) = len else {
             if !sink(Frame::Garbled(format!("bad frame header `{header}`"))) {
                 return Ok(());
@@ -92,7 +118,10 @@ pub fn read_frames(reader: impl Read, mut sink: impl FnMut(Frame) -> bool) -> st
             "chunk" => Frame::Chunk(payload),
             "json" => match serde_json::from_slice(&payload) {
                 Ok(m) => Frame::Message(m),
-                Err(e) => Frame::Garbled(format!("bad message {}: {e}", String::from_utf8_lossy(&payload))),
+                Err(e) => Frame::Garbled(format!(
+                    "bad message {}: {e}",
+                    String::from_utf8_lossy(&payload)
+                )),
             },
             other => Frame::Garbled(format!("unknown frame kind `{other}`")),
         };

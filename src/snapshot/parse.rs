@@ -71,10 +71,9 @@ impl Layout {
                 .ok_or_else(|| ParseError::Meta(format!("no `{name}` field in its field list")))
         };
         let enum_of = |types: &[serde_json::Value], what: &str| -> Result<Vec<String>> {
-            let list = types
-                .first()
-                .and_then(|v| v.as_array())
-                .ok_or_else(|| ParseError::Meta(format!("`{what}[0]` is not a list of type names")))?;
+            let list = types.first().and_then(|v| v.as_array()).ok_or_else(|| {
+                ParseError::Meta(format!("`{what}[0]` is not a list of type names"))
+            })?;
             Ok(list
                 .iter()
                 .map(|v| v.as_str().unwrap_or("unknown").to_owned())
@@ -120,8 +119,8 @@ pub fn parse(reader: impl Read) -> Result<Snapshot> {
         match key.as_str() {
             "snapshot" => {
                 let raw = p.raw_object()?;
-                let header: Header = serde_json::from_slice(&raw)
-                    .map_err(|e| ParseError::Meta(e.to_string()))?;
+                let header: Header =
+                    serde_json::from_slice(&raw).map_err(|e| ParseError::Meta(e.to_string()))?;
                 let l = Layout::from_meta(header.meta)?;
                 if let Some(n) = header.node_count {
                     reserve_nodes(&mut snap, n.min(1 << 26) as usize);
@@ -137,12 +136,16 @@ pub fn parse(reader: impl Read) -> Result<Snapshot> {
                 layout = Some(l);
             }
             "nodes" => {
-                let l = layout.as_ref().ok_or(ParseError::Missing("snapshot.meta (before `nodes`)"))?;
+                let l = layout
+                    .as_ref()
+                    .ok_or(ParseError::Missing("snapshot.meta (before `nodes`)"))?;
                 read_nodes(&mut p, l, &mut snap)?;
                 seen_nodes = true;
             }
             "edges" => {
-                let l = layout.as_ref().ok_or(ParseError::Missing("snapshot.meta (before `edges`)"))?;
+                let l = layout
+                    .as_ref()
+                    .ok_or(ParseError::Missing("snapshot.meta (before `edges`)"))?;
                 read_edges(&mut p, l, &mut snap, &mut raw_edge_to)?;
                 seen_edges = true;
             }
@@ -191,7 +194,8 @@ fn read_nodes<R: Read>(p: &mut Parser<R>, l: &Layout, snap: &mut Snapshot) -> Re
         if filled == l.node_width {
             filled = 0;
             snap.node_type.push(record[l.n_type].min(255) as u8);
-            snap.node_name.push(record[l.n_name].min(u32::MAX as u64) as u32);
+            snap.node_name
+                .push(record[l.n_name].min(u32::MAX as u64) as u32);
             snap.node_id.push(record[l.n_id]);
             snap.node_size.push(record[l.n_size]);
             edges += record[l.n_edges];
@@ -225,7 +229,8 @@ fn read_edges<R: Read>(
         if filled == l.edge_width {
             filled = 0;
             snap.edge_type.push(record[l.e_type].min(255) as u8);
-            snap.edge_name.push(record[l.e_name].min(u32::MAX as u64) as u32);
+            snap.edge_name
+                .push(record[l.e_name].min(u32::MAX as u64) as u32);
             raw_to.push(record[l.e_to]);
         }
     })?;
@@ -503,7 +508,11 @@ impl<R: Read> Parser<R> {
                     v = v
                         .checked_mul(10)
                         .and_then(|v| v.checked_add((b - b'0') as u64))
-                        .ok_or_else(|| ParseError::Inconsistent(format!("a number in `{context}` is too large")))?;
+                        .ok_or_else(|| {
+                            ParseError::Inconsistent(format!(
+                                "a number in `{context}` is too large"
+                            ))
+                        })?;
                     self.pos += 1;
                 }
                 if self.pos < self.len {
@@ -558,7 +567,9 @@ impl<R: Read> Parser<R> {
                 _ => {}
             }
             if out.len() > 16 << 20 {
-                return Err(ParseError::Meta("the `snapshot` header is over 16 MiB".into()));
+                return Err(ParseError::Meta(
+                    "the `snapshot` header is over 16 MiB".into(),
+                ));
             }
         }
     }

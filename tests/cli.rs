@@ -1,0 +1,417 @@
+//! Integration tests: the real `cargo-memcheck` binary, the real Deno, on
+//! copies of the fixture projects in `tests/fixtures/`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Once;
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_cargo-memcheck");
+
+/// Copy `tests/fixtures/<name>` into a fresh temporary directory.
+fn project(name: &str, tag: &str) -> PathBuf {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
+    let dst = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{tag}"));
+    let _ = std::fs::remove_dir_all(&dst);
+    copy_dir(&src, &dst);
+    dst
+}
+
+fn copy_dir(src: &Path, dst: &Path) {
+    std::fs::create_dir_all(dst).unwrap();
+    for entry in std::fs::read_dir(src).unwrap() {
+        let entry = entry.unwrap();
+        let to = dst.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &to);
+        } else {
+            std::fs::copy(entry.path(), to).unwrap();
+        }
+    }
+}
+
+/// Install the runtime once, before tests run it in parallel.
+fn provision() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let dir = project("pass", "provision");
+        let out = Command::new(BIN)
+            .arg("--list")
+            .current_dir(&dir)
+            .env_remove("CI")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "provisioning failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    });
+}
+
+fn memcheck(dir: &Path, args: &[&str]) -> Output {
+    provision();
+    Command::new(BIN)
+        .arg("memcheck")
+        .args(args)
+        .current_dir(dir)
+        .env_remove("CI")
+        .output()
+        .unwrap()
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn read_json(path: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn find<'a>(report: &'a Value, test: &str) -> &'a Value {
+    report["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == test)
+        .unwrap_or_else(|| panic!("no test {test} in {report}"))
+}
+
+fn block<'a>(test: &'a Value, name: &str) -> &'a Value {
+    test["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["name"] == name)
+        .unwrap_or_else(|| panic!("no block {name} in {test}"))
+}
+
+#[test]
+fn passing_suite_reports_exact_counts() {
+    let dir = project("pass", "exact");
+    let out = memcheck(&dir, &["--json", "report.json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains("test result: ok. 3 passed; 0 failed; 1 ignored"),
+        "{}",
+        text(&out)
+    );
+    let report = read_json(&dir.join("report.json"));
+    assert_eq!(report["runtime"]["name"], "deno");
+    assert_eq!(report["runtime"]["version"], "2.9.6");
+    let widgets = find(&report, "keeps 1000 widgets");
+    assert_eq!(widgets["status"], "passed");
+    assert_eq!(widgets["file"], "widgets.memtest.js");
+    let empty = block(widgets, "empty");
+    assert_eq!(empty["retained_objects"], 0);
+    assert_eq!(empty["constructors"], serde_json::json!([]));
+    let allocate = block(widgets, "allocate");
+    assert_eq!(
+        allocate["constructors"],
+        serde_json::json!([{ "name": "Widget", "new": 1000, "deleted": 0, "delta": 1000, "alloc_size": 32000, "freed_size": 0, "size_delta": 32000 }])
+    );
+    assert_eq!(allocate["retained_objects"], 1000);
+    assert_eq!(block(widgets, "async garbage")["retained_objects"], 0);
+    let whole = find(&report, "whole body is one block");
+    let only = block(whole, "whole body is one block");
+    assert_eq!(only["constructors"][0]["name"], "{x, y}");
+    assert_eq!(only["constructors"][0]["new"], 10);
+    assert_eq!(find(&report, "skipped unless asked")["status"], "ignored");
+    let ts = find(&report, "typescript works");
+    assert_eq!(block(ts, "points")["constructors"][0]["new"], 200);
+    assert!(allocate.get("snapshots").is_none());
+}
+
+#[test]
+fn figures_are_identical_across_runs() {
+    let dir = project("pass", "repeat");
+    let mut seen: Vec<Value> = Vec::new();
+    for i in 0..3 {
+        let path = format!("run{i}.json");
+        let out = memcheck(&dir, &["--include-ignored", "--json", &path]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        let report = read_json(&dir.join(&path));
+        let blocks: Vec<Value> = report["tests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["blocks"].clone())
+            .collect();
+        seen.push(Value::Array(blocks));
+    }
+    assert_eq!(seen[0], seen[1]);
+    assert_eq!(seen[1], seen[2]);
+}
+
+#[test]
+fn leak_fails_with_a_diff_naming_the_constructor() {
+    let dir = project("leak", "diff");
+    let baseline = dir.join("__memcheck__/cache.memtest.js.toml");
+    let before = std::fs::read_to_string(&baseline).unwrap();
+    let out = memcheck(&dir, &["--exact", "cache.memtest.js::cache stays bounded"]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(101), "{t}");
+    assert!(
+        t.contains("CacheEntry new: 150 > baseline 100 (tolerance 0)"),
+        "{t}"
+    );
+    assert!(
+        t.contains("-  { name = \"CacheEntry\", new = 100, deleted = 0, size_delta = 3200 },"),
+        "{t}"
+    );
+    assert!(
+        t.contains("+  { name = \"CacheEntry\", new = 150, deleted = 0, size_delta = 4800 },"),
+        "{t}"
+    );
+    assert!(
+        t.contains("cargo memcheck --update --exact 'cache.memtest.js::cache stays bounded'"),
+        "{t}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&baseline).unwrap(),
+        before,
+        "a plain run must not touch baselines"
+    );
+}
+
+#[test]
+fn update_cannot_bless_a_budget_overrun() {
+    let dir = project("leak", "budget");
+    let out = memcheck(&dir, &["--update"]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(101), "{t}");
+    assert!(t.contains("budget: CacheEntry new 50 > 10"), "{t}");
+    let baseline = std::fs::read_to_string(dir.join("__memcheck__/cache.memtest.js.toml")).unwrap();
+    assert!(
+        baseline.contains("new = 150"),
+        "the passing test is updated:\n{baseline}"
+    );
+    assert!(
+        !baseline.contains("over budget"),
+        "the over-budget test is not recorded:\n{baseline}"
+    );
+}
+
+#[test]
+fn each_fault_fails_only_its_own_test() {
+    let dir = project("faults", "all");
+    let started = std::time::Instant::now();
+    let out = memcheck(&dir, &["--test-threads", "2"]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(101), "{t}");
+    for ok in ["passes beside the faults", "also passes after the faults"] {
+        let line = t
+            .lines()
+            .find(|l| l.starts_with(&format!("test faults.memtest.js::{ok} ")))
+            .unwrap_or("");
+        assert!(line.ends_with("... ok"), "{ok}: {t}");
+    }
+    for expected in [
+        "the test threw: RangeError: the widget is out of range\n    at Object.fn (faults.memtest.js:6:9)",
+        "the test threw: Error: rejected inside a block",
+        "timed out after 1500 ms",
+        "the runtime ended with exit code 7",
+        "NotCapable: Requires read access to \"/etc/hostname\"",
+        "faults.memtest.js:26: invalid budget",
+        "unknown unit `parsecs`",
+        "syntax.memtest.js failed to load",
+        "syntax.memtest.js:4:13",
+        "test result: FAILED. 2 passed; 7 failed",
+    ] {
+        assert!(t.contains(expected), "missing {expected:?} in:\n{t}");
+    }
+    assert!(
+        !t.contains("runner.js"),
+        "harness frames leak into messages:\n{t}"
+    );
+    assert!(
+        started.elapsed().as_secs() < 15,
+        "the hang was not cut at its timeout"
+    );
+}
+
+#[test]
+fn fresh_project_records_baselines_only_when_asked() {
+    let dir = project("fresh", "flow");
+    let baseline = dir.join("tests/__memcheck__/one.memtest.js.toml");
+
+    let out = memcheck(&dir, &[]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(101), "{t}");
+    assert!(t.contains("no baseline for this block; record it: cargo memcheck --update --exact 'tests/one.memtest.js::records a baseline'"), "{t}");
+    assert!(!baseline.exists());
+
+    let ci = Command::new(BIN)
+        .current_dir(&dir)
+        .env("CI", "true")
+        .output()
+        .unwrap();
+    assert_eq!(ci.status.code(), Some(101));
+    assert!(!baseline.exists(), "CI must never write baselines unasked");
+
+    let out = memcheck(&dir, &["--update"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let recorded = std::fs::read_to_string(&baseline).unwrap();
+    assert!(
+        recorded.starts_with("# cargo-memcheck baseline for one.memtest.js."),
+        "{recorded}"
+    );
+    assert!(recorded.contains("runtime = \"deno 2.9.6\""), "{recorded}");
+    assert!(
+        recorded.contains("{ name = \"Uint8Array\", new = 5,"),
+        "{recorded}"
+    );
+
+    let out = memcheck(&dir, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    std::fs::write(&baseline, "runtime = \"deno 2.9.6\"\nv8 = [\n").unwrap();
+    let out = memcheck(&dir, &[]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(101), "{t}");
+    assert!(t.contains("one.memtest.js.toml is corrupt"), "{t}");
+    assert_eq!(
+        std::fs::read_to_string(&baseline).unwrap(),
+        "runtime = \"deno 2.9.6\"\nv8 = [\n"
+    );
+}
+
+#[test]
+fn a_baseline_from_another_runtime_is_reported() {
+    let dir = project("pass", "runtime");
+    let path = dir.join("__memcheck__/shapes.memtest.ts.toml");
+    let text_before = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &path,
+        text_before.replace("runtime = \"deno 2.9.6\"", "runtime = \"deno 2.1.0\""),
+    )
+    .unwrap();
+    let out = memcheck(&dir, &["typescript"]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(101), "{t}");
+    assert!(t.contains("was recorded with deno 2.1.0"), "{t}");
+    assert!(t.contains("this run uses deno 2.9.6"), "{t}");
+}
+
+#[test]
+fn config_errors_name_file_and_line() {
+    let dir = project("badconfig", "line");
+    let out = memcheck(&dir, &[]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(
+        t.contains("memcheck.toml:3:1: tolerance.bytes: unknown unit `parsecs`"),
+        "{t}"
+    );
+
+    std::fs::write(dir.join("memcheck.toml"), "[runtime]\nversoin = \"2\"\n").unwrap();
+    let out = memcheck(&dir, &[]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(t.contains("memcheck.toml:2:1"), "{t}");
+    assert!(t.contains("unknown field `versoin`"), "{t}");
+}
+
+#[test]
+fn snapshots_are_kept_and_diffable() {
+    let dir = project("pass", "snapshots");
+    let out = memcheck(
+        &dir,
+        &[
+            "--exact",
+            "widgets.memtest.js::keeps 1000 widgets",
+            "--snapshots",
+            "snaps",
+            "--json",
+            "r.json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let report = read_json(&dir.join("r.json"));
+    let allocate = block(find(&report, "keeps 1000 widgets"), "allocate");
+    let before = dir.join(allocate["snapshots"]["before"].as_str().unwrap());
+    let after = dir.join(allocate["snapshots"]["after"].as_str().unwrap());
+    assert!(before.is_file() && after.is_file());
+
+    let out = Command::new(BIN)
+        .args(["diff"])
+        .arg(&before)
+        .arg(&after)
+        .args(["--json", "d.json"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    assert!(t.lines().nth(1).unwrap().starts_with("Widget "), "{t}");
+    let d = read_json(&dir.join("d.json"));
+    assert_eq!(d["constructors"][0]["name"], "Widget");
+    assert_eq!(d["constructors"][0]["new"], 1000);
+    assert_eq!(d["retained_objects"], 1000);
+
+    let bytes = std::fs::read(&after).unwrap();
+    let cut = dir.join("cut.heapsnapshot");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let out = Command::new(BIN)
+        .args(["diff"])
+        .arg(&before)
+        .arg(&cut)
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("cut.heapsnapshot: the snapshot ends early, at byte"),
+        "{t}"
+    );
+    assert!(t.contains("truncated"), "{t}");
+}
+
+#[test]
+fn list_and_filters_follow_libtest() {
+    let dir = project("pass", "list");
+    let out = memcheck(&dir, &["--list"]);
+    let t = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    assert!(
+        t.contains("widgets.memtest.js::keeps 1000 widgets: test"),
+        "{t}"
+    );
+    assert!(
+        t.contains("shapes.memtest.ts::typescript works: test"),
+        "{t}"
+    );
+
+    let out = memcheck(&dir, &["--skip", "widgets"]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    assert!(
+        t.contains("1 passed; 0 failed; 0 ignored; 0 measured; 3 filtered out"),
+        "{t}"
+    );
+}
+
+#[test]
+fn a_missing_runtime_names_the_fix() {
+    let dir = project("pass", "noruntime");
+    let out = Command::new(BIN)
+        .current_dir(&dir)
+        .env("MEMCHECK_DENO", "/nonexistent/deno")
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("/nonexistent/deno (from $MEMCHECK_DENO) does not exist"),
+        "{t}"
+    );
+}
