@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Per-checkpoint cost of a real `cargo memcheck` run, side by side with the
+# bare V8 snapshot (`v8.getHeapSnapshot()` read to the end) on the same heap,
+# in the same runtime with the same V8 flags.
+#
+#   bash benches/checkpoint.sh [OBJECTS...]    (default: 0 100000)
+#
+# Ours: a test with K empty blocks (2 checkpoints each: settle, full GC,
+# snapshot, streaming to Rust, parse, compare) minus the same test with no
+# block, divided by 2K. Bare: K snapshots taken and read in one process.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+K=${K:-10}
+sizes=("${@:-0}")
+[ $# -gt 0 ] || sizes=(0 100000)
+cargo build --release -q
+BIN=$PWD/target/release/cargo-memcheck
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# Provision the runtime (and learn where it is) through the tool itself.
+: > "$work/memcheck.toml"
+(cd "$work" && "$BIN" --list >/dev/null)
+cache=${MEMCHECK_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/cargo-memcheck}
+DENO=${MEMCHECK_DENO:-$(ls "$cache"/deno-*/node_modules/@deno/*/deno | head -1)}
+FLAGS=--expose-gc,--predictable,--no-lazy-feedback-allocation,--max-lazy,--no-flush-bytecode
+
+now() { date +%s.%N; }
+printf '%-10s %-14s %-16s %-8s\n' objects "bare (ms)" "memcheck (ms)" ratio
+for n in "${sizes[@]}"; do
+  heap="class Item { constructor(i) { this.i = i; } }
+const heap = []; for (let i = 0; i < $n; i++) heap.push(new Item(i));"
+  cat > "$work/bare.js" <<JS
+import v8 from "node:v8";
+$heap
+const times = [];
+for (let k = 0; k < $K + 1; k++) {
+  const t0 = performance.now();
+  gc();
+  const s = v8.getHeapSnapshot();
+  while (s.read() !== null);
+  s.destroy();
+  times.push(performance.now() - t0);
+  await new Promise((r) => setTimeout(r, 0));
+}
+times.shift();
+times.sort((a, b) => a - b);
+console.log(times[Math.floor(times.length / 2)].toFixed(1));
+JS
+  bare=$("$DENO" run --quiet --v8-flags=$FLAGS "$work/bare.js")
+  for blocks in 0 "$K"; do
+    cat > "$work/b$blocks.memtest.js" <<JS
+import { test } from "memcheck";
+$heap
+test("blocks", async (t) => {
+  for (let k = 0; k < $blocks; k++) await t.measure("b" + k, () => {});
+  if ($blocks === 0) await t.measure("none", () => {});
+});
+JS
+  done
+  # Runs with no block still measure one (the same fixed cost as a test needs);
+  # the difference is K-1 blocks.
+  t0=$(now); (cd "$work" && "$BIN" --update --exact "b0.memtest.js::blocks" >/dev/null 2>&1); t1=$(now)
+  (cd "$work" && "$BIN" --update --exact "b$K.memtest.js::blocks" >/dev/null 2>&1); t2=$(now)
+  awk -v n="$n" -v bare="$bare" -v a="$t0" -v b="$t1" -v c="$t2" -v k="$K" 'BEGIN {
+    ours = ((c - b) - (b - a)) * 1000 / (2 * (k - 1));
+    printf "%-10s %-14s %-16.1f %-8.2f\n", n, bare, ours, ours / bare }'
+  rm -f "$work"/b*.memtest.js
+done
