@@ -29,7 +29,7 @@ now() { date +%s.%N; }
 printf '%-10s %-14s %-16s %-8s\n' objects "bare (ms)" "memcheck (ms)" ratio
 for n in "${sizes[@]}"; do
   heap="class Item { constructor(i) { this.i = i; } }
-const heap = []; for (let i = 0; i < $n; i++) heap.push(new Item(i));"
+globalThis.heap = []; for (let i = 0; i < $n; i++) globalThis.heap.push(new Item(i));"
   cat > "$work/bare.js" <<JS
 import v8 from "node:v8";
 $heap
