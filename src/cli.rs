@@ -114,7 +114,15 @@ fn diff_command(args: &DiffArgs) -> anyhow::Result<i32> {
     let load = |path: &PathBuf| -> anyhow::Result<snapshot::Snapshot> {
         let file = std::fs::File::open(path)
             .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))?;
-        snapshot::parse(file).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+        let snap = snapshot::parse(file).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        if !snap.has_js_objects() {
+            anyhow::bail!(
+                "{}: the snapshot holds no JavaScript objects ({} nodes); is it a V8 heap snapshot of a JS heap?",
+                path.display(),
+                snap.node_count()
+            );
+        }
+        Ok(snap)
     };
     let (before, after) = std::thread::scope(|s| {
         let b = s.spawn(|| load(&args.before));

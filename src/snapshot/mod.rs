@@ -43,6 +43,19 @@ impl Snapshot {
         self.node_id.len()
     }
 
+    /// Whether any node is a JS object or closure: false for an empty or
+    /// synthetic-only graph.
+    pub fn has_js_objects(&self) -> bool {
+        let wanted: Vec<u8> = self
+            .node_types
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| matches!(t.as_str(), "object" | "closure"))
+            .map(|(i, _)| i as u8)
+            .collect();
+        self.node_type.iter().any(|t| wanted.contains(t))
+    }
+
     pub fn edge_count(&self) -> usize {
         self.edge_to.len()
     }

@@ -106,7 +106,6 @@ pub fn parse(reader: impl Read) -> Result<Snapshot> {
     let mut p = Parser::new(reader);
     let mut layout: Option<Layout> = None;
     let mut snap = Snapshot::default();
-    let mut raw_edge_to: Vec<u64> = Vec::new();
     let (mut seen_nodes, mut seen_edges, mut seen_strings) = (false, false, false);
 
     p.expect(b'{', "`{` at the start of a heap snapshot")?;
@@ -129,7 +128,7 @@ pub fn parse(reader: impl Read) -> Result<Snapshot> {
                     let n = n.min(1 << 28) as usize;
                     snap.edge_type.reserve(n);
                     snap.edge_name.reserve(n);
-                    raw_edge_to.reserve(n);
+                    snap.edge_to.reserve(n);
                 }
                 snap.node_types = l.node_types.clone();
                 snap.edge_types = l.edge_types.clone();
@@ -146,7 +145,10 @@ pub fn parse(reader: impl Read) -> Result<Snapshot> {
                 let l = layout
                     .as_ref()
                     .ok_or(ParseError::Missing("snapshot.meta (before `edges`)"))?;
-                read_edges(&mut p, l, &mut snap, &mut raw_edge_to)?;
+                if !seen_nodes {
+                    return Err(ParseError::Missing("nodes (before `edges`)"));
+                }
+                read_edges(&mut p, l, &mut snap)?;
                 seen_edges = true;
             }
             "strings" => {
@@ -161,7 +163,9 @@ pub fn parse(reader: impl Read) -> Result<Snapshot> {
             other => return Err(p.unexpected(other, "`,` or `}` in the top-level object")),
         }
     }
-    let layout = layout.ok_or(ParseError::Missing("snapshot.meta"))?;
+    if layout.is_none() {
+        return Err(ParseError::Missing("snapshot.meta"));
+    }
     if !seen_nodes {
         return Err(ParseError::Missing("nodes"));
     }
@@ -171,7 +175,7 @@ pub fn parse(reader: impl Read) -> Result<Snapshot> {
     if !seen_strings {
         return Err(ParseError::Missing("strings"));
     }
-    link_edges(&layout, &mut snap, raw_edge_to)?;
+    check_counts(&snap)?;
     Ok(snap)
 }
 
@@ -215,54 +219,50 @@ fn read_nodes<R: Read>(p: &mut Parser<R>, l: &Layout, snap: &mut Snapshot) -> Re
     Ok(())
 }
 
-fn read_edges<R: Read>(
-    p: &mut Parser<R>,
-    l: &Layout,
-    snap: &mut Snapshot,
-    raw_to: &mut Vec<u64>,
-) -> Result<()> {
+fn read_edges<R: Read>(p: &mut Parser<R>, l: &Layout, snap: &mut Snapshot) -> Result<()> {
     let mut record = vec![0u64; l.edge_width];
     let mut filled = 0;
+    let width = l.node_width as u64;
+    let nodes = snap.node_id.len() as u64;
+    let mut bad: Option<(usize, u64)> = None;
     p.numbers("edges", |v| {
         record[filled] = v;
         filled += 1;
         if filled == l.edge_width {
             filled = 0;
+            let to = record[l.e_to];
+            if (to % width != 0 || to / width >= nodes) && bad.is_none() {
+                bad = Some((snap.edge_to.len(), to));
+            }
             snap.edge_type.push(record[l.e_type].min(255) as u8);
             snap.edge_name
                 .push(record[l.e_name].min(u32::MAX as u64) as u32);
-            raw_to.push(record[l.e_to]);
+            snap.edge_to.push((to / width).min(u32::MAX as u64) as u32);
         }
     })?;
+    if let Some((i, to)) = bad {
+        return Err(ParseError::Inconsistent(format!(
+            "edge {i} points at nodes[{to}], which is not the start of a node"
+        )));
+    }
     if filled != 0 {
         return Err(ParseError::Inconsistent(format!(
             "`edges` holds {} values, not a multiple of the {} edge fields",
-            raw_to.len() * l.edge_width + filled,
+            snap.edge_to.len() * l.edge_width + filled,
             l.edge_width
         )));
     }
     Ok(())
 }
 
-/// Turn `to_node` offsets into node indices and check the counts agree.
-fn link_edges(l: &Layout, snap: &mut Snapshot, raw_to: Vec<u64>) -> Result<()> {
-    let nodes = snap.node_id.len() as u64;
+/// Check that the edge and string counts agree with the nodes.
+fn check_counts(snap: &Snapshot) -> Result<()> {
     let declared = *snap.first_edge.last().unwrap_or(&0) as usize;
-    if declared != raw_to.len() {
+    if declared != snap.edge_to.len() {
         return Err(ParseError::Inconsistent(format!(
             "the nodes declare {declared} edges but `edges` holds {}",
-            raw_to.len()
+            snap.edge_to.len()
         )));
-    }
-    let width = l.node_width as u64;
-    snap.edge_to = Vec::with_capacity(raw_to.len());
-    for (i, to) in raw_to.into_iter().enumerate() {
-        if to % width != 0 || to / width >= nodes {
-            return Err(ParseError::Inconsistent(format!(
-                "edge {i} points at nodes[{to}], which is not the start of a node"
-            )));
-        }
-        snap.edge_to.push((to / width) as u32);
     }
     let strings = snap.strings.len() as u64;
     if let Some(bad) = snap.node_name.iter().find(|&&s| s as u64 >= strings) {
