@@ -415,3 +415,15 @@ fn a_missing_runtime_names_the_fix() {
         "{t}"
     );
 }
+
+#[test]
+fn a_million_retained_objects_are_counted_exactly() {
+    let dir = project("scale", "million");
+    let out = memcheck(&dir, &["--update", "--json", "r.json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let report = read_json(&dir.join("r.json"));
+    let b = block(find(&report, "retains a million objects"), "1M");
+    assert_eq!(b["constructors"][0]["name"], "Particle");
+    assert_eq!(b["constructors"][0]["new"], 1_000_000);
+    assert_eq!(b["retained_objects"], 1_000_000);
+}
