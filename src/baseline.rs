@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::Tolerance;
 use crate::diff::Comparison;
 use crate::runtime::RuntimeInfo;
-use crate::units::format_bytes;
+use crate::units::{Slack, format_bytes};
 
 /// Folder, beside each test file, that holds the baselines.
 pub const DIR: &str = "__memcheck__";
@@ -215,63 +215,70 @@ pub struct Judgement {
     pub regressions: Vec<String>,
     /// Figures below baseline: passes, with a hint to lock them in.
     pub improvements: Vec<String>,
+    /// Constructors whose new objects exceed their baseline.
+    pub grown: Vec<String>,
 }
 
 /// Compare a block's figures with its baseline under `tol`.
 pub fn judge(base: &BlockBaseline, actual: &Comparison, tol: &Tolerance) -> Judgement {
     let mut j = Judgement::default();
-    let mut check = |what: String, base: u64, now: u64, limit: u64, bytes: bool, slack: String| {
-        let show = |v: u64| {
-            if bytes {
-                format!("{} ({v} B)", format_bytes(v))
-            } else {
-                v.to_string()
-            }
-        };
-        if now > limit {
-            j.regressions.push(format!(
-                "{what}: {} > baseline {} (tolerance {slack})",
-                show(now),
-                show(base)
-            ));
-        } else if now < base {
-            j.improvements
-                .push(format!("{what}: {} < baseline {}", show(now), show(base)));
-        }
+    let objects = |what: &str, base: u64, now: u64, j: &mut Judgement| {
+        j.note(what, base, now, tol.objects.limit(base), tol.objects, |v| {
+            v.to_string()
+        })
     };
-    check(
-        "retained objects".into(),
+    objects(
+        "retained objects",
         base.retained_objects,
         actual.retained_objects,
-        tol.objects.limit(base.retained_objects),
-        false,
-        tol.objects.to_string(),
+        &mut j,
     );
-    check(
-        "retained bytes".into(),
+    j.note(
+        "retained bytes",
         base.retained_bytes,
         actual.retained_bytes,
         tol.bytes.limit(base.retained_bytes),
-        true,
-        tol.bytes.to_string(),
+        tol.bytes,
+        |v| format!("{} ({v} B)", format_bytes(v)),
     );
     let mut names: Vec<&str> = base.constructors.iter().map(|c| c.name.as_str()).collect();
     names.extend(actual.constructors.iter().map(|c| c.name.as_str()));
     names.sort_unstable();
     names.dedup();
     for name in names {
-        let b = base.new_of(name);
         let now = actual.constructor(name).map_or(0, |c| c.new);
-        check(
-            format!("{name} new"),
-            b,
-            now,
-            tol.objects.limit(b),
-            false,
-            tol.objects.to_string(),
-        );
+        if objects(&format!("{name} new"), base.new_of(name), now, &mut j) {
+            j.grown.push(name.to_owned());
+        }
     }
     j
+}
+
+impl Judgement {
+    /// Record one figure; true when it is a regression.
+    fn note(
+        &mut self,
+        what: &str,
+        base: u64,
+        now: u64,
+        limit: u64,
+        slack: Slack,
+        show: impl Fn(u64) -> String,
+    ) -> bool {
+        if now > limit {
+            self.regressions.push(format!(
+                "{what}: {} > baseline {} (tolerance {slack})",
+                show(now),
+                show(base)
+            ));
+            return true;
+        }
+        if now < base {
+            self.improvements
+                .push(format!("{what}: {} < baseline {}", show(now), show(base)));
+        }
+        false
+    }
 }
 
 /// A TOML basic string.
@@ -298,7 +305,6 @@ fn quote(s: &str) -> String {
 mod tests {
     use super::*;
     use crate::diff::ConstructorDelta;
-    use crate::units::Slack;
 
     fn widgets(n: u64) -> Comparison {
         Comparison {

@@ -57,6 +57,15 @@ impl Budget {
         out
     }
 
+    /// The constructors whose own limit `c` breaks.
+    pub fn broken_constructors(&self, c: &Comparison) -> Vec<String> {
+        self.constructors
+            .iter()
+            .filter(|(name, limit)| c.constructor(name).is_some_and(|r| r.new > **limit))
+            .map(|(name, _)| name.clone())
+            .collect()
+    }
+
     /// The budget as one line, for reports.
     pub fn describe(&self) -> String {
         let mut parts = Vec::new();

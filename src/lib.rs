@@ -28,3 +28,4 @@ pub mod exit {
     /// At least one test failed (libtest's code).
     pub const TESTS_FAILED: i32 = 101;
 }
+pub mod retainers;

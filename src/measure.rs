@@ -12,7 +12,8 @@ use std::sync::mpsc::{Receiver, Sender, channel};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crate::diff::{Comparison, compare};
+use crate::diff::{Comparison, NewObjects, compare_with_new};
+use crate::retainers::RetainerTree;
 use crate::runtime::{
     Event, Exit, Launch, ListedTest, Message, RuntimeError, RuntimeInfo, Session,
 };
@@ -26,9 +27,24 @@ pub struct Block {
     /// this is `None`).
     pub budget: Option<serde_json::Value>,
     pub comparison: Comparison,
+    /// A shortest retainer path to one new object of each of the classes
+    /// that grew most.
+    pub retainers: Vec<RetainerPath>,
     /// Kept `.heapsnapshot` files, with `--snapshots`.
     pub snapshots: Option<(PathBuf, PathBuf)>,
 }
+
+/// How one new object of a class is kept alive.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct RetainerPath {
+    pub constructor: String,
+    pub path: String,
+}
+
+/// Retainer paths are found for this many classes per block, largest first.
+const RETAINER_CLASSES: usize = 5;
+/// Candidates looked at per class when choosing the closest sample.
+const RETAINER_SAMPLES: usize = 64;
 
 /// Why a test did not finish normally.
 #[derive(Debug, Clone, PartialEq)]
@@ -344,13 +360,52 @@ fn finish_block(
 ) -> Result<Block, String> {
     let (before, before_path) = before.wait()?;
     let (after, after_path) = after.wait()?;
-    let comparison = compare(&before, &after);
+    let (comparison, new) = compare_with_new(&before, &after);
+    drop(before);
+    let retainers = retainer_paths(&after, &comparison, &new);
     Ok(Block {
         name,
         budget,
         comparison,
+        retainers,
         snapshots: before_path.zip(after_path),
     })
+}
+
+/// Paths to the closest new object of each of the classes with the most
+/// new objects.
+fn retainer_paths(
+    after: &Snapshot,
+    comparison: &Comparison,
+    new: &NewObjects,
+) -> Vec<RetainerPath> {
+    let mut grown: Vec<_> = comparison
+        .constructors
+        .iter()
+        .filter(|r| r.new > 0)
+        .collect();
+    grown.sort_by(|a, b| b.new.cmp(&a.new).then(b.alloc_size.cmp(&a.alloc_size)));
+    grown.truncate(RETAINER_CLASSES);
+    if grown.is_empty() {
+        return Vec::new();
+    }
+    let tree = RetainerTree::build(after);
+    grown
+        .into_iter()
+        .filter_map(|row| {
+            let nodes = new.get(&row.name)?;
+            let sample = nodes
+                .iter()
+                .take(RETAINER_SAMPLES)
+                .filter_map(|&n| tree.distance(n).map(|d| (d, n)))
+                .min()?
+                .1;
+            Some(RetainerPath {
+                constructor: row.name.clone(),
+                path: tree.describe(after, sample)?,
+            })
+        })
+        .collect()
 }
 
 /// A file-name-safe version of a label.

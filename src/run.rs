@@ -210,7 +210,7 @@ fn run_trial(
     let blocks: Vec<JsonBlock> = run
         .blocks
         .iter()
-        .map(|b| JsonBlock::new(&b.name, &b.comparison, b.snapshots.clone()))
+        .map(|b| JsonBlock::new(&b.name, &b.comparison, &b.retainers, b.snapshots.clone()))
         .collect();
     if let Some(fault) = &run.fault {
         let mut m = report::fault(fault, file);
@@ -273,6 +273,10 @@ fn run_trial(
         let actual = BlockBaseline::from_comparison(&block.comparison);
         let mut lines = violations.clone();
         let mut diff = None;
+        let mut grown = budget
+            .as_ref()
+            .map(|b| b.broken_constructors(&block.comparison))
+            .unwrap_or_default();
         if opts.update {
             if violations.is_empty() {
                 staged.insert(block.name.clone(), actual);
@@ -300,6 +304,7 @@ fn run_trial(
                         ));
                     }
                     lines.extend(j.regressions);
+                    grown.extend(j.grown);
                 }
             }
         }
@@ -308,7 +313,7 @@ fn run_trial(
             for l in &lines {
                 let _ = writeln!(failures, "  {l}");
             }
-            if let Some(d) = diff {
+            if let Some(d) = &diff {
                 let _ = writeln!(
                     failures,
                     "  baseline {}:",
@@ -335,6 +340,17 @@ fn run_trial(
             let _ = writeln!(failures, "  this run:");
             for l in report::table(&block.comparison).lines() {
                 let _ = writeln!(failures, "    {l}");
+            }
+            let over = !violations.is_empty() || diff.is_some();
+            let paths = report::retainer_lines(&block.retainers, &grown, over);
+            if !paths.is_empty() {
+                let _ = writeln!(
+                    failures,
+                    "  kept alive by (shortest path from a GC root to one new object):"
+                );
+                for l in paths {
+                    let _ = writeln!(failures, "    {l}");
+                }
             }
         }
     }

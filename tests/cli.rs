@@ -427,3 +427,27 @@ fn a_million_retained_objects_are_counted_exactly() {
     assert_eq!(b["constructors"][0]["new"], 1_000_000);
     assert_eq!(b["retained_objects"], 1_000_000);
 }
+
+#[test]
+fn failures_show_how_new_objects_are_kept_alive() {
+    let dir = project("explain", "retainers");
+    let out = memcheck(&dir, &["--json", "r.json"]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(101), "{t}");
+    for expected in [
+        "Session: (global) .implicitKeep → Array [0] → Session",
+        "ArrayBuffer: Generator ::handlers → Array [0] → Function ::scratch → ArrayBuffer",
+        "Widget: Generator ::bus → Bus .listeners → Array [",
+        "] → Function ::this → Widget",
+        "CacheEntry: Generator ::cache → Map (table)[",
+    ] {
+        assert!(t.contains(expected), "missing {expected:?} in:\n{t}");
+    }
+    let report = read_json(&dir.join("r.json"));
+    let b = block(find(&report, "global array grows"), "global array grows");
+    assert_eq!(b["retainers"][0]["constructor"], "Session");
+    assert_eq!(
+        b["retainers"][0]["path"],
+        "(global) .implicitKeep → Array [0] → Session"
+    );
+}

@@ -48,6 +48,8 @@ pub struct Counted {
     pub id: u64,
     pub class: u32,
     pub size: u64,
+    /// Where the object is in its snapshot, to find its retainers.
+    pub node: NodeIndex,
 }
 
 /// Property-set names (`{a, b}`) that at least two plain objects share.
@@ -215,6 +217,7 @@ pub fn census(snap: &Snapshot, classes: &mut Classes, interfaces: &Interfaces) -
             id: snap.id(n),
             class: classes.intern(&name),
             size: size[i],
+            node: n,
         });
     }
     out.sort_unstable_by_key(|c| c.id);

@@ -43,12 +43,37 @@ impl Comparison {
 
 /// Compare `before` (the base) with `after` (the current snapshot).
 pub fn compare(before: &Snapshot, after: &Snapshot) -> Comparison {
+    compare_with_new(before, after).0
+}
+
+/// The comparison, and the new objects of each class as nodes of `after`
+/// (for retainer paths), in id order.
+pub fn compare_with_new(before: &Snapshot, after: &Snapshot) -> (Comparison, NewObjects) {
     let interfaces = infer_interfaces(after);
     let mut classes = Classes::default();
     let base = census(before, &mut classes, &interfaces);
     let current = census(after, &mut classes, &interfaces);
-    compare_census(&base, &current, &classes)
+    let comparison = compare_census(&base, &current, &classes);
+    let mut new = NewObjects::new();
+    let mut i = 0;
+    for c in &current {
+        while i < base.len() && base[i].id < c.id {
+            i += 1;
+        }
+        let same = base
+            .get(i)
+            .is_some_and(|b| b.id == c.id && b.class == c.class);
+        if !same {
+            new.entry(classes.name(c.class).to_owned())
+                .or_default()
+                .push(c.node);
+        }
+    }
+    (comparison, new)
 }
+
+/// New objects per class name, as node indices of the "after" snapshot.
+pub type NewObjects = std::collections::HashMap<String, Vec<crate::snapshot::NodeIndex>>;
 
 /// Merge two id-sorted censuses the way DevTools merges each class's ids.
 pub fn compare_census(base: &[Counted], current: &[Counted], classes: &Classes) -> Comparison {

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::diff::{Comparison, ConstructorDelta};
+use crate::measure::RetainerPath;
 use crate::runtime::RuntimeInfo;
 
 #[derive(Debug, Serialize, Default)]
@@ -32,6 +33,8 @@ pub struct JsonBlock {
     pub freed_bytes: u64,
     pub freed_objects: u64,
     pub constructors: Vec<ConstructorDelta>,
+    /// How one new object of each of the top growing classes is kept alive.
+    pub retainers: Vec<RetainerPath>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub snapshots: Option<Snapshots>,
 }
@@ -43,7 +46,12 @@ pub struct Snapshots {
 }
 
 impl JsonBlock {
-    pub fn new(name: &str, c: &Comparison, snapshots: Option<(PathBuf, PathBuf)>) -> JsonBlock {
+    pub fn new(
+        name: &str,
+        c: &Comparison,
+        retainers: &[RetainerPath],
+        snapshots: Option<(PathBuf, PathBuf)>,
+    ) -> JsonBlock {
         JsonBlock {
             name: name.to_owned(),
             retained_bytes: c.retained_bytes,
@@ -51,6 +59,7 @@ impl JsonBlock {
             freed_bytes: c.freed_bytes,
             freed_objects: c.freed_objects,
             constructors: c.constructors.clone(),
+            retainers: retainers.to_vec(),
             snapshots: snapshots.map(|(before, after)| Snapshots { before, after }),
         }
     }

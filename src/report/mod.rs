@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 use similar::{ChangeTag, TextDiff};
 
 use crate::diff::Comparison;
-use crate::measure::Fault;
+use crate::measure::{Fault, RetainerPath};
 use crate::units::format_bytes;
 
 /// Quote a test name for a POSIX shell.
@@ -85,6 +85,28 @@ pub fn table(c: &Comparison) -> String {
         format_bytes(c.freed_bytes)
     );
     out
+}
+
+/// Retainer paths worth showing: those of the constructors that grew past
+/// baseline or budget, or, when only totals grew, the top ones; at most 3.
+pub fn retainer_lines(paths: &[RetainerPath], grown: &[String], over: bool) -> Vec<String> {
+    let chosen: Vec<&RetainerPath> = if grown.is_empty() {
+        if over {
+            paths.iter().collect()
+        } else {
+            Vec::new()
+        }
+    } else {
+        paths
+            .iter()
+            .filter(|p| grown.contains(&p.constructor))
+            .collect()
+    };
+    chosen
+        .into_iter()
+        .take(3)
+        .map(|p| format!("{}: {}", p.constructor, p.path))
+        .collect()
 }
 
 /// A fault as a failure message.

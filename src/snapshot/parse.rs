@@ -231,7 +231,7 @@ fn read_edges<R: Read>(p: &mut Parser<R>, l: &Layout, snap: &mut Snapshot) -> Re
         if filled == l.edge_width {
             filled = 0;
             let to = record[l.e_to];
-            if (to % width != 0 || to / width >= nodes) && bad.is_none() {
+            if (!to.is_multiple_of(width) || to / width >= nodes) && bad.is_none() {
                 bad = Some((snap.edge_to.len(), to));
             }
             snap.edge_type.push(record[l.e_type].min(255) as u8);

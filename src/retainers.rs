@@ -1,0 +1,155 @@
+//! Retainer paths: the shortest chain of references from a GC root to an
+//! object, the way DevTools' Retainers view and memlab's leak traces show
+//! it: `Window .cache → Map (internal) table → CacheEntry`.
+//!
+//! One breadth-first search from the snapshot's root gives every node its
+//! parent; weak edges and edges out of code and object shapes are not
+//! followed, so paths run through program state only.
+
+use std::collections::VecDeque;
+
+use crate::snapshot::{NodeIndex, Snapshot};
+
+const UNREACHED: u32 = u32::MAX;
+/// Paths longer than this show their first and last steps only.
+const MAX_STEPS: usize = 10;
+
+/// The BFS parents of every node of one snapshot.
+pub struct RetainerTree {
+    /// The edge that first reached each node, or `UNREACHED`.
+    parent_edge: Vec<u32>,
+    /// The node that edge leaves from.
+    parent: Vec<u32>,
+}
+
+impl RetainerTree {
+    pub fn build(snap: &Snapshot) -> RetainerTree {
+        let count = snap.node_count();
+        let mut parent_edge = vec![UNREACHED; count];
+        let mut parent = vec![UNREACHED; count];
+        if count == 0 {
+            return RetainerTree {
+                parent_edge,
+                parent,
+            };
+        }
+        let mut seen = vec![false; count];
+        let mut queue = VecDeque::from([0 as NodeIndex]);
+        seen[0] = true;
+        while let Some(n) = queue.pop_front() {
+            if matches!(snap.node_type_name(n), "code" | "object shape" | "hidden") && n != 0 {
+                continue;
+            }
+            for e in snap.edges(n) {
+                if snap.edge_type_name(e) == "weak" {
+                    continue;
+                }
+                let to = snap.edge_to(e);
+                if !seen[to as usize] {
+                    seen[to as usize] = true;
+                    parent_edge[to as usize] = e as u32;
+                    parent[to as usize] = n;
+                    queue.push_back(to);
+                }
+            }
+        }
+        RetainerTree {
+            parent_edge,
+            parent,
+        }
+    }
+
+    /// Distance from the root in edges, or `None` if unreachable.
+    pub fn distance(&self, node: NodeIndex) -> Option<usize> {
+        let mut d = 0;
+        let mut n = node;
+        while n != 0 {
+            if self.parent[n as usize] == UNREACHED {
+                return None;
+            }
+            n = self.parent[n as usize];
+            d += 1;
+        }
+        Some(d)
+    }
+
+    /// The path to `node` as text, from the first program object on it.
+    pub fn describe(&self, snap: &Snapshot, node: NodeIndex) -> Option<String> {
+        let mut steps = Vec::new();
+        let mut n = node;
+        while n != 0 {
+            let e = self.parent_edge[n as usize];
+            if e == UNREACHED {
+                return None;
+            }
+            steps.push((self.parent[n as usize], e as usize));
+            n = self.parent[n as usize];
+        }
+        steps.reverse();
+        // Roots and V8's own holders are not what users look for: start at
+        // the first program object.
+        let first = steps
+            .iter()
+            .position(|&(from, _)| !is_plumbing(snap, from))
+            .unwrap_or(steps.len());
+        let steps = &steps[first..];
+
+        // Each hop as "node edge"; a closure's or generator's context and an
+        // internal backing array are folded into the hop that enters them.
+        let mut hops: Vec<(String, String)> = Vec::new();
+        for &(from, e) in steps {
+            let backing = matches!(snap.node_type_name(from), "array" | "hidden");
+            let edge = match snap.edge_type_name(e) {
+                "context" => format!("::{}", snap.edge_name_str(e).unwrap_or("")),
+                "element" | "hidden" => format!("[{}]", snap.edge_name[e]),
+                "internal" if backing => format!("[{}]", snap.edge_name_str(e).unwrap_or("")),
+                _ => snap.edge_label(e),
+            };
+            let folds = backing || snap.name(from).starts_with("system / Context");
+            match hops.last_mut() {
+                Some(last) if folds => {
+                    // `X (context) → Context ::v` reads `X ::v`;
+                    // `Map (table) → (array) [3]` reads `Map (table)[3]`.
+                    if last.1 == "(context)" {
+                        last.1 = edge;
+                    } else {
+                        last.1.push_str(&edge);
+                    }
+                }
+                _ => hops.push((label(snap, from), edge)),
+            }
+        }
+        let mut parts: Vec<String> = hops.into_iter().map(|(n, e)| format!("{n} {e}")).collect();
+        if parts.len() > MAX_STEPS {
+            parts.drain(MAX_STEPS / 2..parts.len() - MAX_STEPS / 2);
+            parts.insert(MAX_STEPS / 2, "…".into());
+        }
+        parts.push(label(snap, node));
+        Some(parts.join(" → "))
+    }
+}
+
+/// Synthetic roots and V8's internal holders at the start of a path.
+fn is_plumbing(snap: &Snapshot, n: NodeIndex) -> bool {
+    matches!(snap.node_type_name(n), "synthetic" | "hidden" | "array")
+        || snap.name(n).starts_with("system")
+}
+
+/// How a node is named in a path: its class, and a closure's function name.
+fn label(snap: &Snapshot, n: NodeIndex) -> String {
+    let name = snap.name(n);
+    match snap.node_type_name(n) {
+        "closure" if name.is_empty() => "Function".into(),
+        "closure" => format!("Function {name}"),
+        "object" | "native" if name.starts_with("system / Context") => "(context)".into(),
+        "object" | "native"
+            if name.contains("[JSGlobalObject]") || name.contains("[JSGlobalProxy]") =>
+        {
+            "(global)".into()
+        }
+        "object" | "native" => name.split(" / ").next().unwrap_or(name).trim().to_owned(),
+        "synthetic" => name.to_owned(),
+        "string" | "concatenated string" | "sliced string" => "(string)".into(),
+        other => format!("({other})"),
+    }
+}
