@@ -124,6 +124,8 @@ trait OutputOk {
 }
 
 impl OutputOk for Command {
+    // The child is reaped by wait4, which also gives its peak RSS.
+    #[allow(clippy::zombie_processes)]
     fn output_ok(&mut self) -> i64 {
         let child = self
             .stdout(std::process::Stdio::null())
