@@ -92,26 +92,45 @@ function safeString(value) {
   }
 }
 
-// The snapshots are taken in the frame of the function that runs the block,
-// never in a helper's fresh async frame: that frame would be new in "after".
-async function measureBlock(name, budget, fn, index) {
-  const before = `b${index}-before`;
-  const after = `b${index}-after`;
-  send({ type: "block", name, budget: budget ?? null });
-  await settle();
-  await settle();
-  capture(before);
-  await settle();
-  await settle();
-  let result = fn();
+// Run `fn` and wait for it when it returns a promise.
+async function runBlockBody(fn) {
+  const result = fn();
   if (result !== null && typeof result === "object" && typeof result.then === "function") {
     await result;
   }
-  result = undefined;
+}
+
+// The snapshots are taken in the frame of the function that runs the block,
+// never in a helper's fresh async frame: that frame would be new in "after".
+// With `repeat`, the body runs once to warm up, then `repeat` times with a
+// checkpoint after each run.
+async function measureBlock(name, budget, repeat, fn, index) {
+  const labels = [`b${index}-before`];
+  for (let i = 1; i <= Math.max(repeat, 1); i++) labels.push(repeat > 0 ? `b${index}-run${i}` : `b${index}-after`);
+  send({ type: "block", name, budget: budget ?? null, repeat });
+  if (repeat > 0) await runBlockBody(fn);
   await settle();
   await settle();
-  capture(after);
+  capture(labels[0]);
+  for (let i = 1; i < labels.length; i++) {
+    await settle();
+    await settle();
+    await runBlockBody(fn);
+    await settle();
+    await settle();
+    capture(labels[i]);
+  }
   send({ type: "block_end", name });
+}
+
+// `repeat: true` means 5 runs; a number is the number of measured runs.
+function repeatCount(name, repeat) {
+  if (repeat === undefined || repeat === false) return 0;
+  if (repeat === true) return 5;
+  if (!Number.isInteger(repeat) || repeat < 2 || repeat > 100) {
+    throw new TypeError(`t.measure(${JSON.stringify(name)}): repeat must be true or a whole number from 2 to 100`);
+  }
+  return repeat;
 }
 
 async function runTest(entry) {
@@ -148,7 +167,7 @@ async function runTest(entry) {
       blocks++;
       active = true;
       try {
-        await measureBlock(name, options?.budget, fn, blocks);
+        await measureBlock(name, options?.budget, repeatCount(name, options?.repeat), fn, blocks);
       } finally {
         active = false;
       }

@@ -12,7 +12,7 @@ use std::sync::mpsc::{Receiver, Sender, channel};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crate::diff::{Comparison, NewObjects, compare_with_new};
+use crate::diff::{Comparison, NewObjects, compare, compare_with_new};
 use crate::retainers::RetainerTree;
 use crate::runtime::{
     Event, Exit, Launch, ListedTest, Message, RuntimeError, RuntimeInfo, Session,
@@ -30,6 +30,8 @@ pub struct Block {
     /// A shortest retainer path to one new object of each of the classes
     /// that grew most.
     pub retainers: Vec<RetainerPath>,
+    /// With `repeat`: what each run left behind, and what grew in all runs.
+    pub repetition: Option<Repetition>,
     /// Kept `.heapsnapshot` files, with `--snapshots`.
     pub snapshots: Option<(PathBuf, PathBuf)>,
 }
@@ -39,6 +41,92 @@ pub struct Block {
 pub struct RetainerPath {
     pub constructor: String,
     pub path: String,
+}
+
+/// What one run of a `repeat` block left alive, against the run before.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct RunDelta {
+    /// Objects alive after this run minus after the one before.
+    pub objects_delta: i64,
+    pub bytes_delta: i64,
+    /// Constructors whose count changed.
+    pub constructors: Vec<NamedDelta>,
+}
+
+/// A constructor's change in count over one run.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct NamedDelta {
+    pub name: String,
+    pub delta: i64,
+}
+
+impl From<&Comparison> for RunDelta {
+    fn from(c: &Comparison) -> RunDelta {
+        RunDelta {
+            objects_delta: c.retained_objects as i64 - c.freed_objects as i64,
+            bytes_delta: c.retained_bytes as i64 - c.freed_bytes as i64,
+            constructors: c
+                .constructors
+                .iter()
+                .filter(|r| r.delta != 0)
+                .map(|r| NamedDelta {
+                    name: r.name.clone(),
+                    delta: r.delta,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A constructor whose live count grew in every run: a leak.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Growth {
+    pub name: String,
+    /// Its growth in each run.
+    pub deltas: Vec<i64>,
+}
+
+/// The runs of a `repeat` block.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Repetition {
+    pub runs: Vec<RunDelta>,
+    /// Constructors that grew in every run, most first.
+    pub leaking: Vec<Growth>,
+}
+
+impl Repetition {
+    pub fn from_runs(runs: Vec<RunDelta>) -> Repetition {
+        let mut names: Vec<&String> = runs
+            .iter()
+            .flat_map(|r| r.constructors.iter().map(|c| &c.name))
+            .collect();
+        names.sort();
+        names.dedup();
+        let mut leaking: Vec<Growth> = names
+            .into_iter()
+            .map(|name| Growth {
+                name: name.clone(),
+                deltas: runs
+                    .iter()
+                    .map(|r| {
+                        r.constructors
+                            .iter()
+                            .find(|c| &c.name == name)
+                            .map_or(0, |c| c.delta)
+                    })
+                    .collect(),
+            })
+            .filter(|g| !g.deltas.is_empty() && g.deltas.iter().all(|&d| d > 0))
+            .collect();
+        leaking.sort_by(|a, b| {
+            b.deltas
+                .iter()
+                .sum::<i64>()
+                .cmp(&a.deltas.iter().sum::<i64>())
+                .then_with(|| a.name.cmp(&b.name))
+        });
+        Repetition { runs, leaking }
+    }
 }
 
 /// Retainer paths are found for this many classes per block, largest first.
@@ -240,6 +328,7 @@ pub fn run_test(
     let mut whole_before: Option<Incoming> = None;
     let mut expect_whole = false;
     let mut block_budget: Option<serde_json::Value> = None;
+    let mut block_repeat = 0u32;
     let mut finished = false;
     let keep_path = |label: &str| keep.map(|d| d.join(format!("{}.heapsnapshot", sanitize(label))));
 
@@ -276,21 +365,24 @@ pub fn run_test(
                     }
                 }
             }
-            Event::Message(Message::Block { budget, .. }) => {
+            Event::Message(Message::Block { budget, repeat, .. }) => {
                 // The test has blocks: the whole-body snapshot is not needed.
                 if let Some(w) = whole_before.take() {
                     w.abandon();
                 }
                 block_budget = budget;
+                block_repeat = repeat;
             }
             Event::Message(Message::BlockEnd { name }) => {
-                let (Some(after), Some(before)) = (done.pop(), done.pop()) else {
+                let wanted = block_repeat.max(1) as usize + 1;
+                if done.len() < wanted {
                     run.fault = Some(Fault::Internal(format!(
-                        "block {name} ended without its two snapshots"
+                        "block {name} ended without its {wanted} snapshots"
                     )));
                     break;
-                };
-                match finish_block(name, block_budget.take(), before, after) {
+                }
+                let snapshots = done.split_off(done.len() - wanted);
+                match finish_block(name, block_budget.take(), snapshots) {
                     Ok(b) => run.blocks.push(b),
                     Err(e) => {
                         run.fault = Some(Fault::Internal(e));
@@ -305,7 +397,7 @@ pub fn run_test(
                     ));
                     break;
                 };
-                match finish_block(name, None, before, after) {
+                match finish_block(name, None, vec![before, after]) {
                     Ok(b) => run.blocks.push(b),
                     Err(e) => {
                         run.fault = Some(Fault::Internal(e));
@@ -352,23 +444,42 @@ pub fn run_test(
     Ok(run)
 }
 
+/// Compare a block's checkpoints: the first against the last, and with
+/// `repeat`, each run against the one before.
 fn finish_block(
     name: String,
     budget: Option<serde_json::Value>,
-    before: Incoming,
-    after: Incoming,
+    snapshots: Vec<Incoming>,
 ) -> Result<Block, String> {
-    let (before, before_path) = before.wait()?;
-    let (after, after_path) = after.wait()?;
-    let (comparison, new) = compare_with_new(&before, &after);
-    drop(before);
+    let count = snapshots.len();
+    let mut paths = Vec::new();
+    let mut parsed = snapshots.into_iter().map(Incoming::wait);
+    let (first, first_path) = parsed.next().ok_or("a block without snapshots")??;
+    let mut runs = Vec::new();
+    // Each snapshot is compared with the one before, then dropped.
+    let mut previous: Option<Snapshot> = None;
+    for next in parsed {
+        let (snap, path) = next?;
+        paths.push(path);
+        if count > 2 {
+            let base = previous.as_ref().unwrap_or(&first);
+            runs.push(RunDelta::from(&compare(base, &snap)));
+        }
+        previous = Some(snap);
+    }
+    let after = previous.ok_or("a block without its after snapshot")?;
+    let (comparison, new) = compare_with_new(&first, &after);
+    drop(first);
     let retainers = retainer_paths(&after, &comparison, &new);
+    let repetition = (count > 2).then(|| Repetition::from_runs(runs));
+    let last_path = paths.pop().flatten();
     Ok(Block {
         name,
         budget,
         comparison,
         retainers,
-        snapshots: before_path.zip(after_path),
+        repetition,
+        snapshots: first_path.zip(last_path),
     })
 }
 

@@ -207,11 +207,7 @@ fn run_trial(
     if let Some(info) = &run.runtime {
         shared.lock().unwrap().runtime.get_or_insert(info.clone());
     }
-    let blocks: Vec<JsonBlock> = run
-        .blocks
-        .iter()
-        .map(|b| JsonBlock::new(&b.name, &b.comparison, &b.retainers, b.snapshots.clone()))
-        .collect();
+    let blocks: Vec<JsonBlock> = run.blocks.iter().map(JsonBlock::new).collect();
     if let Some(fault) = &run.fault {
         let mut m = report::fault(fault, file);
         if !matches!(fault, Fault::Crashed { .. }) && !run.output.trim().is_empty() {
@@ -272,13 +268,19 @@ fn run_trial(
             .unwrap_or_default();
         let actual = BlockBaseline::from_comparison(&block.comparison);
         let mut lines = violations.clone();
+        let leaks = block
+            .repetition
+            .as_ref()
+            .map(report::leak_lines)
+            .unwrap_or_default();
+        lines.extend(leaks.iter().cloned());
         let mut diff = None;
         let mut grown = budget
             .as_ref()
             .map(|b| b.broken_constructors(&block.comparison))
             .unwrap_or_default();
         if opts.update {
-            if violations.is_empty() {
+            if violations.is_empty() && leaks.is_empty() {
                 staged.insert(block.name.clone(), actual);
             }
         } else {
@@ -341,7 +343,10 @@ fn run_trial(
             for l in report::table(&block.comparison).lines() {
                 let _ = writeln!(failures, "    {l}");
             }
-            let over = !violations.is_empty() || diff.is_some();
+            let over = !violations.is_empty() || !leaks.is_empty() || diff.is_some();
+            if let Some(r) = &block.repetition {
+                grown.extend(r.leaking.iter().map(|g| g.name.clone()));
+            }
             let paths = report::retainer_lines(&block.retainers, &grown, over);
             if !paths.is_empty() {
                 let _ = writeln!(

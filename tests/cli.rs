@@ -451,3 +451,34 @@ fn failures_show_how_new_objects_are_kept_alive() {
         "(global) .implicitKeep → Array [0] → Session"
     );
 }
+
+#[test]
+fn repetition_flags_leaks_and_passes_bounded_structures() {
+    let dir = project("explain", "repeat");
+    let out = memcheck(&dir, &["repeat.memtest.js", "--json", "r.json"]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(101), "{t}");
+    assert!(
+        t.contains("leak: Entry grew in every one of 5 runs (+50 +50 +50 +50 +50 per run)"),
+        "{t}"
+    );
+    assert!(t.contains("Entry: Function ::memo → Map (table)["), "{t}");
+    let report = read_json(&dir.join("r.json"));
+    let bounded = find(&report, "bounded ring stays flat");
+    assert_eq!(bounded["status"], "passed", "{t}");
+    let rep = &block(bounded, "pushes")["repetition"];
+    assert_eq!(rep["leaking"], serde_json::json!([]));
+    assert_eq!(rep["runs"].as_array().unwrap().len(), 5);
+    assert!(
+        rep["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["objects_delta"] == 0)
+    );
+    let leaky = block(find(&report, "memo leaks on every run"), "lookups");
+    assert_eq!(
+        leaky["repetition"]["leaking"],
+        serde_json::json!([{ "name": "Entry", "deltas": [50, 50, 50, 50, 50] }])
+    );
+}

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::diff::{Comparison, ConstructorDelta};
-use crate::measure::RetainerPath;
+use crate::diff::ConstructorDelta;
+use crate::measure::{Block, Repetition, RetainerPath};
 use crate::runtime::RuntimeInfo;
 
 #[derive(Debug, Serialize, Default)]
@@ -35,6 +35,9 @@ pub struct JsonBlock {
     pub constructors: Vec<ConstructorDelta>,
     /// How one new object of each of the top growing classes is kept alive.
     pub retainers: Vec<RetainerPath>,
+    /// With `repeat`: each run against the one before, and what leaked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repetition: Option<Repetition>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub snapshots: Option<Snapshots>,
 }
@@ -46,21 +49,21 @@ pub struct Snapshots {
 }
 
 impl JsonBlock {
-    pub fn new(
-        name: &str,
-        c: &Comparison,
-        retainers: &[RetainerPath],
-        snapshots: Option<(PathBuf, PathBuf)>,
-    ) -> JsonBlock {
+    pub fn new(block: &Block) -> JsonBlock {
+        let c = &block.comparison;
         JsonBlock {
-            name: name.to_owned(),
+            name: block.name.clone(),
             retained_bytes: c.retained_bytes,
             retained_objects: c.retained_objects,
             freed_bytes: c.freed_bytes,
             freed_objects: c.freed_objects,
             constructors: c.constructors.clone(),
-            retainers: retainers.to_vec(),
-            snapshots: snapshots.map(|(before, after)| Snapshots { before, after }),
+            retainers: block.retainers.clone(),
+            repetition: block.repetition.clone(),
+            snapshots: block
+                .snapshots
+                .clone()
+                .map(|(before, after)| Snapshots { before, after }),
         }
     }
 }

@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 use similar::{ChangeTag, TextDiff};
 
 use crate::diff::Comparison;
-use crate::measure::{Fault, RetainerPath};
+use crate::measure::{Fault, Repetition, RetainerPath};
 use crate::units::format_bytes;
 
 /// Quote a test name for a POSIX shell.
@@ -106,6 +106,22 @@ pub fn retainer_lines(paths: &[RetainerPath], grown: &[String], over: bool) -> V
         .into_iter()
         .take(3)
         .map(|p| format!("{}: {}", p.constructor, p.path))
+        .collect()
+}
+
+/// The failure lines of a `repeat` block whose objects grew in every run.
+pub fn leak_lines(r: &Repetition) -> Vec<String> {
+    r.leaking
+        .iter()
+        .map(|g| {
+            let runs: Vec<String> = g.deltas.iter().map(|d| format!("{d:+}")).collect();
+            format!(
+                "leak: {} grew in every one of {} runs ({} per run); repeated work must not keep objects",
+                g.name,
+                g.deltas.len(),
+                runs.join(" ")
+            )
+        })
         .collect()
 }
 

@@ -25,6 +25,9 @@ pub enum Message {
     Block {
         name: String,
         budget: Option<serde_json::Value>,
+        /// Measured runs of a `repeat` block (0: a plain block).
+        #[serde(default)]
+        repeat: u32,
     },
     BlockEnd {
         name: String,
