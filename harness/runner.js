@@ -112,10 +112,12 @@ async function measureBlock(name, budget, repeat, fn, index) {
   await settle();
   await settle();
   capture(labels[0]);
+  await startSampling();
   for (let i = 1; i < labels.length; i++) {
     await settle();
     await settle();
     await runBlockBody(fn);
+    if (i === labels.length - 1) await stopSampling();
     await settle();
     await settle();
     capture(labels[i]);
@@ -131,6 +133,68 @@ function repeatCount(name, repeat) {
     throw new TypeError(`t.measure(${JSON.stringify(name)}): repeat must be true or a whole number from 2 to 100`);
   }
   return repeat;
+}
+
+// With allocation tracking (a re-run that explains a failure), every object
+// allocated from here on carries the stack that allocated it, and snapshots
+// include those stacks. Needs --allow-sys for node:inspector.
+let inspector = null;
+async function post(method, params) {
+  if (inspector === null) {
+    const { Session } = await import("node:inspector");
+    inspector = new Session();
+    inspector.connect();
+  }
+  return await new Promise((resolve, reject) => {
+    // Deno: an inspector callback alone does not keep the event loop alive.
+    // A timer that never fires holds it, without allocating while we wait.
+    const keepAlive = setTimeout(() => {}, 2 ** 30);
+    inspector.post(method, params, (error, result) => {
+      clearTimeout(keepAlive);
+      if (error) reject(error);
+      else resolve(result);
+    });
+  });
+}
+
+async function startTracking() {
+  await post("HeapProfiler.enable", {});
+  await post("HeapProfiler.startTrackingHeapObjects", { trackAllocations: true });
+}
+
+// Allocated bytes, garbage included: the sampling heap profiler keeps
+// samples of objects that were collected too. V8 runs with
+// --sampling-heap-profiler-suppress-randomness, so the figure repeats.
+let sampling = false;
+const ALLOCATED = { type: "allocated", bytes: 0 };
+
+async function startSampling() {
+  if (!sampling) return;
+  await post("HeapProfiler.startSampling", {
+    samplingInterval: 512,
+    includeObjectsCollectedByMajorGC: true,
+    includeObjectsCollectedByMinorGC: true,
+  });
+}
+
+async function stopSampling() {
+  if (!sampling) return;
+  const { profile } = await post("HeapProfiler.getSamplingProfile", {});
+  await post("HeapProfiler.stopSampling", {});
+  let bytes = 0;
+  const pending = [profile.head];
+  while (pending.length > 0) {
+    const node = pending.pop();
+    bytes += node.selfSize;
+    for (const child of node.children) pending.push(child);
+  }
+  ALLOCATED.bytes = bytes;
+  send(ALLOCATED);
+}
+
+/** Whether a test asks for allocated bytes (option or budget). */
+function wantsAllocated(options) {
+  return Boolean(options.allocated) || options.budget?.allocated !== undefined;
 }
 
 async function runTest(entry) {
@@ -165,6 +229,8 @@ async function runTest(entry) {
       }
       names.add(name);
       blocks++;
+      // The whole-body sampling started for a test without blocks: drop it.
+      if (blocks === 1 && sampling) await post("HeapProfiler.stopSampling", {});
       active = true;
       try {
         await measureBlock(name, options?.budget, repeatCount(name, options?.repeat), fn, blocks);
@@ -182,8 +248,10 @@ async function runTest(entry) {
   capture("whole-before");
   await settle();
   await settle();
+  await startSampling();
   await entry.fn(t);
   if (blocks === 0) {
+    await stopSampling();
     await settle();
     await settle();
     capture("whole-after");
@@ -192,7 +260,7 @@ async function runTest(entry) {
 }
 
 async function main() {
-  const [mode, fileUrl, testName] = Deno.args;
+  const [mode, fileUrl, testName, trace] = Deno.args;
   send({ type: "runtime", name: "deno", version: Deno.version.deno, v8: Deno.version.v8 });
   try {
     await import(fileUrl);
@@ -208,6 +276,7 @@ async function main() {
         name: t.name,
         line: t.site?.url === fileUrl ? t.site.line : null,
         ignore: Boolean(t.options.ignore),
+        allocated: wantsAllocated(t.options),
         timeout: t.options.timeout ?? null,
         budget: t.options.budget ?? null,
       })),
@@ -220,6 +289,10 @@ async function main() {
     return;
   }
   try {
+    if (trace === "trace") await startTracking();
+    sampling = wantsAllocated(entry.options);
+    // Open the inspector session before any checkpoint, so it is never new.
+    if (sampling) await post("HeapProfiler.enable", {});
     await runTest(entry);
     send({ type: "passed" });
   } catch (error) {

@@ -36,6 +36,9 @@ pub struct BlockBaseline {
     pub retained_bytes: u64,
     pub freed_objects: u64,
     pub freed_bytes: u64,
+    /// Bytes allocated, garbage included, for tests that measure it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allocated_bytes: Option<u64>,
     #[serde(default)]
     pub constructors: Vec<ConstructorBaseline>,
 }
@@ -153,7 +156,7 @@ pub fn runtime_label(runtime: &RuntimeInfo) -> String {
 }
 
 impl BlockBaseline {
-    pub fn from_comparison(c: &Comparison) -> BlockBaseline {
+    pub fn from_comparison(c: &Comparison, allocated_bytes: Option<u64>) -> BlockBaseline {
         let mut constructors: Vec<_> = c
             .constructors
             .iter()
@@ -170,6 +173,7 @@ impl BlockBaseline {
             retained_bytes: c.retained_bytes,
             freed_objects: c.freed_objects,
             freed_bytes: c.freed_bytes,
+            allocated_bytes,
             constructors,
         }
     }
@@ -181,6 +185,9 @@ impl BlockBaseline {
         let _ = writeln!(out, "retained_bytes = {}", self.retained_bytes);
         let _ = writeln!(out, "freed_objects = {}", self.freed_objects);
         let _ = writeln!(out, "freed_bytes = {}", self.freed_bytes);
+        if let Some(a) = self.allocated_bytes {
+            let _ = writeln!(out, "allocated_bytes = {a}");
+        }
         if self.constructors.is_empty() {
             out.push_str("constructors = []\n");
             return out;
@@ -220,7 +227,12 @@ pub struct Judgement {
 }
 
 /// Compare a block's figures with its baseline under `tol`.
-pub fn judge(base: &BlockBaseline, actual: &Comparison, tol: &Tolerance) -> Judgement {
+pub fn judge(
+    base: &BlockBaseline,
+    actual: &Comparison,
+    allocated: Option<u64>,
+    tol: &Tolerance,
+) -> Judgement {
     let mut j = Judgement::default();
     let objects = |what: &str, base: u64, now: u64, j: &mut Judgement| {
         j.note(what, base, now, tol.objects.limit(base), tol.objects, |v| {
@@ -241,6 +253,16 @@ pub fn judge(base: &BlockBaseline, actual: &Comparison, tol: &Tolerance) -> Judg
         tol.bytes,
         |v| format!("{} ({v} B)", format_bytes(v)),
     );
+    if let (Some(base), Some(now)) = (base.allocated_bytes, allocated) {
+        j.note(
+            "allocated bytes",
+            base,
+            now,
+            tol.bytes.limit(base),
+            tol.bytes,
+            |v| format!("{} ({v} B)", format_bytes(v)),
+        );
+    }
     let mut names: Vec<&str> = base.constructors.iter().map(|c| c.name.as_str()).collect();
     names.extend(actual.constructors.iter().map(|c| c.name.as_str()));
     names.sort_unstable();
@@ -334,7 +356,10 @@ mod tests {
         file.tests
             .entry("a \"quoted\" test".into())
             .or_default()
-            .insert("block".into(), BlockBaseline::from_comparison(&widgets(10)));
+            .insert(
+                "block".into(),
+                BlockBaseline::from_comparison(&widgets(10), Some(4096)),
+            );
         let text = file.render("x.memtest.js");
         let back: BaselineFile = toml::from_str(&text).unwrap();
         assert_eq!(back, file);
@@ -342,13 +367,16 @@ mod tests {
 
     #[test]
     fn judges_growth_against_tolerance() {
-        let base = BlockBaseline::from_comparison(&widgets(100));
+        let base = BlockBaseline::from_comparison(&widgets(100), None);
         let exact = Tolerance {
             objects: Slack::Absolute(0),
             bytes: Slack::Percent(5.0),
         };
-        assert_eq!(judge(&base, &widgets(100), &exact), Judgement::default());
-        let j = judge(&base, &widgets(104), &exact);
+        assert_eq!(
+            judge(&base, &widgets(100), None, &exact),
+            Judgement::default()
+        );
+        let j = judge(&base, &widgets(104), None, &exact);
         assert_eq!(
             j.regressions,
             vec![
@@ -360,8 +388,12 @@ mod tests {
             objects: Slack::Absolute(5),
             bytes: Slack::Percent(5.0),
         };
-        assert!(judge(&base, &widgets(104), &loose).regressions.is_empty());
-        let j = judge(&base, &widgets(50), &exact);
+        assert!(
+            judge(&base, &widgets(104), None, &loose)
+                .regressions
+                .is_empty()
+        );
+        let j = judge(&base, &widgets(50), None, &exact);
         assert!(j.regressions.is_empty());
         assert_eq!(j.improvements.len(), 3);
     }

@@ -16,6 +16,8 @@ pub struct Budget {
     pub objects: Option<u64>,
     #[serde(default)]
     pub constructors: BTreeMap<String, u64>,
+    /// Bytes allocated during the block, garbage included.
+    pub allocated: Option<Bytes>,
 }
 
 impl Budget {
@@ -27,8 +29,21 @@ impl Budget {
     }
 
     /// The lines that say how `c` breaks this budget; empty when it fits.
-    pub fn violations(&self, c: &Comparison) -> Vec<String> {
+    pub fn violations(&self, c: &Comparison, allocated: Option<u64>) -> Vec<String> {
         let mut out = Vec::new();
+        if let Some(Bytes(limit)) = self.allocated {
+            match allocated {
+                Some(a) if a > limit => out.push(format!(
+                    "budget: allocated {} ({a} B) > {} ({limit} B)",
+                    format_bytes(a),
+                    format_bytes(limit)
+                )),
+                Some(_) => {}
+                None => out.push(
+                    "budget: `allocated` needs the test to measure it: write `allocated: true` or the budget on the test, not only on a block".into(),
+                ),
+            }
+        }
         if let Some(Bytes(limit)) = self.retained
             && c.retained_bytes > limit
         {
@@ -75,6 +90,9 @@ impl Budget {
         if let Some(o) = self.objects {
             parts.push(format!("objects <= {o}"));
         }
+        if let Some(Bytes(b)) = self.allocated {
+            parts.push(format!("allocated <= {}", format_bytes(b)));
+        }
         for (name, n) in &self.constructors {
             parts.push(format!("{name} <= {n}"));
         }
@@ -112,7 +130,7 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(b.retained, Some(Bytes(16 * 1024)));
-        let v = b.violations(&comparison());
+        let v = b.violations(&comparison(), None);
         assert_eq!(v.len(), 2, "{v:?}");
         assert!(v[0].starts_with("budget: retained 31.25 KiB"), "{v:?}");
         assert_eq!(v[1], "budget: Widget new 1000 > 999");

@@ -42,6 +42,10 @@ struct RunArgs {
     /// Keep every checkpoint's .heapsnapshot under DIR.
     #[arg(long, value_name = "DIR")]
     snapshots: Option<PathBuf>,
+    /// Track allocations in every run and report where new objects were
+    /// allocated (slow; failing tests are re-run this way anyway).
+    #[arg(long)]
+    trace_allocations: bool,
     /// Use this memcheck.toml instead of searching from the current directory.
     #[arg(long, value_name = "PATH")]
     config: Option<PathBuf>,
@@ -106,6 +110,7 @@ fn run_command(args: RunArgs) -> anyhow::Result<i32> {
         update: args.update,
         json: args.json,
         snapshots: args.snapshots,
+        trace_allocations: args.trace_allocations,
     };
     run::run(&config, &args.libtest, &opts)
 }

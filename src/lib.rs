@@ -29,3 +29,4 @@ pub mod exit {
     pub const TESTS_FAILED: i32 = 101;
 }
 pub mod retainers;
+pub mod verdict;

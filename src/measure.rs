@@ -32,6 +32,12 @@ pub struct Block {
     pub retainers: Vec<RetainerPath>,
     /// With `repeat`: what each run left behind, and what grew in all runs.
     pub repetition: Option<Repetition>,
+    /// Bytes allocated during the block, garbage included (when the test
+    /// asks for it).
+    pub allocated_bytes: Option<u64>,
+    /// Where the new objects of the top classes were allocated (only when
+    /// the run tracked allocations).
+    pub allocations: Vec<AllocationSite>,
     /// Kept `.heapsnapshot` files, with `--snapshots`.
     pub snapshots: Option<(PathBuf, PathBuf)>,
 }
@@ -128,6 +134,21 @@ impl Repetition {
         Repetition { runs, leaking }
     }
 }
+
+/// Where new objects of a class were allocated: the innermost frames of
+/// one allocation stack, and how many of the new objects it made.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct AllocationSite {
+    pub constructor: String,
+    pub count: u64,
+    /// Innermost first: `function (file:line:column)`.
+    pub stack: Vec<String>,
+}
+
+/// Allocation sites kept per class.
+const SITES_PER_CLASS: usize = 3;
+/// Frames kept per site.
+const FRAMES_PER_SITE: usize = 3;
 
 /// Retainer paths are found for this many classes per block, largest first.
 const RETAINER_CLASSES: usize = 5;
@@ -329,6 +350,7 @@ pub fn run_test(
     let mut expect_whole = false;
     let mut block_budget: Option<serde_json::Value> = None;
     let mut block_repeat = 0u32;
+    let mut allocated: Option<u64> = None;
     let mut finished = false;
     let keep_path = |label: &str| keep.map(|d| d.join(format!("{}.heapsnapshot", sanitize(label))));
 
@@ -336,6 +358,7 @@ pub fn run_test(
         match event {
             Event::Message(Message::Runtime(info)) => run.runtime = Some(info),
             Event::Message(Message::WholeBefore) => expect_whole = true,
+            Event::Message(Message::Allocated { bytes }) => allocated = Some(bytes),
             Event::Message(Message::Snapshot { label }) => {
                 let path = keep_path(&label);
                 match Incoming::start(format!("{test}/{label}"), path) {
@@ -383,7 +406,10 @@ pub fn run_test(
                 }
                 let snapshots = done.split_off(done.len() - wanted);
                 match finish_block(name, block_budget.take(), snapshots) {
-                    Ok(b) => run.blocks.push(b),
+                    Ok(mut b) => {
+                        b.allocated_bytes = allocated.take();
+                        run.blocks.push(b);
+                    }
                     Err(e) => {
                         run.fault = Some(Fault::Internal(e));
                         break;
@@ -398,7 +424,10 @@ pub fn run_test(
                     break;
                 };
                 match finish_block(name, None, vec![before, after]) {
-                    Ok(b) => run.blocks.push(b),
+                    Ok(mut b) => {
+                        b.allocated_bytes = allocated.take();
+                        run.blocks.push(b);
+                    }
                     Err(e) => {
                         run.fault = Some(Fault::Internal(e));
                         break;
@@ -471,6 +500,7 @@ fn finish_block(
     let (comparison, new) = compare_with_new(&first, &after);
     drop(first);
     let retainers = retainer_paths(&after, &comparison, &new);
+    let allocations = allocation_sites(&after, &comparison, &new);
     let repetition = (count > 2).then(|| Repetition::from_runs(runs));
     let last_path = paths.pop().flatten();
     Ok(Block {
@@ -479,6 +509,8 @@ fn finish_block(
         comparison,
         retainers,
         repetition,
+        allocated_bytes: None,
+        allocations,
         snapshots: first_path.zip(last_path),
     })
 }
@@ -517,6 +549,74 @@ fn retainer_paths(
             })
         })
         .collect()
+}
+
+/// The stacks that allocated the new objects of the top classes.
+fn allocation_sites(
+    after: &Snapshot,
+    comparison: &Comparison,
+    new: &NewObjects,
+) -> Vec<AllocationSite> {
+    if !after.has_allocation_traces() {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for row in top_grown(comparison) {
+        let Some(nodes) = new.get(&row.name) else {
+            continue;
+        };
+        let mut counts: std::collections::HashMap<Vec<String>, u64> =
+            std::collections::HashMap::new();
+        for &n in nodes {
+            let stack: Vec<String> = after
+                .allocation_stack(n)
+                .into_iter()
+                .filter(|f| !f.script.is_empty() && !f.script.contains("/harness-"))
+                .take(FRAMES_PER_SITE)
+                .map(|f| {
+                    let name = if f.function.is_empty() {
+                        "(anonymous)"
+                    } else {
+                        f.function.as_str()
+                    };
+                    format!(
+                        "{name} ({}:{}:{})",
+                        crate::report::relative_url(&f.script),
+                        f.line,
+                        f.column
+                    )
+                })
+                .collect();
+            if !stack.is_empty() {
+                *counts.entry(stack).or_default() += 1;
+            }
+        }
+        let mut sites: Vec<_> = counts.into_iter().collect();
+        sites.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        out.extend(
+            sites
+                .into_iter()
+                .take(SITES_PER_CLASS)
+                .map(|(stack, count)| AllocationSite {
+                    constructor: row.name.clone(),
+                    count,
+                    stack,
+                }),
+        );
+    }
+    out
+}
+
+/// The classes with the most new objects, for explanations.
+fn top_grown(comparison: &Comparison) -> Vec<&crate::diff::ConstructorDelta> {
+    let mut grown: Vec<_> = comparison
+        .constructors
+        .iter()
+        .filter(|r| r.new > 0)
+        .collect();
+    grown.sort_by(|a, b| b.new.cmp(&a.new).then(b.alloc_size.cmp(&a.alloc_size)));
+    grown.truncate(RETAINER_CLASSES);
+    grown
 }
 
 /// A file-name-safe version of a label.

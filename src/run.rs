@@ -17,9 +17,10 @@ use crate::budget::Budget;
 use crate::config::Config;
 use crate::discover::{TestFile, discover};
 use crate::exit;
-use crate::measure::{self, Fault};
+use crate::measure::{self, AllocationSite, Fault};
 use crate::report::{self, JsonBlock, JsonReport, JsonTest};
 use crate::runtime::{Harness, Launch, ListedTest, RuntimeInfo, cache_dir, provision};
+use crate::verdict::{self, Standard, Verdict};
 
 /// What the command line asked for, beyond libtest's arguments.
 #[derive(Clone, Debug, Default)]
@@ -28,6 +29,8 @@ pub struct Options {
     pub update: bool,
     pub json: Option<PathBuf>,
     pub snapshots: Option<PathBuf>,
+    /// Track allocations in every run (slow), not only to explain failures.
+    pub trace_allocations: bool,
 }
 
 /// Whether `CI` says we run in CI (set, and not `false`/`0`/empty).
@@ -74,6 +77,12 @@ pub fn run(config: &Config, args: &Arguments, opts: &Options) -> anyhow::Result<
         allow: config.runtime.allow.clone(),
         v8_flags: config.runtime.v8_flags.clone(),
         deno_dir: cache.join("deno_dir"),
+        trace: false,
+    };
+    let launch = if opts.trace_allocations {
+        launch.traced()
+    } else {
+        launch
     };
     let files = discover(config)
         .with_context(|| format!("cannot search {} for tests", config.root.display()))?;
@@ -190,6 +199,13 @@ fn run_trial(
         d.join(measure::sanitize(file))
             .join(measure::sanitize(&test.name))
     });
+    let sampled;
+    let launch = if test.allocated {
+        sampled = launch.with_inspector();
+        &sampled
+    } else {
+        launch
+    };
     let run = match measure::run_test(
         launch,
         &state.file.path,
@@ -230,8 +246,6 @@ fn run_trial(
         }
     };
     let tolerance = settings.tolerance.unwrap_or(config.tolerance);
-    let mut failures = String::new();
-    let mut staged = BTreeMap::new();
     let baseline_file = match &state.baseline {
         Ok(b) => b.as_ref(),
         Err(e) if !opts.update => return fail(shared, file, test, blocks, e.clone()),
@@ -253,110 +267,62 @@ fn run_trial(
         return fail(shared, file, test, blocks, m);
     }
     let recorded = baseline_file.and_then(|b| b.tests.get(&test.name));
-    for block in &run.blocks {
-        let budget = match block.budget.as_ref().map(Budget::from_json).transpose() {
-            Ok(Some(b)) => Some(b),
-            Ok(None) => test_budget.clone(),
-            Err(e) => {
-                let _ = writeln!(failures, "block {:?}: {e}", block.name);
-                continue;
-            }
-        };
-        let violations = budget
-            .as_ref()
-            .map(|b| b.violations(&block.comparison))
-            .unwrap_or_default();
-        let actual = BlockBaseline::from_comparison(&block.comparison);
-        let mut lines = violations.clone();
-        let leaks = block
-            .repetition
-            .as_ref()
-            .map(report::leak_lines)
-            .unwrap_or_default();
-        lines.extend(leaks.iter().cloned());
-        let mut diff = None;
-        let mut grown = budget
-            .as_ref()
-            .map(|b| b.broken_constructors(&block.comparison))
-            .unwrap_or_default();
-        if opts.update {
-            if violations.is_empty() && leaks.is_empty() {
-                staged.insert(block.name.clone(), actual);
-            }
-        } else {
-            match recorded.and_then(|t| t.get(&block.name)) {
-                None => lines.push(format!(
-                    "no baseline for this block; record it: {}",
-                    report::update_command(&full)
-                )),
-                Some(base) => {
-                    let j = baseline::judge(base, &block.comparison, &tolerance);
-                    if !j.regressions.is_empty() {
-                        diff = Some(report::text_diff(&base.render(), &actual.render()));
-                    }
-                    if !j.improvements.is_empty()
-                        && j.regressions.is_empty()
-                        && violations.is_empty()
-                    {
-                        shared.lock().unwrap().notes.push(format!(
-                            "note: {full} / {}: improved ({}); lock it in: {}",
-                            block.name,
-                            j.improvements.join("; "),
-                            report::update_command(&full)
-                        ));
-                    }
-                    lines.extend(j.regressions);
-                    grown.extend(j.grown);
-                }
+    let verdicts: Vec<Verdict> = run
+        .blocks
+        .iter()
+        .map(|block| {
+            verdict::judge(
+                block,
+                &Standard {
+                    full_name: &full,
+                    baseline_path: &state.baseline_path,
+                    recorded: recorded.and_then(|t| t.get(&block.name)),
+                    test_budget: test_budget.as_ref(),
+                    tolerance,
+                    update: opts.update,
+                },
+            )
+        })
+        .collect();
+
+    // Explain growth with allocation stacks: re-run the test with tracking
+    // (unless this run tracked already) and take its sites per block.
+    let mut blocks = blocks;
+    let mut sites: BTreeMap<String, Vec<AllocationSite>> = run
+        .blocks
+        .iter()
+        .map(|b| (b.name.clone(), b.allocations.clone()))
+        .collect();
+    if !launch.trace && verdicts.iter().any(|v| v.failed() && v.grew) {
+        let traced = launch.traced();
+        if let Ok(rerun) =
+            measure::run_test(&traced, &state.file.path, &test.name, timeout * 4, None)
+        {
+            for b in rerun.blocks {
+                sites.insert(b.name.clone(), b.allocations);
             }
         }
-        if !lines.is_empty() {
-            let _ = writeln!(failures, "block {:?}:", block.name);
-            for l in &lines {
-                let _ = writeln!(failures, "  {l}");
-            }
-            if let Some(d) = &diff {
-                let _ = writeln!(
-                    failures,
-                    "  baseline {}:",
-                    report::display_path(&state.baseline_path)
-                );
-                for l in d.lines() {
-                    let _ = writeln!(failures, "    {l}");
-                }
-                let _ = writeln!(
-                    failures,
-                    "  accept this run as the new baseline: {}",
-                    report::update_command(&full)
-                );
-            }
-            if let Some(b) = &budget
-                && !violations.is_empty()
-            {
-                let _ = writeln!(
-                    failures,
-                    "  (budget: {}; budgets are absolute: --update cannot accept a block over budget)",
-                    b.describe()
-                );
-            }
-            let _ = writeln!(failures, "  this run:");
-            for l in report::table(&block.comparison).lines() {
-                let _ = writeln!(failures, "    {l}");
-            }
-            let over = !violations.is_empty() || !leaks.is_empty() || diff.is_some();
-            if let Some(r) = &block.repetition {
-                grown.extend(r.leaking.iter().map(|g| g.name.clone()));
-            }
-            let paths = report::retainer_lines(&block.retainers, &grown, over);
-            if !paths.is_empty() {
-                let _ = writeln!(
-                    failures,
-                    "  kept alive by (shortest path from a GC root to one new object):"
-                );
-                for l in paths {
-                    let _ = writeln!(failures, "    {l}");
-                }
-            }
+        for b in &mut blocks {
+            b.allocations = sites.get(&b.name).cloned().unwrap_or_default();
+        }
+    }
+
+    let mut failures = String::new();
+    let mut staged = BTreeMap::new();
+    for (block, v) in run.blocks.iter().zip(&verdicts) {
+        if let Some(note) = &v.improvement {
+            shared.lock().unwrap().notes.push(note.clone());
+        }
+        if let Some(r) = &v.record {
+            staged.insert(block.name.clone(), r.clone());
+        }
+        if v.failed() {
+            let empty = Vec::new();
+            failures.push_str(&verdict::render(
+                block,
+                v,
+                sites.get(&block.name).unwrap_or(&empty),
+            ));
         }
     }
     if !opts.update

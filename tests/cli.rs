@@ -440,6 +440,11 @@ fn failures_show_how_new_objects_are_kept_alive() {
         "Widget: Generator ::bus → Bus .listeners → Array [",
         "] → Function ::this → Widget",
         "CacheEntry: Generator ::cache → Map (table)[",
+        "Session ×100: remember (leaks.memtest.js:11:18) ← (anonymous) (leaks.memtest.js:15:",
+        "ArrayBuffer ×1: makeHandler (leaks.memtest.js:21:21)",
+        "Widget ×20: (anonymous) (leaks.memtest.js:47:",
+        "CacheEntry ×300: lookup (leaks.memtest.js:58:16)",
+        "Entry ×250: (anonymous) (repeat.memtest.js:14:",
     ] {
         assert!(t.contains(expected), "missing {expected:?} in:\n{t}");
     }
@@ -449,6 +454,50 @@ fn failures_show_how_new_objects_are_kept_alive() {
     assert_eq!(
         b["retainers"][0]["path"],
         "(global) .implicitKeep → Array [0] → Session"
+    );
+    assert_eq!(b["allocations"][0]["constructor"], "Session");
+    assert_eq!(b["allocations"][0]["count"], 100);
+    let top = b["allocations"][0]["stack"][0].as_str().unwrap();
+    assert!(
+        top.starts_with("remember (leaks.memtest.js:11:18)"),
+        "{top}"
+    );
+}
+
+#[test]
+fn allocated_bytes_include_garbage_and_repeat() {
+    let dir = project("alloc", "bytes");
+    let mut figures = Vec::new();
+    for i in 0..2 {
+        let path = format!("r{i}.json");
+        let out = memcheck(&dir, &["--json", &path]);
+        let t = text(&out);
+        assert_eq!(out.status.code(), Some(101), "{t}");
+        assert!(t.contains("budget: allocated "), "{t}");
+        assert!(t.contains("> 16.00 KiB (16384 B)"), "{t}");
+        let report = read_json(&dir.join(&path));
+        let garbage = find(&report, "garbage is counted as allocated");
+        assert_eq!(garbage["status"], "passed", "{t}");
+        let b = block(garbage, "10k temporary points");
+        assert_eq!(b["retained_objects"], 0);
+        let bytes = b["allocated_bytes"].as_u64().unwrap();
+        assert!(
+            (320_000..2_000_000).contains(&bytes),
+            "10k points of 32 B: {bytes}"
+        );
+        let over = block(
+            find(&report, "over the allocation budget"),
+            "over the allocation budget",
+        );
+        assert_eq!(
+            over["retained_objects"], 0,
+            "the sampling session must not show"
+        );
+        figures.push((bytes, over["allocated_bytes"].clone()));
+    }
+    assert_eq!(
+        figures[0], figures[1],
+        "allocated bytes must repeat exactly"
     );
 }
 

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::diff::ConstructorDelta;
-use crate::measure::{Block, Repetition, RetainerPath};
+use crate::measure::{AllocationSite, Block, Repetition, RetainerPath};
 use crate::runtime::RuntimeInfo;
 
 #[derive(Debug, Serialize, Default)]
@@ -32,9 +32,15 @@ pub struct JsonBlock {
     pub retained_objects: u64,
     pub freed_bytes: u64,
     pub freed_objects: u64,
+    /// Bytes allocated during the block, garbage included (tests that ask).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allocated_bytes: Option<u64>,
     pub constructors: Vec<ConstructorDelta>,
     /// How one new object of each of the top growing classes is kept alive.
     pub retainers: Vec<RetainerPath>,
+    /// Where new objects of the top classes were allocated (with
+    /// `--trace-allocations`, or from the tracked re-run of a failure).
+    pub allocations: Vec<AllocationSite>,
     /// With `repeat`: each run against the one before, and what leaked.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub repetition: Option<Repetition>,
@@ -57,9 +63,11 @@ impl JsonBlock {
             retained_objects: c.retained_objects,
             freed_bytes: c.freed_bytes,
             freed_objects: c.freed_objects,
+            allocated_bytes: block.allocated_bytes,
             constructors: c.constructors.clone(),
             retainers: block.retainers.clone(),
             repetition: block.repetition.clone(),
+            allocations: block.allocations.clone(),
             snapshots: block
                 .snapshots
                 .clone()

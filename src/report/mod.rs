@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 use similar::{ChangeTag, TextDiff};
 
 use crate::diff::Comparison;
-use crate::measure::{Fault, Repetition, RetainerPath};
+use crate::measure::{AllocationSite, Fault, Repetition, RetainerPath};
 use crate::units::format_bytes;
 
 /// Quote a test name for a POSIX shell.
@@ -109,6 +109,30 @@ pub fn retainer_lines(paths: &[RetainerPath], grown: &[String], over: bool) -> V
         .collect()
 }
 
+/// Allocation sites worth showing, chosen like [`retainer_lines`]: at most
+/// 2 per class, 6 in all.
+pub fn allocation_lines(sites: &[AllocationSite], grown: &[String], over: bool) -> Vec<String> {
+    let wanted = |s: &&AllocationSite| {
+        if grown.is_empty() {
+            over
+        } else {
+            grown.contains(&s.constructor)
+        }
+    };
+    let mut per_class: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    sites
+        .iter()
+        .filter(wanted)
+        .filter(|s| {
+            let n = per_class.entry(&s.constructor).or_default();
+            *n += 1;
+            *n <= 2
+        })
+        .take(6)
+        .map(|s| format!("{} ×{}: {}", s.constructor, s.count, s.stack.join(" ← ")))
+        .collect()
+}
+
 /// The failure lines of a `repeat` block whose objects grew in every run.
 pub fn leak_lines(r: &Repetition) -> Vec<String> {
     r.leaking
@@ -183,6 +207,11 @@ pub fn display_path(path: &std::path::Path) -> String {
         .ok()
         .and_then(|cwd| path.strip_prefix(cwd).ok().map(|p| p.display().to_string()))
         .unwrap_or_else(|| path.display().to_string())
+}
+
+/// A script URL as a path relative to the current directory.
+pub fn relative_url(url: &str) -> String {
+    relative_urls(url)
 }
 
 /// Strip `file://` and the current directory from paths in messages.

@@ -20,6 +20,7 @@ pub const V8_FLAGS: &[&str] = &[
     "--no-lazy-feedback-allocation",
     "--max-lazy",
     "--no-flush-bytecode",
+    "--sampling-heap-profiler-suppress-randomness",
 ];
 
 /// Errors getting a runtime to run, worded with the fix.

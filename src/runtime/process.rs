@@ -25,6 +25,28 @@ pub struct Launch {
     pub v8_flags: Vec<String>,
     /// `DENO_DIR` for the runtime's own caches.
     pub deno_dir: PathBuf,
+    /// Track allocations (slow): snapshots then carry allocation stacks.
+    pub trace: bool,
+}
+
+impl Launch {
+    /// The same launch with allocation tracking, and the one permission
+    /// it needs.
+    pub fn traced(&self) -> Launch {
+        let mut l = self.with_inspector();
+        l.trace = true;
+        l
+    }
+
+    /// The same launch with the permission `node:inspector` asks for
+    /// (`--allow-sys`), for tracking and sampling.
+    pub fn with_inspector(&self) -> Launch {
+        let mut l = self.clone();
+        if !l.allow.iter().any(|a| a == "sys") {
+            l.allow.push("sys".into());
+        }
+        l
+    }
 }
 
 /// What the reader thread hands over.
@@ -105,6 +127,9 @@ impl Session {
             .arg(file_url(file));
         if let Some(t) = test {
             cmd.arg(t);
+            if launch.trace {
+                cmd.arg("trace");
+            }
         }
         cmd.current_dir(&launch.root)
             .env("DENO_DIR", &launch.deno_dir)

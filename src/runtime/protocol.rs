@@ -39,6 +39,10 @@ pub enum Message {
         label: String,
     },
     WholeBefore,
+    /// Bytes allocated by the current block, garbage included.
+    Allocated {
+        bytes: u64,
+    },
     WholeAfter {
         name: String,
     },
@@ -67,6 +71,9 @@ pub struct ListedTest {
     pub line: Option<u32>,
     #[serde(default)]
     pub ignore: bool,
+    /// The test measures allocated bytes (needs `--allow-sys`).
+    #[serde(default)]
+    pub allocated: bool,
     pub timeout: Option<serde_json::Value>,
     pub budget: Option<serde_json::Value>,
 }

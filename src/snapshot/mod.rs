@@ -36,6 +36,36 @@ pub struct Snapshot {
     pub(crate) edge_name: Vec<u32>,
     pub(crate) edge_to: Vec<NodeIndex>,
     pub(crate) strings: Strings,
+    /// Each node's allocation trace id, when allocations were tracked.
+    pub(crate) node_trace: Vec<u32>,
+    pub(crate) trace_functions: Vec<TraceFunction>,
+    pub(crate) trace_nodes: std::collections::HashMap<u32, TraceNode>,
+}
+
+/// A function that allocated, from `trace_function_infos`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TraceFunction {
+    pub name: u32,
+    pub script: u32,
+    /// 1-based, 0 when unknown; points at the function, not the statement.
+    pub line: u32,
+    pub column: u32,
+}
+
+/// One node of `trace_tree`: a function and the trace node that called it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TraceNode {
+    pub function: u32,
+    pub parent: u32,
+}
+
+/// One frame of an allocation stack, as text.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Frame {
+    pub function: String,
+    pub script: String,
+    pub line: u32,
+    pub column: u32,
 }
 
 impl Snapshot {
@@ -54,6 +84,32 @@ impl Snapshot {
             .map(|(i, _)| i as u8)
             .collect();
         self.node_type.iter().any(|t| wanted.contains(t))
+    }
+
+    /// Whether the snapshot was taken while tracking allocations.
+    pub fn has_allocation_traces(&self) -> bool {
+        !self.trace_nodes.is_empty() && self.node_trace.len() == self.node_count()
+    }
+
+    /// The stack that allocated `n`, innermost frame first, when tracked.
+    pub fn allocation_stack(&self, n: NodeIndex) -> Vec<Frame> {
+        let mut frames = Vec::new();
+        let mut id = self.node_trace.get(n as usize).copied().unwrap_or(0);
+        while id != 0 && frames.len() < 64 {
+            let Some(node) = self.trace_nodes.get(&id) else {
+                break;
+            };
+            if let Some(f) = self.trace_functions.get(node.function as usize) {
+                frames.push(Frame {
+                    function: self.strings.get(f.name).to_owned(),
+                    script: self.strings.get(f.script).to_owned(),
+                    line: f.line,
+                    column: f.column,
+                });
+            }
+            id = node.parent;
+        }
+        frames
     }
 
     pub fn edge_count(&self) -> usize {

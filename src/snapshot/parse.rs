@@ -4,7 +4,7 @@ use std::io::Read;
 
 use serde::Deserialize;
 
-use super::{Snapshot, Strings};
+use super::{Snapshot, Strings, TraceFunction, TraceNode};
 
 /// What is wrong with a snapshot's bytes. Offsets count bytes from the start.
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +44,21 @@ struct Meta {
     node_types: Vec<serde_json::Value>,
     edge_fields: Vec<String>,
     edge_types: Vec<serde_json::Value>,
+    #[serde(default)]
+    trace_function_info_fields: Vec<String>,
+    #[serde(default)]
+    trace_node_fields: Vec<String>,
+}
+
+/// Where the fields of allocation traces sit, when the snapshot has them.
+#[derive(Clone, Default)]
+struct TraceLayout {
+    function_width: usize,
+    f_name: Option<usize>,
+    f_script: Option<usize>,
+    f_line: Option<usize>,
+    f_column: Option<usize>,
+    node_fields: Vec<String>,
 }
 
 /// Where each field we keep sits in a node or edge record.
@@ -60,6 +75,9 @@ struct Layout {
     e_to: usize,
     node_types: Vec<String>,
     edge_types: Vec<String>,
+    /// `trace_node_id`, present in snapshots taken while tracking allocations.
+    n_trace: Option<usize>,
+    trace: TraceLayout,
 }
 
 impl Layout {
@@ -97,6 +115,22 @@ impl Layout {
             e_to: field(&meta.edge_fields, "to_node")?,
             node_types,
             edge_types,
+            n_trace: meta.node_fields.iter().position(|f| f == "trace_node_id"),
+            trace: {
+                let at = |name: &str| {
+                    meta.trace_function_info_fields
+                        .iter()
+                        .position(|f| f == name)
+                };
+                TraceLayout {
+                    function_width: meta.trace_function_info_fields.len(),
+                    f_name: at("name"),
+                    f_script: at("script_name"),
+                    f_line: at("line"),
+                    f_column: at("column"),
+                    node_fields: meta.trace_node_fields.clone(),
+                }
+            },
         })
     }
 }
@@ -151,6 +185,22 @@ pub fn parse(reader: impl Read) -> Result<Snapshot> {
                 read_edges(&mut p, l, &mut snap)?;
                 seen_edges = true;
             }
+            "trace_function_infos" => {
+                let l = layout.as_ref().ok_or(ParseError::Missing(
+                    "snapshot.meta (before `trace_function_infos`)",
+                ))?;
+                read_trace_functions(&mut p, &l.trace, &mut snap)?;
+            }
+            "trace_tree" => {
+                let l = layout
+                    .as_ref()
+                    .ok_or(ParseError::Missing("snapshot.meta (before `trace_tree`)"))?;
+                let raw = p.raw_value()?;
+                let tree: serde_json::Value = serde_json::from_slice(&raw).map_err(|e| {
+                    ParseError::Inconsistent(format!("`trace_tree` is not valid JSON: {e}"))
+                })?;
+                read_trace_tree(&tree, &l.trace.node_fields, &mut snap)?;
+            }
             "strings" => {
                 read_strings(&mut p, &mut snap.strings)?;
                 seen_strings = true;
@@ -204,6 +254,9 @@ fn read_nodes<R: Read>(p: &mut Parser<R>, l: &Layout, snap: &mut Snapshot) -> Re
             snap.node_size.push(record[l.n_size]);
             edges += record[l.n_edges];
             snap.first_edge.push(edges.min(u32::MAX as u64) as u32);
+            if let Some(t) = l.n_trace {
+                snap.node_trace.push(record[t].min(u32::MAX as u64) as u32);
+            }
         }
     })?;
     if filled != 0 {
@@ -251,6 +304,70 @@ fn read_edges<R: Read>(p: &mut Parser<R>, l: &Layout, snap: &mut Snapshot) -> Re
             snap.edge_to.len() * l.edge_width + filled,
             l.edge_width
         )));
+    }
+    Ok(())
+}
+
+fn read_trace_functions<R: Read>(
+    p: &mut Parser<R>,
+    l: &TraceLayout,
+    snap: &mut Snapshot,
+) -> Result<()> {
+    if l.function_width == 0 {
+        return p.skip_value();
+    }
+    let mut record = vec![0u64; l.function_width];
+    let mut filled = 0;
+    let get = |r: &[u64], i: Option<usize>| i.map_or(0, |i| r[i].min(u32::MAX as u64) as u32);
+    p.numbers("trace_function_infos", |v| {
+        record[filled] = v;
+        filled += 1;
+        if filled == l.function_width {
+            filled = 0;
+            snap.trace_functions.push(TraceFunction {
+                name: get(&record, l.f_name),
+                script: get(&record, l.f_script),
+                line: get(&record, l.f_line),
+                column: get(&record, l.f_column),
+            });
+        }
+    })
+}
+
+/// Walk the nested `trace_tree` (`[id, function, count, size, [children…], …]`)
+/// into a parent map.
+fn read_trace_tree(tree: &serde_json::Value, fields: &[String], snap: &mut Snapshot) -> Result<()> {
+    let (Some(id_at), Some(fn_at), Some(children_at)) = (
+        fields.iter().position(|f| f == "id"),
+        fields.iter().position(|f| f == "function_info_index"),
+        fields.iter().position(|f| f == "children"),
+    ) else {
+        return Ok(());
+    };
+    let width = fields.len();
+    let bad = || ParseError::Inconsistent("`trace_tree` does not match `trace_node_fields`".into());
+    let mut pending: Vec<(&serde_json::Value, u32)> = vec![(tree, 0)];
+    while let Some((list, parent)) = pending.pop() {
+        let items = list.as_array().ok_or_else(bad)?;
+        if items.len() % width != 0 {
+            return Err(bad());
+        }
+        for record in items.chunks(width) {
+            let num = |v: &serde_json::Value| {
+                v.as_u64()
+                    .map(|n| n.min(u32::MAX as u64) as u32)
+                    .ok_or_else(bad)
+            };
+            let id = num(&record[id_at])?;
+            snap.trace_nodes.insert(
+                id,
+                TraceNode {
+                    function: num(&record[fn_at])?,
+                    parent,
+                },
+            );
+            pending.push((&record[children_at], id));
+        }
     }
     Ok(())
 }
@@ -536,10 +653,19 @@ impl<R: Read> Parser<R> {
 
     /// Copy the bytes of one JSON object (the `snapshot` header).
     fn raw_object(&mut self) -> Result<Vec<u8>> {
-        const CONTEXT: &str = "`snapshot`";
-        if self.peek_non_ws(CONTEXT)? != b'{' {
-            let b = self.next(CONTEXT)?;
+        if self.peek_non_ws("`snapshot`")? != b'{' {
+            let b = self.next("`snapshot`")?;
             return Err(self.unexpected(b, "`{` to open `snapshot`"));
+        }
+        self.raw_value()
+    }
+
+    /// Copy the bytes of one JSON object or array.
+    fn raw_value(&mut self) -> Result<Vec<u8>> {
+        const CONTEXT: &str = "an object or array";
+        if !matches!(self.peek_non_ws(CONTEXT)?, b'{' | b'[') {
+            let b = self.next(CONTEXT)?;
+            return Err(self.unexpected(b, "`{` or `[`"));
         }
         let mut out = Vec::new();
         let mut depth = 0usize;

@@ -1,0 +1,177 @@
+//! Judging one measured block: its budget, its baseline and, for `repeat`
+//! blocks, growth in every run; and the failure text that says why, with
+//! retainer paths and allocation sites for the classes that grew.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use crate::baseline::{self, BlockBaseline};
+use crate::budget::Budget;
+use crate::config::Tolerance;
+use crate::measure::{AllocationSite, Block};
+use crate::report;
+
+/// What a block is held against.
+pub struct Standard<'a> {
+    /// `file::test`, for the commands shown.
+    pub full_name: &'a str,
+    pub baseline_path: &'a Path,
+    /// The recorded figures; `None` when there are none.
+    pub recorded: Option<&'a BlockBaseline>,
+    pub test_budget: Option<&'a Budget>,
+    pub tolerance: Tolerance,
+    /// `--update`: figures are recorded, not compared.
+    pub update: bool,
+}
+
+/// The outcome for one block.
+#[derive(Debug, Default)]
+pub struct Verdict {
+    /// Why the block fails, one line each; empty when it passes.
+    pub reasons: Vec<String>,
+    /// The rest of the failure text: the diff, the budget, the table.
+    pub details: String,
+    /// Constructors that grew past baseline, budget, or in every run.
+    pub grown: Vec<String>,
+    /// The block failed because memory grew (not for want of a baseline):
+    /// worth explaining with retainers and allocation sites.
+    pub grew: bool,
+    /// With `--update`: the figures to record (none when over budget or leaking).
+    pub record: Option<BlockBaseline>,
+    /// A note for figures that improved.
+    pub improvement: Option<String>,
+}
+
+impl Verdict {
+    pub fn failed(&self) -> bool {
+        !self.reasons.is_empty()
+    }
+}
+
+pub fn judge(block: &Block, std: &Standard) -> Verdict {
+    let mut v = Verdict::default();
+    let budget = match block.budget.as_ref().map(Budget::from_json).transpose() {
+        Ok(Some(b)) => Some(b),
+        Ok(None) => std.test_budget.cloned(),
+        Err(e) => {
+            v.reasons.push(e);
+            return v;
+        }
+    };
+    let violations = budget
+        .as_ref()
+        .map(|b| b.violations(&block.comparison, block.allocated_bytes))
+        .unwrap_or_default();
+    v.grown = budget
+        .as_ref()
+        .map(|b| b.broken_constructors(&block.comparison))
+        .unwrap_or_default();
+    let leaks = block
+        .repetition
+        .as_ref()
+        .map(report::leak_lines)
+        .unwrap_or_default();
+    if let Some(r) = &block.repetition {
+        v.grown.extend(r.leaking.iter().map(|g| g.name.clone()));
+    }
+    v.grew = !violations.is_empty() || !leaks.is_empty();
+    v.reasons.extend(violations.iter().cloned());
+    v.reasons.extend(leaks.iter().cloned());
+
+    let actual = BlockBaseline::from_comparison(&block.comparison, block.allocated_bytes);
+    if std.update {
+        if !v.grew {
+            v.record = Some(actual);
+        }
+    } else {
+        match std.recorded {
+            None => v.reasons.push(format!(
+                "no baseline for this block; record it: {}",
+                report::update_command(std.full_name)
+            )),
+            Some(base) => {
+                let j = baseline::judge(
+                    base,
+                    &block.comparison,
+                    block.allocated_bytes,
+                    &std.tolerance,
+                );
+                if !j.regressions.is_empty() {
+                    v.grew = true;
+                    let _ = writeln!(
+                        v.details,
+                        "  baseline {}:",
+                        report::display_path(std.baseline_path)
+                    );
+                    for l in report::text_diff(&base.render(), &actual.render()).lines() {
+                        let _ = writeln!(v.details, "    {l}");
+                    }
+                    let _ = writeln!(
+                        v.details,
+                        "  accept this run as the new baseline: {}",
+                        report::update_command(std.full_name)
+                    );
+                } else if !j.improvements.is_empty() && !v.grew {
+                    v.improvement = Some(format!(
+                        "note: {} / {}: improved ({}); lock it in: {}",
+                        std.full_name,
+                        block.name,
+                        j.improvements.join("; "),
+                        report::update_command(std.full_name)
+                    ));
+                }
+                v.reasons.extend(j.regressions);
+                v.grown.extend(j.grown);
+            }
+        }
+    }
+    if let Some(b) = &budget
+        && !violations.is_empty()
+    {
+        let _ = writeln!(
+            v.details,
+            "  (budget: {}; budgets are absolute: --update cannot accept a block over budget)",
+            b.describe()
+        );
+    }
+    let _ = writeln!(v.details, "  this run:");
+    for l in report::table(&block.comparison).lines() {
+        let _ = writeln!(v.details, "    {l}");
+    }
+    v.grown.sort();
+    v.grown.dedup();
+    v
+}
+
+/// The whole failure text of a block: reasons, details, and why the grown
+/// classes are alive (retainer paths) and where they came from
+/// (`allocations`, from this run or a tracked re-run).
+pub fn render(block: &Block, v: &Verdict, allocations: &[AllocationSite]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "block {:?}:", block.name);
+    for r in &v.reasons {
+        let _ = writeln!(out, "  {r}");
+    }
+    out.push_str(&v.details);
+    let paths = report::retainer_lines(&block.retainers, &v.grown, v.grew);
+    if !paths.is_empty() {
+        let _ = writeln!(
+            out,
+            "  kept alive by (shortest path from a GC root to one new object):"
+        );
+        for l in paths {
+            let _ = writeln!(out, "    {l}");
+        }
+    }
+    let sites = report::allocation_lines(allocations, &v.grown, v.grew);
+    if !sites.is_empty() {
+        let _ = writeln!(
+            out,
+            "  allocated by (innermost frame first; lines point at the function):"
+        );
+        for l in sites {
+            let _ = writeln!(out, "    {l}");
+        }
+    }
+    out
+}
