@@ -513,18 +513,30 @@ fn repetition_flags_leaks_and_passes_bounded_structures() {
     );
     assert!(t.contains("Entry: Function ::memo → Map (table)["), "{t}");
     let report = read_json(&dir.join("r.json"));
-    let bounded = find(&report, "bounded ring stays flat");
-    assert_eq!(bounded["status"], "passed", "{t}");
-    let rep = &block(bounded, "pushes")["repetition"];
-    assert_eq!(rep["leaking"], serde_json::json!([]));
-    assert_eq!(rep["runs"].as_array().unwrap().len(), 5);
     assert!(
-        rep["runs"]
+        t.contains("leak: Subscriber grew in every one of 4 runs (+1 +1 +1 +1 per run)"),
+        "{t}"
+    );
+    assert!(
+        t.contains("leak: Function grew in every one of 4 runs"),
+        "{t}"
+    );
+    for (name, block_name) in [
+        ("bounded ring stays flat", "pushes"),
+        ("bounded lru stays flat", "inserts"),
+    ] {
+        let bounded = find(&report, name);
+        assert_eq!(bounded["status"], "passed", "{name}: {t}");
+        let rep = &block(bounded, block_name)["repetition"];
+        assert_eq!(rep["leaking"], serde_json::json!([]), "{name}");
+        assert_eq!(rep["runs"].as_array().unwrap().len(), 5, "{name}");
+        let flat = rep["runs"]
             .as_array()
             .unwrap()
             .iter()
-            .all(|r| r["objects_delta"] == 0)
-    );
+            .all(|r| r["objects_delta"] == 0);
+        assert!(flat, "{name}: {rep}");
+    }
     let leaky = block(find(&report, "memo leaks on every run"), "lookups");
     assert_eq!(
         leaky["repetition"]["leaking"],
