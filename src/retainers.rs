@@ -153,3 +153,48 @@ fn label(snap: &Snapshot, n: NodeIndex) -> String {
         other => format!("({other})"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::snapshot::testing::snapshot;
+
+    /// ```text
+    /// root ─▶ (GC roots) ─▶ Window [JSGlobalObject] ─.cache─▶ Map ─(table)─▶ (array) ─[3]─▶ Entry
+    ///                              └────weak──────────────────────────────────────────────▶ Entry
+    /// root ─▶ code ─▶ Lonely   (only code holds it: unreachable for paths)
+    /// ```
+    #[test]
+    fn shortest_path_skips_weak_edges_and_folds_backing_arrays() {
+        let s = snapshot(&[
+            (
+                "synthetic",
+                "",
+                1,
+                0,
+                &[("element", "1", 1), ("element", "2", 6)],
+            ),
+            ("synthetic", "(GC roots)", 3, 0, &[("element", "1", 2)]),
+            (
+                "object",
+                "Window [JSGlobalObject]",
+                5,
+                32,
+                &[("property", "cache", 3), ("weak", "w", 5)],
+            ),
+            ("object", "Map", 7, 32, &[("internal", "table", 4)]),
+            ("array", "", 9, 64, &[("internal", "3", 5)]),
+            ("object", "Entry", 11, 16, &[]),
+            ("code", "f", 13, 16, &[("internal", "x", 7)]),
+            ("object", "Lonely", 15, 16, &[]),
+        ]);
+        let tree = RetainerTree::build(&s);
+        assert_eq!(tree.distance(5), Some(5));
+        assert_eq!(
+            tree.describe(&s, 5).unwrap(),
+            "(global) .cache → Map (table)[3] → Entry"
+        );
+        assert_eq!(tree.distance(7), None);
+        assert_eq!(tree.describe(&s, 7), None);
+    }
+}

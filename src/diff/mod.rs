@@ -161,3 +161,6 @@ pub fn compare_census(base: &[Counted], current: &[Counted], classes: &Classes) 
     });
     out
 }
+
+#[cfg(test)]
+mod tests;

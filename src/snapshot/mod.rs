@@ -201,3 +201,8 @@ impl Strings {
         &self.text[start..self.ends[i]]
     }
 }
+
+#[cfg(test)]
+pub(crate) mod testing;
+#[cfg(test)]
+mod tests;

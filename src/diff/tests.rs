@@ -1,0 +1,221 @@
+//! Comparison tests on tiny hand-built snapshots.
+
+use super::*;
+use crate::snapshot::testing::snapshot;
+
+fn row<'a>(c: &'a Comparison, name: &str) -> &'a ConstructorDelta {
+    c.constructor(name)
+        .unwrap_or_else(|| panic!("no {name} row in {c:?}"))
+}
+
+/// ```text
+/// before: root ─▶ Widget#3, Widget#5
+/// after:  root ─▶ Widget#5, Widget#7, Widget#9
+/// ```
+#[test]
+fn objects_are_matched_by_id() {
+    let before = snapshot(&[
+        (
+            "synthetic",
+            "",
+            1,
+            0,
+            &[("element", "1", 1), ("element", "2", 2)],
+        ),
+        ("object", "Widget", 3, 32, &[]),
+        ("object", "Widget", 5, 32, &[]),
+    ]);
+    let after = snapshot(&[
+        (
+            "synthetic",
+            "",
+            1,
+            0,
+            &[
+                ("element", "1", 1),
+                ("element", "2", 2),
+                ("element", "3", 3),
+            ],
+        ),
+        ("object", "Widget", 5, 32, &[]),
+        ("object", "Widget", 7, 40, &[]),
+        ("object", "Widget", 9, 40, &[]),
+    ]);
+    let c = compare(&before, &after);
+    assert_eq!(
+        row(&c, "Widget"),
+        &ConstructorDelta {
+            name: "Widget".into(),
+            new: 2,
+            deleted: 1,
+            delta: 1,
+            alloc_size: 80,
+            freed_size: 32,
+            size_delta: 48
+        }
+    );
+    assert_eq!(
+        (
+            c.retained_objects,
+            c.retained_bytes,
+            c.freed_objects,
+            c.freed_bytes
+        ),
+        (2, 80, 1, 32)
+    );
+}
+
+/// ```text
+/// root ─▶ Array#3 ──(elements)──▶ (array)#5        one owner: folded
+/// root ─▶ Thing#7 ─┬─▶ (array)#9 ◀─┬─ Thing#11    two owners: not folded
+/// ```
+#[test]
+fn single_owner_arrays_fold_into_their_owner() {
+    let before = snapshot(&[("synthetic", "", 1, 0, &[])]);
+    let after = snapshot(&[
+        (
+            "synthetic",
+            "",
+            1,
+            0,
+            &[
+                ("element", "1", 1),
+                ("element", "2", 3),
+                ("element", "3", 5),
+            ],
+        ),
+        ("object", "Array", 3, 32, &[("internal", "elements", 2)]),
+        ("array", "", 5, 100, &[]),
+        ("object", "Thing", 7, 16, &[("internal", "shared", 4)]),
+        ("array", "", 9, 50, &[]),
+        ("object", "Thing", 11, 16, &[("internal", "shared", 4)]),
+    ]);
+    let c = compare(&before, &after);
+    assert_eq!(row(&c, "Array").alloc_size, 132);
+    assert_eq!(row(&c, "Thing").alloc_size, 32);
+    assert!(c.constructor("(array)").is_none());
+    assert_eq!(c.constructors[0].name, "Array", "sorted by allocated size");
+}
+
+/// ```text
+/// root ─▶ code#3 ─▶ Object#5 (a literal's boilerplate)
+///   ├───▶ (Stack roots)#7 ─▶ Object#9
+///   ├───▶ Holder#11 ─▶ Object#13 ◀─ code#3
+///   └───▶ hidden, object shape, number, native, synthetic, system / Context nodes
+/// ```
+#[test]
+fn noise_is_not_counted() {
+    let before = snapshot(&[("synthetic", "", 1, 0, &[])]);
+    let after = snapshot(&[
+        (
+            "synthetic",
+            "",
+            1,
+            0,
+            &[
+                ("element", "1", 1),
+                ("element", "2", 3),
+                ("element", "3", 5),
+                ("element", "4", 7),
+                ("element", "5", 8),
+                ("element", "6", 9),
+                ("element", "7", 10),
+                ("element", "8", 11),
+            ],
+        ),
+        (
+            "code",
+            "f",
+            3,
+            64,
+            &[("internal", "boilerplate", 2), ("internal", "x", 6)],
+        ),
+        ("object", "Object", 5, 24, &[]),
+        ("synthetic", "(Stack roots)", 7, 0, &[("internal", "0", 4)]),
+        ("object", "Object", 9, 24, &[]),
+        ("object", "Holder", 11, 16, &[("property", "x", 6)]),
+        ("object", "Object", 13, 24, &[]),
+        ("hidden", "h", 15, 8, &[]),
+        ("object shape", "s", 17, 8, &[]),
+        ("number", "n", 19, 16, &[]),
+        ("native", "system / JSArrayBufferData", 21, 8, &[]),
+        ("object", "system / Context", 23, 40, &[]),
+    ]);
+    let c = compare(&before, &after);
+    let names: Vec<&str> = c.constructors.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["Object", "Holder"]);
+    assert_eq!(
+        row(&c, "Object").new,
+        1,
+        "only the object held by program state counts"
+    );
+}
+
+/// ```text
+/// root ─▶ {a,b}#3, {a,b}#5, {c}#7 (plain Objects)
+///   └───▶ ArrayBuffer#9 ─▶ system / JSArrayBufferData#11 (1 KiB)
+/// ```
+#[test]
+fn plain_objects_are_named_by_shared_property_sets_and_buffers_carry_their_store() {
+    let before = snapshot(&[("synthetic", "", 1, 0, &[])]);
+    let after = snapshot(&[
+        (
+            "synthetic",
+            "",
+            1,
+            0,
+            &[
+                ("element", "1", 1),
+                ("element", "2", 2),
+                ("element", "3", 3),
+                ("element", "4", 4),
+            ],
+        ),
+        (
+            "object",
+            "Object",
+            3,
+            24,
+            &[
+                ("property", "a", 6),
+                ("property", "b", 6),
+                ("property", "__proto__", 6),
+            ],
+        ),
+        (
+            "object",
+            "Object",
+            5,
+            24,
+            &[("property", "a", 6), ("property", "b", 6)],
+        ),
+        ("object", "Object", 7, 24, &[("property", "c", 6)]),
+        (
+            "object",
+            "ArrayBuffer",
+            9,
+            56,
+            &[("internal", "backing_store", 5)],
+        ),
+        ("native", "system / JSArrayBufferData", 11, 1024, &[]),
+        ("string", "v", 13, 16, &[]),
+    ]);
+    let c = compare(&before, &after);
+    assert_eq!(row(&c, "{a, b}").new, 2);
+    assert_eq!(
+        row(&c, "Object").new,
+        1,
+        "a lone shape keeps its constructor name"
+    );
+    assert_eq!(row(&c, "ArrayBuffer").alloc_size, 1080);
+    assert_eq!(row(&c, "(string)").new, 1);
+}
+
+#[test]
+fn unchanged_classes_are_omitted() {
+    let s = snapshot(&[
+        ("synthetic", "", 1, 0, &[("element", "1", 1)]),
+        ("object", "Widget", 3, 32, &[]),
+    ]);
+    assert_eq!(compare(&s, &s), Comparison::default());
+}

@@ -1,0 +1,207 @@
+//! Parser tests on tiny hand-written snapshots.
+
+use super::*;
+
+/// The meta block every test snapshot uses, with `node_fields` given.
+fn meta(node_fields: &str) -> String {
+    format!(
+        r#"{{"meta":{{"node_fields":{node_fields},"node_types":[["hidden","array","string","object","code","closure","regexp","number","native","synthetic"],"string","number","number","number","number"],"edge_fields":["type","name_or_index","to_node"],"edge_types":[["context","element","property","internal","hidden","shortcut","weak"],"string_or_number","node"]}},"node_count":4,"edge_count":3}}"#
+    )
+}
+
+/// ```text
+///   (root) ──.w──▶ Widget#3 ──[0]──▶ "é\n😀"#5
+///      └────weak──▶ Widget#3
+/// ```
+/// plus a lone string node #7.
+fn tiny() -> String {
+    format!(
+        r#"{{"snapshot":{},
+"nodes":[9,0,1,0,2, 3,1,3,32,1, 2,2,5,24,0, 2,3,7,16,0],
+"edges":[2,4,5, 6,4,5, 1,0,10],
+"strings":["","Widget","\u00e9\n\ud83d\ude00","x\"y","w"]}}"#,
+        meta(r#"["type","name","id","self_size","edge_count"]"#)
+    )
+}
+
+#[test]
+fn reads_nodes_edges_and_escaped_strings() {
+    let s = parse(tiny().as_bytes()).unwrap();
+    assert_eq!(s.node_count(), 4);
+    assert_eq!(s.edge_count(), 3);
+    assert_eq!(s.node_type_name(1), "object");
+    assert_eq!(s.name(1), "Widget");
+    assert_eq!((s.id(1), s.self_size(1)), (3, 32));
+    assert_eq!(s.name(2), "é\n😀");
+    assert_eq!(s.strings.get(3), "x\"y");
+    assert_eq!(s.edges(0), 0..2);
+    assert_eq!(s.edge_to(0), 1);
+    assert_eq!(s.edge_label(0), ".w");
+    assert_eq!(s.edge_type_name(1), "weak");
+    assert_eq!(s.edges(1), 2..3);
+    assert_eq!(s.edge_to(2), 2);
+    assert_eq!(s.edge_label(2), "[0]");
+    assert!(s.has_js_objects());
+    assert!(!s.has_allocation_traces());
+}
+
+#[test]
+fn field_order_comes_from_meta() {
+    // Same graph, fields reordered and one unknown field added.
+    let text = format!(
+        r#"{{"snapshot":{},
+"nodes":[1,0,9,0,2,7, 3,32,3,1,1,0, 5,24,2,2,0,0, 7,16,2,3,0,0],
+"edges":[2,4,6, 6,4,6, 1,0,12],
+"strings":["","Widget","\u00e9\n\ud83d\ude00","x\"y","w"]}}"#,
+        meta(r#"["id","self_size","type","name","edge_count","detachedness"]"#)
+    );
+    let a = parse(tiny().as_bytes()).unwrap();
+    let b = parse(text.as_bytes()).unwrap();
+    for n in 0..4 {
+        assert_eq!(
+            (a.id(n), a.name(n), a.self_size(n), a.edges(n)),
+            (b.id(n), b.name(n), b.self_size(n), b.edges(n))
+        );
+    }
+    assert_eq!(a.edge_to, b.edge_to);
+}
+
+#[test]
+fn unknown_sections_are_skipped() {
+    let text = tiny().replacen(
+        r#""nodes""#,
+        r#""samples":[],"locations":[1,2,3,4],"extra":{"a":[true,null,-1.5e3,"s"]},"nodes""#,
+        1,
+    );
+    let s = parse(text.as_bytes()).unwrap();
+    assert_eq!(s.node_count(), 4);
+}
+
+#[test]
+fn allocation_traces_are_read() {
+    let text = format!(
+        r#"{{"snapshot":{{"meta":{{"node_fields":["type","name","id","self_size","edge_count","trace_node_id"],"node_types":[["synthetic","object"]],"edge_fields":["type","name_or_index","to_node"],"edge_types":[["property"]],"trace_function_info_fields":["function_id","name","script_name","script_id","line","column"],"trace_node_fields":["id","function_info_index","count","size","children"]}}}},
+"nodes":[0,0,1,0,1,0, 1,1,3,32,0,3],
+"edges":[0,1,6],
+"trace_function_infos":[1,2,3,9,10,5, 2,4,3,9,20,1],
+"trace_tree":[1,0,0,0,[2,0,0,0,[3,1,1,32,[]]]],
+"strings":["","Widget","outer","file:///a.js","inner"]}}"#
+    );
+    let s = parse(text.as_bytes()).unwrap();
+    assert!(s.has_allocation_traces());
+    let stack = s.allocation_stack(1);
+    let names: Vec<&str> = stack.iter().map(|f| f.function.as_str()).collect();
+    assert_eq!(names, ["inner", "outer", "outer"]);
+    assert_eq!(
+        (stack[0].script.as_str(), stack[0].line, stack[0].column),
+        ("file:///a.js", 20, 1)
+    );
+}
+
+#[test]
+fn malformed_snapshots_are_errors() {
+    let cases = [
+        (r#"{}"#, "`snapshot` is missing"),
+        (r#"{"snapshot": 5}"#, "unexpected `5` at byte 13"),
+        (r#"[1,2]"#, "unexpected `[` at byte 0"),
+        (
+            &tiny().replace(r#""strings""#, r#""strangs""#),
+            "`strings` is missing",
+        ),
+        (
+            &tiny().replace("9,0,1,0,2, 3", "9,0,1,0,2, 3,4"),
+            "not a multiple of the 5 node fields",
+        ),
+        (
+            &tiny().replace("1,0,10]", "1,0,11]"),
+            "edge 2 points at nodes[11]",
+        ),
+        (
+            &tiny().replace("[2,4,5, 6,4,5, 1,0,10]", "[2,4,5, 6,4,5]"),
+            "the nodes declare 3 edges",
+        ),
+        (&tiny().replace("9,0,1,0,2,", "9,99,1,0,2,"), "string 99"),
+        (
+            &tiny().replace(r#""type","name","id""#, r#""type","nom","id""#),
+            "no `name` field",
+        ),
+    ];
+    for (text, expected) in cases {
+        let err = match parse(text.as_bytes()) {
+            Ok(_) => panic!("parsed: {text}"),
+            Err(e) => e.to_string(),
+        };
+        assert!(
+            err.contains(expected),
+            "{text}\n  gave: {err}\n  expected: {expected}"
+        );
+    }
+}
+
+/// Every strict prefix of a valid snapshot is an error (never a panic), and
+/// a cut inside `nodes` says where the file ends.
+#[test]
+fn every_truncation_is_an_error() {
+    let text = tiny();
+    let bytes = text.as_bytes();
+    let nodes_at = text.find(r#""nodes":["#).unwrap() + 9;
+    let edges_at = text.find(r#""edges""#).unwrap();
+    for len in 0..bytes.len() {
+        let err = parse(&bytes[..len]).expect_err("a truncated snapshot must not parse");
+        if (nodes_at..edges_at - 3).contains(&len) {
+            match err {
+                ParseError::Truncated { offset, .. } => assert_eq!(offset, len as u64),
+                other => panic!("prefix {len}: {other}"),
+            }
+        }
+    }
+    assert!(parse(bytes).is_ok());
+}
+
+/// Random corruption gives `Ok` or `Err`, never a panic.
+#[test]
+fn mutations_never_panic() {
+    let original = tiny().into_bytes();
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let alphabet = b"{}[],:\"\\0123456789-.eEu \n";
+    for _ in 0..3000 {
+        let mut bytes = original.clone();
+        for _ in 0..1 + next() % 4 {
+            let at = (next() % bytes.len() as u64) as usize;
+            match next() % 3 {
+                0 => bytes[at] = alphabet[(next() % alphabet.len() as u64) as usize],
+                1 => {
+                    bytes.remove(at);
+                }
+                _ => bytes.insert(at, (next() % 256) as u8),
+            }
+        }
+        let _ = parse(&bytes[..]);
+    }
+}
+
+/// Input that arrives a byte at a time parses the same as all at once.
+#[test]
+fn reads_across_buffer_boundaries() {
+    struct Trickle<'a>(&'a [u8]);
+    impl std::io::Read for Trickle<'_> {
+        fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.0.len().min(1).min(out.len());
+            out[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+    let text = tiny();
+    let a = parse(text.as_bytes()).unwrap();
+    let b = parse(Trickle(text.as_bytes())).unwrap();
+    assert_eq!(a.node_id, b.node_id);
+    assert_eq!(a.edge_to, b.edge_to);
+    assert_eq!(a.name(2), b.name(2));
+}
