@@ -79,14 +79,12 @@ fn unknown_sections_are_skipped() {
 
 #[test]
 fn allocation_traces_are_read() {
-    let text = format!(
-        r#"{{"snapshot":{{"meta":{{"node_fields":["type","name","id","self_size","edge_count","trace_node_id"],"node_types":[["synthetic","object"]],"edge_fields":["type","name_or_index","to_node"],"edge_types":[["property"]],"trace_function_info_fields":["function_id","name","script_name","script_id","line","column"],"trace_node_fields":["id","function_info_index","count","size","children"]}}}},
+    let text = r#"{"snapshot":{"meta":{"node_fields":["type","name","id","self_size","edge_count","trace_node_id"],"node_types":[["synthetic","object"]],"edge_fields":["type","name_or_index","to_node"],"edge_types":[["property"]],"trace_function_info_fields":["function_id","name","script_name","script_id","line","column"],"trace_node_fields":["id","function_info_index","count","size","children"]}},
 "nodes":[0,0,1,0,1,0, 1,1,3,32,0,3],
 "edges":[0,1,6],
 "trace_function_infos":[1,2,3,9,10,5, 2,4,3,9,20,1],
 "trace_tree":[1,0,0,0,[2,0,0,0,[3,1,1,32,[]]]],
-"strings":["","Widget","outer","file:///a.js","inner"]}}"#
-    );
+"strings":["","Widget","outer","file:///a.js","inner"]}"#;
     let s = parse(text.as_bytes()).unwrap();
     assert!(s.has_allocation_traces());
     let stack = s.allocation_stack(1);
