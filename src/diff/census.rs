@@ -8,6 +8,7 @@
 //! synthetic nodes, heap numbers, and objects kept alive only by code (the
 //! boilerplates of object literals).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use crate::snapshot::{NodeIndex, Snapshot};
@@ -102,24 +103,29 @@ fn plain_object_shape(snap: &Snapshot, n: NodeIndex) -> Option<String> {
 }
 
 /// DevTools' class name of a node.
-fn class_name(snap: &Snapshot, n: NodeIndex, interfaces: &Interfaces) -> String {
+fn class_name<'s>(snap: &'s Snapshot, n: NodeIndex, interfaces: &Interfaces) -> Cow<'s, str> {
     match snap.node_type_name(n) {
         "hidden" => "(system)".into(),
         "object" | "native" => {
-            if let Some(shape) = plain_object_shape(snap, n).filter(|s| interfaces.contains(s)) {
-                return shape;
-            }
             let name = snap.name(n);
+            if name == "Object"
+                && let Some(shape) = plain_object_shape(snap, n).filter(|s| interfaces.contains(s))
+            {
+                return shape.into();
+            }
             // `<div id="x">` groups as `<div>`.
             match (name.starts_with('<'), name.find(' ')) {
-                (true, Some(space)) => format!("{}>", &name[..space]),
-                _ => name.to_owned(),
+                (true, Some(space)) => format!("{}>", &name[..space]).into(),
+                _ => name.into(),
             }
         }
         "code" => "(compiled code)".into(),
         "closure" => "Function".into(),
         "regexp" => "RegExp".into(),
-        other => format!("({other})"),
+        "string" => "(string)".into(),
+        "concatenated string" => "(concatenated string)".into(),
+        "sliced string" => "(sliced string)".into(),
+        other => format!("({other})").into(),
     }
 }
 

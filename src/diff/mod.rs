@@ -43,18 +43,16 @@ impl Comparison {
 
 /// Compare `before` (the base) with `after` (the current snapshot).
 pub fn compare(before: &Snapshot, after: &Snapshot) -> Comparison {
-    compare_with_new(before, after).0
+    let (classes, base, current) = censuses(before, after);
+    compare_census(&base, &current, &classes)
 }
 
 /// The comparison, and the new objects of each class as nodes of `after`
-/// (for retainer paths), in id order.
+/// (for retainer paths and allocation sites), in id order.
 pub fn compare_with_new(before: &Snapshot, after: &Snapshot) -> (Comparison, NewObjects) {
-    let interfaces = infer_interfaces(after);
-    let mut classes = Classes::default();
-    let base = census(before, &mut classes, &interfaces);
-    let current = census(after, &mut classes, &interfaces);
+    let (classes, base, current) = censuses(before, after);
     let comparison = compare_census(&base, &current, &classes);
-    let mut new = NewObjects::new();
+    let mut by_class: Vec<Vec<crate::snapshot::NodeIndex>> = Vec::new();
     let mut i = 0;
     for c in &current {
         while i < base.len() && base[i].id < c.id {
@@ -64,12 +62,29 @@ pub fn compare_with_new(before: &Snapshot, after: &Snapshot) -> (Comparison, New
             .get(i)
             .is_some_and(|b| b.id == c.id && b.class == c.class);
         if !same {
-            new.entry(classes.name(c.class).to_owned())
-                .or_default()
-                .push(c.node);
+            let k = c.class as usize;
+            if by_class.len() <= k {
+                by_class.resize_with(k + 1, Vec::new);
+            }
+            by_class[k].push(c.node);
         }
     }
+    let new = by_class
+        .into_iter()
+        .enumerate()
+        .filter(|(_, nodes)| !nodes.is_empty())
+        .map(|(k, nodes)| (classes.name(k as u32).to_owned(), nodes))
+        .collect();
     (comparison, new)
+}
+
+/// Both censuses, with the property-set names of `after` applied to both.
+fn censuses(before: &Snapshot, after: &Snapshot) -> (Classes, Vec<Counted>, Vec<Counted>) {
+    let interfaces = infer_interfaces(after);
+    let mut classes = Classes::default();
+    let base = census(before, &mut classes, &interfaces);
+    let current = census(after, &mut classes, &interfaces);
+    (classes, base, current)
 }
 
 /// New objects per class name, as node indices of the "after" snapshot.

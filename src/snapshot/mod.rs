@@ -27,8 +27,12 @@ pub struct Snapshot {
     pub edge_types: Vec<String>,
     pub(crate) node_type: Vec<u8>,
     pub(crate) node_name: Vec<u32>,
-    pub(crate) node_id: Vec<NodeId>,
-    pub(crate) node_size: Vec<u64>,
+    /// V8's ids are 32-bit; stored narrow to halve the column.
+    pub(crate) node_id: Vec<u32>,
+    /// Self sizes below 4 GiB; larger ones (huge backing stores) are in
+    /// `big_sizes`, marked here by `u32::MAX`.
+    pub(crate) node_size: Vec<u32>,
+    pub(crate) big_sizes: std::collections::HashMap<NodeIndex, u64>,
     /// `first_edge[n]..first_edge[n + 1]` are node `n`'s outgoing edges.
     pub(crate) first_edge: Vec<u32>,
     pub(crate) edge_type: Vec<u8>,
@@ -122,16 +126,21 @@ impl Snapshot {
             .map_or("unknown", String::as_str)
     }
 
+    /// The node's name; empty for string nodes, whose contents the parser
+    /// does not keep.
     pub fn name(&self, n: NodeIndex) -> &str {
         self.strings.get(self.node_name[n as usize])
     }
 
     pub fn id(&self, n: NodeIndex) -> NodeId {
-        self.node_id[n as usize]
+        self.node_id[n as usize] as NodeId
     }
 
     pub fn self_size(&self, n: NodeIndex) -> u64 {
-        self.node_size[n as usize]
+        match self.node_size[n as usize] {
+            u32::MAX => self.big_sizes.get(&n).copied().unwrap_or(u32::MAX as u64),
+            small => small as u64,
+        }
     }
 
     /// The edges leaving `n`, as indices into the edge columns.

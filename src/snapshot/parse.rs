@@ -202,7 +202,8 @@ pub fn parse(reader: impl Read) -> Result<Snapshot> {
                 read_trace_tree(&tree, &l.trace.node_fields, &mut snap)?;
             }
             "strings" => {
-                read_strings(&mut p, &mut snap.strings)?;
+                let needed = needed_strings(&snap);
+                read_strings(&mut p, &mut snap.strings, &needed)?;
                 seen_strings = true;
             }
             _ => p.skip_value()?,
@@ -242,6 +243,7 @@ fn read_nodes<R: Read>(p: &mut Parser<R>, l: &Layout, snap: &mut Snapshot) -> Re
     let mut filled = 0;
     let mut edges: u64 = 0;
     snap.first_edge.push(0);
+    let mut bad_id: Option<u64> = None;
     p.numbers("nodes", |v| {
         record[filled] = v;
         filled += 1;
@@ -250,8 +252,17 @@ fn read_nodes<R: Read>(p: &mut Parser<R>, l: &Layout, snap: &mut Snapshot) -> Re
             snap.node_type.push(record[l.n_type].min(255) as u8);
             snap.node_name
                 .push(record[l.n_name].min(u32::MAX as u64) as u32);
-            snap.node_id.push(record[l.n_id]);
-            snap.node_size.push(record[l.n_size]);
+            if record[l.n_id] > u32::MAX as u64 && bad_id.is_none() {
+                bad_id = Some(record[l.n_id]);
+            }
+            snap.node_id.push(record[l.n_id] as u32);
+            let size = record[l.n_size];
+            if size >= u32::MAX as u64 {
+                snap.big_sizes.insert(snap.node_size.len() as u32, size);
+                snap.node_size.push(u32::MAX);
+            } else {
+                snap.node_size.push(size as u32);
+            }
             edges += record[l.n_edges];
             snap.first_edge.push(edges.min(u32::MAX as u64) as u32);
             if let Some(t) = l.n_trace {
@@ -259,6 +270,11 @@ fn read_nodes<R: Read>(p: &mut Parser<R>, l: &Layout, snap: &mut Snapshot) -> Re
             }
         }
     })?;
+    if let Some(id) = bad_id {
+        return Err(ParseError::Inconsistent(format!(
+            "node id {id} does not fit V8's 32-bit ids"
+        )));
+    }
     if filled != 0 {
         return Err(ParseError::Inconsistent(format!(
             "`nodes` holds {} values, not a multiple of the {} node fields",
@@ -390,7 +406,51 @@ fn check_counts(snap: &Snapshot) -> Result<()> {
     Ok(())
 }
 
-fn read_strings<R: Read>(p: &mut Parser<R>, strings: &mut Strings) -> Result<()> {
+/// Which strings the diff, paths and traces use: names of nodes that are
+/// not strings themselves (a string node's name is its contents), names of
+/// edges, and trace function names and scripts. The others are read past
+/// and stored empty, so string contents cost no memory.
+fn needed_strings(snap: &Snapshot) -> Vec<bool> {
+    let mut needed = Vec::new();
+    let mut mark = |i: u32| {
+        let i = i as usize;
+        if i >= needed.len() {
+            needed.resize(i + 1, false);
+        }
+        needed[i] = true;
+    };
+    let text_types: Vec<u8> = snap
+        .node_types
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| t.ends_with("string"))
+        .map(|(i, _)| i as u8)
+        .collect();
+    for (ty, name) in snap.node_type.iter().zip(&snap.node_name) {
+        if !text_types.contains(ty) {
+            mark(*name);
+        }
+    }
+    let numbered: Vec<u8> = snap
+        .edge_types
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| matches!(t.as_str(), "element" | "hidden"))
+        .map(|(i, _)| i as u8)
+        .collect();
+    for (ty, name) in snap.edge_type.iter().zip(&snap.edge_name) {
+        if !numbered.contains(ty) {
+            mark(*name);
+        }
+    }
+    for f in &snap.trace_functions {
+        mark(f.name);
+        mark(f.script);
+    }
+    needed
+}
+
+fn read_strings<R: Read>(p: &mut Parser<R>, strings: &mut Strings, needed: &[bool]) -> Result<()> {
     p.expect(b'[', "`[` to open `strings`")?;
     if p.peek_non_ws("strings")? == b']' {
         p.bump();
@@ -400,7 +460,11 @@ fn read_strings<R: Read>(p: &mut Parser<R>, strings: &mut Strings) -> Result<()>
     loop {
         buf.clear();
         p.string_into(&mut buf, "a string of `strings`")?;
-        strings.push(&String::from_utf8_lossy(&buf));
+        if needed.get(strings.len()).copied().unwrap_or(false) {
+            strings.push(&String::from_utf8_lossy(&buf));
+        } else {
+            strings.push("");
+        }
         match p.next_non_ws("strings")? {
             b',' => continue,
             b']' => return Ok(()),
