@@ -1,21 +1,28 @@
 //! cargo-memcheck: memory regression tests for JavaScript, run in a real V8.
 //!
-//! The library core: `config` reads `memcheck.toml`, `discover` finds test
-//! files, `runtime` provisions and drives the JS runtime, `snapshot` parses
-//! heap snapshots, `diff` compares them, `budget` and `baseline` judge the
-//! result, `report` renders it, and `run` ties them into libtest trials.
+//! The library core under a thin CLI: `config` reads `memcheck.toml`,
+//! `discover` finds test files, `runtime` provisions and drives Deno,
+//! `snapshot` parses heap snapshots, `diff` compares them the way DevTools
+//! does, `retainers` and `explain` say why objects are alive and where they
+//! came from, `repeat` finds growth in every run, `measure` runs one test,
+//! `budget`, `baseline` and `verdict` judge a block, `report` renders the
+//! results, and `run` ties everything into libtest trials.
 
 pub mod baseline;
 pub mod budget;
 pub mod config;
 pub mod diff;
 pub mod discover;
+pub mod explain;
 pub mod measure;
+pub mod repeat;
 pub mod report;
+pub mod retainers;
 pub mod run;
 pub mod runtime;
 pub mod snapshot;
 pub mod units;
+pub mod verdict;
 
 /// Exit codes of `cargo memcheck`, as libtest and clap use them.
 pub mod exit {
@@ -28,5 +35,3 @@ pub mod exit {
     /// At least one test failed (libtest's code).
     pub const TESTS_FAILED: i32 = 101;
 }
-pub mod retainers;
-pub mod verdict;

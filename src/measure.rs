@@ -12,8 +12,9 @@ use std::sync::mpsc::{Receiver, Sender, channel};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crate::diff::{Comparison, NewObjects, compare, compare_with_new};
-use crate::retainers::RetainerTree;
+use crate::diff::{Comparison, compare, compare_with_new};
+use crate::explain::{self, AllocationSite, RetainerPath};
+use crate::repeat::{Repetition, RunDelta};
 use crate::runtime::{
     Event, Exit, Launch, ListedTest, Message, RuntimeError, RuntimeInfo, Session,
 };
@@ -41,119 +42,6 @@ pub struct Block {
     /// Kept `.heapsnapshot` files, with `--snapshots`.
     pub snapshots: Option<(PathBuf, PathBuf)>,
 }
-
-/// How one new object of a class is kept alive.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct RetainerPath {
-    pub constructor: String,
-    pub path: String,
-}
-
-/// What one run of a `repeat` block left alive, against the run before.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct RunDelta {
-    /// Objects alive after this run minus after the one before.
-    pub objects_delta: i64,
-    pub bytes_delta: i64,
-    /// Constructors whose count changed.
-    pub constructors: Vec<NamedDelta>,
-}
-
-/// A constructor's change in count over one run.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct NamedDelta {
-    pub name: String,
-    pub delta: i64,
-}
-
-impl From<&Comparison> for RunDelta {
-    fn from(c: &Comparison) -> RunDelta {
-        RunDelta {
-            objects_delta: c.retained_objects as i64 - c.freed_objects as i64,
-            bytes_delta: c.retained_bytes as i64 - c.freed_bytes as i64,
-            constructors: c
-                .constructors
-                .iter()
-                .filter(|r| r.delta != 0)
-                .map(|r| NamedDelta {
-                    name: r.name.clone(),
-                    delta: r.delta,
-                })
-                .collect(),
-        }
-    }
-}
-
-/// A constructor whose live count grew in every run: a leak.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct Growth {
-    pub name: String,
-    /// Its growth in each run.
-    pub deltas: Vec<i64>,
-}
-
-/// The runs of a `repeat` block.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct Repetition {
-    pub runs: Vec<RunDelta>,
-    /// Constructors that grew in every run, most first.
-    pub leaking: Vec<Growth>,
-}
-
-impl Repetition {
-    pub fn from_runs(runs: Vec<RunDelta>) -> Repetition {
-        let mut names: Vec<&String> = runs
-            .iter()
-            .flat_map(|r| r.constructors.iter().map(|c| &c.name))
-            .collect();
-        names.sort();
-        names.dedup();
-        let mut leaking: Vec<Growth> = names
-            .into_iter()
-            .map(|name| Growth {
-                name: name.clone(),
-                deltas: runs
-                    .iter()
-                    .map(|r| {
-                        r.constructors
-                            .iter()
-                            .find(|c| &c.name == name)
-                            .map_or(0, |c| c.delta)
-                    })
-                    .collect(),
-            })
-            .filter(|g| !g.deltas.is_empty() && g.deltas.iter().all(|&d| d > 0))
-            .collect();
-        leaking.sort_by(|a, b| {
-            b.deltas
-                .iter()
-                .sum::<i64>()
-                .cmp(&a.deltas.iter().sum::<i64>())
-                .then_with(|| a.name.cmp(&b.name))
-        });
-        Repetition { runs, leaking }
-    }
-}
-
-/// Where new objects of a class were allocated: the innermost frames of
-/// one allocation stack, and how many of the new objects it made.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct AllocationSite {
-    pub constructor: String,
-    pub count: u64,
-    /// Innermost first: `function (file:line:column)`.
-    pub stack: Vec<String>,
-}
-
-/// Allocation sites kept per class.
-const SITES_PER_CLASS: usize = 3;
-/// Frames kept per site.
-const FRAMES_PER_SITE: usize = 3;
-
-/// Retainer paths are found for this many classes per block, largest first.
-const RETAINER_CLASSES: usize = 5;
-/// Candidates looked at per class when choosing the closest sample.
-const RETAINER_SAMPLES: usize = 64;
 
 /// Why a test did not finish normally.
 #[derive(Debug, Clone, PartialEq)]
@@ -186,12 +74,6 @@ pub struct TestRun {
     pub fault: Option<Fault>,
     /// What the test printed, and the runtime's stderr.
     pub output: String,
-}
-
-/// Where to keep snapshots, with `--snapshots DIR`.
-#[derive(Clone, Debug)]
-pub struct KeepSnapshots {
-    pub dir: PathBuf,
 }
 
 /// What listing a file gave: the runtime that did it, and its tests or why
@@ -499,8 +381,8 @@ fn finish_block(
     let after = previous.ok_or("a block without its after snapshot")?;
     let (comparison, new) = compare_with_new(&first, &after);
     drop(first);
-    let retainers = retainer_paths(&after, &comparison, &new);
-    let allocations = allocation_sites(&after, &comparison, &new);
+    let retainers = explain::retainer_paths(&after, &comparison, &new);
+    let allocations = explain::allocation_sites(&after, &comparison, &new);
     let repetition = (count > 2).then(|| Repetition::from_runs(runs));
     let last_path = paths.pop().flatten();
     Ok(Block {
@@ -513,110 +395,6 @@ fn finish_block(
         allocations,
         snapshots: first_path.zip(last_path),
     })
-}
-
-/// Paths to the closest new object of each of the classes with the most
-/// new objects.
-fn retainer_paths(
-    after: &Snapshot,
-    comparison: &Comparison,
-    new: &NewObjects,
-) -> Vec<RetainerPath> {
-    let mut grown: Vec<_> = comparison
-        .constructors
-        .iter()
-        .filter(|r| r.new > 0)
-        .collect();
-    grown.sort_by(|a, b| b.new.cmp(&a.new).then(b.alloc_size.cmp(&a.alloc_size)));
-    grown.truncate(RETAINER_CLASSES);
-    if grown.is_empty() {
-        return Vec::new();
-    }
-    let tree = RetainerTree::build(after);
-    grown
-        .into_iter()
-        .filter_map(|row| {
-            let nodes = new.get(&row.name)?;
-            let sample = nodes
-                .iter()
-                .take(RETAINER_SAMPLES)
-                .filter_map(|&n| tree.distance(n).map(|d| (d, n)))
-                .min()?
-                .1;
-            Some(RetainerPath {
-                constructor: row.name.clone(),
-                path: tree.describe(after, sample)?,
-            })
-        })
-        .collect()
-}
-
-/// The stacks that allocated the new objects of the top classes.
-fn allocation_sites(
-    after: &Snapshot,
-    comparison: &Comparison,
-    new: &NewObjects,
-) -> Vec<AllocationSite> {
-    if !after.has_allocation_traces() {
-        return Vec::new();
-    }
-    let mut out = Vec::new();
-    for row in top_grown(comparison) {
-        let Some(nodes) = new.get(&row.name) else {
-            continue;
-        };
-        let mut counts: std::collections::HashMap<Vec<String>, u64> =
-            std::collections::HashMap::new();
-        for &n in nodes {
-            let stack: Vec<String> = after
-                .allocation_stack(n)
-                .into_iter()
-                .filter(|f| !f.script.is_empty() && !f.script.contains("/harness-"))
-                .take(FRAMES_PER_SITE)
-                .map(|f| {
-                    let name = if f.function.is_empty() {
-                        "(anonymous)"
-                    } else {
-                        f.function.as_str()
-                    };
-                    format!(
-                        "{name} ({}:{}:{})",
-                        crate::report::relative_url(&f.script),
-                        f.line,
-                        f.column
-                    )
-                })
-                .collect();
-            if !stack.is_empty() {
-                *counts.entry(stack).or_default() += 1;
-            }
-        }
-        let mut sites: Vec<_> = counts.into_iter().collect();
-        sites.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-        out.extend(
-            sites
-                .into_iter()
-                .take(SITES_PER_CLASS)
-                .map(|(stack, count)| AllocationSite {
-                    constructor: row.name.clone(),
-                    count,
-                    stack,
-                }),
-        );
-    }
-    out
-}
-
-/// The classes with the most new objects, for explanations.
-fn top_grown(comparison: &Comparison) -> Vec<&crate::diff::ConstructorDelta> {
-    let mut grown: Vec<_> = comparison
-        .constructors
-        .iter()
-        .filter(|r| r.new > 0)
-        .collect();
-    grown.sort_by(|a, b| b.new.cmp(&a.new).then(b.alloc_size.cmp(&a.alloc_size)));
-    grown.truncate(RETAINER_CLASSES);
-    grown
 }
 
 /// A file-name-safe version of a label.

@@ -8,7 +8,8 @@ use std::path::Path;
 use crate::baseline::{self, BlockBaseline};
 use crate::budget::Budget;
 use crate::config::Tolerance;
-use crate::measure::{AllocationSite, Block};
+use crate::explain::AllocationSite;
+use crate::measure::Block;
 use crate::report;
 
 /// What a block is held against.

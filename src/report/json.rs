@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::diff::ConstructorDelta;
-use crate::measure::{AllocationSite, Block, Repetition, RetainerPath};
+use crate::explain::{AllocationSite, RetainerPath};
+use crate::measure::Block;
+use crate::repeat::Repetition;
 use crate::runtime::RuntimeInfo;
 
 #[derive(Debug, Serialize, Default)]

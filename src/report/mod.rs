@@ -11,7 +11,9 @@ use std::fmt::Write as _;
 use similar::{ChangeTag, TextDiff};
 
 use crate::diff::Comparison;
-use crate::measure::{AllocationSite, Fault, Repetition, RetainerPath};
+use crate::explain::{AllocationSite, RetainerPath};
+use crate::measure::Fault;
+use crate::repeat::Repetition;
 use crate::units::format_bytes;
 
 /// Quote a test name for a POSIX shell.

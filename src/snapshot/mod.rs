@@ -7,6 +7,7 @@
 //! the file.
 
 mod parse;
+mod reader;
 
 pub use parse::{ParseError, parse};
 
