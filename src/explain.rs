@@ -42,13 +42,7 @@ pub fn retainer_paths(
     comparison: &Comparison,
     new: &NewObjects,
 ) -> Vec<RetainerPath> {
-    let mut grown: Vec<_> = comparison
-        .constructors
-        .iter()
-        .filter(|r| r.new > 0)
-        .collect();
-    grown.sort_by(|a, b| b.new.cmp(&a.new).then(b.alloc_size.cmp(&a.alloc_size)));
-    grown.truncate(RETAINER_CLASSES);
+    let grown = top_grown(comparison);
     if grown.is_empty() {
         return Vec::new();
     }

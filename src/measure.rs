@@ -287,15 +287,9 @@ pub fn run_test(
                     break;
                 }
                 let snapshots = done.split_off(done.len() - wanted);
-                match finish_block(name, block_budget.take(), snapshots) {
-                    Ok(mut b) => {
-                        b.allocated_bytes = allocated.take();
-                        run.blocks.push(b);
-                    }
-                    Err(e) => {
-                        run.fault = Some(Fault::Internal(e));
-                        break;
-                    }
+                let block = finish_block(name, block_budget.take(), snapshots);
+                if !push_block(&mut run, block, allocated.take()) {
+                    break;
                 }
             }
             Event::Message(Message::WholeAfter { name }) => {
@@ -305,15 +299,9 @@ pub fn run_test(
                     ));
                     break;
                 };
-                match finish_block(name, None, vec![before, after]) {
-                    Ok(mut b) => {
-                        b.allocated_bytes = allocated.take();
-                        run.blocks.push(b);
-                    }
-                    Err(e) => {
-                        run.fault = Some(Fault::Internal(e));
-                        break;
-                    }
+                let block = finish_block(name, None, vec![before, after]);
+                if !push_block(&mut run, block, allocated.take()) {
+                    break;
                 }
             }
             Event::Message(Message::Passed) => finished = true,
@@ -353,6 +341,22 @@ pub fn run_test(
         });
     }
     Ok(run)
+}
+
+/// Add a finished block to the run, or record why it could not be
+/// measured; false when the run cannot go on.
+fn push_block(run: &mut TestRun, block: Result<Block, String>, allocated: Option<u64>) -> bool {
+    match block {
+        Ok(mut b) => {
+            b.allocated_bytes = allocated;
+            run.blocks.push(b);
+            true
+        }
+        Err(e) => {
+            run.fault = Some(Fault::Internal(e));
+            false
+        }
+    }
 }
 
 /// Compare a block's checkpoints: the first against the last, and with

@@ -239,48 +239,61 @@ fn reserve_nodes(snap: &mut Snapshot, n: usize) {
     snap.first_edge.reserve(n + 1);
 }
 
-fn read_nodes<R: Read>(p: &mut Parser<R>, l: &Layout, snap: &mut Snapshot) -> Result<()> {
-    let mut record = vec![0u64; l.node_width];
-    let mut filled = 0;
-    let mut edges: u64 = 0;
-    snap.first_edge.push(0);
-    let mut bad_id: Option<u64> = None;
-    p.numbers("nodes", |v| {
+/// Read a flat integer array as records of `width` values, handing each to
+/// `sink`; a trailing partial record is an error.
+fn read_records<R: Read>(
+    p: &mut Parser<R>,
+    context: &'static str,
+    width: usize,
+    mut sink: impl FnMut(&[u64]),
+) -> Result<()> {
+    let mut record = vec![0u64; width];
+    let (mut filled, mut count) = (0, 0usize);
+    p.numbers(context, |v| {
         record[filled] = v;
         filled += 1;
-        if filled == l.node_width {
+        if filled == width {
             filled = 0;
-            snap.node_type.push(record[l.n_type].min(255) as u8);
-            snap.node_name
-                .push(record[l.n_name].min(u32::MAX as u64) as u32);
-            if record[l.n_id] > u32::MAX as u64 && bad_id.is_none() {
-                bad_id = Some(record[l.n_id]);
-            }
-            snap.node_id.push(record[l.n_id] as u32);
-            let size = record[l.n_size];
-            if size >= u32::MAX as u64 {
-                snap.big_sizes.insert(snap.node_size.len() as u32, size);
-                snap.node_size.push(u32::MAX);
-            } else {
-                snap.node_size.push(size as u32);
-            }
-            edges += record[l.n_edges];
-            snap.first_edge.push(edges.min(u32::MAX as u64) as u32);
-            if let Some(t) = l.n_trace {
-                snap.node_trace.push(record[t].min(u32::MAX as u64) as u32);
-            }
+            count += 1;
+            sink(&record);
+        }
+    })?;
+    if filled != 0 {
+        return Err(ParseError::Inconsistent(format!(
+            "`{context}` holds {} values, not a multiple of its {width} fields",
+            count * width + filled
+        )));
+    }
+    Ok(())
+}
+
+fn read_nodes<R: Read>(p: &mut Parser<R>, l: &Layout, snap: &mut Snapshot) -> Result<()> {
+    let mut edges: u64 = 0;
+    let mut bad_id: Option<u64> = None;
+    snap.first_edge.push(0);
+    read_records(p, "nodes", l.node_width, |r| {
+        snap.node_type.push(r[l.n_type].min(255) as u8);
+        snap.node_name.push(r[l.n_name].min(u32::MAX as u64) as u32);
+        if r[l.n_id] > u32::MAX as u64 && bad_id.is_none() {
+            bad_id = Some(r[l.n_id]);
+        }
+        snap.node_id.push(r[l.n_id] as u32);
+        let size = r[l.n_size];
+        if size >= u32::MAX as u64 {
+            snap.big_sizes.insert(snap.node_size.len() as u32, size);
+            snap.node_size.push(u32::MAX);
+        } else {
+            snap.node_size.push(size as u32);
+        }
+        edges += r[l.n_edges];
+        snap.first_edge.push(edges.min(u32::MAX as u64) as u32);
+        if let Some(t) = l.n_trace {
+            snap.node_trace.push(r[t].min(u32::MAX as u64) as u32);
         }
     })?;
     if let Some(id) = bad_id {
         return Err(ParseError::Inconsistent(format!(
             "node id {id} does not fit V8's 32-bit ids"
-        )));
-    }
-    if filled != 0 {
-        return Err(ParseError::Inconsistent(format!(
-            "`nodes` holds {} values, not a multiple of the {} node fields",
-            snap.node_id.len() * l.node_width + filled,
-            l.node_width
         )));
     }
     if edges > u32::MAX as u64 {
@@ -290,36 +303,21 @@ fn read_nodes<R: Read>(p: &mut Parser<R>, l: &Layout, snap: &mut Snapshot) -> Re
 }
 
 fn read_edges<R: Read>(p: &mut Parser<R>, l: &Layout, snap: &mut Snapshot) -> Result<()> {
-    let mut record = vec![0u64; l.edge_width];
-    let mut filled = 0;
     let width = l.node_width as u64;
     let nodes = snap.node_id.len() as u64;
     let mut bad: Option<(usize, u64)> = None;
-    p.numbers("edges", |v| {
-        record[filled] = v;
-        filled += 1;
-        if filled == l.edge_width {
-            filled = 0;
-            let to = record[l.e_to];
-            if (!to.is_multiple_of(width) || to / width >= nodes) && bad.is_none() {
-                bad = Some((snap.edge_to.len(), to));
-            }
-            snap.edge_type.push(record[l.e_type].min(255) as u8);
-            snap.edge_name
-                .push(record[l.e_name].min(u32::MAX as u64) as u32);
-            snap.edge_to.push((to / width).min(u32::MAX as u64) as u32);
+    read_records(p, "edges", l.edge_width, |r| {
+        let to = r[l.e_to];
+        if (!to.is_multiple_of(width) || to / width >= nodes) && bad.is_none() {
+            bad = Some((snap.edge_to.len(), to));
         }
+        snap.edge_type.push(r[l.e_type].min(255) as u8);
+        snap.edge_name.push(r[l.e_name].min(u32::MAX as u64) as u32);
+        snap.edge_to.push((to / width).min(u32::MAX as u64) as u32);
     })?;
     if let Some((i, to)) = bad {
         return Err(ParseError::Inconsistent(format!(
             "edge {i} points at nodes[{to}], which is not the start of a node"
-        )));
-    }
-    if filled != 0 {
-        return Err(ParseError::Inconsistent(format!(
-            "`edges` holds {} values, not a multiple of the {} edge fields",
-            snap.edge_to.len() * l.edge_width + filled,
-            l.edge_width
         )));
     }
     Ok(())
@@ -333,21 +331,14 @@ fn read_trace_functions<R: Read>(
     if l.function_width == 0 {
         return p.skip_value();
     }
-    let mut record = vec![0u64; l.function_width];
-    let mut filled = 0;
     let get = |r: &[u64], i: Option<usize>| i.map_or(0, |i| r[i].min(u32::MAX as u64) as u32);
-    p.numbers("trace_function_infos", |v| {
-        record[filled] = v;
-        filled += 1;
-        if filled == l.function_width {
-            filled = 0;
-            snap.trace_functions.push(TraceFunction {
-                name: get(&record, l.f_name),
-                script: get(&record, l.f_script),
-                line: get(&record, l.f_line),
-                column: get(&record, l.f_column),
-            });
-        }
+    read_records(p, "trace_function_infos", l.function_width, |r| {
+        snap.trace_functions.push(TraceFunction {
+            name: get(r, l.f_name),
+            script: get(r, l.f_script),
+            line: get(r, l.f_line),
+            column: get(r, l.f_column),
+        });
     })
 }
 

@@ -110,7 +110,7 @@ fn malformed_snapshots_are_errors() {
         ),
         (
             &tiny().replace("9,0,1,0,2, 3", "9,0,1,0,2, 3,4"),
-            "not a multiple of the 5 node fields",
+            "not a multiple of its 5 fields",
         ),
         (
             &tiny().replace("1,0,10]", "1,0,11]"),
