@@ -130,8 +130,23 @@ pub fn run(config: &Config, args: &Arguments, opts: &Options) -> anyhow::Result<
                 continue;
             }
         };
+        let mut seen: BTreeMap<String, Option<u32>> = BTreeMap::new();
         for test in tests {
             let full = format!("{}::{}", state.file.relative, test.name);
+            if let Some(first) = seen.get(&test.name) {
+                let message = duplicate_name(&state.file.relative, &test, *first);
+                let (shared, file, name) = (
+                    shared.clone(),
+                    state.file.relative.clone(),
+                    test.name.clone(),
+                );
+                trials.push(Trial::test(full, move || {
+                    record(&shared, &file, &name, Err(message.clone()), Vec::new());
+                    Err(Failed::from(message))
+                }));
+                continue;
+            }
+            seen.insert(test.name.clone(), test.line);
             let state = state.clone();
             let shared = shared.clone();
             let launch = launch.clone();
@@ -355,6 +370,17 @@ fn run_trial(
     } else {
         fail(shared, file, test, blocks, failures.trim_end().to_owned())
     }
+}
+
+/// A second `test(...)` with a name the file already used: baselines and
+/// filters are keyed by name, so it cannot run.
+fn duplicate_name(file: &str, test: &ListedTest, first: Option<u32>) -> String {
+    let first = first.map(|l| format!(" at line {l}")).unwrap_or_default();
+    format!(
+        "{file}{}: test name {:?} is already used{first} in this file; rename one of them (baselines and filters are keyed by name)",
+        line_suffix(test),
+        test.name
+    )
 }
 
 fn line_suffix(test: &ListedTest) -> String {
