@@ -111,6 +111,7 @@ fn run_command(args: RunArgs) -> anyhow::Result<i32> {
         json: args.json,
         snapshots: args.snapshots,
         trace_allocations: args.trace_allocations,
+        show_output: args.libtest.show_output || args.libtest.nocapture,
     };
     run::run(&config, &args.libtest, &opts)
 }

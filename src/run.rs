@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context as _;
-use libtest_mimic::{Arguments, Failed, Trial};
+use libtest_mimic::{Arguments, Failed, FormatSetting, Trial};
 
 use crate::baseline::{self, BaselineError, BaselineFile, BlockBaseline};
 use crate::budget::Budget;
@@ -32,6 +32,9 @@ pub struct Options {
     pub snapshots: Option<PathBuf>,
     /// Track allocations in every run (slow), not only to explain failures.
     pub trace_allocations: bool,
+    /// After the run, show what each passing test's blocks did (libtest's
+    /// `--show-output`, or `--nocapture`).
+    pub show_output: bool,
 }
 
 /// Whether `CI` says we run in CI (set, and not `false`/`0`/empty).
@@ -55,6 +58,8 @@ struct Shared {
     updates: BTreeMap<String, BTreeMap<String, BTreeMap<String, BlockBaseline>>>,
     notes: Vec<String>,
     runtime: Option<RuntimeInfo>,
+    /// With `--show-output`: what each passing test did, by full name.
+    successes: BTreeMap<String, String>,
 }
 
 /// Run the suite; returns the process exit code.
@@ -168,6 +173,9 @@ pub fn run(config: &Config, args: &Arguments, opts: &Options) -> anyhow::Result<
     }
 
     let shared = shared.lock().unwrap();
+    if !shared.successes.is_empty() && !matches!(args.format, Some(FormatSetting::Json)) {
+        print_successes(&shared.successes);
+    }
     if opts.update {
         write_baselines(&states, &shared)?;
     }
@@ -365,11 +373,31 @@ fn run_trial(
             .insert(test.name.clone(), staged);
     }
     if failures.is_empty() {
+        if opts.show_output {
+            let mut text: String = run.blocks.iter().map(verdict::summary).collect();
+            if !run.output.trim().is_empty() {
+                let _ = write!(text, "--- output ---\n{}\n", run.output.trim_end());
+            }
+            shared.lock().unwrap().successes.insert(full.clone(), text);
+        }
         record(shared, file, &test.name, Ok(()), blocks);
         Ok(())
     } else {
         fail(shared, file, test, blocks, failures.trim_end().to_owned())
     }
+}
+
+/// libtest's "successes" section: each passing test's blocks.
+fn print_successes(successes: &BTreeMap<String, String>) {
+    let mut out = String::from("successes:\n");
+    for (name, text) in successes {
+        let _ = write!(out, "\n---- {name} ----\n{text}");
+    }
+    let _ = writeln!(out, "\nsuccesses:");
+    for name in successes.keys() {
+        let _ = writeln!(out, "    {name}");
+    }
+    print!("{out}");
 }
 
 /// A second `test(...)` with a name the file already used: baselines and

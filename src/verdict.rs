@@ -11,6 +11,7 @@ use crate::config::Tolerance;
 use crate::explain::AllocationSite;
 use crate::measure::Block;
 use crate::report;
+use crate::units::format_bytes;
 
 /// What a block is held against.
 pub struct Standard<'a> {
@@ -154,7 +155,48 @@ pub fn render(block: &Block, v: &Verdict, allocations: &[AllocationSite]) -> Str
         let _ = writeln!(out, "  {r}");
     }
     out.push_str(&v.details);
-    let paths = report::retainer_lines(&block.retainers, &v.grown, v.grew);
+    explain(&mut out, block, allocations, &v.grown, v.grew);
+    out
+}
+
+/// What a passing block did, for `--show-output`: its Comparison table,
+/// allocated bytes, each repeated run, and how its top classes are kept
+/// alive and where they were allocated.
+pub fn summary(block: &Block) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "block {:?}:", block.name);
+    for l in report::table(&block.comparison).lines() {
+        let _ = writeln!(out, "    {l}");
+    }
+    if let Some(bytes) = block.allocated_bytes {
+        let _ = writeln!(
+            out,
+            "  allocated: {} (garbage included)",
+            format_bytes(bytes)
+        );
+    }
+    if let Some(r) = &block.repetition {
+        let runs: Vec<String> = r
+            .runs
+            .iter()
+            .map(|d| format!("{:+}", d.objects_delta))
+            .collect();
+        let _ = writeln!(out, "  live objects per repeated run: {}", runs.join(" "));
+    }
+    explain(&mut out, block, &block.allocations, &[], true);
+    out
+}
+
+/// Retainer paths and allocation sites of the chosen classes (those in
+/// `grown`, or the top ones when it is empty and `over` is set).
+fn explain(
+    out: &mut String,
+    block: &Block,
+    allocations: &[AllocationSite],
+    grown: &[String],
+    over: bool,
+) {
+    let paths = report::retainer_lines(&block.retainers, grown, over);
     if !paths.is_empty() {
         let _ = writeln!(
             out,
@@ -164,7 +206,7 @@ pub fn render(block: &Block, v: &Verdict, allocations: &[AllocationSite]) -> Str
             let _ = writeln!(out, "    {l}");
         }
     }
-    let sites = report::allocation_lines(allocations, &v.grown, v.grew);
+    let sites = report::allocation_lines(allocations, grown, over);
     if !sites.is_empty() {
         let _ = writeln!(
             out,
@@ -174,5 +216,4 @@ pub fn render(block: &Block, v: &Verdict, allocations: &[AllocationSite]) -> Str
             let _ = writeln!(out, "    {l}");
         }
     }
-    out
 }

@@ -96,13 +96,31 @@ fn block<'a>(test: &'a Value, name: &str) -> &'a Value {
 #[test]
 fn passing_suite_reports_exact_counts() {
     let dir = project("pass", "exact");
-    let out = memcheck(&dir, &["--json", "report.json"]);
+    let out = memcheck(&dir, &["--json", "report.json", "--show-output"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        String::from_utf8_lossy(&out.stdout)
-            .contains("test result: ok. 3 passed; 0 failed; 1 ignored"),
+        stdout.contains("test result: ok. 3 passed; 0 failed; 1 ignored"),
         "{}",
         text(&out)
+    );
+    // --show-output: each passing block's Comparison table, as libtest's
+    // "successes" section.
+    let shown = stdout.split_once("\nsuccesses:\n").map_or("", |(_, s)| s);
+    assert!(
+        shown.contains("---- widgets.memtest.js::keeps 1000 widgets ----\nblock \"empty\":"),
+        "{stdout}"
+    );
+    let widget_row = ["Widget", "1000", "0", "+1000", "32000", "0", "+32000"];
+    assert!(
+        shown
+            .lines()
+            .any(|l| l.split_whitespace().eq(widget_row.iter().copied())),
+        "{stdout}"
+    );
+    assert!(
+        shown.contains("kept alive by (shortest path from a GC root to one new object):"),
+        "{stdout}"
     );
     let report = read_json(&dir.join("report.json"));
     assert_eq!(report["runtime"]["name"], "deno");
