@@ -59,7 +59,7 @@ pub fn retainer_paths(
                 .1;
             Some(RetainerPath {
                 constructor: row.name.clone(),
-                path: tree.describe(after, sample)?,
+                path: crate::report::relative_url(&tree.describe(after, sample)?),
             })
         })
         .collect()

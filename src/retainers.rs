@@ -116,7 +116,12 @@ impl RetainerTree {
                         last.1.push_str(&edge);
                     }
                 }
-                _ => hops.push((label(snap, from), edge)),
+                _ => {
+                    let name = self
+                        .module_of(snap, from)
+                        .unwrap_or_else(|| label(snap, from));
+                    hops.push((name, edge));
+                }
             }
         }
         let mut parts: Vec<String> = hops.into_iter().map(|(n, e)| format!("{n} {e}")).collect();
@@ -127,6 +132,32 @@ impl RetainerTree {
         parts.push(label(snap, node));
         Some(parts.join(" → "))
     }
+
+    /// `(module file:///…/a.js)` when `n` is the suspended body of an ES
+    /// module: V8 keeps a module's top-level variables in the context of a
+    /// `Generator` that its `SourceTextModule` holds. Users know that as the
+    /// module's scope, not as a generator.
+    fn module_of(&self, snap: &Snapshot, n: NodeIndex) -> Option<String> {
+        let parent = *self.parent.get(n as usize)?;
+        if snap.name(n) != "Generator"
+            || parent == UNREACHED
+            || snap.name(parent) != "system / SourceTextModule"
+        {
+            return None;
+        }
+        let function = edge_named(snap, n, "function")?;
+        let shared = edge_named(snap, function, "shared")?;
+        let script = edge_named(snap, shared, "script")?;
+        let url = snap.name(script).strip_prefix("system / Script / ")?;
+        Some(format!("(module {url})"))
+    }
+}
+
+/// Where `n`'s edge called `name` leads.
+fn edge_named(snap: &Snapshot, n: NodeIndex, name: &str) -> Option<NodeIndex> {
+    snap.edges(n)
+        .find(|&e| snap.edge_name_str(e) == Some(name))
+        .map(|e| snap.edge_to(e))
 }
 
 /// Synthetic roots and V8's internal holders at the start of a path.
@@ -196,5 +227,52 @@ mod tests {
         );
         assert_eq!(tree.distance(7), None);
         assert_eq!(tree.describe(&s, 7), None);
+    }
+
+    /// ```text
+    /// root ─▶ SourceTextModule ─▶ Generator ─(context)─▶ Context ─::cache─▶ Map
+    ///                             └─function─▶ closure ─shared─▶ SFI ─script─▶ Script a.js
+    /// ```
+    #[test]
+    fn module_scope_is_named_after_its_file() {
+        let s = snapshot(&[
+            ("synthetic", "", 1, 0, &[("element", "1", 1)]),
+            (
+                "native",
+                "system / SourceTextModule",
+                3,
+                64,
+                &[("hidden", "5", 2)],
+            ),
+            (
+                "object",
+                "Generator",
+                5,
+                40,
+                &[("internal", "function", 3), ("internal", "context", 6)],
+            ),
+            ("closure", "", 7, 32, &[("internal", "shared", 4)]),
+            (
+                "code",
+                "system / SharedFunctionInfo",
+                9,
+                32,
+                &[("internal", "script", 5)],
+            ),
+            ("code", "system / Script / file:///p/a.js", 11, 32, &[]),
+            (
+                "object",
+                "system / Context / scope @9",
+                13,
+                32,
+                &[("context", "cache", 7)],
+            ),
+            ("object", "Map", 15, 32, &[]),
+        ]);
+        let tree = RetainerTree::build(&s);
+        assert_eq!(
+            tree.describe(&s, 7).unwrap(),
+            "(module file:///p/a.js) ::cache → Map"
+        );
     }
 }

@@ -456,10 +456,10 @@ fn failures_show_how_new_objects_are_kept_alive() {
     assert_eq!(out.status.code(), Some(101), "{t}");
     for expected in [
         "Session: (global) .implicitKeep → Array [0] → Session",
-        "ArrayBuffer: Generator ::handlers → Array [0] → Function ::scratch → ArrayBuffer",
-        "Widget: Generator ::bus → Bus .listeners → Array [",
+        "ArrayBuffer: (module leaks.memtest.js) ::handlers → Array [0] → Function ::scratch → ArrayBuffer",
+        "Widget: (module leaks.memtest.js) ::bus → Bus .listeners → Array [",
         "] → Function ::this → Widget",
-        "CacheEntry: Generator ::cache → Map (table)[",
+        "CacheEntry: (module leaks.memtest.js) ::cache → Map (table)[",
         "Session ×100: remember (leaks.memtest.js:11:18) ← (anonymous) (leaks.memtest.js:15:",
         "ArrayBuffer ×1: makeHandler (leaks.memtest.js:21:21)",
         "Widget ×20: (anonymous) (leaks.memtest.js:47:",
@@ -532,6 +532,10 @@ fn repetition_flags_leaks_and_passes_bounded_structures() {
         "{t}"
     );
     assert!(t.contains("Entry: Function ::memo → Map (table)["), "{t}");
+    assert!(
+        t.contains("Subscriber: (module repeat.memtest.js) ::listeners → Set (table)["),
+        "{t}"
+    );
     let report = read_json(&dir.join("r.json"));
     assert!(
         t.contains("leak: Subscriber grew in every one of 4 runs (+1 +1 +1 +1 per run)"),
