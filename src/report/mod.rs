@@ -173,8 +173,15 @@ pub fn fault(f: &Fault, file: &str) -> String {
                 .into_iter()
                 .rev()
                 .collect();
+            let hint = if output.contains("JavaScript out of memory") {
+                "\nthe JavaScript heap reached its limit: the test keeps more than V8 may hold \
+                 (a leak?), or needs a larger heap: v8_flags = [\"--max-old-space-size=MiB\"] \
+                 under [runtime] in memcheck.toml"
+            } else {
+                ""
+            };
             format!(
-                "the runtime ended with {exit} before the test finished\n{}",
+                "the runtime ended with {exit} before the test finished{hint}\n{}",
                 tail.join("\n")
             )
         }
