@@ -4,18 +4,20 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use cargo_memcheck::config::{Config, ConfigError};
 use cargo_memcheck::run::{self, Options};
 use cargo_memcheck::{diff, exit, report, snapshot};
+
+const ABOUT: &str = "Memory regression tests for JavaScript, run in a real V8 (Deno).";
 
 #[derive(Parser)]
 #[command(
     name = "cargo-memcheck",
     bin_name = "cargo memcheck",
     version,
-    about = "Memory regression tests for JavaScript, run in a real V8 (Deno).",
+    about = ABOUT,
     args_conflicts_with_subcommands = true
 )]
 struct Cli {
@@ -71,7 +73,10 @@ pub fn main() -> i32 {
     if argv.get(1).is_some_and(|a| a == "memcheck") {
         argv.remove(1);
     }
-    let cli = match Cli::try_parse_from(argv) {
+    let cli = match command()
+        .try_get_matches_from(argv)
+        .and_then(|m| Cli::from_arg_matches(&m))
+    {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
@@ -99,6 +104,28 @@ pub fn main() -> i32 {
             }
         }
     }
+}
+
+/// The clap command, with libtest's flags worded for memcheck: libtest-mimic
+/// brings its own help template and calls two flags no-ops that we honour.
+fn command() -> clap::Command {
+    let show =
+        "After the run, show each passing test's blocks: Comparison table, retainer paths, output";
+    Cli::command()
+        .about(ABOUT)
+        .long_about(None)
+        .version(env!("CARGO_PKG_VERSION"))
+        .disable_version_flag(false)
+        .help_template("{about}\n\n{usage-heading} {usage}\n\n{all-args}{after-help}")
+        .after_help(
+            "Tests run in parallel, each in its own runtime process (--test-threads to change).\n\
+             Exit codes: 0 passed, 101 a test failed, 2 bad arguments or memcheck.toml, 1 other errors.",
+        )
+        .mut_arg("show_output", |a| a.help(show))
+        .mut_arg("nocapture", |a| a.help("Same as --show-output"))
+        .mut_arg("test", |a| a.hide(true))
+        .mut_arg("bench", |a| a.hide(true))
+        .mut_arg("unstable_flags", |a| a.hide(true))
 }
 
 fn run_command(args: RunArgs) -> anyhow::Result<i32> {
@@ -150,4 +177,34 @@ fn diff_command(args: &DiffArgs) -> anyhow::Result<i32> {
             .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
     }
     Ok(exit::OK)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        command().debug_assert();
+    }
+
+    #[test]
+    fn libtest_flags_and_ours_parse_together() {
+        let m = command()
+            .try_get_matches_from([
+                "cargo-memcheck",
+                "cache",
+                "--exact",
+                "--nocapture",
+                "--update",
+                "--test-threads",
+                "1",
+            ])
+            .unwrap();
+        let cli = Cli::from_arg_matches(&m).unwrap();
+        assert!(cli.command.is_none());
+        assert!(cli.run.update && cli.run.libtest.exact && cli.run.libtest.nocapture);
+        assert_eq!(cli.run.libtest.filter.as_deref(), Some("cache"));
+        assert_eq!(cli.run.libtest.test_threads, Some(1));
+    }
 }
