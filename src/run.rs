@@ -452,6 +452,7 @@ fn record(
 /// Merge the staged baselines into their files: entries of tests that did
 /// not run are kept; entries of tests that no longer exist are dropped.
 fn write_baselines(states: &[Arc<FileState>], shared: &Shared) -> anyhow::Result<()> {
+    let mut refused = Vec::new();
     for state in states {
         let Some(updates) = shared.updates.get(&state.file.relative) else {
             continue;
@@ -459,9 +460,37 @@ fn write_baselines(states: &[Arc<FileState>], shared: &Shared) -> anyhow::Result
         let Some(runtime) = &shared.runtime else {
             continue;
         };
+        // A file holds one runtime's figures; a corrupt one cannot be
+        // merged. Either is replaced only when this run re-recorded every
+        // test it may hold, so that nothing is lost.
         let mut file = match &state.baseline {
             Ok(Some(b)) if b.matches_runtime(runtime) => b.clone(),
-            _ => BaselineFile::default(),
+            Ok(None) => BaselineFile::default(),
+            other => {
+                let missing =
+                    not_rerecorded(state, updates, other.as_ref().ok().cloned().flatten());
+                if !missing.is_empty() {
+                    let why = match other {
+                        Ok(Some(b)) => format!("it was recorded with {}", b.recorded_with()),
+                        _ => "it cannot be read".to_owned(),
+                    };
+                    let names: Vec<String> =
+                        missing.iter().map(|t| format!("{:?}", t.name)).collect();
+                    let ignored = if missing.iter().any(|t| t.ignore) {
+                        " --include-ignored"
+                    } else {
+                        ""
+                    };
+                    refused.push(format!(
+                        "not updating {}: {why}, and this run did not re-record {}; re-record the whole file (cargo memcheck --update{ignored} {}) or fix it by hand",
+                        report::display_path(&state.baseline_path),
+                        names.join(", "),
+                        report::shell_quote(&format!("{}::", state.file.relative)),
+                    ));
+                    continue;
+                }
+                BaselineFile::default()
+            }
         };
         file.runtime = baseline::runtime_label(runtime);
         file.v8 = runtime.v8.clone();
@@ -491,7 +520,32 @@ fn write_baselines(states: &[Arc<FileState>], shared: &Shared) -> anyhow::Result
             report::display_path(&state.baseline_path)
         );
     }
-    Ok(())
+    if refused.is_empty() {
+        Ok(())
+    } else {
+        anyhow::bail!("{}", refused.join("\nerror: "))
+    }
+}
+
+/// The tests whose entries replacing a file's baseline would lose: those
+/// `old` holds (or, when it could not be read, every test of the file,
+/// ignored ones too) that still exist and were not re-recorded by this run.
+fn not_rerecorded<'a>(
+    state: &'a FileState,
+    updates: &BTreeMap<String, BTreeMap<String, BlockBaseline>>,
+    old: Option<BaselineFile>,
+) -> Vec<&'a ListedTest> {
+    let Ok(tests) = &state.tests else {
+        return Vec::new();
+    };
+    tests
+        .iter()
+        .filter(|t| match &old {
+            Some(b) => b.tests.contains_key(&t.name),
+            None => true,
+        })
+        .filter(|t| !updates.contains_key(&t.name))
+        .collect()
 }
 
 fn json_report(states: &[Arc<FileState>], shared: &Shared, args: &Arguments) -> JsonReport {

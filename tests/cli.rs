@@ -321,6 +321,34 @@ fn a_baseline_from_another_runtime_is_reported() {
     assert_eq!(out.status.code(), Some(101), "{t}");
     assert!(t.contains("was recorded with deno 2.1.0"), "{t}");
     assert!(t.contains("this run uses deno 2.9.6"), "{t}");
+
+    // Updating part of a file recorded with another runtime (or unreadable)
+    // would drop the other tests' entries: refused, the file kept as it is.
+    let widgets = dir.join("__memcheck__/widgets.memtest.js.toml");
+    let recorded = std::fs::read_to_string(&widgets).unwrap();
+    for (old, why) in [
+        (
+            recorded.replace("runtime = \"deno 2.9.6\"", "runtime = \"deno 2.1.0\""),
+            "it was recorded with deno 2.1.0 (V8 15.0.245.2-rusty)",
+        ),
+        ("runtime = [\n".to_owned(), "it cannot be read"),
+    ] {
+        std::fs::write(&widgets, &old).unwrap();
+        let out = memcheck(&dir, &["--update", "keeps 1000"]);
+        let t = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{t}");
+        assert!(
+            t.contains(&format!("not updating __memcheck__/widgets.memtest.js.toml: {why}, and this run did not re-record \"whole body is one block\", \"skipped unless asked\"; re-record the whole file (cargo memcheck --update --include-ignored widgets.memtest.js::)")),
+            "{t}"
+        );
+        assert_eq!(std::fs::read_to_string(&widgets).unwrap(), old);
+    }
+    let out = memcheck(
+        &dir,
+        &["--update", "--include-ignored", "widgets.memtest.js::"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(std::fs::read_to_string(&widgets).unwrap(), recorded);
 }
 
 #[test]
