@@ -332,7 +332,7 @@ pub fn run_test(
     }
     let (exit, output) = session.finish();
     run.output = output;
-    if exit == Exit::TimedOut {
+    if exit == Exit::TimedOut && !finished {
         run.fault = Some(Fault::TimedOut(timeout));
     } else if !finished && run.fault.is_none() {
         run.fault = Some(Fault::Crashed {

@@ -225,7 +225,11 @@ fn each_fault_fails_only_its_own_test() {
     let out = memcheck(&dir, &["--test-threads", "2"]);
     let t = text(&out);
     assert_eq!(out.status.code(), Some(101), "{t}");
-    for ok in ["passes beside the faults", "also passes after the faults"] {
+    for ok in [
+        "passes beside the faults",
+        "leaves a timer running",
+        "also passes after the faults",
+    ] {
         assert!(
             t.lines()
                 .filter(|l| l.starts_with(&format!("test faults.memtest.js::{ok} ")))
@@ -234,19 +238,19 @@ fn each_fault_fails_only_its_own_test() {
         );
     }
     for expected in [
-        "the test threw: RangeError: the widget is out of range\n    at Object.fn (faults.memtest.js:6:9)",
+        "the test threw: RangeError: the widget is out of range\n    at Object.fn (faults.memtest.js:14:9)",
         "the test threw: Error: rejected inside a block",
         "timed out after 1500 ms",
         "the runtime ended with exit code 7",
         "NotCapable: Requires read access to \"/etc/hostname\"",
-        "faults.memtest.js:26: invalid budget",
+        "faults.memtest.js:34: invalid budget",
         "unknown unit `parsecs`",
         "syntax.memtest.js failed to load",
         "syntax.memtest.js:4:13",
-        "faults.memtest.js:35: test name \"passes beside the faults\" is already used at line 3",
+        "faults.memtest.js:43: test name \"passes beside the faults\" is already used at line 7",
         "the runtime ended with signal",
         "the JavaScript heap reached its limit",
-        "test result: FAILED. 2 passed; 9 failed",
+        "test result: FAILED. 3 passed; 9 failed",
     ] {
         assert!(t.contains(expected), "missing {expected:?} in:\n{t}");
     }
