@@ -30,11 +30,64 @@ function send(message) {
   frame("json", encoder.encode(JSON.stringify(message)));
 }
 
-// Keep test output off stdout: console.* goes to stderr.
-for (const method of ["log", "info", "debug", "dir", "table", "trace"]) {
-  const original = console.error.bind(console);
-  console[method] = (...args) => original(...args);
+// Test output goes to stderr, so that stdout carries frames only. It is
+// formatted to text at once and written synchronously: Deno's console keeps
+// the values it was given (for an attached inspector), which would make
+// every logged object look retained and log-heavy tests nondeterministic.
+function inspect(value) {
+  return typeof value === "string" ? value : Deno.inspect(value, { colors: false, depth: 4 });
 }
+
+function formatArgs(args) {
+  const parts = [];
+  let rest = 0;
+  if (typeof args[0] === "string" && args[0].includes("%")) {
+    rest = 1;
+    parts.push(
+      args[0].replace(/%([sdifoOjc%])/g, (spec, kind) => {
+        if (kind === "%") return "%";
+        if (rest >= args.length) return spec;
+        const value = args[rest++];
+        switch (kind) {
+          case "s":
+            return typeof value === "string" ? value : inspect(value);
+          case "d":
+          case "i":
+            return typeof value === "bigint" ? `${value}n` : String(kind === "i" ? Math.trunc(Number(value)) : Number(value));
+          case "f":
+            return String(Number(value));
+          case "c":
+            return "";
+          default:
+            return inspect(value);
+        }
+      }),
+    );
+  }
+  for (let i = rest; i < args.length; i++) parts.push(inspect(args[i]));
+  return parts.join(" ");
+}
+
+function writeOutput(text) {
+  const bytes = encoder.encode(text.endsWith("\n") ? text : `${text}\n`);
+  let off = 0;
+  while (off < bytes.length) off += Deno.stderr.writeSync(bytes.subarray(off));
+}
+
+for (const method of ["log", "info", "debug", "error", "warn"]) {
+  console[method] = (...args) => writeOutput(formatArgs(args));
+}
+console.dir = (value) => writeOutput(inspect(value));
+console.trace = (...args) => {
+  const stack = String(new Error().stack ?? "").split("\n").slice(2).join("\n");
+  writeOutput(`Trace${args.length ? `: ${formatArgs(args)}` : ""}\n${stack}`);
+};
+console.table = (value) => writeOutput(inspect(value));
+
+// Inspecting a value the first time initialises parts of the runtime (the
+// Temporal namespace among them); do it now, before any checkpoint.
+class Warm {}
+formatArgs(["%s %d %o", "a", 1, { a: [1] }, new Warm(), new Map([[1, 2]]), new Set([1]), new Error("warm"), new Date(0), () => {}, Symbol("s"), Promise.resolve(), 1n, new Uint8Array(1), new WeakMap(), /r/]);
 
 const gc = globalThis.gc;
 if (typeof gc !== "function") {

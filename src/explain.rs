@@ -80,9 +80,14 @@ pub fn allocation_sites(
             continue;
         };
         let mut counts: HashMap<Vec<String>, u64> = HashMap::new();
+        let mut untracked = 0;
         for &n in nodes {
-            let stack: Vec<String> = after
-                .allocation_stack(n)
+            let frames = after.allocation_stack(n);
+            if frames.is_empty() {
+                untracked += 1;
+                continue;
+            }
+            let stack: Vec<String> = frames
                 .into_iter()
                 .filter(|f| !f.script.is_empty() && !f.script.contains("/harness-"))
                 .take(FRAMES_PER_SITE)
@@ -116,9 +121,22 @@ pub fn allocation_sites(
                     stack,
                 }),
         );
+        // V8's allocation tracker follows objects by address and loses some
+        // once the heap has been moved around; say so rather than let the
+        // sites above look like the whole story.
+        if untracked > 0 {
+            out.push(AllocationSite {
+                constructor: row.name.clone(),
+                count: untracked,
+                stack: Vec::new(),
+            });
+        }
     }
     out
 }
+
+/// How a site with no stack (objects V8 recorded none for) is shown.
+pub const UNTRACKED: &str = "(no allocation stack recorded by V8)";
 
 /// The classes with the most new objects, for explanations.
 fn top_grown(comparison: &Comparison) -> Vec<&ConstructorDelta> {

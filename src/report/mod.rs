@@ -131,7 +131,14 @@ pub fn allocation_lines(sites: &[AllocationSite], grown: &[String], over: bool) 
             *n <= 2
         })
         .take(6)
-        .map(|s| format!("{} ×{}: {}", s.constructor, s.count, s.stack.join(" ← ")))
+        .map(|s| {
+            let stack = if s.stack.is_empty() {
+                crate::explain::UNTRACKED.to_owned()
+            } else {
+                s.stack.join(" ← ")
+            };
+            format!("{} ×{}: {stack}", s.constructor, s.count)
+        })
         .collect()
 }
 
