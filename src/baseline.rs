@@ -54,19 +54,19 @@ pub struct ConstructorBaseline {
 
 #[derive(Debug, thiserror::Error)]
 pub enum BaselineError {
-    #[error("cannot read baseline {path}: {source}")]
+    #[error("cannot read baseline {path}: {error}")]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error(
         "baseline {path} is corrupt: {message}\nfix it by hand, or re-record it with `cargo memcheck --update` (it is never overwritten by a plain run)"
     )]
     Corrupt { path: PathBuf, message: String },
-    #[error("cannot write baseline {path}: {source}")]
+    #[error("cannot write baseline {path}: {error}")]
     Write {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
 }
 
@@ -89,10 +89,10 @@ impl BaselineFile {
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => {
+            Err(error) => {
                 return Err(BaselineError::Read {
                     path: path.to_path_buf(),
-                    source,
+                    error,
                 });
             }
         };
@@ -137,9 +137,9 @@ impl BaselineFile {
 
     /// Write the file (creating `__memcheck__/`), replacing it atomically.
     pub fn save(&self, path: &Path, source_name: &str) -> Result<(), BaselineError> {
-        let fail = |source| BaselineError::Write {
+        let fail = |error| BaselineError::Write {
             path: path.to_path_buf(),
-            source,
+            error,
         };
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(fail)?;

@@ -28,10 +28,10 @@ pub const DEFAULT_DENO_VERSION: &str = "2.9.6";
 pub enum ConfigError {
     #[error("no {FILE_NAME} in {0} or any parent directory; create one (an empty file works)")]
     NotFound(PathBuf),
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}: {error}")]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("{path}:{line}:{column}: {message}")]
     Invalid {
@@ -157,9 +157,9 @@ impl Config {
     }
 
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
             path: path.to_path_buf(),
-            source,
+            error,
         })?;
         let root = path
             .parent()

@@ -53,7 +53,8 @@ struct FileState {
 /// What the trials report back.
 #[derive(Default)]
 struct Shared {
-    records: BTreeMap<(String, String), JsonTest>,
+    /// By file, test name and line (two tests may share a name).
+    records: BTreeMap<(String, String, Option<u32>), JsonTest>,
     /// New baselines per test file, per test, per block.
     updates: BTreeMap<String, BTreeMap<String, BTreeMap<String, BlockBaseline>>>,
     notes: Vec<String>,
@@ -129,7 +130,14 @@ pub fn run(config: &Config, args: &Arguments, opts: &Options) -> anyhow::Result<
                 let name = state.file.relative.clone();
                 let shared = shared.clone();
                 trials.push(Trial::test(name.clone(), move || {
-                    record(&shared, &name, "(load)", Err(message.clone()), Vec::new());
+                    record(
+                        &shared,
+                        &name,
+                        "(load)",
+                        None,
+                        Err(message.clone()),
+                        Vec::new(),
+                    );
                     Err(Failed::from(message))
                 }));
                 continue;
@@ -140,13 +148,21 @@ pub fn run(config: &Config, args: &Arguments, opts: &Options) -> anyhow::Result<
             let full = format!("{}::{}", state.file.relative, test.name);
             if let Some(first) = seen.get(&test.name) {
                 let message = duplicate_name(&state.file.relative, &test, *first);
-                let (shared, file, name) = (
+                let (shared, file, name, line) = (
                     shared.clone(),
                     state.file.relative.clone(),
                     test.name.clone(),
+                    test.line,
                 );
                 trials.push(Trial::test(full, move || {
-                    record(&shared, &file, &name, Err(message.clone()), Vec::new());
+                    record(
+                        &shared,
+                        &file,
+                        &name,
+                        line,
+                        Err(message.clone()),
+                        Vec::new(),
+                    );
                     Err(Failed::from(message))
                 }));
                 continue;
@@ -176,9 +192,13 @@ pub fn run(config: &Config, args: &Arguments, opts: &Options) -> anyhow::Result<
     if !shared.successes.is_empty() && !matches!(args.format, Some(FormatSetting::Json)) {
         print_successes(&shared.successes);
     }
-    if opts.update {
-        write_baselines(&states, &shared)?;
-    }
+    // A baseline that could not be written is reported last, after the
+    // notes and the JSON report, which it must not cost.
+    let not_written = if opts.update {
+        write_baselines(&states, &shared).err()
+    } else {
+        None
+    };
     for note in &shared.notes {
         eprintln!("{note}");
     }
@@ -194,8 +214,13 @@ pub fn run(config: &Config, args: &Arguments, opts: &Options) -> anyhow::Result<
         std::fs::write(path, text + "\n")
             .with_context(|| format!("cannot write the JSON report to {}", path.display()))?;
     }
+    if let Some(e) = &not_written {
+        eprintln!("error: {e:#}");
+    }
     Ok(if conclusion.has_failed() {
         exit::TESTS_FAILED
+    } else if not_written.is_some() {
+        exit::ERROR
     } else {
         exit::OK
     })
@@ -212,11 +237,20 @@ fn run_trial(
     let file = &state.file.relative;
     let full = format!("{file}::{}", test.name);
     let settings = config.test(file, &test.name);
-    let timeout = test
-        .timeout
-        .as_ref()
-        .and_then(serde_json::Value::as_u64)
-        .map(Duration::from_millis)
+    let timeout = match &test.timeout {
+        None | Some(serde_json::Value::Null) => None,
+        Some(v) => match v.as_u64().filter(|&ms| ms > 0) {
+            Some(ms) => Some(Duration::from_millis(ms)),
+            None => {
+                let m = format!(
+                    "{file}{}: invalid timeout {v}: write milliseconds as a whole number, e.g. {{ timeout: 5000 }}",
+                    line_suffix(test)
+                );
+                return fail(shared, file, test, Vec::new(), m);
+            }
+        },
+    };
+    let timeout = timeout
         .or(settings.timeout)
         .unwrap_or(config.runtime.timeout);
     let keep = opts.snapshots.as_ref().map(|d| {
@@ -240,7 +274,14 @@ fn run_trial(
         Ok(r) => r,
         Err(e) => {
             let m = e.to_string();
-            record(shared, file, &test.name, Err(m.clone()), Vec::new());
+            record(
+                shared,
+                file,
+                &test.name,
+                test.line,
+                Err(m.clone()),
+                Vec::new(),
+            );
             return Err(m.into());
         }
     };
@@ -253,7 +294,7 @@ fn run_trial(
         if !matches!(fault, Fault::Crashed { .. }) && !run.output.trim().is_empty() {
             let _ = write!(m, "\n--- output ---\n{}", run.output.trim_end());
         }
-        record(shared, file, &test.name, Err(m.clone()), blocks);
+        record(shared, file, &test.name, test.line, Err(m.clone()), blocks);
         return Err(m.into());
     }
 
@@ -380,7 +421,7 @@ fn run_trial(
             }
             shared.lock().unwrap().successes.insert(full.clone(), text);
         }
-        record(shared, file, &test.name, Ok(()), blocks);
+        record(shared, file, &test.name, test.line, Ok(()), blocks);
         Ok(())
     } else {
         fail(shared, file, test, blocks, failures.trim_end().to_owned())
@@ -422,7 +463,14 @@ fn fail(
     blocks: Vec<JsonBlock>,
     message: String,
 ) -> Result<(), Failed> {
-    record(shared, file, &test.name, Err(message.clone()), blocks);
+    record(
+        shared,
+        file,
+        &test.name,
+        test.line,
+        Err(message.clone()),
+        blocks,
+    );
     Err(message.into())
 }
 
@@ -430,6 +478,7 @@ fn record(
     shared: &Mutex<Shared>,
     file: &str,
     name: &str,
+    line: Option<u32>,
     outcome: Result<(), String>,
     blocks: Vec<JsonBlock>,
 ) {
@@ -438,7 +487,7 @@ fn record(
         Err(m) => ("failed", Some(m)),
     };
     shared.lock().unwrap().records.insert(
-        (file.to_owned(), name.to_owned()),
+        (file.to_owned(), name.to_owned(), line),
         JsonTest {
             file: file.to_owned(),
             name: name.to_owned(),
@@ -481,11 +530,20 @@ fn write_baselines(states: &[Arc<FileState>], shared: &Shared) -> anyhow::Result
                     } else {
                         ""
                     };
+                    let files = states.iter().map(|s| s.file.relative.as_str());
+                    let command = match file_filter(&state.file.relative, files) {
+                        Some(filter) => format!(
+                            "cargo memcheck --update{ignored} {}",
+                            report::shell_quote(&filter)
+                        ),
+                        None => {
+                            format!("cargo memcheck --update{ignored}, which re-records every file")
+                        }
+                    };
                     refused.push(format!(
-                        "not updating {}: {why}, and this run did not re-record {}; re-record the whole file (cargo memcheck --update{ignored} {}) or fix it by hand",
+                        "not updating {}: {why}, and this run did not re-record {}; re-record the whole file ({command}) or fix it by hand",
                         report::display_path(&state.baseline_path),
                         names.join(", "),
-                        report::shell_quote(&format!("{}::", state.file.relative)),
                     ));
                     continue;
                 }
@@ -527,6 +585,15 @@ fn write_baselines(states: &[Arc<FileState>], shared: &Shared) -> anyhow::Result
     }
 }
 
+/// A test filter that selects exactly the tests of `file`, if there is one:
+/// libtest filters are substrings, and `a.js::` also picks `ba.js::`.
+fn file_filter<'a>(file: &str, all: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    let filter = format!("{file}::");
+    all.into_iter()
+        .all(|other| other == file || !format!("{other}::").contains(&filter))
+        .then_some(filter)
+}
+
 /// The tests whose entries replacing a file's baseline would lose: those
 /// `old` holds (or, when it could not be read, every test of the file,
 /// ignored ones too) that still exist and were not re-recorded by this run.
@@ -552,12 +619,15 @@ fn json_report(states: &[Arc<FileState>], shared: &Shared, args: &Arguments) -> 
     let mut tests = Vec::new();
     for state in states {
         let file = &state.file.relative;
-        let listed: Vec<String> = match &state.tests {
-            Ok(t) => t.iter().map(|t| t.name.clone()).collect(),
-            Err(_) => vec!["(load)".to_owned()],
+        let listed: Vec<(String, Option<u32>, bool)> = match &state.tests {
+            Ok(t) => t
+                .iter()
+                .map(|t| (t.name.clone(), t.line, t.ignore))
+                .collect(),
+            Err(_) => vec![("(load)".to_owned(), None, false)],
         };
-        for name in listed {
-            if let Some(r) = shared.records.get(&(file.clone(), name.clone())) {
+        for (name, line, ignore) in listed {
+            if let Some(r) = shared.records.get(&(file.clone(), name.clone(), line)) {
                 tests.push(JsonTest {
                     file: r.file.clone(),
                     name: r.name.clone(),
@@ -565,7 +635,9 @@ fn json_report(states: &[Arc<FileState>], shared: &Shared, args: &Arguments) -> 
                     message: r.message.clone(),
                     blocks: r.blocks.clone(),
                 });
-            } else if selected(&format!("{file}::{name}"), args) {
+            } else if selected(&format!("{file}::{name}"), args) && !(args.ignored && !ignore) {
+                // Not run, yet chosen by the filters: ignored. (`--ignored`
+                // filters out the tests not marked ignored, as libtest does.)
                 tests.push(JsonTest {
                     file: file.clone(),
                     name,
@@ -592,4 +664,24 @@ fn selected(name: &str, args: &Arguments) -> bool {
         }
     };
     args.filter.as_deref().is_none_or(matches) && !args.skip.iter().any(|s| matches(s))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_filter_never_picks_another_file() {
+        let files = ["a.memtest.js", "sub/b.memtest.js"];
+        assert_eq!(
+            file_filter("a.memtest.js", files).as_deref(),
+            Some("a.memtest.js::")
+        );
+        let files = ["a.memtest.js", "ba.memtest.js"];
+        assert_eq!(file_filter("a.memtest.js", files), None);
+        assert_eq!(
+            file_filter("ba.memtest.js", files).as_deref(),
+            Some("ba.memtest.js::")
+        );
+    }
 }

@@ -224,7 +224,7 @@ fn update_cannot_bless_a_budget_overrun() {
 fn each_fault_fails_only_its_own_test() {
     let dir = project("faults", "all");
     let started = std::time::Instant::now();
-    let out = memcheck(&dir, &["--test-threads", "2"]);
+    let out = memcheck(&dir, &["--test-threads", "2", "--json", "r.json"]);
     let t = text(&out);
     assert_eq!(out.status.code(), Some(101), "{t}");
     for ok in [
@@ -252,7 +252,8 @@ fn each_fault_fails_only_its_own_test() {
         "faults.memtest.js:43: test name \"passes beside the faults\" is already used at line 7",
         "the runtime ended with signal",
         "the JavaScript heap reached its limit",
-        "test result: FAILED. 3 passed; 9 failed",
+        "faults.memtest.js:47: invalid timeout \"5s\": write milliseconds as a whole number",
+        "test result: FAILED. 3 passed; 10 failed",
     ] {
         assert!(t.contains(expected), "missing {expected:?} in:\n{t}");
     }
@@ -260,6 +261,16 @@ fn each_fault_fails_only_its_own_test() {
         !t.contains("runner.js"),
         "harness frames leak into messages:\n{t}"
     );
+    // Both tests named "passes beside the faults" are in the report.
+    let report = read_json(&dir.join("r.json"));
+    let statuses: Vec<&str> = report["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["name"] == "passes beside the faults")
+        .map(|t| t["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["passed", "failed"], "{report}");
     // Nothing waits for the runtime's 20 s timeout (the message above shows
     // the hang was cut at its own 1.5 s); the margin is for a loaded machine.
     let elapsed = started.elapsed().as_secs();
@@ -343,9 +354,13 @@ fn a_baseline_from_another_runtime_is_reported() {
         ("runtime = [\n".to_owned(), "it cannot be read"),
     ] {
         std::fs::write(&widgets, &old).unwrap();
-        let out = memcheck(&dir, &["--update", "keeps 1000"]);
+        let _ = std::fs::remove_file(dir.join("u.json"));
+        let out = memcheck(&dir, &["--update", "keeps 1000", "--json", "u.json"]);
         let t = text(&out);
         assert_eq!(out.status.code(), Some(1), "{t}");
+        // The refusal costs neither the report nor the run's figures.
+        let report = read_json(&dir.join("u.json"));
+        assert_eq!(find(&report, "keeps 1000 widgets")["status"], "passed");
         assert!(
             t.contains(&format!("not updating __memcheck__/widgets.memtest.js.toml: {why}, and this run did not re-record \"whole body is one block\", \"skipped unless asked\"; re-record the whole file (cargo memcheck --update --include-ignored widgets.memtest.js::)")),
             "{t}"
@@ -457,6 +472,19 @@ fn list_and_filters_follow_libtest() {
         t.contains("1 passed; 0 failed; 0 ignored; 0 measured; 3 filtered out"),
         "{t}"
     );
+
+    // --ignored runs only the ignored test; the report lists only it.
+    let out = memcheck(&dir, &["--ignored", "--json", "ignored.json"]);
+    let t = text(&out);
+    assert!(t.contains("0 ignored; 0 measured; 3 filtered out"), "{t}");
+    let report = read_json(&dir.join("ignored.json"));
+    let names: Vec<&str> = report["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["skipped unless asked"], "{report}");
 }
 
 #[test]

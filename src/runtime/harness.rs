@@ -36,9 +36,9 @@ impl Harness {
         if harness.import_map.is_file() {
             return Ok(harness);
         }
-        let fail = |source| RuntimeError::Harness {
+        let fail = |error| RuntimeError::Harness {
             path: dir.clone(),
-            source,
+            error,
         };
         let staging = cache.join(format!(".harness-{hash}-{}", std::process::id()));
         std::fs::create_dir_all(&staging).map_err(fail)?;

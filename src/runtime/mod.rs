@@ -48,14 +48,14 @@ pub enum RuntimeError {
         expected: String,
         actual: String,
     },
-    #[error("cannot write the harness into {path}: {source}")]
+    #[error("cannot write the harness into {path}: {error}")]
     Harness {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
-    #[error("cannot start {binary}: {source}")]
+    #[error("cannot start {binary}: {error}")]
     Spawn {
         binary: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
 }

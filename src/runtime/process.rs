@@ -140,9 +140,9 @@ impl Session {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0);
-        let mut child = cmd.spawn().map_err(|source| RuntimeError::Spawn {
+        let mut child = cmd.spawn().map_err(|error| RuntimeError::Spawn {
             binary: launch.binary.clone(),
-            source,
+            error,
         })?;
         let stdout = child.stdout.take().expect("piped stdout");
         let mut stderr = child.stderr.take().expect("piped stderr");
