@@ -635,7 +635,7 @@ fn json_report(states: &[Arc<FileState>], shared: &Shared, args: &Arguments) -> 
                     message: r.message.clone(),
                     blocks: r.blocks.clone(),
                 });
-            } else if selected(&format!("{file}::{name}"), args) && !(args.ignored && !ignore) {
+            } else if selected(&format!("{file}::{name}"), args) && (!args.ignored || ignore) {
                 // Not run, yet chosen by the filters: ignored. (`--ignored`
                 // filters out the tests not marked ignored, as libtest does.)
                 tests.push(JsonTest {
