@@ -401,9 +401,11 @@ fn finish_block(
     })
 }
 
-/// A file-name-safe version of a label.
+/// A file or folder name for `label`: unsafe characters become `_`, and a
+/// label that needed that gets a short hash of itself, so that `a b` and
+/// `a_b` never share a name.
 pub fn sanitize(label: &str) -> String {
-    label
+    let safe: String = label
         .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || "-_.".contains(c) {
@@ -412,5 +414,30 @@ pub fn sanitize(label: &str) -> String {
                 '_'
             }
         })
-        .collect()
+        .collect();
+    if safe == label && !label.is_empty() && label != "." && label != ".." {
+        return safe;
+    }
+    // FNV-1a: stable across runs and platforms.
+    let hash = label.bytes().fold(0x811c_9dc5_u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    });
+    format!("{safe}-{hash:08x}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sanitize;
+
+    #[test]
+    fn sanitized_names_never_collide() {
+        assert_eq!(sanitize("b1-before"), "b1-before");
+        assert_eq!(sanitize("widgets.memtest.js"), "widgets.memtest.js");
+        let spaced = sanitize("keeps 1000 widgets");
+        assert!(spaced.starts_with("keeps_1000_widgets-"), "{spaced}");
+        assert_ne!(sanitize("a b"), sanitize("a_b"));
+        assert_ne!(sanitize("a b"), sanitize("a/b"));
+        assert_ne!(sanitize(".."), "..");
+        assert_eq!(sanitize("a b"), sanitize("a b"));
+    }
 }

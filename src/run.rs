@@ -424,7 +424,11 @@ fn run_trial(
         record(shared, file, &test.name, test.line, Ok(()), blocks);
         Ok(())
     } else {
-        fail(shared, file, test, blocks, failures.trim_end().to_owned())
+        let mut message = failures.trim_end().to_owned();
+        if !run.output.trim().is_empty() {
+            let _ = write!(message, "\n--- output ---\n{}", run.output.trim_end());
+        }
+        fail(shared, file, test, blocks, message)
     }
 }
 

@@ -195,6 +195,10 @@ fn leak_fails_with_a_diff_naming_the_constructor() {
         t.contains("cargo memcheck --update --exact 'cache.memtest.js::cache stays bounded'"),
         "{t}"
     );
+    assert!(
+        t.contains("--- output ---\ncache holds 150 entries"),
+        "what the test printed is shown with its failure:\n{t}"
+    );
     assert_eq!(
         std::fs::read_to_string(&baseline).unwrap(),
         before,
