@@ -247,6 +247,20 @@ impl Config {
         })
     }
 
+    /// The `[tests."…"]` keys that name none of `tests` (`file::name`
+    /// pairs): a typo, or a test renamed since.
+    pub fn unmatched_tests<'a>(&'a self, tests: &[(&str, &str)]) -> Vec<&'a str> {
+        self.tests
+            .keys()
+            .filter(|key| {
+                !tests
+                    .iter()
+                    .any(|(file, name)| *key == name || **key == format!("{file}::{name}"))
+            })
+            .map(String::as_str)
+            .collect()
+    }
+
     /// Settings for a test, matched by `file::name` first, then by name.
     pub fn test(&self, file: &str, name: &str) -> TestConfig {
         self.tests
@@ -310,6 +324,14 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn test_keys_that_match_nothing_are_found() {
+        let c = parse("[tests.\"a.js::kept\"]\ntimeout = 5\n[tests.renamed]\ntimeout = 5\n[tests.bare]\ntimeout = 5\n")
+            .unwrap();
+        let listed = [("a.js", "kept"), ("b.js", "bare")];
+        assert_eq!(c.unmatched_tests(&listed), ["renamed"]);
+    }
 
     fn parse(text: &str) -> Result<Config, ConfigError> {
         Config::parse(text, Path::new("memcheck.toml"), PathBuf::from("/p"))

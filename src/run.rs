@@ -37,11 +37,6 @@ pub struct Options {
     pub show_output: bool,
 }
 
-/// Whether `CI` says we run in CI (set, and not `false`/`0`/empty).
-pub fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
-}
-
 /// One test file with its listed tests and baseline.
 struct FileState {
     file: TestFile,
@@ -119,6 +114,26 @@ pub fn run(config: &Config, args: &Arguments, opts: &Options) -> anyhow::Result<
             baseline_path,
             baseline,
         }));
+    }
+
+    // Settings for a test that does not exist do nothing: say so, unless a
+    // file could not be listed (its tests are unknown).
+    if states.iter().all(|s| s.tests.is_ok()) {
+        let listed: Vec<(&str, &str)> = states
+            .iter()
+            .flat_map(|s| {
+                let tests = s.tests.as_deref().unwrap_or_default();
+                tests
+                    .iter()
+                    .map(|t| (s.file.relative.as_str(), t.name.as_str()))
+            })
+            .collect();
+        for key in config.unmatched_tests(&listed) {
+            eprintln!(
+                "memcheck: warning: {}: [tests.{key:?}] names no test; write a test's name or `FILE::NAME` as `cargo memcheck --list` prints it",
+                report::display_path(&config.file)
+            );
+        }
     }
 
     let mut trials = Vec::new();

@@ -196,6 +196,12 @@ fn leak_fails_with_a_diff_naming_the_constructor() {
         "{t}"
     );
     assert!(
+        t.contains(
+            "memcheck: warning: memcheck.toml: [tests.\"cache stays bounde\"] names no test"
+        ),
+        "{t}"
+    );
+    assert!(
         t.contains("--- output ---\ncache holds 150 entries"),
         "what the test printed is shown with its failure:\n{t}"
     );
