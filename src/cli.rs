@@ -164,7 +164,8 @@ fn diff_command(args: &DiffArgs) -> anyhow::Result<i32> {
     });
     let (before, after) = (before?, after?);
     let comparison = diff::compare(&before, &after);
-    let mut rows = comparison.clone();
+    // The table and the JSON share one order: size delta, largest first.
+    let mut rows = comparison;
     rows.constructors.sort_by(|a, b| {
         b.size_delta
             .cmp(&a.size_delta)
@@ -172,7 +173,7 @@ fn diff_command(args: &DiffArgs) -> anyhow::Result<i32> {
     });
     print!("{}", report::table(&rows));
     if let Some(path) = &args.json {
-        let text = serde_json::to_string_pretty(&comparison)?;
+        let text = serde_json::to_string_pretty(&rows)?;
         std::fs::write(path, text + "\n")
             .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
     }
