@@ -16,14 +16,14 @@ import { declaredTests } from "./memcheck.js";
 const encoder = new TextEncoder();
 const CHUNK = 1 << 20;
 
-function writeAll(bytes) {
+function writeAll(stream, bytes) {
   let off = 0;
-  while (off < bytes.length) off += Deno.stdout.writeSync(bytes.subarray(off));
+  while (off < bytes.length) off += stream.writeSync(bytes.subarray(off));
 }
 
 function frame(kind, payload) {
-  writeAll(encoder.encode(`\x1eMC1 ${kind} ${payload.length}\n`));
-  writeAll(payload);
+  writeAll(Deno.stdout, encoder.encode(`\x1eMC1 ${kind} ${payload.length}\n`));
+  writeAll(Deno.stdout, payload);
 }
 
 function send(message) {
@@ -69,9 +69,7 @@ function formatArgs(args) {
 }
 
 function writeOutput(text) {
-  const bytes = encoder.encode(text.endsWith("\n") ? text : `${text}\n`);
-  let off = 0;
-  while (off < bytes.length) off += Deno.stderr.writeSync(bytes.subarray(off));
+  writeAll(Deno.stderr, encoder.encode(text.endsWith("\n") ? text : `${text}\n`));
 }
 
 for (const method of ["log", "info", "debug", "error", "warn"]) {

@@ -45,11 +45,13 @@ struct FileState {
     baseline: Result<Option<BaselineFile>, String>,
 }
 
+/// A test's record: file, test name and line (two tests may share a name).
+type RecordKey = (String, String, Option<u32>);
+
 /// What the trials report back.
 #[derive(Default)]
 struct Shared {
-    /// By file, test name and line (two tests may share a name).
-    records: BTreeMap<(String, String, Option<u32>), JsonTest>,
+    records: BTreeMap<RecordKey, JsonTest>,
     /// New baselines per test file, per test, per block.
     updates: BTreeMap<String, BTreeMap<String, BTreeMap<String, BlockBaseline>>>,
     notes: Vec<String>,
@@ -142,19 +144,9 @@ pub fn run(config: &Config, args: &Arguments, opts: &Options) -> anyhow::Result<
             Ok(t) => t.clone(),
             Err(fault) => {
                 let message = report::fault(fault, &state.file.relative);
-                let name = state.file.relative.clone();
-                let shared = shared.clone();
-                trials.push(Trial::test(name.clone(), move || {
-                    record(
-                        &shared,
-                        &name,
-                        "(load)",
-                        None,
-                        Err(message.clone()),
-                        Vec::new(),
-                    );
-                    Err(Failed::from(message))
-                }));
+                let full = state.file.relative.clone();
+                let key = (state.file.relative.clone(), "(load)".to_owned(), None);
+                trials.push(failing_trial(&shared, full, key, message));
                 continue;
             }
         };
@@ -163,23 +155,8 @@ pub fn run(config: &Config, args: &Arguments, opts: &Options) -> anyhow::Result<
             let full = format!("{}::{}", state.file.relative, test.name);
             if let Some(first) = seen.get(&test.name) {
                 let message = duplicate_name(&state.file.relative, &test, *first);
-                let (shared, file, name, line) = (
-                    shared.clone(),
-                    state.file.relative.clone(),
-                    test.name.clone(),
-                    test.line,
-                );
-                trials.push(Trial::test(full, move || {
-                    record(
-                        &shared,
-                        &file,
-                        &name,
-                        line,
-                        Err(message.clone()),
-                        Vec::new(),
-                    );
-                    Err(Failed::from(message))
-                }));
+                let key = (state.file.relative.clone(), test.name.clone(), test.line);
+                trials.push(failing_trial(&shared, full, key, message));
                 continue;
             }
             seen.insert(test.name.clone(), test.line);
@@ -287,18 +264,7 @@ fn run_trial(
         keep.as_deref(),
     ) {
         Ok(r) => r,
-        Err(e) => {
-            let m = e.to_string();
-            record(
-                shared,
-                file,
-                &test.name,
-                test.line,
-                Err(m.clone()),
-                Vec::new(),
-            );
-            return Err(m.into());
-        }
+        Err(e) => return fail(shared, file, test, Vec::new(), e.to_string()),
     };
     if let Some(info) = &run.runtime {
         shared.lock().unwrap().runtime.get_or_insert(info.clone());
@@ -306,11 +272,11 @@ fn run_trial(
     let blocks: Vec<JsonBlock> = run.blocks.iter().map(JsonBlock::new).collect();
     if let Some(fault) = &run.fault {
         let mut m = report::fault(fault, file);
-        if !matches!(fault, Fault::Crashed { .. }) && !run.output.trim().is_empty() {
-            let _ = write!(m, "\n--- output ---\n{}", run.output.trim_end());
+        // A crash's message already ends with the output's tail.
+        if !matches!(fault, Fault::Crashed { .. }) {
+            m.push_str(&output_section(&run.output));
         }
-        record(shared, file, &test.name, test.line, Err(m.clone()), blocks);
-        return Err(m.into());
+        return fail(shared, file, test, blocks, m);
     }
 
     let test_budget = match test.budget.as_ref().map(Budget::from_json).transpose() {
@@ -431,20 +397,44 @@ fn run_trial(
     if failures.is_empty() {
         if opts.show_output {
             let mut text: String = run.blocks.iter().map(verdict::summary).collect();
-            if !run.output.trim().is_empty() {
-                let _ = write!(text, "--- output ---\n{}\n", run.output.trim_end());
+            let output = output_section(&run.output);
+            if !output.is_empty() {
+                let _ = writeln!(text, "{}", output.trim_start());
             }
             shared.lock().unwrap().successes.insert(full.clone(), text);
         }
         record(shared, file, &test.name, test.line, Ok(()), blocks);
         Ok(())
     } else {
-        let mut message = failures.trim_end().to_owned();
-        if !run.output.trim().is_empty() {
-            let _ = write!(message, "\n--- output ---\n{}", run.output.trim_end());
-        }
+        let message = failures.trim_end().to_owned() + &output_section(&run.output);
         fail(shared, file, test, blocks, message)
     }
+}
+
+/// What a test printed, as a section to append to a message: empty when it
+/// printed nothing.
+fn output_section(output: &str) -> String {
+    if output.trim().is_empty() {
+        String::new()
+    } else {
+        format!("\n--- output ---\n{}", output.trim_end())
+    }
+}
+
+/// A trial that fails with `message` without running anything (a file that
+/// cannot be listed, a duplicate test name), recorded under `key`.
+fn failing_trial(
+    shared: &Arc<Mutex<Shared>>,
+    full: String,
+    key: RecordKey,
+    message: String,
+) -> Trial {
+    let shared = shared.clone();
+    Trial::test(full, move || {
+        let (file, name, line) = &key;
+        record(&shared, file, name, *line, Err(message.clone()), Vec::new());
+        Err(Failed::from(message))
+    })
 }
 
 /// libtest's "successes" section: each passing test's blocks.
@@ -536,7 +526,7 @@ fn write_baselines(states: &[Arc<FileState>], shared: &Shared) -> anyhow::Result
             Ok(None) => BaselineFile::default(),
             other => {
                 let missing =
-                    not_rerecorded(state, updates, other.as_ref().ok().cloned().flatten());
+                    not_rerecorded(state, updates, other.as_ref().ok().and_then(Option::as_ref));
                 if !missing.is_empty() {
                     let why = match other {
                         Ok(Some(b)) => format!("it was recorded with {}", b.recorded_with()),
@@ -619,14 +609,14 @@ fn file_filter<'a>(file: &str, all: impl IntoIterator<Item = &'a str>) -> Option
 fn not_rerecorded<'a>(
     state: &'a FileState,
     updates: &BTreeMap<String, BTreeMap<String, BlockBaseline>>,
-    old: Option<BaselineFile>,
+    old: Option<&BaselineFile>,
 ) -> Vec<&'a ListedTest> {
     let Ok(tests) = &state.tests else {
         return Vec::new();
     };
     tests
         .iter()
-        .filter(|t| match &old {
+        .filter(|t| match old {
             Some(b) => b.tests.contains_key(&t.name),
             None => true,
         })
@@ -647,13 +637,7 @@ fn json_report(states: &[Arc<FileState>], shared: &Shared, args: &Arguments) -> 
         };
         for (name, line, ignore) in listed {
             if let Some(r) = shared.records.get(&(file.clone(), name.clone(), line)) {
-                tests.push(JsonTest {
-                    file: r.file.clone(),
-                    name: r.name.clone(),
-                    status: r.status,
-                    message: r.message.clone(),
-                    blocks: r.blocks.clone(),
-                });
+                tests.push(r.clone());
             } else if selected(&format!("{file}::{name}"), args) && (!args.ignored || ignore) {
                 // Not run, yet chosen by the filters: ignored. (`--ignored`
                 // filters out the tests not marked ignored, as libtest does.)

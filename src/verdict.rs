@@ -105,9 +105,10 @@ pub fn judge(block: &Block, std: &Standard) -> Verdict {
                         "  baseline {}:",
                         report::display_path(std.baseline_path)
                     );
-                    for l in report::text_diff(&base.render(), &actual.render()).lines() {
-                        let _ = writeln!(v.details, "    {l}");
-                    }
+                    indent(
+                        &mut v.details,
+                        report::text_diff(&base.render(), &actual.render()).lines(),
+                    );
                     let _ = writeln!(
                         v.details,
                         "  accept this run as the new baseline: {}",
@@ -137,9 +138,7 @@ pub fn judge(block: &Block, std: &Standard) -> Verdict {
         );
     }
     let _ = writeln!(v.details, "  this run:");
-    for l in report::table(&block.comparison).lines() {
-        let _ = writeln!(v.details, "    {l}");
-    }
+    indent(&mut v.details, report::table(&block.comparison).lines());
     v.grown.sort();
     v.grown.dedup();
     v
@@ -165,9 +164,7 @@ pub fn render(block: &Block, v: &Verdict, allocations: &[AllocationSite]) -> Str
 pub fn summary(block: &Block) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "block {:?}:", block.name);
-    for l in report::table(&block.comparison).lines() {
-        let _ = writeln!(out, "    {l}");
-    }
+    indent(&mut out, report::table(&block.comparison).lines());
     if let Some(bytes) = block.allocated_bytes {
         let _ = writeln!(
             out,
@@ -202,9 +199,7 @@ fn explain(
             out,
             "  kept alive by (shortest path from a GC root to one new object):"
         );
-        for l in paths {
-            let _ = writeln!(out, "    {l}");
-        }
+        indent(out, paths);
     }
     let sites = report::allocation_lines(allocations, grown, over);
     if !sites.is_empty() {
@@ -212,8 +207,13 @@ fn explain(
             out,
             "  allocated by (innermost frame first; lines point at the function):"
         );
-        for l in sites {
-            let _ = writeln!(out, "    {l}");
-        }
+        indent(out, sites);
+    }
+}
+
+/// Append `lines` under a heading of the block's text.
+fn indent<S: AsRef<str>>(out: &mut String, lines: impl IntoIterator<Item = S>) {
+    for l in lines {
+        let _ = writeln!(out, "    {}", l.as_ref());
     }
 }

@@ -73,6 +73,17 @@ pub struct Frame {
     pub column: u32,
 }
 
+/// The codes of the type names (`node_types` or `edge_types`) that `wanted`
+/// accepts, to test a type column without comparing strings per entry.
+pub(crate) fn type_codes(types: &[String], wanted: impl Fn(&str) -> bool) -> Vec<u8> {
+    types
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| wanted(t))
+        .map(|(i, _)| i as u8)
+        .collect()
+}
+
 impl Snapshot {
     pub fn node_count(&self) -> usize {
         self.node_id.len()
@@ -81,13 +92,7 @@ impl Snapshot {
     /// Whether any node is a JS object or closure: false for an empty or
     /// synthetic-only graph.
     pub fn has_js_objects(&self) -> bool {
-        let wanted: Vec<u8> = self
-            .node_types
-            .iter()
-            .enumerate()
-            .filter(|(_, t)| matches!(t.as_str(), "object" | "closure"))
-            .map(|(i, _)| i as u8)
-            .collect();
+        let wanted = type_codes(&self.node_types, |t| matches!(t, "object" | "closure"));
         self.node_type.iter().any(|t| wanted.contains(t))
     }
 

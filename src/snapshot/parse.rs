@@ -5,7 +5,7 @@ use std::io::Read;
 use serde::Deserialize;
 
 use super::reader::Parser;
-use super::{Snapshot, Strings, TraceFunction, TraceNode};
+use super::{Snapshot, Strings, TraceFunction, TraceNode, type_codes};
 
 /// What is wrong with a snapshot's bytes. Offsets count bytes from the start.
 #[derive(Debug, thiserror::Error)]
@@ -411,25 +411,13 @@ fn needed_strings(snap: &Snapshot) -> Vec<bool> {
         }
         needed[i] = true;
     };
-    let text_types: Vec<u8> = snap
-        .node_types
-        .iter()
-        .enumerate()
-        .filter(|(_, t)| t.ends_with("string"))
-        .map(|(i, _)| i as u8)
-        .collect();
+    let text_types = type_codes(&snap.node_types, |t| t.ends_with("string"));
     for (ty, name) in snap.node_type.iter().zip(&snap.node_name) {
         if !text_types.contains(ty) {
             mark(*name);
         }
     }
-    let numbered: Vec<u8> = snap
-        .edge_types
-        .iter()
-        .enumerate()
-        .filter(|(_, t)| matches!(t.as_str(), "element" | "hidden"))
-        .map(|(i, _)| i as u8)
-        .collect();
+    let numbered = type_codes(&snap.edge_types, |t| matches!(t, "element" | "hidden"));
     for (ty, name) in snap.edge_type.iter().zip(&snap.edge_name) {
         if !numbered.contains(ty) {
             mark(*name);
