@@ -18,8 +18,9 @@ BIN=$PWD/target/release/cargo-memcheck
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-# Provision the runtime (and learn where it is) through the tool itself.
-: > "$work/memcheck.toml"
+# Provision the runtime (and learn where it is) through the tool itself. A
+# test of K blocks over a million objects outlasts the default timeout.
+printf '[runtime]\ntimeout = 1800000\n' > "$work/memcheck.toml"
 (cd "$work" && "$BIN" --list >/dev/null)
 cache=${MEMCHECK_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/cargo-memcheck}
 DENO=${MEMCHECK_DENO:-$(ls "$cache"/deno-*/node_modules/@deno/*/deno | head -1)}
