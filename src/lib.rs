@@ -14,6 +14,7 @@ pub mod config;
 pub mod diff;
 pub mod discover;
 pub mod explain;
+pub mod interrupt;
 pub mod measure;
 pub mod repeat;
 pub mod report;

@@ -8,7 +8,7 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -16,7 +16,8 @@ use crate::diff::{Comparison, compare, compare_with_new};
 use crate::explain::{self, AllocationSite, RetainerPath};
 use crate::repeat::{Repetition, RunDelta};
 use crate::runtime::{
-    Event, Exit, Launch, ListedTest, Message, RuntimeError, RuntimeInfo, Session,
+    Conversation, Event, Exit, Job, JobMode, Launch, ListedTest, Message, RuntimeError,
+    RuntimeInfo, Session, Unfinished,
 };
 use crate::snapshot::{ParseError, Snapshot, parse};
 
@@ -57,11 +58,17 @@ pub enum Fault {
         stack: String,
     },
     TimedOut(Duration),
-    /// The runtime exited or crashed without reporting.
+    /// The file declares no tests.
+    NoTests,
+    /// The runtime exited or crashed without reporting; `during` says where
+    /// the harness was.
     Crashed {
         exit: Exit,
         output: String,
+        during: Unfinished,
     },
+    /// The harness's messages broke the protocol (or could not be read).
+    Protocol(String),
     /// Something memcheck itself could not handle.
     Internal(String),
 }
@@ -72,7 +79,7 @@ pub struct TestRun {
     pub runtime: Option<RuntimeInfo>,
     pub blocks: Vec<Block>,
     pub fault: Option<Fault>,
-    /// What the test printed, and the runtime's stderr.
+    /// What the test printed (stdout and stderr, in order, capped).
     pub output: String,
 }
 
@@ -84,21 +91,43 @@ pub struct Listing {
 }
 
 /// List the tests of `file`.
-pub fn list(launch: &Launch, file: &Path, timeout: Duration) -> Result<Listing, RuntimeError> {
-    let mut session = Session::start(launch, "list", file, None, timeout)?;
+pub fn list(
+    launch: &Launch,
+    file: &Path,
+    label: &str,
+    timeout: Duration,
+) -> Result<Listing, RuntimeError> {
+    let job = Job::new(JobMode::List, file, format!("listing {label}"));
+    let mut session = Session::start(launch, &job, timeout)?;
+    let mut talk = Conversation::new(job.protocol());
     let mut runtime = None;
     let mut result = None;
     while let Some(event) = session.next_event() {
-        match event {
-            Event::Message(Message::Runtime(info)) => runtime = Some(info),
-            Event::Message(Message::Tests { tests }) => result = Some(Ok(tests)),
-            Event::Message(Message::LoadError { message, stack }) => {
+        let message = match event {
+            Event::Message(m) => m,
+            Event::Closed => break,
+            Event::Chunk(_) => {
+                result = Some(Err(Fault::Protocol("snapshot data while listing".into())));
+                break;
+            }
+            Event::Garbled(g) => {
+                result = Some(Err(Fault::Protocol(g)));
+                break;
+            }
+        };
+        if let Err(breach) = talk.message(&message) {
+            result = Some(Err(Fault::Protocol(breach)));
+            break;
+        }
+        match message {
+            Message::Runtime(info) => runtime = Some(info),
+            Message::Tests { tests } => result = Some(Ok(tests)),
+            Message::LoadError { message, stack } => {
                 result = Some(Err(Fault::Load { message, stack }))
             }
-            Event::Message(Message::Fatal { message }) => {
+            Message::Fatal { message } | Message::Error { message, .. } => {
                 result = Some(Err(Fault::Internal(message)))
             }
-            Event::Closed => break,
             _ => {}
         }
     }
@@ -106,7 +135,11 @@ pub fn list(launch: &Launch, file: &Path, timeout: Duration) -> Result<Listing, 
     let result = match result {
         Some(r) => r,
         None if exit == Exit::TimedOut => Err(Fault::TimedOut(timeout)),
-        None => Err(Fault::Crashed { exit, output }),
+        None => Err(Fault::Crashed {
+            exit,
+            output,
+            during: talk.unfinished().unwrap_or(Unfinished::Silent),
+        }),
     };
     Ok(Listing {
         runtime,
@@ -117,7 +150,7 @@ pub fn list(launch: &Launch, file: &Path, timeout: Duration) -> Result<Listing, 
 /// A snapshot being received and parsed.
 struct Incoming {
     label: String,
-    tx: Option<Sender<Vec<u8>>>,
+    tx: Option<SyncSender<Vec<u8>>>,
     cancel: Arc<AtomicBool>,
     parsed: JoinHandle<Result<Snapshot, ParseError>>,
     file: Option<(PathBuf, std::fs::File)>,
@@ -125,7 +158,9 @@ struct Incoming {
 
 impl Incoming {
     fn start(label: String, keep: Option<PathBuf>) -> std::io::Result<Incoming> {
-        let (tx, rx) = channel();
+        // Bounded: a parser that falls behind slows the harness down rather
+        // than filling the runner's memory.
+        let (tx, rx) = sync_channel(8);
         let cancel = Arc::new(AtomicBool::new(false));
         let reader = ChannelReader {
             rx,
@@ -216,145 +251,166 @@ impl Read for ChannelReader {
     }
 }
 
+/// Which test to run: its file, its place in the file's list and its name.
+#[derive(Clone, Copy, Debug)]
+pub struct TestRef<'a> {
+    pub file: &'a Path,
+    pub index: usize,
+    pub name: &'a str,
+    /// `file::name`, for messages.
+    pub full_name: &'a str,
+}
+
+/// A test run in progress: the blocks measured so far and the snapshots
+/// being received.
+#[derive(Default)]
+struct Receiving {
+    run: TestRun,
+    incoming: Option<Incoming>,
+    done: Vec<Incoming>,
+    whole_before: Option<Incoming>,
+    expect_whole: bool,
+    block_budget: Option<serde_json::Value>,
+    block_repeat: u32,
+    allocated: Option<u64>,
+}
+
 /// Run one test and measure its blocks.
 pub fn run_test(
     launch: &Launch,
-    file: &Path,
-    test: &str,
+    test: TestRef,
     timeout: Duration,
     keep: Option<&Path>,
 ) -> Result<TestRun, RuntimeError> {
-    let mut session = Session::start(launch, "run", file, Some(test), timeout)?;
-    let mut run = TestRun::default();
-    let mut incoming: Option<Incoming> = None;
-    let mut done: Vec<Incoming> = Vec::new();
-    let mut whole_before: Option<Incoming> = None;
-    let mut expect_whole = false;
-    let mut block_budget: Option<serde_json::Value> = None;
-    let mut block_repeat = 0u32;
-    let mut allocated: Option<u64> = None;
-    let mut finished = false;
-    let keep_path = |label: &str| keep.map(|d| d.join(format!("{}.heapsnapshot", sanitize(label))));
-
+    let mode = JobMode::Run {
+        index: test.index,
+        name: test.name.to_owned(),
+    };
+    let job = Job::new(mode, test.file, test.full_name.to_owned());
+    let mut session = Session::start(launch, &job, timeout)?;
+    let mut talk = Conversation::new(job.protocol());
+    let mut r = Receiving::default();
     while let Some(event) = session.next_event() {
-        match event {
-            Event::Message(Message::Runtime(info)) => run.runtime = Some(info),
-            Event::Message(Message::WholeBefore) => expect_whole = true,
-            Event::Message(Message::Allocated { bytes }) => allocated = Some(bytes),
-            Event::Message(Message::Snapshot { label }) => {
-                let path = keep_path(&label);
-                match Incoming::start(format!("{test}/{label}"), path) {
-                    Ok(i) => incoming = Some(i),
-                    Err(e) => {
-                        run.fault = Some(Fault::Internal(format!("cannot keep a snapshot: {e}")));
-                        break;
-                    }
-                }
-            }
-            Event::Chunk(bytes) => {
-                if let Some(i) = &mut incoming
-                    && let Err(e) = i.chunk(bytes)
-                {
-                    run.fault = Some(Fault::Internal(format!("cannot keep a snapshot: {e}")));
-                    break;
-                }
-            }
-            Event::Message(Message::SnapshotEnd { .. }) => {
-                if let Some(mut i) = incoming.take() {
-                    i.end();
-                    if expect_whole {
-                        expect_whole = false;
-                        whole_before = Some(i);
-                    } else {
-                        done.push(i);
-                    }
-                }
-            }
-            Event::Message(Message::Block { budget, repeat, .. }) => {
-                // The test has blocks: the whole-body snapshot is not needed.
-                if let Some(w) = whole_before.take() {
-                    w.abandon();
-                }
-                block_budget = budget;
-                block_repeat = repeat;
-            }
-            Event::Message(Message::BlockEnd { name }) => {
-                let wanted = block_repeat.max(1) as usize + 1;
-                if done.len() < wanted {
-                    run.fault = Some(Fault::Internal(format!(
-                        "block {name} ended without its {wanted} snapshots"
-                    )));
-                    break;
-                }
-                let snapshots = done.split_off(done.len() - wanted);
-                let block = finish_block(name, block_budget.take(), snapshots);
-                if !push_block(&mut run, block, allocated.take()) {
-                    break;
-                }
-            }
-            Event::Message(Message::WholeAfter { name }) => {
-                let (Some(after), Some(before)) = (done.pop(), whole_before.take()) else {
-                    run.fault = Some(Fault::Internal(
-                        "the whole-test block ended without its two snapshots".into(),
-                    ));
-                    break;
-                };
-                let block = finish_block(name, None, vec![before, after]);
-                if !push_block(&mut run, block, allocated.take()) {
-                    break;
-                }
-            }
-            Event::Message(Message::Passed) => finished = true,
-            Event::Message(Message::Error { message, stack }) => {
-                finished = true;
-                run.fault = Some(Fault::Threw { message, stack });
-            }
-            Event::Message(Message::LoadError { message, stack }) => {
-                finished = true;
-                run.fault = Some(Fault::Load { message, stack });
-            }
-            Event::Message(Message::Fatal { message }) => {
-                finished = true;
-                run.fault = Some(Fault::Internal(message));
-            }
-            Event::Message(_) => {}
-            Event::Garbled(g) => {
-                run.fault = Some(Fault::Internal(format!(
-                    "the harness sent something unreadable: {g}"
-                )));
-                break;
-            }
+        let step = match event {
             Event::Closed => break,
+            Event::Garbled(g) => Err(Fault::Protocol(format!("the harness's channel broke: {g}"))),
+            Event::Chunk(bytes) => talk
+                .chunk(bytes.len())
+                .map_err(Fault::Protocol)
+                .and_then(|()| r.chunk(bytes)),
+            Event::Message(m) => talk
+                .message(&m)
+                .map_err(Fault::Protocol)
+                .and_then(|()| r.message(m, test.name, keep)),
+        };
+        if let Err(fault) = step {
+            r.run.fault = Some(fault);
+            session.kill();
+            break;
         }
     }
-    for i in incoming.into_iter().chain(done).chain(whole_before) {
-        i.abandon();
-    }
+    r.abandon();
     let (exit, output) = session.finish();
+    let mut run = r.run;
     run.output = output;
-    if exit == Exit::TimedOut && !finished {
-        run.fault = Some(Fault::TimedOut(timeout));
-    } else if !finished && run.fault.is_none() {
-        run.fault = Some(Fault::Crashed {
-            exit,
-            output: run.output.clone(),
+    if run.fault.is_none() && !talk.finished() {
+        run.fault = Some(if exit == Exit::TimedOut {
+            Fault::TimedOut(timeout)
+        } else {
+            Fault::Crashed {
+                exit,
+                output: run.output.clone(),
+                during: talk.unfinished().unwrap_or(Unfinished::Silent),
+            }
         });
     }
     Ok(run)
 }
 
-/// Add a finished block to the run, or record why it could not be
-/// measured; false when the run cannot go on.
-fn push_block(run: &mut TestRun, block: Result<Block, String>, allocated: Option<u64>) -> bool {
-    match block {
-        Ok(mut b) => {
-            b.allocated_bytes = allocated;
-            run.blocks.push(b);
-            true
+impl Receiving {
+    fn chunk(&mut self, bytes: Vec<u8>) -> Result<(), Fault> {
+        match &mut self.incoming {
+            Some(i) => i
+                .chunk(bytes)
+                .map_err(|e| Fault::Internal(format!("cannot keep a snapshot: {e}"))),
+            None => Ok(()),
         }
-        Err(e) => {
-            run.fault = Some(Fault::Internal(e));
-            false
+    }
+
+    /// Act on a message the conversation has already checked.
+    fn message(&mut self, m: Message, test: &str, keep: Option<&Path>) -> Result<(), Fault> {
+        match m {
+            Message::Runtime(info) => self.run.runtime = Some(info),
+            Message::WholeBefore => self.expect_whole = true,
+            Message::Allocated { bytes } => self.allocated = Some(bytes),
+            Message::Snapshot { label } => {
+                let path = keep.map(|d| d.join(format!("{}.heapsnapshot", sanitize(&label))));
+                let i = Incoming::start(format!("{test}/{label}"), path)
+                    .map_err(|e| Fault::Internal(format!("cannot keep a snapshot: {e}")))?;
+                self.incoming = Some(i);
+            }
+            Message::SnapshotEnd { .. } => {
+                if let Some(mut i) = self.incoming.take() {
+                    i.end();
+                    if std::mem::take(&mut self.expect_whole) {
+                        self.whole_before = Some(i);
+                    } else {
+                        self.done.push(i);
+                    }
+                }
+            }
+            Message::Block { budget, repeat, .. } => {
+                // The test has blocks: the whole-body snapshot is not needed.
+                if let Some(w) = self.whole_before.take() {
+                    w.abandon();
+                }
+                self.block_budget = budget;
+                self.block_repeat = repeat;
+            }
+            Message::BlockEnd { name } => {
+                let wanted = self.block_repeat.max(1) as usize + 1;
+                let snapshots = self.done.split_off(self.done.len().saturating_sub(wanted));
+                let block = finish_block(name, self.block_budget.take(), snapshots);
+                self.push_block(block)?;
+            }
+            Message::WholeAfter { name } => {
+                let (Some(after), Some(before)) = (self.done.pop(), self.whole_before.take())
+                else {
+                    return Err(Fault::Protocol(
+                        "the whole-test block ended without its two snapshots".into(),
+                    ));
+                };
+                let block = finish_block(name, None, vec![before, after]);
+                self.push_block(block)?;
+            }
+            Message::Error { message, stack } => {
+                self.run.fault = Some(Fault::Threw { message, stack })
+            }
+            Message::LoadError { message, stack } => {
+                self.run.fault = Some(Fault::Load { message, stack })
+            }
+            Message::Fatal { message } => self.run.fault = Some(Fault::Internal(message)),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Add a finished block to the run, or say why it could not be measured.
+    fn push_block(&mut self, block: Result<Block, String>) -> Result<(), Fault> {
+        let mut b = block.map_err(Fault::Internal)?;
+        b.allocated_bytes = self.allocated.take();
+        self.run.blocks.push(b);
+        Ok(())
+    }
+
+    /// Drop the snapshots still being received.
+    fn abandon(&mut self) {
+        let open = self.incoming.take().into_iter();
+        for i in open
+            .chain(self.done.drain(..))
+            .chain(self.whole_before.take())
+        {
+            i.abandon();
         }
     }
 }
@@ -401,9 +457,9 @@ fn finish_block(
     })
 }
 
-/// A file or folder name for `label`: unsafe characters become `_`, and a
-/// label that needed that gets a short hash of itself, so that `a b` and
-/// `a_b` never share a name.
+/// A file or folder name for `label`: unsafe characters become `_`, long
+/// labels are cut, and a label that needed either gets a short hash of
+/// itself, so that `a b` and `a_b` never share a name.
 pub fn sanitize(label: &str) -> String {
     let safe: String = label
         .chars()
@@ -415,19 +471,25 @@ pub fn sanitize(label: &str) -> String {
             }
         })
         .collect();
-    if safe == label && !label.is_empty() && label != "." && label != ".." {
+    if safe == label && !label.is_empty() && label != "." && label != ".." && safe.len() <= MAX_NAME
+    {
         return safe;
     }
     // FNV-1a: stable across runs and platforms.
     let hash = label.bytes().fold(0x811c_9dc5_u32, |h, b| {
         (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
     });
-    format!("{safe}-{hash:08x}")
+    let short: String = safe.chars().take(MAX_NAME).collect();
+    format!("{short}-{hash:08x}")
 }
+
+/// The longest file name `sanitize` makes, before its hash: well under the
+/// 255 bytes file systems allow.
+const MAX_NAME: usize = 100;
 
 #[cfg(test)]
 mod tests {
-    use super::sanitize;
+    use super::{MAX_NAME, sanitize};
 
     #[test]
     fn sanitized_names_never_collide() {
@@ -439,5 +501,8 @@ mod tests {
         assert_ne!(sanitize("a b"), sanitize("a/b"));
         assert_ne!(sanitize(".."), "..");
         assert_eq!(sanitize("a b"), sanitize("a b"));
+        let long = "x".repeat(10_000);
+        assert_eq!(sanitize(&long).len(), MAX_NAME + 9);
+        assert_ne!(sanitize(&long), sanitize(&"x".repeat(10_001)));
     }
 }

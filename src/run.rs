@@ -16,12 +16,12 @@ use crate::baseline::{self, BaselineError, BaselineFile, BlockBaseline};
 use crate::budget::Budget;
 use crate::config::Config;
 use crate::discover::{TestFile, discover};
-use crate::exit;
 use crate::explain::AllocationSite;
-use crate::measure::{self, Fault};
+use crate::measure::{self, Fault, TestRef};
 use crate::report::{self, JsonBlock, JsonReport, JsonTest};
-use crate::runtime::{Harness, Launch, ListedTest, RuntimeInfo, cache_dir, provision};
+use crate::runtime::{Launch, LaunchSpec, ListedTest, RuntimeInfo, cache_dir, deno, provision};
 use crate::verdict::{self, Standard, Verdict};
+use crate::{exit, interrupt};
 
 /// What the command line asked for, beyond libtest's arguments.
 #[derive(Clone, Debug, Default)]
@@ -73,16 +73,18 @@ pub fn run(config: &Config, args: &Arguments, opts: &Options) -> anyhow::Result<
             .as_deref(),
         &cache,
     )?;
-    let harness = Harness::install(&cache)?;
-    let launch = Launch {
+    let launch = Launch::prepare(LaunchSpec {
         binary: runtime.binary.clone(),
-        harness,
-        root: config.root.clone(),
+        cache: &cache,
+        root: &config.root,
         allow: config.runtime.allow.clone(),
         v8_flags: config.runtime.v8_flags.clone(),
-        deno_dir: cache.join("deno_dir"),
-        trace: false,
-    };
+    })?;
+    let run_dir = launch.run_dir.path().to_path_buf();
+    interrupt::install(move || {
+        let _ = std::fs::remove_dir_all(&run_dir);
+    })
+    .context("cannot install the signal handlers")?;
     let launch = if opts.trace_allocations {
         launch.traced()
     } else {
@@ -104,10 +106,15 @@ pub fn run(config: &Config, args: &Arguments, opts: &Options) -> anyhow::Result<
         let measure::Listing {
             runtime: info,
             tests,
-        } = measure::list(&launch, &file.path, config.runtime.timeout)?;
+        } = measure::list(&launch, &file.path, &file.relative, config.runtime.timeout)?;
         if let Some(info) = info {
             shared.lock().unwrap().runtime.get_or_insert(info);
         }
+        // A file that declares no tests guards nothing: say so.
+        let tests = match tests {
+            Ok(t) if t.is_empty() => Err(Fault::NoTests),
+            other => other,
+        };
         let baseline_path = baseline::path_for(&file.path);
         let baseline = BaselineFile::load(&baseline_path).map_err(|e| e.to_string());
         states.push(Arc::new(FileState {
@@ -143,7 +150,7 @@ pub fn run(config: &Config, args: &Arguments, opts: &Options) -> anyhow::Result<
         let tests = match &state.tests {
             Ok(t) => t.clone(),
             Err(fault) => {
-                let message = report::fault(fault, &state.file.relative);
+                let message = explain_fault(fault, &state.file.relative, &launch);
                 let full = state.file.relative.clone();
                 let key = (state.file.relative.clone(), "(load)".to_owned(), None);
                 trials.push(failing_trial(&shared, full, key, message));
@@ -151,8 +158,8 @@ pub fn run(config: &Config, args: &Arguments, opts: &Options) -> anyhow::Result<
             }
         };
         let mut seen: BTreeMap<String, Option<u32>> = BTreeMap::new();
-        for test in tests {
-            let full = format!("{}::{}", state.file.relative, test.name);
+        for (index, test) in tests.into_iter().enumerate() {
+            let full = report::full_name(&state.file.relative, &test.name);
             if let Some(first) = seen.get(&test.name) {
                 let message = duplicate_name(&state.file.relative, &test, *first);
                 let key = (state.file.relative.clone(), test.name.clone(), test.line);
@@ -168,7 +175,7 @@ pub fn run(config: &Config, args: &Arguments, opts: &Options) -> anyhow::Result<
             let ignore = test.ignore;
             trials.push(
                 Trial::test(full, move || {
-                    run_trial(&config, &launch, &state, &test, &opts, &shared)
+                    run_trial(&config, &launch, &state, (index, &test), &opts, &shared)
                 })
                 .with_ignored_flag(ignore),
             );
@@ -222,13 +229,17 @@ fn run_trial(
     config: &Config,
     launch: &Launch,
     state: &FileState,
-    test: &ListedTest,
+    (index, test): (usize, &ListedTest),
     opts: &Options,
     shared: &Mutex<Shared>,
 ) -> Result<(), Failed> {
     let file = &state.file.relative;
-    let full = format!("{file}::{}", test.name);
+    let full = report::full_name(file, &test.name);
     let settings = config.test(file, &test.name);
+    if let Some(why) = &test.invalid {
+        let m = format!("{file}{}: {why}", line_suffix(test));
+        return fail(shared, file, test, Vec::new(), m);
+    }
     let timeout = match &test.timeout {
         None | Some(serde_json::Value::Null) => None,
         Some(v) => match v.as_u64().filter(|&ms| ms > 0) {
@@ -256,13 +267,13 @@ fn run_trial(
     } else {
         launch
     };
-    let run = match measure::run_test(
-        launch,
-        &state.file.path,
-        &test.name,
-        timeout,
-        keep.as_deref(),
-    ) {
+    let test_ref = TestRef {
+        file: &state.file.path,
+        index,
+        name: &test.name,
+        full_name: &full,
+    };
+    let run = match measure::run_test(launch, test_ref, timeout, keep.as_deref()) {
         Ok(r) => r,
         Err(e) => return fail(shared, file, test, Vec::new(), e.to_string()),
     };
@@ -271,7 +282,7 @@ fn run_trial(
     }
     let blocks: Vec<JsonBlock> = run.blocks.iter().map(JsonBlock::new).collect();
     if let Some(fault) = &run.fault {
-        let mut m = report::fault(fault, file);
+        let mut m = explain_fault(fault, file, launch);
         // A crash's message already ends with the output's tail.
         if !matches!(fault, Fault::Crashed { .. }) {
             m.push_str(&output_section(&run.output));
@@ -341,9 +352,7 @@ fn run_trial(
         .collect();
     if !launch.trace && verdicts.iter().any(|v| v.failed() && v.grew) {
         let traced = launch.traced();
-        if let Ok(rerun) =
-            measure::run_test(&traced, &state.file.path, &test.name, timeout * 4, None)
-        {
+        if let Ok(rerun) = measure::run_test(&traced, test_ref, timeout * 4, None) {
             for b in rerun.blocks {
                 sites.insert(b.name.clone(), b.allocations);
             }
@@ -459,6 +468,24 @@ fn duplicate_name(file: &str, test: &ListedTest, first: Option<u32>) -> String {
         line_suffix(test),
         test.name
     )
+}
+
+/// A fault as a failure message, led by what the sandbox denied and how to
+/// grant it, when that is what happened.
+fn explain_fault(fault: &Fault, file: &str, launch: &Launch) -> String {
+    let message = report::fault(fault, file);
+    let denied = match fault {
+        Fault::Load { message, stack } | Fault::Threw { message, stack } => {
+            deno::explain_denial(message, &launch.sandbox)
+                .or_else(|| deno::explain_denial(stack, &launch.sandbox))
+        }
+        Fault::Crashed { output, .. } => deno::explain_denial(output, &launch.sandbox),
+        _ => None,
+    };
+    match denied {
+        Some(why) => format!("{why}\n{message}"),
+        None => message,
+    }
 }
 
 fn line_suffix(test: &ListedTest) -> String {
@@ -579,6 +606,11 @@ fn write_baselines(states: &[Arc<FileState>], shared: &Shared) -> anyhow::Result
             .unwrap_or_default();
         if before.as_deref() == Some(file.render(&name).as_str()) {
             continue;
+        }
+        // An interrupted run writes nothing; a write under way finishes.
+        let _writing = interrupt::writing();
+        if interrupt::cancelled() {
+            anyhow::bail!("interrupted: no baseline was written");
         }
         file.save(&state.baseline_path, &name)
             .map_err(|e: BaselineError| anyhow::anyhow!(e))?;

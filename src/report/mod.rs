@@ -14,6 +14,7 @@ use crate::diff::Comparison;
 use crate::explain::{AllocationSite, RetainerPath};
 use crate::measure::Fault;
 use crate::repeat::Repetition;
+use crate::runtime::{Exit, Unfinished};
 use crate::units::format_bytes;
 
 /// Quote a test name for a POSIX shell.
@@ -164,6 +165,9 @@ pub fn fault(f: &Fault, file: &str) -> String {
         Fault::Load { message, stack } => {
             format!("{file} failed to load: {}", user_stack(message, stack))
         }
+        Fault::NoTests => format!(
+            "{file} declares no tests: add test(...) calls to it, or leave it out with `exclude` in memcheck.toml"
+        ),
         Fault::Threw { message, stack } => {
             format!("the test threw: {}", user_stack(message, stack))
         }
@@ -171,29 +175,87 @@ pub fn fault(f: &Fault, file: &str) -> String {
             "timed out after {} ms; the runtime and its process group were killed (raise `timeout` on the test or in memcheck.toml)",
             d.as_millis()
         ),
-        Fault::Crashed { exit, output } => {
-            let tail: Vec<&str> = output
-                .lines()
-                .rev()
-                .take(20)
-                .collect::<Vec<_>>()
-                .into_iter()
-                .rev()
-                .collect();
-            let hint = if output.contains("JavaScript out of memory") {
-                "\nthe JavaScript heap reached its limit: the test keeps more than V8 may hold \
-                 (a leak?), or needs a larger heap: v8_flags = [\"--max-old-space-size=MiB\"] \
-                 under [runtime] in memcheck.toml"
-            } else {
-                ""
-            };
-            format!(
-                "the runtime ended with {exit} before the test finished{hint}\n{}",
-                tail.join("\n")
-            )
-        }
+        Fault::Crashed {
+            exit,
+            output,
+            during,
+        } => crashed(file, exit, output, during),
+        Fault::Protocol(m) => format!(
+            "memcheck could not trust this test's result: {m}\n(the harness's channel is its own; this is a bug in memcheck or in the runtime, or the test wrote to the channel on purpose)"
+        ),
         Fault::Internal(m) => format!("memcheck could not measure this test: {m}"),
     }
+}
+
+/// The runtime ended before the harness said how the test went.
+fn crashed(file: &str, exit: &Exit, output: &str, during: &Unfinished) -> String {
+    let output = without_harness_lines(output);
+    let tail: Vec<&str> = output.lines().rev().take(20).collect::<Vec<_>>();
+    let tail: Vec<&str> = tail.into_iter().rev().collect();
+    let mut hint = String::new();
+    if output.contains("JavaScript out of memory") {
+        hint.push_str(
+            "\nthe JavaScript heap reached its limit: the test keeps more than V8 may hold \
+             (a leak?), or needs a larger heap: v8_flags = [\"--max-old-space-size=MiB\"] \
+             under [runtime] in memcheck.toml",
+        );
+    }
+    let head = match during {
+        Unfinished::Loading if output.contains("Top-level await promise never resolved") => {
+            format!(
+                "{file} did not finish loading: a top-level `await` never settled (the runtime ended with {exit})"
+            )
+        }
+        Unfinished::Loading => format!(
+            "{file} did not finish loading: the runtime ended with {exit} while its top-level code ran"
+        ),
+        Unfinished::Block(name) => format!(
+            "the test exited before block {} ended (the runtime ended with {exit})",
+            quote_name(name)
+        ),
+        Unfinished::Test => format!("the runtime ended with {exit} before the test finished"),
+        Unfinished::Silent => {
+            format!("the runtime ended with {exit} before the harness started")
+        }
+    };
+    format!("{head}{hint}\n{}", tail.join("\n"))
+}
+
+/// Output with the lines that only point into the harness left out.
+fn without_harness_lines(output: &str) -> String {
+    output
+        .lines()
+        .filter(|l| !l.contains("/harness-"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A name in double quotes, escaped like Rust's `{:?}`, for messages.
+pub fn quote_name(name: &str) -> String {
+    format!("{name:?}")
+}
+
+/// `file::name` as libtest shows and filters it: control characters (ANSI
+/// escapes among them) are written out, so that no name can drive the
+/// terminal, and so that the name can be pasted into a filter.
+pub fn full_name(file: &str, name: &str) -> String {
+    format!("{}::{}", escape_controls(file), escape_controls(name))
+}
+
+/// `text` with control characters written as `\n`, `\t`, `\u{1b}`.
+pub fn escape_controls(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_owned();
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// A JS error as users want it: the message, then the stack frames that are
@@ -204,7 +266,7 @@ fn user_stack(message: &str, stack: &str) -> String {
     let frames = stack.strip_prefix(message).unwrap_or(stack);
     for line in frames.lines() {
         let trimmed = line.trim_start();
-        if trimmed.is_empty() || line.contains("/harness-") && line.contains("runner.js") {
+        if trimmed.is_empty() || line.contains("/harness-") {
             continue;
         }
         if !trimmed.starts_with("at ") && out.contains(trimmed) {
@@ -248,6 +310,13 @@ mod tests {
     fn quotes_for_the_shell() {
         assert_eq!(shell_quote("a.memtest.js::plain"), "a.memtest.js::plain");
         assert_eq!(shell_quote("a::it's big"), r"'a::it'\''s big'");
+    }
+
+    #[test]
+    fn names_cannot_drive_the_terminal() {
+        assert_eq!(full_name("a.js", "red \u{1b}[31m"), "a.js::red \\u{1b}[31m");
+        assert_eq!(full_name("a.js", "two\nlines"), "a.js::two\\nlines");
+        assert_eq!(full_name("a.js", "plain ✓"), "a.js::plain ✓");
     }
 
     #[test]

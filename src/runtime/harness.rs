@@ -1,6 +1,6 @@
 //! The JS side (`harness/`), embedded in the binary and written once per
-//! content hash into the cache, with the import map that makes
-//! `import { test } from "memcheck"` resolve to it.
+//! content hash into the cache: the engine-neutral core, the `memcheck`
+//! module tests import, and one entry point per engine host.
 
 use std::path::{Path, PathBuf};
 
@@ -8,32 +8,47 @@ use sha2::{Digest, Sha256};
 
 use super::RuntimeError;
 
-const RUNNER: &str = include_str!("../../harness/runner.js");
-const MODULE: &str = include_str!("../../harness/memcheck.js");
+/// The harness's files, by name.
+const FILES: &[(&str, &str)] = &[
+    (
+        "primordials.js",
+        include_str!("../../harness/primordials.js"),
+    ),
+    ("site.js", include_str!("../../harness/site.js")),
+    ("values.js", include_str!("../../harness/values.js")),
+    ("console.js", include_str!("../../harness/console.js")),
+    ("memcheck.js", include_str!("../../harness/memcheck.js")),
+    ("core.js", include_str!("../../harness/core.js")),
+    ("deno.js", include_str!("../../harness/deno.js")),
+];
 
 /// The harness files on disk.
 #[derive(Clone, Debug)]
 pub struct Harness {
-    pub runner: PathBuf,
-    pub import_map: PathBuf,
+    /// The Deno entry point.
+    pub entry: PathBuf,
+    /// The module `import { test } from "memcheck"` names.
+    pub module: PathBuf,
 }
 
 impl Harness {
     /// Write the harness into `cache` (unless that version is there already).
     pub fn install(cache: &Path) -> Result<Harness, RuntimeError> {
         let mut hasher = Sha256::new();
-        hasher.update(RUNNER);
-        hasher.update(MODULE);
+        for (name, text) in FILES {
+            hasher.update(name);
+            hasher.update(text);
+        }
         let hash: String = hasher.finalize()[..8]
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect();
         let dir = cache.join(format!("harness-{hash}"));
         let harness = Harness {
-            runner: dir.join("runner.js"),
-            import_map: dir.join("import_map.json"),
+            entry: dir.join("deno.js"),
+            module: dir.join("memcheck.js"),
         };
-        if harness.import_map.is_file() {
+        if dir.join(".complete").is_file() {
             return Ok(harness);
         }
         let fail = |error| RuntimeError::Harness {
@@ -42,11 +57,10 @@ impl Harness {
         };
         let staging = cache.join(format!(".harness-{hash}-{}", std::process::id()));
         std::fs::create_dir_all(&staging).map_err(fail)?;
-        std::fs::write(staging.join("runner.js"), RUNNER).map_err(fail)?;
-        std::fs::write(staging.join("memcheck.js"), MODULE).map_err(fail)?;
-        let module_url = file_url(&dir.join("memcheck.js"));
-        let map = serde_json::json!({ "imports": { "memcheck": module_url } });
-        std::fs::write(staging.join("import_map.json"), map.to_string()).map_err(fail)?;
+        for (name, text) in FILES {
+            std::fs::write(staging.join(name), text).map_err(fail)?;
+        }
+        std::fs::write(staging.join(".complete"), "").map_err(fail)?;
         if std::fs::rename(&staging, &dir).is_err() {
             // Someone else wrote the same content first.
             let _ = std::fs::remove_dir_all(&staging);

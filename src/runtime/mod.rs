@@ -1,17 +1,27 @@
 //! The JS runtime: provisioning Deno, writing the embedded harness, and
-//! running one test file per child process, spoken to over a framed stdout.
+//! running one job (list a file, or run one test) per child process, which
+//! speaks over a channel of its own inside a sandbox.
 
+mod channel;
+pub mod deno;
 mod harness;
+mod output;
 mod process;
 mod protocol;
 mod provision;
+pub mod sandbox;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-pub use harness::Harness;
-pub use process::{Event, Exit, Launch, Session};
-pub use protocol::{ListedTest, Message, RuntimeInfo};
+pub use channel::{ChannelDir, Frame, FrameError, FrameReader, Limits};
+pub use harness::{Harness, file_url};
+pub use output::Captured;
+pub use process::{Event, Exit, Session};
+pub use protocol::{Conversation, ListedTest, Message, Mode, RuntimeInfo, Unfinished};
 pub use provision::{CACHE_ENV, DENO_ENV, Provisioned, cache_dir, provision};
+pub use sandbox::Sandbox;
 
 /// V8 flags every run needs: `gc()` for checkpoints, and determinism.
 pub const V8_FLAGS: &[&str] = &[
@@ -58,4 +68,128 @@ pub enum RuntimeError {
         binary: PathBuf,
         error: std::io::Error,
     },
+    #[error("cannot set up the harness's channel: {0}")]
+    Channel(std::io::Error),
+    #[error("cannot search {path} for links out of the project: {error}")]
+    Scan {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error(
+        "{0} contains a comma, which the runtime's permission flags cannot express; rename it, or move the project"
+    )]
+    Comma(PathBuf),
+}
+
+/// How to start the runtime for any job of this run.
+#[derive(Clone, Debug)]
+pub struct Launch {
+    pub binary: PathBuf,
+    pub harness: Harness,
+    /// Extra permissions from `memcheck.toml`, as `--allow-<entry>`.
+    pub allow: Vec<String>,
+    pub v8_flags: Vec<String>,
+    /// `DENO_DIR` for the runtime's own caches.
+    pub deno_dir: PathBuf,
+    /// Track allocations (slow): snapshots then carry allocation stacks.
+    pub trace: bool,
+    /// Open the inspector for the harness (sampling allocated bytes).
+    pub inspector: bool,
+    pub sandbox: Arc<Sandbox>,
+    /// This run's private folder: channels and the import map.
+    pub run_dir: Arc<ChannelDir>,
+    pub import_map: PathBuf,
+}
+
+/// What [`Launch::prepare`] needs.
+pub struct LaunchSpec<'a> {
+    pub binary: PathBuf,
+    pub cache: &'a Path,
+    pub root: &'a Path,
+    pub allow: Vec<String>,
+    pub v8_flags: Vec<String>,
+}
+
+impl Launch {
+    /// Install the harness, scan the sandbox and write this run's import map.
+    pub fn prepare(spec: LaunchSpec) -> Result<Launch, RuntimeError> {
+        let harness = Harness::install(spec.cache)?;
+        let sandbox =
+            Sandbox::scan(spec.root, &spec.allow).map_err(|error| RuntimeError::Scan {
+                path: spec.root.to_path_buf(),
+                error,
+            })?;
+        let run_dir = ChannelDir::create().map_err(RuntimeError::Channel)?;
+        let deno_dir = spec.cache.join("deno_dir");
+        let import_map = run_dir.path().join("import_map.json");
+        let map = deno::import_map(&harness.module, &sandbox, &deno_dir);
+        std::fs::write(&import_map, map.to_string()).map_err(RuntimeError::Channel)?;
+        Ok(Launch {
+            binary: spec.binary,
+            harness,
+            allow: spec.allow,
+            v8_flags: spec.v8_flags,
+            deno_dir,
+            trace: false,
+            inspector: false,
+            sandbox: Arc::new(sandbox),
+            run_dir: Arc::new(run_dir),
+            import_map,
+        })
+    }
+
+    /// The same launch with allocation tracking.
+    pub fn traced(&self) -> Launch {
+        let mut l = self.clone();
+        l.trace = true;
+        l
+    }
+
+    /// The same launch with the inspector open to the harness (for the
+    /// sampling heap profiler).
+    pub fn with_inspector(&self) -> Launch {
+        let mut l = self.clone();
+        l.inspector = true;
+        l
+    }
+}
+
+/// What a job does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum JobMode {
+    /// List the tests of a file.
+    List,
+    /// Run the test at `index` of the file's list, which must be `name`.
+    Run { index: usize, name: String },
+}
+
+/// One job: one runtime process.
+#[derive(Clone, Debug)]
+pub struct Job {
+    pub mode: JobMode,
+    pub file: PathBuf,
+    /// What the job is, for an interrupted run's message.
+    pub label: String,
+    /// Unique in this run: keys the job's storage.
+    pub key: u64,
+}
+
+impl Job {
+    pub fn new(mode: JobMode, file: &Path, label: String) -> Job {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        Job {
+            mode,
+            file: file.to_path_buf(),
+            label,
+            key: NEXT.fetch_add(1, Ordering::Relaxed) ^ (u64::from(std::process::id()) << 32),
+        }
+    }
+
+    /// The protocol mode the runner expects for this job.
+    pub fn protocol(&self) -> Mode {
+        match &self.mode {
+            JobMode::List => Mode::List,
+            JobMode::Run { name, .. } => Mode::Run { name: name.clone() },
+        }
+    }
 }

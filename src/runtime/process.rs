@@ -1,62 +1,32 @@
-//! One child process of the runtime: started in its own process group,
-//! read by a thread, waited for with a deadline, and killed with its group.
+//! One child process of the runtime: started in its own process group with
+//! a channel of its own, its frames read by one thread and its output
+//! (stdout and stderr, one pipe) by another, waited for with a deadline,
+//! and killed with its group. While it runs it is registered with
+//! [`crate::interrupt`], so Ctrl-C stops it too.
 
-use std::io::Read;
+use std::io::PipeReader;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::process::{Child, ExitStatus, Stdio};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::harness::{Harness, file_url};
-use super::protocol::{Frame, Message, read_frames};
-use super::{RuntimeError, V8_FLAGS};
-
-/// How to start the runtime for one file.
-#[derive(Clone, Debug)]
-pub struct Launch {
-    pub binary: PathBuf,
-    pub harness: Harness,
-    /// The project root: the only place tests may read by default.
-    pub root: PathBuf,
-    /// Extra permissions, as `--allow-<entry>`.
-    pub allow: Vec<String>,
-    pub v8_flags: Vec<String>,
-    /// `DENO_DIR` for the runtime's own caches.
-    pub deno_dir: PathBuf,
-    /// Track allocations (slow): snapshots then carry allocation stacks.
-    pub trace: bool,
-}
-
-impl Launch {
-    /// The same launch with allocation tracking, and the one permission
-    /// it needs.
-    pub fn traced(&self) -> Launch {
-        let mut l = self.with_inspector();
-        l.trace = true;
-        l
-    }
-
-    /// The same launch with the permission `node:inspector` asks for
-    /// (`--allow-sys`), for tracking and sampling.
-    pub fn with_inspector(&self) -> Launch {
-        let mut l = self.clone();
-        if !l.allow.iter().any(|a| a == "sys") {
-            l.allow.push("sys".into());
-        }
-        l
-    }
-}
+use super::channel::{Frame, FrameReader, Limits};
+use super::output::Captured;
+use super::protocol::Message;
+use super::{Job, Launch, RuntimeError, deno};
+use crate::interrupt;
 
 /// What the reader thread hands over.
 #[derive(Debug)]
 pub enum Event {
     Message(Message),
     Chunk(Vec<u8>),
-    /// Stdout closed: the process is exiting.
-    Closed,
+    /// The channel broke: a frame or message that could not be read. Nothing
+    /// after it can be trusted.
     Garbled(String),
+    /// The channel closed: the process and everything holding it are gone.
+    Closed,
 }
 
 /// How the process ended.
@@ -93,94 +63,58 @@ fn signal_name(s: i32) -> &'static str {
 
 /// A running harness process.
 pub struct Session {
-    child: Child,
+    pgid: i32,
     events: Receiver<Event>,
-    stderr: Option<JoinHandle<Vec<u8>>>,
-    output: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    waiter: Option<JoinHandle<Option<ExitStatus>>>,
+    output: Option<JoinHandle<Captured>>,
     deadline: Instant,
     timed_out: bool,
+    _registered: interrupt::Registered,
+    cleanup: Vec<std::path::PathBuf>,
 }
 
 impl Session {
-    /// Start `runner.js <args…>` for `file`, with a deadline.
-    pub fn start(
-        launch: &Launch,
-        mode: &str,
-        file: &Path,
-        test: Option<&str>,
-        timeout: Duration,
-    ) -> Result<Session, RuntimeError> {
-        let mut flags: Vec<&str> = V8_FLAGS.to_vec();
-        flags.extend(launch.v8_flags.iter().map(String::as_str));
-        let mut cmd = Command::new(&launch.binary);
-        cmd.arg("run")
-            .args(["--quiet", "--no-prompt", "--no-config", "--no-lock"])
-            .arg(format!(
-                "--import-map={}",
-                launch.harness.import_map.display()
-            ))
-            .arg(format!("--allow-read={}", launch.root.display()))
-            .args(launch.allow.iter().map(|a| format!("--allow-{a}")))
-            .arg(format!("--v8-flags={}", flags.join(",")))
-            .arg(file_url(&launch.harness.runner))
-            .arg(mode)
-            .arg(file_url(file));
-        if let Some(t) = test {
-            cmd.arg(t);
-            if launch.trace {
-                cmd.arg("trace");
-            }
-        }
-        cmd.current_dir(&launch.root)
-            .env("DENO_DIR", &launch.deno_dir)
-            .env("NO_COLOR", "1")
-            .env("DENO_NO_UPDATE_CHECK", "1")
-            .env("DENO_NO_PROMPT", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+    /// Start the harness for `job`, with a deadline.
+    pub fn start(launch: &Launch, job: &Job, timeout: Duration) -> Result<Session, RuntimeError> {
+        let (channel, read, hold) = launch.run_dir.open().map_err(RuntimeError::Channel)?;
+        let mut cmd = deno::command(launch, job, &channel)?;
+        let (out_read, out_write) = std::io::pipe().map_err(RuntimeError::Channel)?;
+        let err_write = out_write.try_clone().map_err(RuntimeError::Channel)?;
+        cmd.stdin(Stdio::null())
+            .stdout(out_write)
+            .stderr(err_write)
             .process_group(0);
-        let mut child = cmd.spawn().map_err(|error| RuntimeError::Spawn {
+        // SAFETY: prctl is async-signal-safe; it asks the kernel to kill the
+        // child if the runner dies without cleaning up (kill -9).
+        #[cfg(target_os = "linux")]
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        let child = cmd.spawn().map_err(|error| RuntimeError::Spawn {
             binary: launch.binary.clone(),
             error,
         })?;
-        let stdout = child.stdout.take().expect("piped stdout");
-        let mut stderr = child.stderr.take().expect("piped stderr");
-        let (tx, rx) = channel();
-        let output = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let out = output.clone();
-        std::thread::spawn(move || {
-            let result = read_frames(stdout, |frame| {
-                let event = match frame {
-                    Frame::Message(m) => Event::Message(m),
-                    Frame::Chunk(c) => Event::Chunk(c),
-                    Frame::Output(bytes) => {
-                        out.lock().unwrap().extend_from_slice(&bytes);
-                        return true;
-                    }
-                    Frame::Garbled(g) => Event::Garbled(g),
-                };
-                tx.send(event).is_ok()
-            });
-            if let Err(e) = result {
-                let _ = tx.send(Event::Garbled(format!(
-                    "reading the runtime's output failed: {e}"
-                )));
-            }
-            let _ = tx.send(Event::Closed);
-        });
-        let stderr = std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            let _ = stderr.read_to_end(&mut buf);
-            buf
-        });
+        drop(cmd);
+        let pgid = child.id() as i32;
+        let registered = interrupt::register(pgid, job.label.clone());
+        let (tx, rx) = sync_channel(16);
+        spawn_frame_reader(read, tx);
+        let output = std::thread::spawn(move || read_output(out_read));
+        // The waiter reaps the child, then lets go of our end of the
+        // channel so that the reader sees its end once the pipe is drained.
+        let waiter = std::thread::spawn(move || wait_and_release(child, hold));
         Ok(Session {
-            child,
+            pgid,
             events: rx,
-            stderr: Some(stderr),
-            output,
+            waiter: Some(waiter),
+            output: Some(output),
             deadline: Instant::now() + timeout,
             timed_out: false,
+            _registered: registered,
+            cleanup: vec![channel, deno::storage_dir(launch, job)],
         })
     }
 
@@ -204,48 +138,36 @@ impl Session {
 
     /// SIGTERM the process group, then SIGKILL it after a grace period.
     pub fn kill(&mut self) {
-        let pgid = self.child.id() as i32;
         // SAFETY: kill(2) with a negative pid signals our child's group.
-        unsafe { libc::kill(-pgid, libc::SIGTERM) };
+        unsafe { libc::kill(-self.pgid, libc::SIGTERM) };
         let grace = Instant::now() + Duration::from_millis(500);
-        while Instant::now() < grace {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                // The leader is gone; make sure the rest of the group is too.
-                unsafe { libc::kill(-pgid, libc::SIGKILL) };
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        while Instant::now() < grace && !self.waiter.as_ref().is_none_or(|w| w.is_finished()) {
+            std::thread::sleep(Duration::from_millis(10));
         }
-        unsafe { libc::kill(-pgid, libc::SIGKILL) };
+        // The leader may be gone while others of its group live on.
+        unsafe { libc::kill(-self.pgid, libc::SIGKILL) };
     }
 
     /// Wait for the process to end (killing it if it outlives the deadline
-    /// or a short grace after its last message), and return how it ended
-    /// with its stderr and stray stdout.
+    /// or a short grace after its channel closed), and return how it ended
+    /// with what it printed.
     pub fn finish(mut self) -> (Exit, String) {
         let grace = Instant::now() + Duration::from_secs(5);
-        let status = loop {
-            match self.child.try_wait() {
-                Ok(Some(status)) => break Some(status),
-                Ok(None)
-                    if Instant::now() < grace.min(self.deadline.max(Instant::now()))
-                        && !self.timed_out =>
-                {
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-                _ => {
-                    self.kill();
-                    break self.child.wait().ok();
-                }
+        while !self.waiter.as_ref().is_none_or(|w| w.is_finished()) {
+            if self.timed_out || Instant::now() >= grace.min(self.deadline.max(Instant::now())) {
+                self.kill();
+                break;
             }
-        };
-        let stderr = self
-            .stderr
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let status = self.waiter.take().and_then(|w| w.join().ok()).flatten();
+        // Nothing of the group may outlive the test.
+        unsafe { libc::kill(-self.pgid, libc::SIGKILL) };
+        let output = self
+            .output
             .take()
             .and_then(|h| h.join().ok())
             .unwrap_or_default();
-        let mut text = String::from_utf8_lossy(&self.output.lock().unwrap()).into_owned();
-        text.push_str(&String::from_utf8_lossy(&stderr));
         let exit = if self.timed_out {
             Exit::TimedOut
         } else {
@@ -258,15 +180,55 @@ impl Session {
                 None => Exit::Code(-1),
             }
         };
-        (exit, text)
+        (exit, output.text())
     }
 }
 
 impl Drop for Session {
     fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            self.kill();
-            let _ = self.child.wait();
+        if let Some(w) = self.waiter.take() {
+            if !w.is_finished() {
+                self.kill();
+            }
+            let _ = w.join();
+        }
+        for path in &self.cleanup {
+            let _ = std::fs::remove_dir_all(path).or_else(|_| std::fs::remove_file(path));
         }
     }
+}
+
+fn spawn_frame_reader(read: std::fs::File, tx: SyncSender<Event>) {
+    std::thread::spawn(move || {
+        let mut reader = FrameReader::new(read, Limits::default());
+        loop {
+            let event = match reader.next_frame() {
+                Ok(None) => break,
+                Ok(Some(Frame::Chunk(c))) => Event::Chunk(c),
+                Ok(Some(Frame::Message(m))) => match serde_json::from_slice(&m) {
+                    Ok(m) => Event::Message(m),
+                    Err(e) => Event::Garbled(format!(
+                        "a message that is not valid ({e}): {}",
+                        String::from_utf8_lossy(&m[..m.len().min(200)])
+                    )),
+                },
+                Err(e) => Event::Garbled(e.to_string()),
+            };
+            let garbled = matches!(event, Event::Garbled(_));
+            if tx.send(event).is_err() || garbled {
+                break;
+            }
+        }
+        let _ = tx.send(Event::Closed);
+    });
+}
+
+fn read_output(pipe: PipeReader) -> Captured {
+    Captured::read_from(pipe)
+}
+
+fn wait_and_release(mut child: Child, hold: std::fs::File) -> Option<ExitStatus> {
+    let status = child.wait().ok();
+    drop(hold);
+    status
 }

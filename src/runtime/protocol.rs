@@ -1,20 +1,19 @@
-//! The frames the harness writes on stdout, and the messages inside them.
+//! What the harness says on its channel, and the order it must say it in.
 //!
-//! A frame is a header line `"\x1eMC1 <kind> <len>\n"` and `<len>` bytes:
-//! `json` frames carry a [`Message`], `chunk` frames a piece of the heap
-//! snapshot being sent. Bytes outside frames are the test's own output.
-
-use std::io::{BufRead, Read};
+//! The runner never trusts a verdict on its own: [`Conversation`] checks
+//! every message and snapshot chunk against the protocol (a test starts,
+//! its checkpoints come in order inside blocks that end, at least one block
+//! is measured, sizes stay within limits) and words any breach for the user.
 
 use serde::Deserialize;
-
-const MAGIC: &[u8] = b"\x1eMC1 ";
 
 /// What the harness says, in order.
 #[derive(Debug, Deserialize, Clone, PartialEq)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Message {
     Runtime(RuntimeInfo),
+    /// The test file is about to be imported.
+    Loading,
     Tests {
         tests: Vec<ListedTest>,
     },
@@ -22,12 +21,20 @@ pub enum Message {
         message: String,
         stack: String,
     },
+    TestStart {
+        name: String,
+    },
     Block {
         name: String,
         budget: Option<serde_json::Value>,
         /// Measured runs of a `repeat` block (0: a plain block).
         #[serde(default)]
         repeat: u32,
+        /// Where `t.measure` was called.
+        #[serde(default)]
+        line: Option<u32>,
+        #[serde(default)]
+        url: Option<String>,
     },
     BlockEnd {
         name: String,
@@ -71,101 +78,344 @@ pub struct ListedTest {
     pub line: Option<u32>,
     #[serde(default)]
     pub ignore: bool,
-    /// The test measures allocated bytes (needs `--allow-sys`).
+    /// The test measures allocated bytes (needs the inspector).
     #[serde(default)]
     pub allocated: bool,
     pub timeout: Option<serde_json::Value>,
     pub budget: Option<serde_json::Value>,
+    /// Why the test's options cannot be used, in words.
+    #[serde(default)]
+    pub invalid: Option<String>,
 }
 
-/// One unit read from the harness's stdout.
+/// The largest heap snapshot the runner accepts.
+pub const MAX_SNAPSHOT_BYTES: u64 = 16 << 30;
+
+/// What the runner asked the harness to do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Mode {
+    List,
+    Run { name: String },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stage {
+    Start,
+    Introduced,
+    Loading,
+    Testing,
+    Done,
+}
+
+/// Where the harness stopped, when its channel ended early.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Unfinished {
+    /// Before it said anything.
+    Silent,
+    /// While importing the test file (top-level code, including `await`).
+    Loading,
+    /// The test ran, outside any block.
+    Test,
+    /// Inside a block (`t.measure`) that never ended.
+    Block(String),
+}
+
+/// Checks the harness's messages against the protocol, in order.
 #[derive(Debug)]
-pub enum Frame {
-    Message(Message),
-    Chunk(Vec<u8>),
-    /// Bytes the test wrote to stdout itself.
-    Output(Vec<u8>),
-    /// A frame that could not be understood.
-    Garbled(String),
+pub struct Conversation {
+    mode: Mode,
+    stage: Stage,
+    snapshot: Option<(String, u64)>,
+    /// The open block and the snapshots it has had so far.
+    block: Option<(String, u32, u32)>,
+    snapshots_outside_blocks: u32,
+    blocks: u32,
+    whole: bool,
 }
 
-/// Read frames from `reader` until it ends, passing each to `sink`; stops
-/// early when `sink` returns false.
-pub fn read_frames(reader: impl Read, mut sink: impl FnMut(Frame) -> bool) -> std::io::Result<()> {
-    let mut r = std::io::BufReader::with_capacity(1 << 20, reader);
-    let mut line = Vec::new();
-    loop {
-        line.clear();
-        if r.read_until(b'\n', &mut line)? == 0 {
-            return Ok(());
+impl Conversation {
+    pub fn new(mode: Mode) -> Conversation {
+        Conversation {
+            mode,
+            stage: Stage::Start,
+            snapshot: None,
+            block: None,
+            snapshots_outside_blocks: 0,
+            blocks: 0,
+            whole: false,
         }
-        let Some(start) = find(&line, MAGIC) else {
-            if !sink(Frame::Output(line.clone())) {
-                return Ok(());
+    }
+
+    /// Check the next message; the breach, in words, if it is out of place.
+    pub fn message(&mut self, m: &Message) -> Result<(), String> {
+        let out_of_place = || format!("the harness sent {} out of order", describe(m));
+        match (self.stage, m) {
+            (Stage::Start, Message::Runtime(_)) => self.stage = Stage::Introduced,
+            (Stage::Introduced, Message::Loading) => self.stage = Stage::Loading,
+            (Stage::Loading | Stage::Introduced, Message::LoadError { .. })
+            | (Stage::Loading | Stage::Introduced, Message::Fatal { .. }) => {
+                self.stage = Stage::Done
             }
-            continue;
-        };
-        if start > 0 && !sink(Frame::Output(line[..start].to_vec())) {
-            return Ok(());
-        }
-        let header = String::from_utf8_lossy(&line[start + MAGIC.len()..])
-            .trim_end()
-            .to_owned();
-        let mut parts = header.split(' ');
-        let (kind, len) = (
-            parts.next().unwrap_or(""),
-            parts.next().and_then(|l| l.parse::<usize>().ok()),
-        );
-        let Some(len) = len else {
-            if !sink(Frame::Garbled(format!("bad frame header `{header}`"))) {
-                return Ok(());
+            (Stage::Loading, Message::Tests { .. }) if self.mode == Mode::List => {
+                self.stage = Stage::Done
             }
-            continue;
-        };
-        let mut payload = vec![0; len];
-        r.read_exact(&mut payload)?;
-        let frame = match kind {
-            "chunk" => Frame::Chunk(payload),
-            "json" => match serde_json::from_slice(&payload) {
-                Ok(m) => Frame::Message(m),
-                Err(e) => Frame::Garbled(format!(
-                    "bad message {}: {e}",
-                    String::from_utf8_lossy(&payload)
-                )),
+            (Stage::Loading, Message::Error { .. }) => self.stage = Stage::Done,
+            (Stage::Loading, Message::TestStart { name }) => match &self.mode {
+                Mode::Run { name: wanted } if wanted == name => self.stage = Stage::Testing,
+                Mode::Run { name: wanted } => {
+                    return Err(format!(
+                        "the harness started test {name:?} instead of {wanted:?}; did the file change since it was listed?"
+                    ));
+                }
+                Mode::List => return Err(out_of_place()),
             },
-            other => Frame::Garbled(format!("unknown frame kind `{other}`")),
+            (Stage::Testing, _) => return self.testing(m),
+            _ => return Err(out_of_place()),
+        }
+        Ok(())
+    }
+
+    fn testing(&mut self, m: &Message) -> Result<(), String> {
+        if self.snapshot.is_some() && !matches!(m, Message::SnapshotEnd { .. }) {
+            return Err(format!(
+                "the harness sent {} in the middle of a heap snapshot",
+                describe(m)
+            ));
+        }
+        match m {
+            Message::Snapshot { label } => {
+                self.snapshot = Some((label.clone(), 0));
+                match &mut self.block {
+                    Some((_, _, taken)) => *taken += 1,
+                    None => self.snapshots_outside_blocks += 1,
+                }
+            }
+            Message::SnapshotEnd { label } => match self.snapshot.take() {
+                Some((open, _)) if &open == label => {}
+                _ => return Err(format!("snapshot {label:?} ended without starting")),
+            },
+            Message::WholeBefore | Message::Allocated { .. } => {}
+            Message::Block { name, .. } => {
+                if let Some((open, ..)) = &self.block {
+                    return Err(format!("block {name:?} started inside block {open:?}"));
+                }
+                let repeat = match m {
+                    Message::Block { repeat, .. } => *repeat,
+                    _ => 0,
+                };
+                self.block = Some((name.clone(), repeat, 0));
+            }
+            Message::BlockEnd { name } => match self.block.take() {
+                Some((open, repeat, taken)) if &open == name => {
+                    let wanted = repeat.max(1) + 1;
+                    if taken != wanted {
+                        return Err(format!(
+                            "block {name:?} ended after {taken} checkpoints instead of {wanted}"
+                        ));
+                    }
+                    self.blocks += 1;
+                }
+                Some((open, ..)) => {
+                    return Err(format!(
+                        "block {name:?} ended while block {open:?} was open"
+                    ));
+                }
+                None => return Err(format!("block {name:?} ended without starting")),
+            },
+            Message::WholeAfter { .. } => {
+                if self.blocks > 0 || self.block.is_some() || self.snapshots_outside_blocks < 2 {
+                    return Err("the whole-test block ended without its two checkpoints".into());
+                }
+                self.whole = true;
+            }
+            Message::Passed => {
+                if let Some((open, ..)) = &self.block {
+                    return Err(format!(
+                        "the test reported success while block {open:?} was still open"
+                    ));
+                }
+                if self.blocks == 0 && !self.whole {
+                    return Err("the test reported success without measuring any block".into());
+                }
+                self.stage = Stage::Done;
+            }
+            Message::Error { .. } | Message::Fatal { .. } => self.stage = Stage::Done,
+            _ => {
+                return Err(format!(
+                    "the harness sent {} while the test ran",
+                    describe(m)
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Check a snapshot chunk of `len` bytes.
+    pub fn chunk(&mut self, len: usize) -> Result<(), String> {
+        let Some((label, size)) = &mut self.snapshot else {
+            return Err("the harness sent snapshot data outside a snapshot".into());
         };
-        if !sink(frame) {
-            return Ok(());
+        *size += len as u64;
+        if *size > MAX_SNAPSHOT_BYTES {
+            return Err(format!(
+                "snapshot {label:?} is over {} GiB, the most memcheck reads",
+                MAX_SNAPSHOT_BYTES >> 30
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether a verdict (or a listing, or a load error) was received.
+    pub fn finished(&self) -> bool {
+        self.stage == Stage::Done
+    }
+
+    /// Where the harness was when its channel ended without a verdict.
+    pub fn unfinished(&self) -> Option<Unfinished> {
+        match self.stage {
+            Stage::Done => None,
+            Stage::Start | Stage::Introduced => Some(Unfinished::Silent),
+            Stage::Loading => Some(Unfinished::Loading),
+            Stage::Testing => Some(match &self.block {
+                Some((name, ..)) => Unfinished::Block(name.clone()),
+                None => Unfinished::Test,
+            }),
         }
     }
 }
 
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
+/// A message named for a breach report.
+fn describe(m: &Message) -> String {
+    let kind = match m {
+        Message::Runtime(_) => "runtime",
+        Message::Loading => "loading",
+        Message::Tests { .. } => "tests",
+        Message::LoadError { .. } => "load_error",
+        Message::TestStart { .. } => "test_start",
+        Message::Block { .. } => "block",
+        Message::BlockEnd { .. } => "block_end",
+        Message::Snapshot { .. } => "snapshot",
+        Message::SnapshotEnd { .. } => "snapshot_end",
+        Message::WholeBefore => "whole_before",
+        Message::Allocated { .. } => "allocated",
+        Message::WholeAfter { .. } => "whole_after",
+        Message::Passed => "passed",
+        Message::Error { .. } => "error",
+        Message::Fatal { .. } => "fatal",
+    };
+    format!("a `{kind}` message")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn run(messages: &[&str]) -> (Conversation, Result<(), String>) {
+        let mut c = Conversation::new(Mode::Run { name: "t".into() });
+        for m in messages {
+            let m: Message = serde_json::from_str(m).unwrap();
+            if let Err(e) = c.message(&m) {
+                return (c, Err(e));
+            }
+            if matches!(m, Message::Snapshot { .. }) {
+                c.chunk(10).unwrap();
+            }
+        }
+        (c, Ok(()))
+    }
+
+    const START: [&str; 3] = [
+        r#"{"type":"runtime","name":"deno","version":"2","v8":"1"}"#,
+        r#"{"type":"loading"}"#,
+        r#"{"type":"test_start","name":"t"}"#,
+    ];
+
+    fn with_start(rest: &[&'static str]) -> Vec<&'static str> {
+        START.iter().chain(rest).copied().collect()
+    }
+
     #[test]
-    fn frames_and_stray_output() {
-        let mut input = Vec::new();
-        input.extend_from_slice(b"hello\n");
-        let msg = br#"{"type":"passed"}"#;
-        input.extend_from_slice(format!("\x1eMC1 json {}\n", msg.len()).as_bytes());
-        input.extend_from_slice(msg);
-        input.extend_from_slice(b"\x1eMC1 chunk 3\nab\n");
-        let mut seen = Vec::new();
-        read_frames(&input[..], |f| {
-            seen.push(format!("{f:?}"));
-            true
-        })
-        .unwrap();
-        assert_eq!(seen.len(), 3, "{seen:?}");
-        assert!(seen[0].starts_with("Output"));
-        assert_eq!(seen[1], "Message(Passed)");
-        assert_eq!(seen[2], format!("{:?}", Frame::Chunk(b"ab\n".to_vec())));
+    fn a_whole_run_is_accepted() {
+        let (c, r) = run(&with_start(&[
+            r#"{"type":"whole_before"}"#,
+            r#"{"type":"snapshot","label":"w"}"#,
+            r#"{"type":"snapshot_end","label":"w"}"#,
+            r#"{"type":"block","name":"b","budget":null,"repeat":0}"#,
+            r#"{"type":"snapshot","label":"1"}"#,
+            r#"{"type":"snapshot_end","label":"1"}"#,
+            r#"{"type":"snapshot","label":"2"}"#,
+            r#"{"type":"snapshot_end","label":"2"}"#,
+            r#"{"type":"block_end","name":"b"}"#,
+            r#"{"type":"passed"}"#,
+        ]));
+        assert_eq!(r, Ok(()));
+        assert!(c.finished());
+    }
+
+    #[test]
+    fn a_forged_pass_without_blocks_is_refused() {
+        let (_, r) = run(&with_start(&[r#"{"type":"passed"}"#]));
+        assert_eq!(
+            r,
+            Err("the test reported success without measuring any block".into())
+        );
+        let (_, r) = run(&[r#"{"type":"passed"}"#]);
+        assert_eq!(
+            r,
+            Err("the harness sent a `passed` message out of order".into())
+        );
+    }
+
+    #[test]
+    fn an_open_block_is_named_where_the_channel_ended() {
+        let (c, r) = run(&with_start(&[
+            r#"{"type":"block","name":"insert","budget":null}"#,
+            r#"{"type":"snapshot","label":"1"}"#,
+            r#"{"type":"snapshot_end","label":"1"}"#,
+        ]));
+        assert_eq!(r, Ok(()));
+        assert_eq!(c.unfinished(), Some(Unfinished::Block("insert".into())));
+        let (_, r) = run(&with_start(&[
+            r#"{"type":"block","name":"insert","budget":null}"#,
+            r#"{"type":"passed"}"#,
+        ]));
+        assert!(
+            r.unwrap_err()
+                .contains("while block \"insert\" was still open")
+        );
+    }
+
+    #[test]
+    fn checkpoints_must_be_complete_and_in_order() {
+        let (_, r) = run(&with_start(&[
+            r#"{"type":"block","name":"b","budget":null,"repeat":3}"#,
+            r#"{"type":"snapshot","label":"1"}"#,
+            r#"{"type":"snapshot_end","label":"1"}"#,
+            r#"{"type":"block_end","name":"b"}"#,
+        ]));
+        assert_eq!(
+            r,
+            Err("block \"b\" ended after 1 checkpoints instead of 4".into())
+        );
+        let (_, r) = run(&with_start(&[
+            r#"{"type":"snapshot","label":"1"}"#,
+            r#"{"type":"passed"}"#,
+        ]));
+        assert!(r.unwrap_err().contains("in the middle of a heap snapshot"));
+        let mut c = Conversation::new(Mode::List);
+        assert!(c.chunk(1).is_err());
+    }
+
+    #[test]
+    fn the_test_must_be_the_one_asked_for() {
+        let mut c = Conversation::new(Mode::Run { name: "a".into() });
+        for m in &START[..2] {
+            c.message(&serde_json::from_str(m).unwrap()).unwrap();
+        }
+        let r = c.message(&Message::TestStart { name: "b".into() });
+        assert!(
+            r.unwrap_err()
+                .contains("started test \"b\" instead of \"a\"")
+        );
     }
 }

@@ -1,0 +1,361 @@
+// The engine-neutral harness: loads a test file, lists its tests or runs
+// one, and takes the checkpoints (full GC + heap snapshot) around its
+// blocks. Everything engine-specific (how to write, exit, snapshot, reach
+// the inspector) comes from a host object; see deno.js.
+//
+// It talks to cargo-memcheck over a channel of its own (a FIFO the host
+// opens before any user module loads), never over stdout or stderr, which
+// belong to the test. A frame is one kind byte ("J" a JSON message, "C" a
+// piece of the heap snapshot being sent), a 32-bit little-endian length,
+// and that many bytes.
+//
+// Snapshots are taken synchronously in the frame of the function that runs
+// the block, and the event loop is drained before and after, so that
+// nothing the harness allocates for one checkpoint is still alive at the
+// next.
+
+import {
+  DataViewCtor,
+  DataViewPrototypeSetUint32,
+  ErrorCaptureStack,
+  ErrorCtor,
+  ErrorStack,
+  JSONStringify,
+  PromiseCtor,
+  SetCtor,
+  SetPrototypeAdd,
+  SetPrototypeHas,
+  StringCtor,
+  TextEncoderCtor,
+  TextEncoderPrototypeEncode,
+  TypeErrorCtor,
+  TypedArrayLength,
+  Uint8ArrayCtor,
+  Uint8ArrayPrototypeSubarray,
+  NumberIsInteger,
+  ArrayPrototypeMap,
+  ArrayPrototypePop,
+  setTimeoutFn,
+} from "./primordials.js";
+import { declaredTests, setRunningTest } from "./memcheck.js";
+import { callerSite, siteText } from "./site.js";
+import { describeTest, describeValue, jsonValue, wantsAllocated, wellFormed } from "./values.js";
+
+const CHUNK = 1 << 20;
+const KIND_JSON = 0x4a; // "J"
+const KIND_CHUNK = 0x43; // "C"
+
+let host = null;
+let write = null;
+const encoder = new TextEncoderCtor();
+const header = new Uint8ArrayCtor(5);
+const headerView = new DataViewCtor(header.buffer);
+
+function frame(kind, payload) {
+  header[0] = kind;
+  DataViewPrototypeSetUint32(headerView, 1, TypedArrayLength(payload), true);
+  write(header);
+  write(payload);
+}
+
+function send(message) {
+  frame(KIND_JSON, TextEncoderPrototypeEncode(encoder, JSONStringify(message)));
+}
+
+// Let timers, microtasks and stream teardown run, so that what they allocated
+// is garbage by the next snapshot.
+function settle() {
+  return new PromiseCtor((resolve) => setTimeoutFn(resolve, 0));
+}
+
+// The messages sent around a snapshot are made once, up front, so that
+// sending them allocates nothing a later snapshot could see but garbage.
+const SNAPSHOT = { type: "snapshot", label: "" };
+const SNAPSHOT_END = { type: "snapshot_end", label: "" };
+
+function sendChunk(bytes) {
+  for (let off = 0; off < TypedArrayLength(bytes); off += CHUNK) {
+    frame(KIND_CHUNK, Uint8ArrayPrototypeSubarray(bytes, off, off + CHUNK));
+  }
+}
+
+function dropChunk() {}
+
+// Take a snapshot now and send it (or drop it when `label` is null). The
+// snapshot is taken before anything is written, so that no message of
+// this checkpoint is in it.
+function capture(label) {
+  host.gc();
+  const snapshot = host.takeSnapshot();
+  if (label === null) {
+    host.readSnapshot(snapshot, dropChunk);
+    return;
+  }
+  SNAPSHOT.label = label;
+  send(SNAPSHOT);
+  host.readSnapshot(snapshot, sendChunk);
+  SNAPSHOT_END.label = label;
+  send(SNAPSHOT_END);
+  SNAPSHOT.label = SNAPSHOT_END.label = "";
+}
+
+function describeError(error) {
+  if (error instanceof ErrorCtor) {
+    let message;
+    try {
+      message = `${StringCtor(error.name)}: ${StringCtor(error.message)}`;
+    } catch {
+      message = "(an error whose message cannot be read)";
+    }
+    return { message: wellFormed(message), stack: wellFormed(ErrorStack(error)) };
+  }
+  return { message: `a non-Error value was thrown: ${describeValue(error)}`, stack: "" };
+}
+
+// Run `fn` and wait for it when it returns a promise.
+async function runBlockBody(fn) {
+  const result = fn();
+  if (result !== null && typeof result === "object" && typeof result.then === "function") {
+    await result;
+  }
+}
+
+// The snapshots are taken in the frame of the function that runs the block,
+// never in a helper's fresh async frame: that frame would be new in "after".
+// With `repeat`, the body runs once to warm up, then `repeat` times with a
+// checkpoint after each run.
+async function measureBlock(block, fn, index) {
+  const repeat = block.repeat;
+  const labels = [`b${index}-before`];
+  for (let i = 1; i <= (repeat > 1 ? repeat : 1); i++) labels[i] = repeat > 0 ? `b${index}-run${i}` : `b${index}-after`;
+  send({ type: "block", name: block.name, budget: block.budget, repeat, line: block.site?.line ?? null, url: block.site?.url ?? null });
+  if (repeat > 0) await runBlockBody(fn);
+  await settle();
+  await settle();
+  capture(labels[0]);
+  await startSampling();
+  for (let i = 1; i < labels.length; i++) {
+    await settle();
+    await settle();
+    await runBlockBody(fn);
+    if (i === labels.length - 1) await stopSampling();
+    await settle();
+    await settle();
+    capture(labels[i]);
+  }
+  send({ type: "block_end", name: block.name });
+}
+
+// `repeat: true` means 5 runs; a number is the number of measured runs.
+function repeatCount(name, repeat) {
+  if (repeat === undefined || repeat === false) return 0;
+  if (repeat === true) return 5;
+  if (typeof repeat !== "number" || !NumberIsInteger(repeat) || repeat < 2 || repeat > 100) {
+    throw new TypeErrorCtor(
+      `t.measure(${JSONStringify(name)}): repeat must be true or a whole number from 2 to 100, not ${describeValue(repeat)}`,
+    );
+  }
+  return repeat;
+}
+
+// Allocation tracking (a re-run that explains a failure) and the sampling
+// heap profiler (allocated bytes) go through one inspector session that the
+// host opens before any user module loads, and then closes to the test.
+let inspector = null;
+
+async function startTracking() {
+  await inspector.post("HeapProfiler.startTrackingHeapObjects", { trackAllocations: true });
+}
+
+// Allocated bytes, garbage included: the sampling heap profiler keeps
+// samples of objects that were collected too. V8 runs with
+// --sampling-heap-profiler-suppress-randomness, so the figure repeats.
+let sampling = false;
+const ALLOCATED = { type: "allocated", bytes: 0 };
+
+async function startSampling() {
+  if (!sampling) return;
+  await inspector.post("HeapProfiler.startSampling", {
+    samplingInterval: 512,
+    includeObjectsCollectedByMajorGC: true,
+    includeObjectsCollectedByMinorGC: true,
+  });
+}
+
+async function stopSampling() {
+  if (!sampling) return;
+  const { profile } = await inspector.post("HeapProfiler.getSamplingProfile", {});
+  await inspector.post("HeapProfiler.stopSampling", {});
+  let bytes = 0;
+  const pending = [profile.head];
+  while (pending.length > 0) {
+    const node = ArrayPrototypePop(pending);
+    bytes += node.selfSize;
+    for (let i = 0; i < node.children.length; i++) pending[pending.length] = node.children[i];
+  }
+  ALLOCATED.bytes = bytes;
+  send(ALLOCATED);
+}
+
+/** Failures that happen outside the test's own promise chain. */
+const stray = { error: null };
+
+function noteStray(kind, error) {
+  if (stray.error !== null) return;
+  const described = describeError(error);
+  stray.error = { message: `${kind}: ${described.message}`, stack: described.stack };
+}
+
+function blockOptions(name, options, site) {
+  if (options === null || typeof options !== "object") {
+    throw new TypeErrorCtor(`t.measure(${JSONStringify(name)}): options must be an object, not ${describeValue(options)}`);
+  }
+  let budget = null;
+  try {
+    budget = options.budget === undefined ? null : jsonValue(options.budget, "budget");
+  } catch (error) {
+    throw new TypeErrorCtor(`t.measure(${JSONStringify(name)}) at ${siteText(site)}: ${error.message}`);
+  }
+  return { name: wellFormed(name), budget, repeat: repeatCount(name, options.repeat), site };
+}
+
+async function runTest(entry) {
+  // Warm the checkpoint path (code, feedback, stream classes) with an empty,
+  // unreported block so the first real block sees none of it.
+  for (let i = 0; i < 2; i++) {
+    await settle();
+    capture(null);
+  }
+
+  const names = new SetCtor();
+  const state = { blocks: 0, open: null, ended: false, late: null };
+  const t = {
+    name: entry.name,
+    async measure(name, options, fn) {
+      const site = callerSite(ErrorCaptureStack());
+      if (typeof options === "function") {
+        fn = options;
+        options = {};
+      }
+      const label = typeof name === "string" ? JSONStringify(wellFormed(name)) : "(name)";
+      if (state.ended) {
+        const error = new ErrorCtor(
+          `t.measure(${label}) was called after test ${JSONStringify(wellFormed(entry.name))} had ended (${siteText(site)}); await it inside the test body`,
+        );
+        state.late ??= error;
+        throw error;
+      }
+      if (typeof name !== "string" || name.length === 0) {
+        throw new TypeErrorCtor("t.measure(name, ...) needs a non-empty string name");
+      }
+      if (typeof fn !== "function") {
+        throw new TypeErrorCtor(`t.measure(${label}) needs a function as its last argument`);
+      }
+      if (SetPrototypeHas(names, name)) {
+        throw new ErrorCtor(`t.measure(${label}) is used twice in this test; block names must be unique`);
+      }
+      if (state.open !== null) {
+        throw new ErrorCtor(
+          `t.measure(${label}) was called inside block ${JSONStringify(state.open.name)}; blocks cannot nest (is an \`await\` missing before the first t.measure?)`,
+        );
+      }
+      const block = blockOptions(name, options, site);
+      SetPrototypeAdd(names, name);
+      state.blocks++;
+      state.open = block;
+      try {
+        // The whole-body sampling started for a test without blocks: drop it.
+        if (state.blocks === 1 && sampling) await inspector.post("HeapProfiler.stopSampling", {});
+        await measureBlock(block, fn, state.blocks);
+      } finally {
+        state.open = null;
+      }
+    },
+  };
+
+  // A test that never calls t.measure is one block spanning its body: take
+  // that block's "before" now, and drop it if a block turns up.
+  send({ type: "whole_before" });
+  await settle();
+  await settle();
+  capture("whole-before");
+  await settle();
+  await settle();
+  await startSampling();
+  await entry.fn(t);
+  if (state.open !== null) {
+    throw new ErrorCtor(
+      `block ${JSONStringify(state.open.name)} was started but the test returned before it finished — is \`await t.measure(...)\` missing? (${siteText(state.open.site)})`,
+    );
+  }
+  state.ended = true;
+  if (state.blocks === 0) {
+    await stopSampling();
+    await settle();
+    await settle();
+    capture("whole-after");
+    send({ type: "whole_after", name: wellFormed(entry.name) });
+  }
+  // Give a forgotten promise a turn to call t.measure late or reject.
+  await settle();
+  if (state.late !== null) throw state.late;
+}
+
+function list() {
+  send({ type: "tests", tests: ArrayPrototypeMap(declaredTests(), describeTest) });
+}
+
+async function runOne(index, trace) {
+  const entry = declaredTests()[index];
+  if (entry === undefined) {
+    send({ type: "error", message: `the file declares no test #${index}: did it change since it was listed?`, stack: "" });
+    return;
+  }
+  // The runner checks that this is the test it asked for.
+  send({ type: "test_start", name: wellFormed(entry.name) });
+  setRunningTest(wellFormed(entry.name));
+  try {
+    if (trace) await startTracking();
+    sampling = wantsAllocated(entry.options);
+    await runTest(entry);
+    if (stray.error !== null) {
+      send({ type: "error", ...stray.error });
+    } else {
+      send({ type: "passed" });
+    }
+  } catch (error) {
+    send({ type: "error", ...describeError(error) });
+  }
+}
+
+/**
+ * Run the harness with `host`. `args`: { mode: "list"|"run", channel (a
+ * path), file (a URL), index, trace, inspector }.
+ */
+export async function main(engineHost, args) {
+  host = engineHost;
+  write = host.openChannel(args.channel);
+  send({ type: "runtime", ...host.runtime });
+  host.onStrayError((kind, error) => noteStray(kind, error));
+  if (args.inspector) {
+    inspector = await host.openInspector();
+    await inspector.post("HeapProfiler.enable", {});
+    await host.closeInspectorToTests();
+  }
+  send({ type: "loading" });
+  try {
+    await import(args.file);
+  } catch (error) {
+    send({ type: "load_error", ...describeError(error) });
+    return;
+  }
+  if (stray.error !== null) {
+    send({ type: "load_error", ...stray.error });
+    return;
+  }
+  if (args.mode === "list") {
+    list();
+  } else {
+    await runOne(args.index, args.trace);
+  }
+}

@@ -1,0 +1,126 @@
+// The Deno host: the entry point cargo-memcheck starts as
+//   deno run … deno.js CHANNEL list|run FILE_URL [INDEX] [--trace] [--inspector] [--lock-inspector]
+// It gives the engine-neutral core (core.js) what differs between
+// runtimes: the channel, the console, snapshots, the inspector, exiting.
+
+import { ErrorCtor, NumberCtor, ReflectApply, TextEncoderCtor, TextEncoderPrototypeEncode } from "./primordials.js";
+import v8 from "node:v8";
+import { installConsole, formatArgs } from "./console.js";
+import { main } from "./core.js";
+
+const deno = Deno;
+const exit = deno.exit;
+const writeSync = deno.FsFile.prototype.writeSync;
+const openSync = deno.openSync;
+const denoInspect = deno.inspect;
+const revoke = deno.permissions.revoke;
+const permissions = deno.permissions;
+const stdout = deno.stdout;
+const stderr = deno.stderr;
+const stdoutWrite = stdout.writeSync;
+const stderrWrite = stderr.writeSync;
+const getHeapSnapshot = v8.getHeapSnapshot;
+const gc = globalThis.gc;
+const addEventListener = globalThis.addEventListener;
+const encoder = new TextEncoderCtor();
+
+function writeAllTo(target, method, bytes) {
+  let off = 0;
+  while (off < bytes.length) off += ReflectApply(method, target, [off === 0 ? bytes : bytes.subarray(off)]);
+}
+
+function inspect(value) {
+  return denoInspect(value, { colors: false, depth: 4 });
+}
+
+const host = {
+  runtime: { name: "deno", version: deno.version.deno, v8: deno.version.v8 },
+  gc,
+  openChannel(path) {
+    const file = openSync(path, { write: true });
+    return (bytes) => writeAllTo(file, writeSync, bytes);
+  },
+  // Deno takes the snapshot inside getHeapSnapshot(); the stream then
+  // hands out its serialized text.
+  takeSnapshot() {
+    return getHeapSnapshot();
+  },
+  readSnapshot(stream, onChunk) {
+    let chunk;
+    while ((chunk = stream.read()) !== null) {
+      onChunk(
+        typeof chunk === "string"
+          ? TextEncoderPrototypeEncode(encoder, chunk)
+          : new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength),
+      );
+    }
+    stream.destroy();
+  },
+  async openInspector() {
+    const { Session } = await import("node:inspector");
+    const session = new Session();
+    session.connect();
+    return {
+      post(method, params) {
+        return new Promise((resolve, reject) => {
+          // Deno: an inspector callback alone does not keep the event loop
+          // alive. A timer that never fires holds it, without allocating
+          // while we wait.
+          const keepAlive = setTimeout(() => {}, 2 ** 30);
+          session.post(method, params, (error, result) => {
+            clearTimeout(keepAlive);
+            if (error) reject(error);
+            else resolve(result);
+          });
+        });
+      },
+    };
+  },
+  // The session stays open; new ones need `sys` access to "inspector",
+  // which the runner granted for the harness alone.
+  async closeInspectorToTests() {
+    if (lockInspector) await ReflectApply(revoke, permissions, [{ name: "sys", kind: "inspector" }]);
+  },
+  onStrayError(handler) {
+    addEventListener("unhandledrejection", (event) => {
+      event.preventDefault();
+      handler("an unhandled promise rejection", event.reason);
+    });
+    addEventListener("error", (event) => {
+      event.preventDefault();
+      handler("an uncaught exception", event.error);
+    });
+  },
+};
+
+const [channel, mode, file, ...rest] = deno.args;
+const lockInspector = rest.includes("--lock-inspector");
+const args = {
+  channel,
+  mode,
+  file,
+  index: mode === "run" ? NumberCtor(rest[0]) : -1,
+  trace: rest.includes("--trace"),
+  inspector: rest.includes("--inspector") || rest.includes("--trace"),
+};
+
+installConsole(
+  inspect,
+  (text) => writeAllTo(stdout, stdoutWrite, TextEncoderPrototypeEncode(encoder, text)),
+  (text) => writeAllTo(stderr, stderrWrite, TextEncoderPrototypeEncode(encoder, text)),
+);
+
+// Inspecting a value the first time initialises parts of the runtime (the
+// Temporal namespace among them); do it now, before any checkpoint.
+class Warm {}
+formatArgs(inspect, ["%s %d %o", "a", 1, { a: [1] }, new Warm(), new Map([[1, 2]]), new Set([1]), new ErrorCtor("warm"), new Date(0), () => {}, Symbol("s"), Promise.resolve(), 1n, new Uint8Array(1), new WeakMap(), /r/]);
+
+if (typeof gc !== "function") {
+  stderrWrite.call(stderr, TextEncoderPrototypeEncode(encoder, "memcheck: the runtime was started without --expose-gc\n"));
+  exit(3);
+}
+
+await main(host, args);
+// Timers or servers a test left running must not keep the runtime alive:
+// everything there is to say has been sent.
+exit(0);

@@ -1,0 +1,30 @@
+// Where user code called into the harness: the first stack frame outside
+// the harness's own folder, as { url, line, column }.
+
+import {
+  ArrayPrototypeSlice,
+  NumberPrototypeToString,
+  RegExpPrototypeExec,
+  StringCtor,
+  StringPrototypeIncludes,
+  StringPrototypeSplit,
+} from "./primordials.js";
+
+const HARNESS_DIR = StringPrototypeSplit(import.meta.url, "/site.js")[0] + "/";
+const FRAME = /((?:file|https?):\/\/[^\s)]+):(\d+):(\d+)/;
+
+/** The user's frame in `stack` (a V8 `Error.stack`), or null. */
+export function callerSite(stack) {
+  const lines = ArrayPrototypeSlice(StringPrototypeSplit(StringCtor(stack ?? ""), "\n"), 1);
+  for (let i = 0; i < lines.length; i++) {
+    const m = RegExpPrototypeExec(FRAME, lines[i]);
+    if (m === null || StringPrototypeIncludes(m[1], HARNESS_DIR)) continue;
+    return { url: m[1], line: Number(m[2]), column: Number(m[3]) };
+  }
+  return null;
+}
+
+/** `site` as `url:line`, for messages. */
+export function siteText(site) {
+  return site ? `${site.url}:${NumberPrototypeToString(site.line)}` : "";
+}

@@ -1,0 +1,268 @@
+//! The Deno host: the command line, environment and import map that start
+//! the harness in Deno for one job, inside the sandbox.
+//!
+//! - Reads: the project, plus what `memcheck.toml` grants; every link that
+//!   leads out of the project is denied by name (`--deny-read`), and the
+//!   import map sends imports of files outside the project, or through
+//!   such a link, to a scheme Deno refuses (static imports need no read
+//!   permission in Deno, so the map is what confines them).
+//! - Writes: the harness's channel only.
+//! - Network: none unless granted; modules come from Deno's cache only
+//!   (`--cached-only`) and npm's registry is out of reach (a proxy on a
+//!   closed loopback port), so nothing is downloaded at test time.
+//! - Storage (`localStorage`, `caches`): each job runs its entry under a
+//!   URL of its own, so it starts empty; its folder is removed afterwards.
+//! - The inspector: granted (`--allow-sys`) only to jobs that track
+//!   allocations or sample them, and revoked by the harness before any
+//!   user module loads.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use sha2::{Digest, Sha256};
+
+use super::harness::file_url;
+use super::sandbox::{Sandbox, flag_path};
+use super::{Job, JobMode, Launch, RuntimeError, V8_FLAGS};
+
+/// A closed port on the loopback: requests sent there fail at once and
+/// leave the machine never.
+const NOWHERE: &str = "http://127.0.0.1:9";
+
+/// The scheme imports outside the project are mapped to.
+pub const OUTSIDE_SCHEME: &str = "memcheck-outside";
+/// The scheme imports through a link out of the project are mapped to.
+pub const LINK_SCHEME: &str = "memcheck-symlink";
+
+/// The command that runs `job`, its harness frames going to `channel`.
+pub fn command(launch: &Launch, job: &Job, channel: &Path) -> Result<Command, RuntimeError> {
+    let mut flags: Vec<&str> = V8_FLAGS.to_vec();
+    flags.extend(launch.v8_flags.iter().map(String::as_str));
+    let cwd = &launch.sandbox.root;
+    let mut cmd = Command::new(&launch.binary);
+    cmd.arg("run")
+        .args([
+            "--quiet",
+            "--no-prompt",
+            "--no-config",
+            "--no-lock",
+            "--cached-only",
+        ])
+        .arg(format!("--import-map={}", launch.import_map.display()))
+        .arg(format!("--allow-read={}", flag_path(cwd, cwd)?))
+        .arg(format!("--allow-write={}", flag_path(channel, cwd)?));
+    for escape in &launch.sandbox.escapes {
+        cmd.arg(format!("--deny-read={}", flag_path(&escape.link, cwd)?));
+    }
+    let inspector = launch.inspector || launch.trace;
+    let user_sys = launch
+        .allow
+        .iter()
+        .any(|a| a == "sys" || a.starts_with("sys="));
+    if inspector && !user_sys {
+        cmd.arg("--allow-sys");
+    }
+    cmd.args(launch.allow.iter().map(|a| format!("--allow-{a}")))
+        .arg(format!("--v8-flags={}", flags.join(",")))
+        .arg(entry_url(launch, job))
+        .arg(channel)
+        .arg(match job.mode {
+            JobMode::List => "list",
+            JobMode::Run { .. } => "run",
+        })
+        .arg(file_url(&job.file));
+    if let JobMode::Run { index, .. } = &job.mode {
+        cmd.arg(index.to_string());
+        if launch.trace {
+            cmd.arg("--trace");
+        }
+        if inspector {
+            cmd.arg("--inspector");
+        }
+        if inspector && !user_sys {
+            cmd.arg("--lock-inspector");
+        }
+    }
+    cmd.current_dir(cwd)
+        .env("DENO_DIR", &launch.deno_dir)
+        .env("NO_COLOR", "1")
+        .env("DENO_NO_UPDATE_CHECK", "1")
+        .env("DENO_NO_PROMPT", "1")
+        .env("HTTPS_PROXY", NOWHERE)
+        .env("HTTP_PROXY", NOWHERE)
+        .env("https_proxy", NOWHERE)
+        .env("http_proxy", NOWHERE)
+        .env_remove("NO_PROXY")
+        .env_remove("no_proxy");
+    Ok(cmd)
+}
+
+/// The harness entry, under a URL of the job's own (Deno keys storage by
+/// the main module's URL).
+fn entry_url(launch: &Launch, job: &Job) -> String {
+    format!("{}?job={}", file_url(&launch.harness.entry), job.key)
+}
+
+/// Where Deno keeps the job's `localStorage` and `caches`.
+pub fn storage_dir(launch: &Launch, job: &Job) -> PathBuf {
+    let hash: String = Sha256::digest(entry_url(launch, job).as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    launch.deno_dir.join("location_data").join(hash)
+}
+
+/// The import map for a run: `memcheck` names the harness module, and
+/// file imports outside the project (or through a link out of it) go to a
+/// scheme Deno refuses, which [`explain_denial`] turns into words.
+pub fn import_map(harness_module: &Path, sandbox: &Sandbox, deno_dir: &Path) -> serde_json::Value {
+    let mut imports = serde_json::Map::new();
+    imports.insert("memcheck".into(), file_url(harness_module).into());
+    if !sandbox.open {
+        imports.insert("file:///".into(), format!("{OUTSIDE_SCHEME}:///").into());
+        let mut inside: Vec<&Path> = vec![&sandbox.root, deno_dir];
+        if let Some(dir) = harness_module.parent() {
+            inside.push(dir);
+        }
+        inside.extend(sandbox.granted.iter().map(PathBuf::as_path));
+        for dir in inside {
+            let url = format!("{}/", file_url(dir));
+            imports.insert(url.clone(), url.into());
+        }
+        for e in &sandbox.escapes {
+            let url = file_url(&e.link);
+            let to = format!("{LINK_SCHEME}://{}", url.trim_start_matches("file://"));
+            imports.insert(format!("{url}/"), format!("{to}/").into());
+            imports.insert(url, to.into());
+        }
+    }
+    serde_json::json!({ "imports": imports })
+}
+
+/// A runtime error that comes from the sandbox, explained with the fix;
+/// `None` for any other message.
+pub fn explain_denial(message: &str, sandbox: &Sandbox) -> Option<String> {
+    if let Some(path) = between(message, &format!("\"{OUTSIDE_SCHEME}://"), "\"") {
+        let dir = Path::new(path).parent().unwrap_or(Path::new("/"));
+        return Some(format!(
+            "the import of {path} reaches outside the project ({}), which tests may not read; grant its folder in memcheck.toml: [runtime] allow = [\"read={}\"]",
+            sandbox.root.display(),
+            dir.display()
+        ));
+    }
+    if let Some(path) = between(message, &format!("\"{LINK_SCHEME}://"), "\"") {
+        let e = sandbox
+            .escapes
+            .iter()
+            .find(|e| Path::new(path).starts_with(&e.link))?;
+        return Some(link_denial(&format!("the import of {path}"), e));
+    }
+    if let Some(path) = between(message, "Requires read access to \"", "\"") {
+        let full = sandbox.root.join(path);
+        if let Some(e) = sandbox.escapes.iter().find(|e| full.starts_with(&e.link)) {
+            return Some(link_denial(&format!("reading {path}"), e));
+        }
+    }
+    network_denial(message)
+}
+
+fn link_denial(what: &str, e: &super::sandbox::Escape) -> String {
+    format!(
+        "{what} goes through the link {} → {}, which leads outside the project; grant the target in memcheck.toml: [runtime] allow = [\"read={}\"]",
+        e.link.display(),
+        e.target.display(),
+        e.target.display()
+    )
+}
+
+fn network_denial(message: &str) -> Option<String> {
+    let fix = "tests get no network, so nothing is downloaded while they run";
+    if let Some(url) = between(message, "Specifier not found in cache: \"", "\"") {
+        return Some(format!(
+            "the import of {url} needs the network: {fix}; copy the module into the project, or install the package with npm and import it by name"
+        ));
+    }
+    if let Some(name) = between(message, "for package \"", "\"")
+        && message.contains("Failed loading")
+    {
+        return Some(format!(
+            "the import of npm:{name} needs the network: {fix}; install it into the project (npm install {name}) and import it from there"
+        ));
+    }
+    None
+}
+
+/// The text between `start` and the next `end` in `s`.
+fn between<'a>(s: &'a str, start: &str, end: &str) -> Option<&'a str> {
+    let from = s.find(start)? + start.len();
+    let len = s[from..].find(end)?;
+    Some(&s[from..from + len])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::sandbox::Escape;
+
+    fn sandbox() -> Sandbox {
+        Sandbox {
+            root: PathBuf::from("/p"),
+            granted: vec![PathBuf::from("/shared")],
+            open: false,
+            escapes: vec![Escape {
+                link: PathBuf::from("/p/link"),
+                target: PathBuf::from("/etc"),
+            }],
+        }
+    }
+
+    #[test]
+    fn the_map_confines_file_imports() {
+        let map = import_map(
+            Path::new("/cache/h/memcheck.js"),
+            &sandbox(),
+            Path::new("/cache/d"),
+        );
+        let imports = &map["imports"];
+        assert_eq!(imports["memcheck"], "file:///cache/h/memcheck.js");
+        assert_eq!(imports["file:///"], "memcheck-outside:///");
+        assert_eq!(imports["file:///p/"], "file:///p/");
+        assert_eq!(imports["file:///shared/"], "file:///shared/");
+        assert_eq!(imports["file:///cache/h/"], "file:///cache/h/");
+        assert_eq!(imports["file:///p/link/"], "memcheck-symlink:///p/link/");
+    }
+
+    #[test]
+    fn denials_are_explained() {
+        let s = sandbox();
+        let m = explain_denial(
+            "TypeError: Unsupported scheme \"memcheck-outside\" for module \"memcheck-outside:///etc/x.js\". Supported schemes: …",
+            &s,
+        )
+        .unwrap();
+        assert!(
+            m.contains("the import of /etc/x.js reaches outside the project (/p)"),
+            "{m}"
+        );
+        assert!(m.contains("allow = [\"read=/etc\"]"), "{m}");
+        let m = explain_denial(
+            "NotCapable: Requires read access to \"link/passwd\", run again",
+            &s,
+        )
+        .unwrap();
+        assert!(
+            m.contains("reading link/passwd goes through the link /p/link → /etc"),
+            "{m}"
+        );
+        let m = explain_denial(
+            "Specifier not found in cache: \"https://example.com/x.js\", --cached-only is specified.",
+            &s,
+        )
+        .unwrap();
+        assert!(
+            m.starts_with("the import of https://example.com/x.js needs the network"),
+            "{m}"
+        );
+        assert_eq!(explain_denial("TypeError: boom", &s), None);
+    }
+}
