@@ -76,10 +76,10 @@ const host = {
       },
     };
   },
-  // The session stays open; new ones need `sys` access to "inspector",
-  // which the runner granted for the harness alone.
+  // The session stays open; new ones need `sys`, which the runner granted
+  // for the harness alone and which goes now, before any user module loads.
   async closeInspectorToTests() {
-    if (lockInspector) await ReflectApply(revoke, permissions, [{ name: "sys", kind: "inspector" }]);
+    if (lockInspector) await ReflectApply(revoke, permissions, [{ name: "sys" }]);
   },
   onStrayError(handler) {
     addEventListener("unhandledrejection", (event) => {

@@ -72,7 +72,7 @@ struct RawRuntime {
     allow: Vec<String>,
     #[serde(default)]
     v8_flags: Vec<String>,
-    timeout: Option<u64>,
+    timeout: Option<Millis>,
 }
 
 #[derive(Deserialize, Default)]
@@ -80,15 +80,83 @@ struct RawRuntime {
 struct RawTest {
     #[serde(default)]
     tolerance: RawTolerance,
-    timeout: Option<u64>,
+    timeout: Option<Millis>,
 }
 
 /// A count or percentage written as a number or a string.
-#[derive(Deserialize, Clone)]
-#[serde(untagged)]
+#[derive(Clone)]
 enum SlackText {
     Int(u64),
     Text(String),
+}
+
+impl<'de> Deserialize<'de> for SlackText {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = SlackText;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a whole number, or a string like \"5%\" (or, for bytes, \"4 KiB\")")
+            }
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<SlackText, E> {
+                Ok(SlackText::Int(n))
+            }
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<SlackText, E> {
+                u64::try_from(n).map(SlackText::Int).map_err(|_| {
+                    E::custom(format!(
+                        "`{n}` is negative; a tolerance is how far a figure may grow"
+                    ))
+                })
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<SlackText, E> {
+                Ok(SlackText::Text(s.to_owned()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A timeout in milliseconds: a whole number above 0.
+#[derive(Clone, Copy)]
+struct Millis(u64);
+
+impl<'de> Deserialize<'de> for Millis {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Millis;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a whole number of milliseconds above 0, like 60000")
+            }
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Millis, E> {
+                if n == 0 {
+                    return Err(E::custom(
+                        "a timeout of 0 ms would fail every test; write milliseconds above 0, like 60000",
+                    ));
+                }
+                Ok(Millis(n))
+            }
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<Millis, E> {
+                match u64::try_from(n) {
+                    Ok(n) => self.visit_u64(n),
+                    Err(_) => Err(E::custom(format!(
+                        "a timeout of {n} ms cannot be; write milliseconds above 0, like 60000"
+                    ))),
+                }
+            }
+            fn visit_i128<E: serde::de::Error>(self, _: i128) -> Result<Millis, E> {
+                Err(E::custom(
+                    "this timeout is too large; write milliseconds, like 60000",
+                ))
+            }
+            fn visit_u128<E: serde::de::Error>(self, _: u128) -> Result<Millis, E> {
+                Err(E::custom(
+                    "this timeout is too large; write milliseconds, like 60000",
+                ))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// How far figures may move from their baselines.
@@ -199,19 +267,12 @@ impl Config {
                 name.clone(),
                 TestConfig {
                     tolerance: tol,
-                    timeout: t.timeout.map(Duration::from_millis),
+                    timeout: t.timeout.map(|Millis(ms)| Duration::from_millis(ms)),
                 },
             );
         }
         for flag in &raw.runtime.allow {
-            if flag.starts_with('-') || flag.is_empty() {
-                return Err(at(
-                    flag,
-                    format!(
-                        "runtime.allow entries are permission names like \"net=localhost\" or \"env\", not `{flag}`"
-                    ),
-                ));
-            }
+            check_permission(flag).map_err(|m| at(flag, m))?;
         }
         for flag in &raw.runtime.v8_flags {
             if !flag.starts_with("--") {
@@ -241,7 +302,7 @@ impl Config {
                 path: raw.runtime.path,
                 allow: raw.runtime.allow,
                 v8_flags: raw.runtime.v8_flags,
-                timeout: Duration::from_millis(raw.runtime.timeout.unwrap_or(60_000)),
+                timeout: Duration::from_millis(raw.runtime.timeout.map_or(60_000, |Millis(ms)| ms)),
             },
             tests,
         })
@@ -269,6 +330,26 @@ impl Config {
             .cloned()
             .unwrap_or_default()
     }
+}
+
+/// The permissions `runtime.allow` may grant, as Deno names them.
+const PERMISSIONS: [&str; 8] = ["read", "write", "net", "env", "sys", "run", "ffi", "import"];
+
+/// A `runtime.allow` entry: a permission name, alone or with `=VALUES`.
+fn check_permission(flag: &str) -> Result<(), String> {
+    let name = flag.split_once('=').map_or(flag, |(n, _)| n);
+    if name == "all" {
+        return Err(format!(
+            "runtime.allow: `{flag}` would switch the sandbox off; grant what the tests need, e.g. [\"net=localhost\", \"env\"]"
+        ));
+    }
+    if !PERMISSIONS.contains(&name) {
+        return Err(format!(
+            "runtime.allow: `{flag}` is not a permission; write one of {} alone or with a value, e.g. \"net=localhost\"",
+            PERMISSIONS.join(", ")
+        ));
+    }
+    Ok(())
 }
 
 fn resolve_tolerance(raw: &RawTolerance, base: Tolerance) -> Result<Tolerance, String> {
@@ -374,6 +455,40 @@ mod tests {
         assert_eq!(tol.objects, Slack::Absolute(2));
         assert_eq!(tol.bytes, Slack::Percent(10.0));
         assert!(c.test("a", "other").tolerance.is_none());
+    }
+
+    #[test]
+    fn errors_speak_the_users_words() {
+        for (text, want) in [
+            (
+                "[tolerance]\nobjects = true\n",
+                "expected a whole number, or a string like \"5%\"",
+            ),
+            ("[tolerance]\nobjects = -3\n", "`-3` is negative"),
+            (
+                "[runtime]\ntimeout = 0\n",
+                "a timeout of 0 ms would fail every test",
+            ),
+            ("[runtime]\ntimeout = -1\n", "a timeout of -1 ms cannot be"),
+            (
+                "[tests.x]\ntimeout = 99999999999999999999\n",
+                "memcheck.toml:2:11",
+            ),
+            (
+                "[runtime]\nallow = [\"all\"]\n",
+                "would switch the sandbox off",
+            ),
+            (
+                "[runtime]\nallow = [\"nett\"]\n",
+                "`nett` is not a permission",
+            ),
+        ] {
+            let err = parse(text).unwrap_err().to_string();
+            assert!(err.contains(want), "{text:?}: {err}");
+            for internal in ["untagged", "enum", "i128", "u64"] {
+                assert!(!err.contains(internal), "{text:?}: {err}");
+            }
+        }
     }
 
     #[test]

@@ -34,6 +34,15 @@ pub fn cancelled() -> bool {
     CANCELLED.load(Ordering::SeqCst)
 }
 
+/// Once the run is interrupted, a test's thread stops here for good (the
+/// signal thread ends the process), so that no test cut off is reported
+/// as failed.
+pub fn stop_if_cancelled() {
+    while cancelled() {
+        std::thread::park();
+    }
+}
+
 /// A process group in the registry; leaves it on drop.
 #[derive(Debug)]
 pub struct Registered(u64);
@@ -104,6 +113,11 @@ fn stop_all(signal: i32, signals: &mut Signals) {
     for (pgid, _) in &groups {
         // SAFETY: as above.
         unsafe { libc::kill(-pgid, libc::SIGKILL) };
+    }
+    // Exit only once they are gone (each test's thread reaps its process).
+    let deadline = Instant::now() + Duration::from_millis(500);
+    while Instant::now() < deadline && groups.iter().any(|(g, _)| alive(*g)) {
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
 

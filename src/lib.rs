@@ -25,6 +25,33 @@ pub mod snapshot;
 pub mod units;
 pub mod verdict;
 
+/// How long the randomized tests run: `MEMCHECK_FUZZ_ITERS` iterations
+/// (default: a short run for the test suite) from `MEMCHECK_FUZZ_SEED`.
+#[cfg(test)]
+pub(crate) mod fuzz {
+    pub fn iterations(default: u64) -> u64 {
+        std::env::var("MEMCHECK_FUZZ_ITERS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    }
+
+    /// A xorshift generator seeded from the environment.
+    pub fn rng() -> impl FnMut() -> u64 {
+        let mut state: u64 = std::env::var("MEMCHECK_FUZZ_SEED")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0x9E37_79B9_7F4A_7C15)
+            | 1;
+        move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        }
+    }
+}
+
 /// Exit codes of `cargo memcheck`, as libtest and clap use them.
 pub mod exit {
     /// Every test passed (or only listing/diffing was asked for).

@@ -43,6 +43,8 @@ struct FileState {
     tests: Result<Vec<ListedTest>, Fault>,
     baseline_path: PathBuf,
     baseline: Result<Option<BaselineFile>, String>,
+    /// The command that re-records this file's whole baseline.
+    rerecord: String,
 }
 
 /// A test's record: file, test name and line (two tests may share a name).
@@ -122,7 +124,17 @@ pub fn run(config: &Config, args: &Arguments, opts: &Options) -> anyhow::Result<
             tests,
             baseline_path,
             baseline,
+            rerecord: String::new(),
         }));
+    }
+    let commands: Vec<String> = states
+        .iter()
+        .map(|s| rerecord_command(s, &states))
+        .collect();
+    for (state, command) in states.iter_mut().zip(commands) {
+        if let Some(s) = Arc::get_mut(state) {
+            s.rerecord = command;
+        }
     }
 
     // Settings for a test that does not exist do nothing: say so, unless a
@@ -314,12 +326,12 @@ fn run_trial(
         && !b.matches_runtime(&runtime)
     {
         let m = format!(
-            "baseline {} was recorded with {}, but this run uses {} (V8 {}); figures are not comparable across runtimes.\nre-record: {}",
+            "baseline {} was recorded with {}, but this run uses {} (V8 {}); figures are not comparable across runtimes.\nre-record the file's baselines: {}",
             report::display_path(&state.baseline_path),
             b.recorded_with(),
             baseline::runtime_label(&runtime),
             runtime.v8,
-            report::update_command(&full)
+            state.rerecord
         );
         return fail(shared, file, test, blocks, m);
     }
@@ -464,9 +476,9 @@ fn print_successes(successes: &BTreeMap<String, String>) {
 fn duplicate_name(file: &str, test: &ListedTest, first: Option<u32>) -> String {
     let first = first.map(|l| format!(" at line {l}")).unwrap_or_default();
     format!(
-        "{file}{}: test name {:?} is already used{first} in this file; rename one of them (baselines and filters are keyed by name)",
+        "{file}{}: test name {} is already used{first} in this file; rename one of them (baselines and filters are keyed by name)",
         line_suffix(test),
-        test.name
+        report::quote_name(&test.name)
     )
 }
 
@@ -559,23 +571,11 @@ fn write_baselines(states: &[Arc<FileState>], shared: &Shared) -> anyhow::Result
                         Ok(Some(b)) => format!("it was recorded with {}", b.recorded_with()),
                         _ => "it cannot be read".to_owned(),
                     };
-                    let names: Vec<String> =
-                        missing.iter().map(|t| format!("{:?}", t.name)).collect();
-                    let ignored = if missing.iter().any(|t| t.ignore) {
-                        " --include-ignored"
-                    } else {
-                        ""
-                    };
-                    let files = states.iter().map(|s| s.file.relative.as_str());
-                    let command = match file_filter(&state.file.relative, files) {
-                        Some(filter) => format!(
-                            "cargo memcheck --update{ignored} {}",
-                            report::shell_quote(&filter)
-                        ),
-                        None => {
-                            format!("cargo memcheck --update{ignored}, which re-records every file")
-                        }
-                    };
+                    let names: Vec<String> = missing
+                        .iter()
+                        .map(|t| report::quote_name(&t.name))
+                        .collect();
+                    let command = &state.rerecord;
                     refused.push(format!(
                         "not updating {}: {why}, and this run did not re-record {}; re-record the whole file ({command}) or fix it by hand",
                         report::display_path(&state.baseline_path),
@@ -623,6 +623,24 @@ fn write_baselines(states: &[Arc<FileState>], shared: &Shared) -> anyhow::Result
         Ok(())
     } else {
         anyhow::bail!("{}", refused.join("\nerror: "))
+    }
+}
+
+/// The command that re-records every test of a file's baseline (ignored
+/// tests too, when it has some): what a baseline from another runtime, or
+/// an unreadable one, needs, since it can only be replaced whole.
+fn rerecord_command(state: &FileState, states: &[Arc<FileState>]) -> String {
+    let ignored = match &state.tests {
+        Ok(tests) if tests.iter().any(|t| t.ignore) => " --include-ignored",
+        _ => "",
+    };
+    let files = states.iter().map(|s| s.file.relative.as_str());
+    match file_filter(&state.file.relative, files) {
+        Some(filter) => format!(
+            "cargo memcheck --update{ignored} {}",
+            report::shell_quote(&filter)
+        ),
+        None => format!("cargo memcheck --update{ignored}, which re-records every file"),
     }
 }
 

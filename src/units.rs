@@ -59,19 +59,39 @@ pub struct Bytes(pub u64);
 
 impl<'de> Deserialize<'de> for Bytes {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Int(u64),
-            Float(f64),
-            Text(String),
+        d.deserialize_any(BytesVisitor)
+    }
+}
+
+struct BytesVisitor;
+
+impl serde::de::Visitor<'_> for BytesVisitor {
+    type Value = Bytes;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a size: a number of bytes, or a string like \"64 KiB\"")
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Bytes, E> {
+        Ok(Bytes(n))
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<Bytes, E> {
+        u64::try_from(n)
+            .map(Bytes)
+            .map_err(|_| E::custom(format!("`{n}` is not a size: sizes cannot be negative")))
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, f: f64) -> Result<Bytes, E> {
+        if f >= 0.0 && f.is_finite() {
+            Ok(Bytes(f.round() as u64))
+        } else {
+            Err(E::custom(format!("`{f}` is not a size")))
         }
-        match Raw::deserialize(d)? {
-            Raw::Int(n) => Ok(Bytes(n)),
-            Raw::Float(f) if f >= 0.0 && f.is_finite() => Ok(Bytes(f.round() as u64)),
-            Raw::Float(f) => Err(serde::de::Error::custom(format!("`{f}` is not a size"))),
-            Raw::Text(s) => parse_bytes(&s).map(Bytes).map_err(serde::de::Error::custom),
-        }
+    }
+
+    fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Bytes, E> {
+        parse_bytes(s).map(Bytes).map_err(E::custom)
     }
 }
 

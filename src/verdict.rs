@@ -149,7 +149,7 @@ pub fn judge(block: &Block, std: &Standard) -> Verdict {
 /// (`allocations`, from this run or a tracked re-run).
 pub fn render(block: &Block, v: &Verdict, allocations: &[AllocationSite]) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "block {:?}:", block.name);
+    let _ = writeln!(out, "block {}:", report::quote_name(&block.name));
     for r in &v.reasons {
         let _ = writeln!(out, "  {r}");
     }
@@ -163,7 +163,7 @@ pub fn render(block: &Block, v: &Verdict, allocations: &[AllocationSite]) -> Str
 /// alive and where they were allocated.
 pub fn summary(block: &Block) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "block {:?}:", block.name);
+    let _ = writeln!(out, "block {}:", report::quote_name(&block.name));
     indent(&mut out, report::table(&block.comparison).lines());
     if let Some(bytes) = block.allocated_bytes {
         let _ = writeln!(

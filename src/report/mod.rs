@@ -200,15 +200,27 @@ fn crashed(file: &str, exit: &Exit, output: &str, during: &Unfinished) -> String
              under [runtime] in memcheck.toml",
         );
     }
+    // Deno's words when the event loop empties while the harness awaits.
+    let stalled = output.contains("Top-level await promise never resolved");
     let head = match during {
-        Unfinished::Loading if output.contains("Top-level await promise never resolved") => {
-            format!(
-                "{file} did not finish loading: a top-level `await` never settled (the runtime ended with {exit})"
-            )
+        Unfinished::Loading if stalled => {
+            // The runtime's own message points into the harness: leave it out.
+            return format!(
+                "{file} did not finish loading: a top-level `await` in it (or in a module it imports) never settled"
+            );
         }
         Unfinished::Loading => format!(
             "{file} did not finish loading: the runtime ended with {exit} while its top-level code ran"
         ),
+        Unfinished::Block(name) if stalled => {
+            return format!(
+                "block {} never finished: it awaits a promise that nothing is left to settle (no timer, no I/O), so the runtime stopped",
+                quote_name(name)
+            );
+        }
+        Unfinished::Test if stalled => {
+            return "the test never finished: it awaits a promise that nothing is left to settle (no timer, no I/O), so the runtime stopped".to_owned();
+        }
         Unfinished::Block(name) => format!(
             "the test exited before block {} ended (the runtime ended with {exit})",
             quote_name(name)
@@ -230,16 +242,38 @@ fn without_harness_lines(output: &str) -> String {
         .join("\n")
 }
 
-/// A name in double quotes, escaped like Rust's `{:?}`, for messages.
+/// A test or block name in double quotes for messages: control
+/// characters written out, a long name cut (see [`full_name`]).
 pub fn quote_name(name: &str) -> String {
-    format!("{name:?}")
+    format!("\"{}\"", shorten(&escape_controls(name)))
 }
 
 /// `file::name` as libtest shows and filters it: control characters (ANSI
 /// escapes among them) are written out, so that no name can drive the
 /// terminal, and so that the name can be pasted into a filter.
+/// A name too long to show is cut, with a hash of the whole kept, so that
+/// it stays unique and can be pasted into a filter.
 pub fn full_name(file: &str, name: &str) -> String {
-    format!("{}::{}", escape_controls(file), escape_controls(name))
+    format!(
+        "{}::{}",
+        escape_controls(file),
+        shorten(&escape_controls(name))
+    )
+}
+
+/// The longest test name shown whole.
+const MAX_SHOWN: usize = 160;
+
+fn shorten(name: &str) -> String {
+    if name.chars().count() <= MAX_SHOWN {
+        return name.to_owned();
+    }
+    // FNV-1a: stable across runs and platforms.
+    let hash = name.bytes().fold(0x811c_9dc5_u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    });
+    let head: String = name.chars().take(MAX_SHOWN - 12).collect();
+    format!("{head}…{hash:08x}")
 }
 
 /// `text` with control characters written as `\n`, `\t`, `\u{1b}`.
@@ -263,10 +297,23 @@ pub fn escape_controls(text: &str) -> String {
 fn user_stack(message: &str, stack: &str) -> String {
     let mut out = relative_urls(message);
     // V8's stack repeats the message first; keep only the frames after it.
+    // The lines before the first frame repeat the message (a runtime may
+    // have written its characters differently).
     let frames = stack.strip_prefix(message).unwrap_or(stack);
+    let frames = match frames.find("\n    at ") {
+        Some(_) if frames.trim_start().starts_with("at ") => frames,
+        Some(i) => &frames[i..],
+        None => frames,
+    };
     for line in frames.lines() {
         let trimmed = line.trim_start();
-        if trimmed.is_empty() || line.contains("/harness-") {
+        // The harness's frames and the runtime's own (`ext:`) say nothing
+        // about the test.
+        if trimmed.is_empty()
+            || line.contains("/harness-")
+            || trimmed.contains("(ext:")
+            || trimmed.starts_with("at ext:")
+        {
             continue;
         }
         if !trimmed.starts_with("at ") && out.contains(trimmed) {
@@ -317,6 +364,9 @@ mod tests {
         assert_eq!(full_name("a.js", "red \u{1b}[31m"), "a.js::red \\u{1b}[31m");
         assert_eq!(full_name("a.js", "two\nlines"), "a.js::two\\nlines");
         assert_eq!(full_name("a.js", "plain ✓"), "a.js::plain ✓");
+        let long = full_name("a.js", &"x".repeat(10_000));
+        assert!(long.chars().count() < 200, "{long}");
+        assert_ne!(long, full_name("a.js", &"x".repeat(10_001)));
     }
 
     #[test]

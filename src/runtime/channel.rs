@@ -250,21 +250,18 @@ mod tests {
     }
 
     /// Random bytes never panic the reader, never make it allocate past
-    /// its limits, and always end. `MEMCHECK_FUZZ_ITERS` runs it longer.
+    /// its limits, and always end. A fuzz run:
+    /// `MEMCHECK_FUZZ_ITERS=10000000 cargo test --release --lib random_input`.
     #[test]
     fn random_input_never_panics() {
-        let iters: u64 = std::env::var("MEMCHECK_FUZZ_ITERS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(2_000);
         let limits = Limits {
             message: 64,
             chunk: 64,
         };
-        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
-        for _ in 0..iters {
-            let len = (xorshift(&mut seed) % 200) as usize;
-            let mut bytes: Vec<u8> = (0..len).map(|_| xorshift(&mut seed) as u8).collect();
+        let mut next = crate::fuzz::rng();
+        for _ in 0..crate::fuzz::iterations(20_000) {
+            let len = (next() % 200) as usize;
+            let mut bytes: Vec<u8> = (0..len).map(|_| next() as u8).collect();
             // Bias towards valid kinds so that payload paths are exercised.
             if let Some(b) = bytes.first_mut() {
                 *b = [b'J', b'C', *b][(*b % 3) as usize];
@@ -275,13 +272,6 @@ mod tests {
                 assert!(p.len() <= 64);
             }
         }
-    }
-
-    fn xorshift(s: &mut u64) -> u64 {
-        *s ^= *s << 13;
-        *s ^= *s >> 7;
-        *s ^= *s << 17;
-        *s
     }
 
     #[test]

@@ -161,6 +161,7 @@ impl Session {
             std::thread::sleep(Duration::from_millis(5));
         }
         let status = self.waiter.take().and_then(|w| w.join().ok()).flatten();
+        interrupt::stop_if_cancelled();
         // Nothing of the group may outlive the test.
         unsafe { libc::kill(-self.pgid, libc::SIGKILL) };
         let output = self

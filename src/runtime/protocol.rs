@@ -176,6 +176,11 @@ impl Conversation {
     }
 
     fn testing(&mut self, m: &Message) -> Result<(), String> {
+        // A failure ends the test wherever it comes (even mid-snapshot).
+        if matches!(m, Message::Error { .. } | Message::Fatal { .. }) {
+            self.stage = Stage::Done;
+            return Ok(());
+        }
         if self.snapshot.is_some() && !matches!(m, Message::SnapshotEnd { .. }) {
             return Err(format!(
                 "the harness sent {} in the middle of a heap snapshot",

@@ -158,19 +158,14 @@ fn every_truncation_is_an_error() {
     assert!(parse(bytes).is_ok());
 }
 
-/// Random corruption gives `Ok` or `Err`, never a panic.
+/// Random corruption gives `Ok` or `Err`, never a panic. A fuzz run:
+/// `MEMCHECK_FUZZ_ITERS=1000000 cargo test --release --lib mutations`.
 #[test]
 fn mutations_never_panic() {
     let original = tiny().into_bytes();
-    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
+    let mut next = crate::fuzz::rng();
     let alphabet = b"{}[],:\"\\0123456789-.eEu \n";
-    for _ in 0..3000 {
+    for _ in 0..crate::fuzz::iterations(3000) {
         let mut bytes = original.clone();
         for _ in 0..1 + next() % 4 {
             let at = (next() % bytes.len() as u64) as usize;

@@ -1,0 +1,6 @@
+//! Integration tests: the real `cargo-memcheck` binary, the real Deno, on
+//! copies of the fixture projects in `tests/fixtures/`.
+
+mod robustness;
+mod suite;
+mod util;

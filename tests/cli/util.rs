@@ -1,0 +1,93 @@
+//! Shared helpers: fixture copies, running the binary, reading reports.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Once;
+
+use serde_json::Value;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_cargo-memcheck");
+
+/// Copy `tests/fixtures/<name>` into a fresh temporary directory.
+pub fn project(name: &str, tag: &str) -> PathBuf {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
+    let dst = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{tag}"));
+    let _ = std::fs::remove_dir_all(&dst);
+    copy_dir(&src, &dst);
+    dst
+}
+
+pub fn copy_dir(src: &Path, dst: &Path) {
+    std::fs::create_dir_all(dst).unwrap();
+    for entry in std::fs::read_dir(src).unwrap() {
+        let entry = entry.unwrap();
+        let to = dst.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &to);
+        } else {
+            std::fs::copy(entry.path(), to).unwrap();
+        }
+    }
+}
+
+/// Install the runtime once, before tests run it in parallel.
+pub fn provision() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let dir = project("pass", "provision");
+        let out = Command::new(BIN)
+            .arg("--list")
+            .current_dir(&dir)
+            .env_remove("CI")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "provisioning failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    });
+}
+
+pub fn memcheck(dir: &Path, args: &[&str]) -> Output {
+    provision();
+    Command::new(BIN)
+        .arg("memcheck")
+        .args(args)
+        .current_dir(dir)
+        .env_remove("CI")
+        .output()
+        .unwrap()
+}
+
+pub fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+pub fn read_json(path: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+pub fn find<'a>(report: &'a Value, test: &str) -> &'a Value {
+    report["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == test)
+        .unwrap_or_else(|| panic!("no test {test} in {report}"))
+}
+
+pub fn block<'a>(test: &'a Value, name: &str) -> &'a Value {
+    test["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["name"] == name)
+        .unwrap_or_else(|| panic!("no block {name} in {test}"))
+}
