@@ -41,6 +41,10 @@ struct RunArgs {
     /// Write a machine-readable report to PATH.
     #[arg(long, value_name = "PATH")]
     json: Option<PathBuf>,
+    /// Write a self-contained HTML report to PATH: each step's Comparison,
+    /// retainers and allocation sites beside the source.
+    #[arg(long, value_name = "PATH")]
+    html: Option<PathBuf>,
     /// Keep every checkpoint's .heapsnapshot under DIR.
     #[arg(long, value_name = "DIR")]
     snapshots: Option<PathBuf>,
@@ -64,6 +68,9 @@ struct DiffArgs {
     /// Also write the comparison as JSON to PATH.
     #[arg(long, value_name = "PATH")]
     json: Option<PathBuf>,
+    /// Also write the comparison as a self-contained HTML page to PATH.
+    #[arg(long, value_name = "PATH")]
+    html: Option<PathBuf>,
 }
 
 /// Parse the command line, run, and return the exit code.
@@ -136,6 +143,7 @@ fn run_command(args: RunArgs) -> anyhow::Result<i32> {
     let opts = Options {
         update: args.update,
         json: args.json,
+        html: args.html,
         snapshots: args.snapshots,
         trace_allocations: args.trace_allocations,
         show_output: args.libtest.show_output || args.libtest.nocapture,
@@ -176,6 +184,11 @@ fn diff_command(args: &DiffArgs) -> anyhow::Result<i32> {
         let text = serde_json::to_string_pretty(&rows)?;
         std::fs::write(path, text + "\n")
             .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+    }
+    if let Some(path) = &args.html {
+        let page_dir = path.parent().unwrap_or(std::path::Path::new(""));
+        let page = report::html::from_comparison(&rows, &args.before, &args.after, page_dir);
+        report::html::write(&page, path)?;
     }
     Ok(exit::OK)
 }
