@@ -347,7 +347,7 @@
         const rect = svg("rect", {
           x: x.toFixed(2), y: 0, width: Math.max(w, 0.6).toFixed(2), height: 8,
           class: "seg " + colourClass(r.name) + (v < 0 ? " neg" : ""),
-        }, svg("title", { text: r.name + ": " + signedMetric(v) }));
+        }, svg("title", { text: r.name + ": " + (label === "Net" ? signedMetric(v) : metricText(v)) }));
         x += w;
         return rect;
       });
