@@ -8,7 +8,7 @@ use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use cargo_memcheck::config::{Config, ConfigError};
 use cargo_memcheck::run::{self, Options};
-use cargo_memcheck::{diff, exit, report, snapshot};
+use cargo_memcheck::{diff, exit, explain, report, snapshot};
 
 const ABOUT: &str = "Memory regression tests for JavaScript, run in a real V8 (Deno).";
 
@@ -171,7 +171,7 @@ fn diff_command(args: &DiffArgs) -> anyhow::Result<i32> {
         (b.join().expect("parser thread"), a)
     });
     let (before, after) = (before?, after?);
-    let comparison = diff::compare(&before, &after);
+    let (comparison, new) = diff::compare_with_new(&before, &after);
     // The table and the JSON share one order: size delta, largest first.
     let mut rows = comparison;
     rows.constructors.sort_by(|a, b| {
@@ -186,9 +186,15 @@ fn diff_command(args: &DiffArgs) -> anyhow::Result<i32> {
             .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
     }
     if let Some(path) = &args.html {
+        let compared = report::html::Compared {
+            before: &args.before,
+            after: &args.after,
+            comparison: &rows,
+            retainers: explain::retainer_paths(&after, &rows, &new),
+            allocations: explain::allocation_sites(&after, &rows, &new),
+        };
         let page_dir = path.parent().unwrap_or(std::path::Path::new(""));
-        let page = report::html::from_comparison(&rows, &args.before, &args.after, page_dir);
-        report::html::write(&page, path)?;
+        report::html::write(&report::html::from_diff(compared, page_dir), path)?;
     }
     Ok(exit::OK)
 }

@@ -433,6 +433,19 @@ fn diff_html_shows_the_comparison_of_two_snapshots() {
     assert_eq!(elements(&dom, r#"role="tab""#).len(), 1);
     assert_rows_match(&dom, &rows["constructors"]);
     assert!(!dom.contains(r#"id="source""#), "a diff has no source view");
+    assert!(
+        !dom.contains(r#"id="overview""#),
+        "a diff has no tests to list"
+    );
+    // The snapshots were taken with allocation tracking: the diff explains
+    // the top class, as a run does.
+    let todo = element(&dom, r#"data-class="Todo""#);
+    assert_eq!(text(element(todo, r#"data-col="new""#)), "100");
+    let detail = element(&dom, r#"id="class-detail""#);
+    let chain = text(element(detail, r#"class="chain""#));
+    assert!(chain.ends_with("Todo"), "{chain}");
+    let sites = text(element(detail, r#"class="sites""#));
+    assert!(sites.contains("×100"), "{sites}");
 }
 
 #[test]

@@ -12,7 +12,7 @@ use super::locate::{call_line, typescript_function};
 use super::model::*;
 use crate::baseline::{self, BaselineFile, BlockBaseline};
 use crate::diff::Comparison;
-use crate::explain::AllocationSite;
+use crate::explain::{AllocationSite, RetainerPath};
 use crate::report::{JsonBlock, JsonReport, JsonTest, Snapshots};
 
 /// Source files larger than this are not embedded.
@@ -56,6 +56,7 @@ pub fn from_report(report: &JsonReport, place: &Place) -> Page {
     }
     let folder = place.root.file_name().map(|n| n.to_string_lossy());
     Page {
+        kind: PageKind::Run,
         title: format!("cargo memcheck: {}", folder.unwrap_or_default()),
         generated_by: generated_by(),
         runtime: Some(report.runtime.clone()),
@@ -65,14 +66,25 @@ pub fn from_report(report: &JsonReport, place: &Place) -> Page {
     }
 }
 
+/// What `cargo memcheck diff` found: the Comparison of two snapshots, and
+/// why the top classes' new objects are there.
+pub struct Compared<'a> {
+    pub before: &'a Path,
+    pub after: &'a Path,
+    pub comparison: &'a Comparison,
+    pub retainers: Vec<RetainerPath>,
+    pub allocations: Vec<AllocationSite>,
+}
+
 /// The page of `cargo memcheck diff BEFORE AFTER`: one step, no source.
-pub fn from_comparison(c: &Comparison, before: &Path, after: &Path, page_dir: &Path) -> Page {
+pub fn from_diff(d: Compared, page_dir: &Path) -> Page {
     let file_name = |p: &Path| p.file_name().map(|n| n.to_string_lossy().into_owned());
     let name = format!(
         "{} → {}",
-        file_name(before).unwrap_or_default(),
-        file_name(after).unwrap_or_default()
+        file_name(d.before).unwrap_or_default(),
+        file_name(d.after).unwrap_or_default()
     );
+    let c = d.comparison;
     let block = JsonBlock {
         name: name.clone(),
         retained_bytes: c.retained_bytes,
@@ -81,12 +93,12 @@ pub fn from_comparison(c: &Comparison, before: &Path, after: &Path, page_dir: &P
         freed_objects: c.freed_objects,
         allocated_bytes: None,
         constructors: c.constructors.clone(),
-        retainers: Vec::new(),
-        allocations: Vec::new(),
+        retainers: d.retainers,
+        allocations: d.allocations,
         repetition: None,
         snapshots: Some(Snapshots {
-            before: before.to_path_buf(),
-            after: after.to_path_buf(),
+            before: d.before.to_path_buf(),
+            after: d.after.to_path_buf(),
         }),
     };
     let place = Place {
@@ -94,6 +106,7 @@ pub fn from_comparison(c: &Comparison, before: &Path, after: &Path, page_dir: &P
         page_dir,
     };
     Page {
+        kind: PageKind::Diff,
         title: format!("cargo memcheck diff: {name}"),
         generated_by: generated_by(),
         runtime: None,

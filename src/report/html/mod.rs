@@ -14,7 +14,7 @@ mod build;
 mod locate;
 mod model;
 
-pub use build::{Place, TRACE_HINT, from_comparison, from_report, relative_path};
+pub use build::{Compared, Place, TRACE_HINT, from_diff, from_report, relative_path};
 pub use model::*;
 
 use std::path::{Path, PathBuf};

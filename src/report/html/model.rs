@@ -13,6 +13,8 @@ use crate::runtime::RuntimeInfo;
 /// One report page: a run's tests, or the comparison of two snapshots.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Page {
+    /// A run's page, or a `diff`'s (which has no pass or fail to show).
+    pub kind: PageKind,
     /// The document's title.
     pub title: String,
     /// The tool and version that wrote the page, e.g. `cargo-memcheck 0.1.0`.
@@ -26,6 +28,14 @@ pub struct Page {
     pub sources: BTreeMap<String, String>,
     /// Notes shown above everything, e.g. how to get allocation sites.
     pub hints: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PageKind {
+    #[default]
+    Run,
+    Diff,
 }
 
 /// One test and its steps, in the order they ran.

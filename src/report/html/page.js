@@ -28,6 +28,8 @@
   };
 
   const data = JSON.parse(doc.getElementById("memcheck-data").textContent);
+  // A diff compares two snapshots: there is no test to pass or fail.
+  const isRun = data.kind === "run";
 
   // ---- DOM helpers ------------------------------------------------------------
   const SVG = "http://www.w3.org/2000/svg";
@@ -143,13 +145,13 @@
         el("div", { class: "brand" },
           el("h1", { text: data.title }),
           el("p", { class: "muted", text: runtimeText() })),
-        el("p", { class: "summary", id: "summary" }),
+        isRun ? el("p", { class: "summary", id: "summary" }) : null,
         metricSwitch()),
       el("div", { id: "hints" }),
-      el("div", { class: "layout" },
-        el("nav", { id: "overview", "aria-label": "Tests" }),
+      el("div", { class: isRun ? "layout" : "layout single" },
+        isRun ? el("nav", { id: "overview", "aria-label": "Tests" }) : null,
         el("main", { id: "test" })));
-    drawSummary();
+    if (isRun) drawSummary();
     drawHints();
   }
 
@@ -199,6 +201,7 @@
   // ---- Overview -----------------------------------------------------------------
   function drawOverview() {
     const nav = $("overview");
+    if (!nav) return;
     keepFocus(nav, () => {
       const items = data.tests.map((t, i) => el("li", {},
         el("button", {
@@ -277,7 +280,7 @@
   function testHead(test) {
     const where = test.file ? test.file + (test.line ? ":" + test.line : "") : null;
     return el("header", { class: "test-head" },
-      el("h2", {}, el("span", { class: "status " + test.status, text: test.status }), " ",
+      el("h2", {}, isRun ? el("span", { class: "status " + test.status, text: test.status }) : null, " ",
         el("span", { text: test.name })),
       where && el("p", { class: "muted" },
         sourceLink(test.file, test.line, where, "show the test in the source")),
@@ -661,6 +664,7 @@
 
   function sites(step, r) {
     const list = sitesOf(step, r.name);
+    if (!r.new) return el("p", { class: "muted", text: "This step made no new object of this class." });
     if (!list.length) {
       const anywhere = data.tests.some((t) => t.steps.some((s) => s.allocations.length));
       return el("p", { class: "muted", text: anywhere

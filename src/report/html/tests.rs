@@ -35,6 +35,7 @@ fn step(name: &str, rows: Vec<ConstructorDelta>) -> PageStep {
 
 fn page(test_name: &str, steps: Vec<PageStep>, source: &str) -> Page {
     Page {
+        kind: PageKind::Run,
         title: "memcheck".to_owned(),
         generated_by: "cargo-memcheck test".to_owned(),
         runtime: None,
