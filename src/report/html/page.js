@@ -271,7 +271,7 @@
       testHead(test),
       el("section", { id: "timeline", "aria-label": "Steps" }),
       el("div", { class: hasSource ? "work" : "work single" },
-        el("section", { id: "detail", role: "tabpanel", "aria-labelledby": "step-title" }),
+        el("section", { id: "detail", role: "tabpanel", "aria-labelledby": "step-title", tabindex: "-1" }),
         hasSource ? el("section", { id: "source", "aria-label": "Source" }) : null));
     drawTimeline();
     drawStep();
@@ -321,6 +321,7 @@
       type: "button",
       role: "tab",
       id: "step-tab-" + i,
+      "aria-controls": "detail",
       class: "step-card" + (step.status === "failed" ? " failed" : ""),
       "data-key": "step-" + i,
       "data-step": i,
@@ -714,20 +715,20 @@
     if (lines.length > 1 && lines[lines.length - 1] === "") lines.pop();
     const marks = annotate(test, currentStep(), file, lines);
     const target = state.file === file && state.line ? state.line : (file === test.file && currentStep() && currentStep().line);
-    const body = el("div", { class: "code", tabindex: "0", "aria-label": "Source of " + file, role: "region" },
+    const body = el("div", { class: "code", tabindex: "0", "data-key": "code", "aria-label": "Source of " + file, role: "region" },
       lines.map((text, i) => line(i + 1, text, marks, target)));
-    put(box,
+    keepFocus(box, () => put(box,
       el("div", { class: "source-head" },
         el("h3", { class: "section-title", text: "Source" }),
         el("div", { class: "files", role: "group", "aria-label": "Files" }, files.map((f) => el("button", {
-          type: "button", "aria-pressed": String(f === file), text: f,
+          type: "button", "aria-pressed": String(f === file), "data-key": "file-" + f, text: f,
           onclick: () => {
             state.file = f;
             state.line = null;
             drawSource();
           } })))),
       body,
-      sourceNote(file, marks));
+      sourceNote(file, marks)));
     if (target) scrollToLine(body, target);
   }
 
