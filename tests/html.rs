@@ -18,6 +18,7 @@ use serde_json::Value;
 const BIN: &str = env!("CARGO_BIN_EXE_cargo-memcheck");
 const INSTALL: &str = "apt-get install -y chromium";
 const PASSING: &str = "todos come and go";
+const FAILING: &str = "over budget </script><img src=x onerror=alert(1)>";
 
 /// One run of the fixture, shared by the tests.
 struct Run {
@@ -166,8 +167,10 @@ fn start_tag<'a>(html: &'a str, open: &str) -> Option<&'a str> {
     Some(&html[at..at + html[at..].find('>')? + 1])
 }
 
-/// Every element whose start tag contains `marker`, as outer HTML.
+/// Every element whose start tag contains `marker` (an attribute, not the
+/// tag's `<`), as outer HTML.
 fn elements<'a>(html: &'a str, marker: &str) -> Vec<&'a str> {
+    assert!(!marker.starts_with('<'), "{marker}: name an attribute");
     let mut out = Vec::new();
     let mut from = 0;
     while let Some(found) = html[from..].find(marker) {
@@ -381,6 +384,57 @@ fn the_source_marks_allocating_functions_and_step_boundaries() {
     let clear = line_of("todos.memtest.js", r#"t.measure("clear""#);
     let line = element(&dom, &format!(r#"data-line="{clear}""#));
     assert!(text(line).contains("step 2 · clear"), "{line}");
+}
+
+#[test]
+fn the_comparison_sorts_and_filters_as_the_url_asks() {
+    let run = run();
+    let index = test_index(&run.report, FAILING);
+    let rows = run.report["tests"][index]["blocks"][0]["constructors"]
+        .as_array()
+        .unwrap();
+    let shown = |dom: &str| -> Vec<String> {
+        let body = element(dom, r#"id="rows""#);
+        elements(body, "data-class=")
+            .iter()
+            .map(|tr| text(element(tr, r#"class="cls""#)))
+            .collect()
+    };
+    let mut by_name: Vec<String> = rows
+        .iter()
+        .map(|r| r["name"].as_str().unwrap().to_owned())
+        .collect();
+    by_name.sort_by_key(|n| n.to_lowercase());
+    assert!(by_name.len() > 1, "{rows:?}");
+    let dom = render(&run.page, &format!("test={index}&step=0&sort=name"));
+    assert_eq!(shown(&dom), by_name);
+    let header = element(&dom, r#"aria-sort="#);
+    assert!(
+        header.contains(r#"aria-sort="ascending""#) && text(header).starts_with("Constructor"),
+        "{header}"
+    );
+
+    let dom = render(
+        &run.page,
+        &format!("test={index}&step=0&sort=-new&filter=LIST"),
+    );
+    let mut wanted: Vec<&Value> = rows
+        .iter()
+        .filter(|r| r["name"].as_str().unwrap().to_lowercase().contains("list"))
+        .collect();
+    wanted.sort_by_key(|r| std::cmp::Reverse(r["new"].as_u64()));
+    let wanted: Vec<&str> = wanted.iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert!(!wanted.is_empty());
+    assert_eq!(shown(&dom), wanted);
+    let count = text(element(&dom, r#"id="row-count""#));
+    assert_eq!(
+        count,
+        format!("{} of {}", plural_classes(wanted.len()), rows.len())
+    );
+}
+
+fn plural_classes(n: usize) -> String {
+    format!("{n} {}", if n == 1 { "class" } else { "classes" })
 }
 
 #[test]

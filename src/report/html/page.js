@@ -102,12 +102,18 @@
     state.step = Number.isInteger(s) && steps[s] ? s : 0;
     state.cls = p.get("class");
     state.metric = p.get("metric") === "objects" ? "objects" : "bytes";
+    const sort = p.get("sort") || "";
+    const key = sort.replace(/^-/, "");
+    if ([...COLUMNS, BASELINE_COLUMN].some((c) => c.key === key)) state.sort = { key, desc: sort.startsWith("-") };
+    state.filter = p.get("filter") || "";
   }
 
   function writeHash() {
     const p = new URLSearchParams({ test: state.test, step: state.step });
     if (state.cls) p.set("class", state.cls);
     if (state.metric !== "bytes") p.set("metric", state.metric);
+    if (state.sort.key !== "alloc_size" || !state.sort.desc) p.set("sort", (state.sort.desc ? "-" : "") + state.sort.key);
+    if (state.filter) p.set("filter", state.filter);
     try {
       history.replaceState(null, "", "#" + p);
     } catch {
@@ -501,11 +507,13 @@
       oninput: (e) => {
         state.filter = e.target.value;
         drawRows();
+        writeHash();
       },
       onkeydown: (e) => {
         if (e.key === "Escape") {
           e.target.value = state.filter = "";
           drawRows();
+          writeHash();
         }
       },
     });
@@ -528,13 +536,12 @@
     drawRows();
   }
 
-  function columns(step) {
-    if (!step.baseline) return COLUMNS;
-    return [...COLUMNS, { key: "baseline_new", label: "Baseline # New", fmt: (v) => (v == null ? "—" : count(v)) }];
-  }
+  const BASELINE_COLUMN = { key: "baseline_new", label: "Baseline # New", fmt: (v) => (v == null ? "—" : count(v)) };
+  const columns = (step) => (step.baseline ? [...COLUMNS, BASELINE_COLUMN] : COLUMNS);
 
   function sortBy(key) {
     state.sort = { key, desc: state.sort.key === key ? !state.sort.desc : key !== "name" };
+    writeHash();
     keepFocus($("compare"), drawCompare);
     const button = doc.querySelector(`[data-key="sort-${key}"]`);
     if (button) button.focus();
