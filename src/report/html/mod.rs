@@ -6,7 +6,8 @@
 //! make it from a run or a `diff` (`build`), and the renderer ([`render`]),
 //! which writes one document: the model as JSON in a
 //! `<script type="application/json">`, and the page's CSS and JavaScript
-//! (`page.css`, `page.js`, embedded in the binary) inline. A strict
+//! (`page.css`; `page.js`, `steps.js`, `compare.js`, `source.js`, `main.js`;
+//! embedded in the binary) inline. A strict
 //! Content-Security-Policy forbids every request, so the page works from
 //! `file://`, offline, and cannot leak what it shows.
 
@@ -25,7 +26,14 @@ use crate::report::JsonReport;
 
 const TEMPLATE: &str = include_str!("page.html");
 const CSS: &str = include_str!("page.css");
-const JS: &str = include_str!("page.js");
+/// The page's script, in parts that share one scope, in this order.
+const SCRIPTS: [&str; 5] = [
+    include_str!("page.js"),
+    include_str!("steps.js"),
+    include_str!("compare.js"),
+    include_str!("source.js"),
+    include_str!("main.js"),
+];
 
 /// The HTML report could not be written.
 #[derive(Debug, thiserror::Error)]
@@ -38,15 +46,16 @@ pub struct HtmlError {
 /// The page as one self-contained HTML document.
 pub fn render(page: &Page) -> String {
     let data = serde_json::to_string(page).expect("the page model serializes");
+    let js = script();
     fill(
         TEMPLATE,
         &[
             ("title", &escape_html(&page.title)),
             ("generated_by", &escape_html(&page.generated_by)),
-            ("script_hash", &script_hash(JS)),
+            ("script_hash", &script_hash(&js)),
             ("css", CSS),
             ("data", &escape_script_data(&data)),
-            ("js", JS),
+            ("js", &js),
         ],
     )
 }
@@ -64,6 +73,12 @@ pub fn write(page: &Page, path: &Path) -> Result<(), HtmlError> {
 pub fn write_run(report: &JsonReport, root: &Path, path: &Path) -> Result<(), HtmlError> {
     let page_dir = path.parent().unwrap_or(Path::new(""));
     write(&from_report(report, &Place { root, page_dir }), path)
+}
+
+/// The page's script: its parts in one strict-mode function, so that they
+/// share a scope and leave the global one alone.
+fn script() -> String {
+    format!("(() => {{\n\"use strict\";\n{}}})();\n", SCRIPTS.join("\n"))
 }
 
 /// The template with each `{{name}}` replaced, in one pass (a value that
