@@ -408,9 +408,8 @@ mod tests {
         assert_eq!(project_path(root, "/elsewhere/a.js"), None);
     }
 
-    #[test]
-    fn a_failed_block_is_the_one_its_message_names() {
-        let block = |name: &str| JsonBlock {
+    fn block(name: &str) -> JsonBlock {
+        JsonBlock {
             name: name.to_owned(),
             retained_bytes: 0,
             retained_objects: 0,
@@ -422,7 +421,108 @@ mod tests {
             allocations: Vec::new(),
             repetition: None,
             snapshots: None,
+        }
+    }
+
+    /// A project: `t.memtest.js` calls `add` of `lib/list.ts`, whose
+    /// transpiled line (3) is above its line in the source (6);
+    /// `unused.js` is referred to by nothing.
+    fn project(tag: &str) -> PathBuf {
+        let root = std::env::temp_dir().join(format!("memcheck-html-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(root.join("lib")).unwrap();
+        let files = [
+            (
+                "t.memtest.js",
+                "import { test } from \"memcheck\";\n\ntest(\"t\", async (t) => {\n  await t.measure(\"fill\", () => add(1));\n});\n",
+            ),
+            (
+                "lib/list.ts",
+                "// A list.\n\nexport interface I {}\n\nexport class L {\n  add(x: number): void {}\n}\n",
+            ),
+            ("unused.js", "export const u = 1;\n"),
+        ];
+        for (name, text) in files {
+            std::fs::write(root.join(name), text).unwrap();
+        }
+        root
+    }
+
+    fn report(allocations: Vec<AllocationSite>) -> JsonReport {
+        let mut fill = block("fill");
+        fill.retained_objects = 1;
+        fill.allocations = allocations;
+        JsonReport {
+            runtime: Default::default(),
+            tests: vec![JsonTest {
+                file: "t.memtest.js".into(),
+                name: "t".into(),
+                status: "passed",
+                message: None,
+                blocks: vec![fill],
+            }],
+        }
+    }
+
+    #[test]
+    fn a_run_embeds_only_the_files_it_refers_to_and_finds_its_lines() {
+        let root = project("lines");
+        let frame = |function: &str, file: &Path, line| crate::explain::StackFrame {
+            function: function.into(),
+            file: file.display().to_string(),
+            line,
+            column: 3,
         };
+        let site = AllocationSite {
+            constructor: "X".into(),
+            count: 1,
+            stack: Vec::new(),
+            frames: vec![
+                frame("add", &root.join("lib/list.ts"), 3),
+                frame("(anonymous)", &root.join("t.memtest.js"), 4),
+            ],
+        };
+        let page = from_report(
+            &report(vec![site]),
+            &Place {
+                root: &root,
+                page_dir: &root,
+            },
+        );
+        let files: Vec<&str> = page.sources.keys().map(String::as_str).collect();
+        assert_eq!(files, ["lib/list.ts", "t.memtest.js"]);
+        let test = &page.tests[0];
+        assert_eq!((test.line, test.steps[0].line), (Some(3), Some(4)));
+        let frames = &test.steps[0].allocations[0].frames;
+        assert_eq!(
+            (frames[0].file.as_str(), frames[0].line),
+            ("lib/list.ts", 6)
+        );
+        // JavaScript lines are V8's.
+        assert_eq!(
+            (frames[1].file.as_str(), frames[1].line),
+            ("t.memtest.js", 4)
+        );
+        assert!(page.hints.is_empty(), "{:?}", page.hints);
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    #[test]
+    fn a_run_without_sites_says_how_to_get_them() {
+        let root = project("hint");
+        let page = from_report(
+            &report(Vec::new()),
+            &Place {
+                root: &root,
+                page_dir: &root,
+            },
+        );
+        assert_eq!(page.hints, [TRACE_HINT]);
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    #[test]
+    fn a_failed_block_is_the_one_its_message_names() {
         let json = JsonTest {
             file: "a.memtest.js".into(),
             name: "t".into(),
