@@ -8,7 +8,7 @@ use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use cargo_memcheck::config::{Config, ConfigError};
 use cargo_memcheck::run::{self, Options};
-use cargo_memcheck::{diff, exit, report, snapshot};
+use cargo_memcheck::{diff, exit, explain, report, snapshot};
 
 const ABOUT: &str = "Memory regression tests for JavaScript, run in a real V8 (Deno).";
 
@@ -41,6 +41,10 @@ struct RunArgs {
     /// Write a machine-readable report to PATH.
     #[arg(long, value_name = "PATH")]
     json: Option<PathBuf>,
+    /// Write a self-contained HTML report to PATH: each step's Comparison,
+    /// retainers and allocation sites beside the source.
+    #[arg(long, value_name = "PATH")]
+    html: Option<PathBuf>,
     /// Keep every checkpoint's .heapsnapshot under DIR.
     #[arg(long, value_name = "DIR")]
     snapshots: Option<PathBuf>,
@@ -64,6 +68,9 @@ struct DiffArgs {
     /// Also write the comparison as JSON to PATH.
     #[arg(long, value_name = "PATH")]
     json: Option<PathBuf>,
+    /// Also write the comparison as a self-contained HTML page to PATH.
+    #[arg(long, value_name = "PATH")]
+    html: Option<PathBuf>,
 }
 
 /// Parse the command line, run, and return the exit code.
@@ -136,6 +143,7 @@ fn run_command(args: RunArgs) -> anyhow::Result<i32> {
     let opts = Options {
         update: args.update,
         json: args.json,
+        html: args.html,
         snapshots: args.snapshots,
         trace_allocations: args.trace_allocations,
         show_output: args.libtest.show_output || args.libtest.nocapture,
@@ -163,7 +171,7 @@ fn diff_command(args: &DiffArgs) -> anyhow::Result<i32> {
         (b.join().expect("parser thread"), a)
     });
     let (before, after) = (before?, after?);
-    let comparison = diff::compare(&before, &after);
+    let (comparison, new) = diff::compare_with_new(&before, &after);
     // The table and the JSON share one order: size delta, largest first.
     let mut rows = comparison;
     rows.constructors.sort_by(|a, b| {
@@ -176,6 +184,17 @@ fn diff_command(args: &DiffArgs) -> anyhow::Result<i32> {
         let text = serde_json::to_string_pretty(&rows)?;
         std::fs::write(path, text + "\n")
             .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+    }
+    if let Some(path) = &args.html {
+        let compared = report::html::Compared {
+            before: &args.before,
+            after: &args.after,
+            comparison: &rows,
+            retainers: explain::retainer_paths(&after, &rows, &new),
+            allocations: explain::allocation_sites(&after, &rows, &new),
+        };
+        let page_dir = path.parent().unwrap_or(std::path::Path::new(""));
+        report::html::write(&report::html::from_diff(compared, page_dir), path)?;
     }
     Ok(exit::OK)
 }

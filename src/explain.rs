@@ -23,6 +23,31 @@ pub struct AllocationSite {
     pub count: u64,
     /// Innermost first: `function (file:line:column)`.
     pub stack: Vec<String>,
+    /// The same frames, as fields (for the HTML report); not in the JSON.
+    #[serde(skip_serializing)]
+    pub frames: Vec<StackFrame>,
+}
+
+/// One frame of an allocation stack. V8 records the allocating function,
+/// so `line` and `column` (1-based) point at the function's start.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+pub struct StackFrame {
+    /// The function's name; `(anonymous)` when it has none.
+    pub function: String,
+    /// The script, as a path relative to the current directory when inside it.
+    pub file: String,
+    pub line: u32,
+    pub column: u32,
+}
+
+impl StackFrame {
+    /// `function (file:line:column)`, as in [`AllocationSite::stack`].
+    pub fn describe(&self) -> String {
+        format!(
+            "{} ({}:{}:{})",
+            self.function, self.file, self.line, self.column
+        )
+    }
 }
 
 /// Allocation sites kept per class.
@@ -79,7 +104,7 @@ pub fn allocation_sites(
         let Some(nodes) = new.get(&row.name) else {
             continue;
         };
-        let mut counts: HashMap<Vec<String>, u64> = HashMap::new();
+        let mut counts: HashMap<Vec<StackFrame>, u64> = HashMap::new();
         let mut untracked = 0;
         for &n in nodes {
             let frames = after.allocation_stack(n);
@@ -87,40 +112,37 @@ pub fn allocation_sites(
                 untracked += 1;
                 continue;
             }
-            let stack: Vec<String> = frames
+            let stack: Vec<StackFrame> = frames
                 .into_iter()
                 .filter(|f| !f.script.is_empty() && !f.script.contains("/harness-"))
                 .take(FRAMES_PER_SITE)
-                .map(|f| {
-                    let name = if f.function.is_empty() {
-                        "(anonymous)"
+                .map(|f| StackFrame {
+                    function: if f.function.is_empty() {
+                        "(anonymous)".to_owned()
                     } else {
-                        f.function.as_str()
-                    };
-                    format!(
-                        "{name} ({}:{}:{})",
-                        crate::report::relative_url(&f.script),
-                        f.line,
-                        f.column
-                    )
+                        f.function
+                    },
+                    file: crate::report::relative_url(&f.script),
+                    line: f.line,
+                    column: f.column,
                 })
                 .collect();
             if !stack.is_empty() {
                 *counts.entry(stack).or_default() += 1;
             }
         }
-        let mut sites: Vec<_> = counts.into_iter().collect();
-        sites.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-        out.extend(
-            sites
-                .into_iter()
-                .take(SITES_PER_CLASS)
-                .map(|(stack, count)| AllocationSite {
-                    constructor: row.name.clone(),
-                    count,
-                    stack,
-                }),
-        );
+        // Ties in the order of the stacks as text, as printed.
+        let mut sites: Vec<AllocationSite> = counts
+            .into_iter()
+            .map(|(frames, count)| AllocationSite {
+                constructor: row.name.clone(),
+                count,
+                stack: frames.iter().map(StackFrame::describe).collect(),
+                frames,
+            })
+            .collect();
+        sites.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.stack.cmp(&b.stack)));
+        out.extend(sites.into_iter().take(SITES_PER_CLASS));
         // V8's allocation tracker follows objects by address and loses some
         // once the heap has been moved around; say so rather than let the
         // sites above look like the whole story.
@@ -129,6 +151,7 @@ pub fn allocation_sites(
                 constructor: row.name.clone(),
                 count: untracked,
                 stack: Vec::new(),
+                frames: Vec::new(),
             });
         }
     }

@@ -29,6 +29,8 @@ pub struct Options {
     /// Record or refresh baselines of the tests that run.
     pub update: bool,
     pub json: Option<PathBuf>,
+    /// Where to write the HTML report.
+    pub html: Option<PathBuf>,
     pub snapshots: Option<PathBuf>,
     /// Track allocations in every run (slow), not only to explain failures.
     pub trace_allocations: bool,
@@ -224,6 +226,13 @@ pub fn run(config: &Config, args: &Arguments, opts: &Options) -> anyhow::Result<
         let text = serde_json::to_string_pretty(&report)?;
         std::fs::write(path, text + "\n")
             .with_context(|| format!("cannot write the JSON report to {}", path.display()))?;
+    }
+    if let Some(path) = &opts.html {
+        report::html::write_run(&json_report(&states, &shared, args), &config.root, path)?;
+        eprintln!(
+            "memcheck: HTML report written to {}",
+            report::display_path(path)
+        );
     }
     if let Some(e) = &not_written {
         eprintln!("error: {e:#}");

@@ -1,7 +1,8 @@
 //! What users read: failure messages (a textual diff of baseline against
 //! this run, budget lines, the command that updates), the Comparison table,
-//! and the `--json` report.
+//! the `--json` report and the `--html` page.
 
+pub mod html;
 mod json;
 
 pub use json::{JsonBlock, JsonReport, JsonTest, Snapshots};

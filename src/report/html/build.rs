@@ -1,0 +1,541 @@
+//! Making a [`Page`] from what a run has: the `--json` report, the test
+//! files and the files allocation frames point into (read from the project
+//! root), and the committed baselines. Also the page of `cargo memcheck diff`.
+//!
+//! Today every block becomes one step of kind `block`; its line is found in
+//! the test file's text (see `locate`).
+
+use std::collections::BTreeMap;
+use std::path::{Component, Path, PathBuf};
+
+use super::locate::{call_line, typescript_function};
+use super::model::*;
+use crate::baseline::{self, BaselineFile, BlockBaseline};
+use crate::diff::Comparison;
+use crate::explain::{AllocationSite, RetainerPath};
+use crate::report::{JsonBlock, JsonReport, JsonTest, Snapshots};
+
+/// Source files larger than this are not embedded.
+const MAX_SOURCE_BYTES: u64 = 256 * 1024;
+
+/// How to get allocation sites, when no step has any.
+pub const TRACE_HINT: &str = "No step has allocation sites. Run with --trace-allocations to \
+     record where new objects were allocated (failing tests are re-run with tracking \
+     automatically).";
+
+/// Where a run's page is made: the project root (test files are relative
+/// to it) and the folder the page is written to (snapshot links are
+/// relative to it).
+pub struct Place<'a> {
+    pub root: &'a Path,
+    pub page_dir: &'a Path,
+}
+
+/// The page of a run.
+pub fn from_report(report: &JsonReport, place: &Place) -> Page {
+    let mut tests: Vec<PageTest> = report.tests.iter().map(|t| test(t, place)).collect();
+    let mut hints = Vec::new();
+    let sources = sources(&tests, place.root, &mut hints);
+    for t in &mut tests {
+        if let Some(text) = sources.get(&t.file) {
+            find_lines(t, text);
+        }
+        place_frames(t, &sources);
+    }
+    attach_baselines(&mut tests, report, place.root);
+    let sited = tests
+        .iter()
+        .flat_map(|t| &t.steps)
+        .any(|s| !s.allocations.is_empty());
+    let grew = tests
+        .iter()
+        .flat_map(|t| &t.steps)
+        .any(|s| s.retained_objects > 0);
+    if grew && !sited {
+        hints.push(TRACE_HINT.to_owned());
+    }
+    let folder = place.root.file_name().map(|n| n.to_string_lossy());
+    Page {
+        kind: PageKind::Run,
+        title: format!("cargo memcheck: {}", folder.unwrap_or_default()),
+        generated_by: generated_by(),
+        runtime: Some(report.runtime.clone()),
+        tests,
+        sources,
+        hints,
+    }
+}
+
+/// What `cargo memcheck diff` found: the Comparison of two snapshots, and
+/// why the top classes' new objects are there.
+pub struct Compared<'a> {
+    pub before: &'a Path,
+    pub after: &'a Path,
+    pub comparison: &'a Comparison,
+    pub retainers: Vec<RetainerPath>,
+    pub allocations: Vec<AllocationSite>,
+}
+
+/// The page of `cargo memcheck diff BEFORE AFTER`: one step, no source.
+pub fn from_diff(d: Compared, page_dir: &Path) -> Page {
+    let file_name = |p: &Path| p.file_name().map(|n| n.to_string_lossy().into_owned());
+    let name = format!(
+        "{} → {}",
+        file_name(d.before).unwrap_or_default(),
+        file_name(d.after).unwrap_or_default()
+    );
+    let c = d.comparison;
+    let block = JsonBlock {
+        name: name.clone(),
+        retained_bytes: c.retained_bytes,
+        retained_objects: c.retained_objects,
+        freed_bytes: c.freed_bytes,
+        freed_objects: c.freed_objects,
+        allocated_bytes: None,
+        constructors: c.constructors.clone(),
+        retainers: d.retainers,
+        allocations: d.allocations,
+        repetition: None,
+        snapshots: Some(Snapshots {
+            before: d.before.to_path_buf(),
+            after: d.after.to_path_buf(),
+        }),
+    };
+    let place = Place {
+        root: Path::new(""),
+        page_dir,
+    };
+    Page {
+        kind: PageKind::Diff,
+        title: format!("cargo memcheck diff: {name}"),
+        generated_by: generated_by(),
+        runtime: None,
+        tests: vec![PageTest {
+            file: String::new(),
+            name,
+            status: TestStatus::Passed,
+            message: None,
+            line: None,
+            steps: vec![step(&block, StepStatus::Passed, &place)],
+        }],
+        sources: BTreeMap::new(),
+        hints: Vec::new(),
+    }
+}
+
+fn generated_by() -> String {
+    format!("cargo-memcheck {}", env!("CARGO_PKG_VERSION"))
+}
+
+fn test(t: &JsonTest, place: &Place) -> PageTest {
+    let status = match t.status {
+        "passed" => TestStatus::Passed,
+        "ignored" => TestStatus::Ignored,
+        _ => TestStatus::Failed,
+    };
+    let message = t.message.as_deref().unwrap_or_default();
+    let steps = t
+        .blocks
+        .iter()
+        .map(|b| {
+            // A failed block's verdict opens with `block "name":`.
+            let named = format!("block {:?}:", b.name);
+            let failed = status == TestStatus::Failed && message.lines().any(|l| l == named);
+            let status = if failed {
+                StepStatus::Failed
+            } else {
+                StepStatus::Passed
+            };
+            step(b, status, place)
+        })
+        .collect();
+    PageTest {
+        file: t.file.clone(),
+        name: t.name.clone(),
+        status,
+        message: t.message.clone(),
+        line: None,
+        steps,
+    }
+}
+
+fn step(b: &JsonBlock, status: StepStatus, place: &Place) -> PageStep {
+    PageStep {
+        name: b.name.clone(),
+        kind: StepKind::Block,
+        line: None,
+        status,
+        retained_objects: b.retained_objects,
+        retained_bytes: b.retained_bytes,
+        freed_objects: b.freed_objects,
+        freed_bytes: b.freed_bytes,
+        allocated_bytes: b.allocated_bytes,
+        constructors: b.constructors.clone(),
+        retainers: b.retainers.clone(),
+        allocations: b.allocations.iter().map(|s| site(s, place.root)).collect(),
+        baseline: None,
+        budget: None,
+        snapshots: b.snapshots.as_ref().map(|s| PageSnapshots {
+            before: relative_path(place.page_dir, &s.before),
+            after: relative_path(place.page_dir, &s.after),
+        }),
+    }
+}
+
+fn site(s: &AllocationSite, root: &Path) -> PageSite {
+    PageSite {
+        constructor: s.constructor.clone(),
+        count: s.count,
+        frames: s
+            .frames
+            .iter()
+            .map(|f| PageFrame {
+                function: f.function.clone(),
+                file: project_path(root, &f.file).unwrap_or_else(|| f.file.clone()),
+                line: f.line,
+                column: f.column,
+            })
+            .collect(),
+    }
+}
+
+/// The lines of each test's `test` call and of its blocks' `t.measure`
+/// calls; a block named after its test (a test without blocks) ends at the
+/// `test` call.
+fn find_lines(t: &mut PageTest, source: &str) {
+    t.line = call_line(source, "test", &t.name, 1);
+    let from = t.line.unwrap_or(1);
+    for s in &mut t.steps {
+        s.line =
+            call_line(source, ".measure", &s.name, from).or(t.line.filter(|_| s.name == t.name));
+    }
+}
+
+/// Frames of TypeScript files moved to where their function starts in the
+/// embedded text: V8's lines are those of the transpiled JavaScript (see
+/// `locate::typescript_function`).
+fn place_frames(t: &mut PageTest, sources: &BTreeMap<String, String>) {
+    let frames = t
+        .steps
+        .iter_mut()
+        .flat_map(|s| &mut s.allocations)
+        .flat_map(|a| &mut a.frames)
+        .filter(|f| {
+            [".ts", ".mts", ".cts", ".tsx"]
+                .iter()
+                .any(|e| f.file.ends_with(e))
+        });
+    for f in frames {
+        let found = sources
+            .get(&f.file)
+            .and_then(|text| typescript_function(text, &f.function, f.line, f.column));
+        if let Some((line, column)) = found {
+            (f.line, f.column) = (line, column);
+        }
+    }
+}
+
+/// The text of every test file and of every file an allocation frame
+/// points into, by path relative to the root; files that cannot be read or
+/// are too large are left out (the latter with a hint).
+fn sources(tests: &[PageTest], root: &Path, hints: &mut Vec<String>) -> BTreeMap<String, String> {
+    let frames = tests
+        .iter()
+        .flat_map(|t| &t.steps)
+        .flat_map(|s| &s.allocations)
+        .flat_map(|a| &a.frames)
+        .map(|f| f.file.as_str());
+    let mut seen = std::collections::BTreeSet::new();
+    let mut out = BTreeMap::new();
+    for file in tests.iter().map(|t| t.file.as_str()).chain(frames) {
+        if file.is_empty() || Path::new(file).is_absolute() || !seen.insert(file) {
+            continue;
+        }
+        let path = root.join(file);
+        match std::fs::metadata(&path) {
+            Ok(m) if m.len() > MAX_SOURCE_BYTES => hints.push(format!(
+                "{file} is not shown: it is larger than {} KiB.",
+                MAX_SOURCE_BYTES / 1024
+            )),
+            Ok(_) => {
+                if let Ok(text) = std::fs::read_to_string(&path) {
+                    out.insert(file.to_owned(), text);
+                }
+            }
+            Err(_) => {}
+        }
+    }
+    out
+}
+
+/// Each step's recorded figures, from the baseline files beside the test
+/// files, when they were recorded with this run's runtime.
+fn attach_baselines(tests: &mut [PageTest], report: &JsonReport, root: &Path) {
+    let mut files: BTreeMap<String, Option<BaselineFile>> = BTreeMap::new();
+    for t in tests.iter_mut() {
+        let file = files.entry(t.file.clone()).or_insert_with(|| {
+            BaselineFile::load(&baseline::path_for(&root.join(&t.file)))
+                .ok()
+                .flatten()
+                .filter(|b| b.matches_runtime(&report.runtime))
+        });
+        let Some(blocks) = file.as_ref().and_then(|f| f.tests.get(&t.name)) else {
+            continue;
+        };
+        for s in &mut t.steps {
+            s.baseline = blocks.get(&s.name).map(page_baseline);
+        }
+    }
+}
+
+fn page_baseline(b: &BlockBaseline) -> PageBaseline {
+    PageBaseline {
+        retained_objects: b.retained_objects,
+        retained_bytes: b.retained_bytes,
+        constructors: b
+            .constructors
+            .iter()
+            .map(|c| PageBaselineRow {
+                name: c.name.clone(),
+                new: c.new,
+                deleted: c.deleted,
+                size_delta: c.size_delta,
+            })
+            .collect(),
+    }
+}
+
+/// A frame's file (relative to the current directory, or absolute) as a
+/// `/`-separated path relative to the root, when it is inside the root.
+fn project_path(root: &Path, file: &str) -> Option<String> {
+    let file = percent_decode(file);
+    let path = Path::new(&file);
+    let absolute = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir().ok()?.join(path)
+    };
+    let inside = absolute.strip_prefix(absolute_path(root)).ok()?;
+    let parts: Vec<String> = inside
+        .components()
+        .map(|c| match c {
+            Component::Normal(s) => Some(s.to_string_lossy().into_owned()),
+            _ => None,
+        })
+        .collect::<Option<_>>()?;
+    (!parts.is_empty()).then(|| parts.join("/"))
+}
+
+/// `%20` and the like in script URLs, decoded.
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn absolute_path(p: &Path) -> PathBuf {
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir().unwrap_or_default().join(p)
+    }
+}
+
+/// `target` as a `/`-separated path relative to the folder `dir` (both
+/// taken from the current directory when relative).
+pub fn relative_path(dir: &Path, target: &Path) -> String {
+    let normal = |p: &Path| -> Vec<String> {
+        let mut parts: Vec<String> = Vec::new();
+        for c in absolute_path(p).components() {
+            match c {
+                Component::Normal(s) => parts.push(s.to_string_lossy().into_owned()),
+                Component::ParentDir => {
+                    parts.pop();
+                }
+                _ => {}
+            }
+        }
+        parts
+    };
+    let (from, to) = (normal(dir), normal(target));
+    let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
+    let mut parts = vec!["..".to_owned(); from.len() - common];
+    parts.extend(to[common..].iter().cloned());
+    parts.join("/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snapshot_paths_are_relative_to_the_page() {
+        let dir = Path::new("/p/out");
+        assert_eq!(
+            relative_path(dir, Path::new("/p/out/snaps/a.heapsnapshot")),
+            "snaps/a.heapsnapshot"
+        );
+        assert_eq!(
+            relative_path(dir, Path::new("/p/snaps/../s/a.heapsnapshot")),
+            "../s/a.heapsnapshot"
+        );
+    }
+
+    #[test]
+    fn frame_files_become_project_paths() {
+        let root = Path::new("/work/my project");
+        assert_eq!(
+            project_path(root, "/work/my%20project/lib/a.js").as_deref(),
+            Some("lib/a.js")
+        );
+        assert_eq!(project_path(root, "/elsewhere/a.js"), None);
+    }
+
+    fn block(name: &str) -> JsonBlock {
+        JsonBlock {
+            name: name.to_owned(),
+            retained_bytes: 0,
+            retained_objects: 0,
+            freed_bytes: 0,
+            freed_objects: 0,
+            allocated_bytes: None,
+            constructors: Vec::new(),
+            retainers: Vec::new(),
+            allocations: Vec::new(),
+            repetition: None,
+            snapshots: None,
+        }
+    }
+
+    /// A project: `t.memtest.js` calls `add` of `lib/list.ts`, whose
+    /// transpiled line (3) is above its line in the source (6);
+    /// `unused.js` is referred to by nothing.
+    fn project(tag: &str) -> PathBuf {
+        let root = std::env::temp_dir().join(format!("memcheck-html-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(root.join("lib")).unwrap();
+        let files = [
+            (
+                "t.memtest.js",
+                "import { test } from \"memcheck\";\n\ntest(\"t\", async (t) => {\n  await t.measure(\"fill\", () => add(1));\n});\n",
+            ),
+            (
+                "lib/list.ts",
+                "// A list.\n\nexport interface I {}\n\nexport class L {\n  add(x: number): void {}\n}\n",
+            ),
+            ("unused.js", "export const u = 1;\n"),
+        ];
+        for (name, text) in files {
+            std::fs::write(root.join(name), text).unwrap();
+        }
+        root
+    }
+
+    fn report(allocations: Vec<AllocationSite>) -> JsonReport {
+        let mut fill = block("fill");
+        fill.retained_objects = 1;
+        fill.allocations = allocations;
+        JsonReport {
+            runtime: Default::default(),
+            tests: vec![JsonTest {
+                file: "t.memtest.js".into(),
+                name: "t".into(),
+                status: "passed",
+                message: None,
+                blocks: vec![fill],
+            }],
+        }
+    }
+
+    #[test]
+    fn a_run_embeds_only_the_files_it_refers_to_and_finds_its_lines() {
+        let root = project("lines");
+        let frame = |function: &str, file: &Path, line| crate::explain::StackFrame {
+            function: function.into(),
+            file: file.display().to_string(),
+            line,
+            column: 3,
+        };
+        let site = AllocationSite {
+            constructor: "X".into(),
+            count: 1,
+            stack: Vec::new(),
+            frames: vec![
+                frame("add", &root.join("lib/list.ts"), 3),
+                frame("(anonymous)", &root.join("t.memtest.js"), 4),
+            ],
+        };
+        let page = from_report(
+            &report(vec![site]),
+            &Place {
+                root: &root,
+                page_dir: &root,
+            },
+        );
+        let files: Vec<&str> = page.sources.keys().map(String::as_str).collect();
+        assert_eq!(files, ["lib/list.ts", "t.memtest.js"]);
+        let test = &page.tests[0];
+        assert_eq!((test.line, test.steps[0].line), (Some(3), Some(4)));
+        let frames = &test.steps[0].allocations[0].frames;
+        assert_eq!(
+            (frames[0].file.as_str(), frames[0].line),
+            ("lib/list.ts", 6)
+        );
+        // JavaScript lines are V8's.
+        assert_eq!(
+            (frames[1].file.as_str(), frames[1].line),
+            ("t.memtest.js", 4)
+        );
+        assert!(page.hints.is_empty(), "{:?}", page.hints);
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    #[test]
+    fn a_run_without_sites_says_how_to_get_them() {
+        let root = project("hint");
+        let page = from_report(
+            &report(Vec::new()),
+            &Place {
+                root: &root,
+                page_dir: &root,
+            },
+        );
+        assert_eq!(page.hints, [TRACE_HINT]);
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    #[test]
+    fn a_failed_block_is_the_one_its_message_names() {
+        let json = JsonTest {
+            file: "a.memtest.js".into(),
+            name: "t".into(),
+            status: "failed",
+            message: Some("block \"grow\":\n  retained objects: 3 > baseline 1".into()),
+            blocks: vec![block("fill"), block("grow")],
+        };
+        let place = Place {
+            root: Path::new("/p"),
+            page_dir: Path::new("/p"),
+        };
+        let statuses: Vec<StepStatus> =
+            test(&json, &place).steps.iter().map(|s| s.status).collect();
+        assert_eq!(statuses, [StepStatus::Passed, StepStatus::Failed]);
+    }
+}

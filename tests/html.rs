@@ -1,0 +1,512 @@
+//! The HTML report in a real browser: the binary runs `tests/fixtures/html`
+//! with `--html`, headless Chromium renders the page, and the tests read the
+//! DOM it rendered (steps, Comparison rows, annotated source lines) against
+//! the `--json` report of the same run, and the page's own record of errors
+//! and requests (`data-problems`, `data-requests` on `<html>`), and
+//! Chromium's console log.
+//!
+//! Chromium is found through `MEMCHECK_CHROMIUM` or as `chromium` on PATH;
+//! without it these tests fail, naming the command that installs it.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_cargo-memcheck");
+const INSTALL: &str = "apt-get install -y chromium";
+const PASSING: &str = "todos come and go";
+const FAILING: &str = "over budget </script><img src=x onerror=alert(1)>";
+
+/// One run of the fixture, shared by the tests.
+struct Run {
+    dir: PathBuf,
+    report: Value,
+    page: PathBuf,
+}
+
+fn run() -> &'static Run {
+    static RUN: OnceLock<Run> = OnceLock::new();
+    RUN.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("html-report");
+        let _ = std::fs::remove_dir_all(&dir);
+        copy_dir(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/html"),
+            &dir,
+        );
+        std::fs::create_dir_all(dir.join("out")).unwrap();
+        let args = [
+            "memcheck",
+            "--trace-allocations",
+            "--json",
+            "report.json",
+            "--snapshots",
+            "snaps",
+            "--html",
+            "out/report.html",
+        ];
+        let out = Command::new(BIN)
+            .args(args)
+            .current_dir(&dir)
+            .env_remove("CI")
+            .output()
+            .unwrap();
+        let log = String::from_utf8_lossy(&out.stderr).into_owned();
+        // One test is over its budget, by design.
+        assert_eq!(out.status.code(), Some(101), "{log}");
+        assert!(
+            log.contains("HTML report written to out/report.html"),
+            "{log}"
+        );
+        let report =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap())
+                .unwrap();
+        let page = dir.join("out/report.html");
+        Run { dir, report, page }
+    })
+}
+
+fn copy_dir(src: &Path, dst: &Path) {
+    std::fs::create_dir_all(dst).unwrap();
+    for entry in std::fs::read_dir(src).unwrap() {
+        let entry = entry.unwrap();
+        let to = dst.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &to);
+        } else {
+            std::fs::copy(entry.path(), to).unwrap();
+        }
+    }
+}
+
+fn chromium() -> PathBuf {
+    if let Some(path) = std::env::var_os("MEMCHECK_CHROMIUM") {
+        return PathBuf::from(path);
+    }
+    std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .map(|dir| dir.join("chromium"))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "the HTML report tests need Chromium: install it ({INSTALL}) or set MEMCHECK_CHROMIUM to its binary"
+            )
+        })
+}
+
+/// The DOM of `page#fragment` once its script ran, after checking that the
+/// page drew itself, met no error and made no request.
+fn render(page: &Path, fragment: &str) -> String {
+    static PROFILE: AtomicUsize = AtomicUsize::new(0);
+    let profile = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "chromium-profile-{}",
+        PROFILE.fetch_add(1, Ordering::Relaxed)
+    ));
+    let url = format!("file://{}#{fragment}", page.display());
+    let out = Command::new(chromium())
+        .args([
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--dump-dom",
+        ])
+        .args([
+            "--virtual-time-budget=5000",
+            "--enable-logging=stderr",
+            "--v=0",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(&url)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run Chromium ({INSTALL}): {e}"));
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "Chromium failed on {url}: {log}");
+    let dom = String::from_utf8_lossy(&out.stdout).into_owned();
+    let root = start_tag(&dom, "<html").unwrap_or_else(|| panic!("no <html> in {dom}"));
+    assert!(
+        root.contains(r#"data-ready="true""#),
+        "the page did not draw: {root}\n{log}"
+    );
+    assert!(
+        root.contains(r#"data-problems="[]""#),
+        "errors on {url}: {root}"
+    );
+    assert!(
+        root.contains(r#"data-requests="[]""#),
+        "requests from {url}: {root}"
+    );
+    let console: Vec<&str> = log.lines().filter(|l| l.contains(":CONSOLE")).collect();
+    assert!(console.is_empty(), "console output on {url}: {console:#?}");
+    without_code(&dom)
+}
+
+/// The DOM without its `<script>` and `<style>` elements (the page's code,
+/// data and styles), so that searches see only what was drawn.
+fn without_code(dom: &str) -> String {
+    let mut out = String::new();
+    let mut rest = dom;
+    loop {
+        let next = ["script", "style"]
+            .iter()
+            .filter_map(|tag| rest.find(&format!("<{tag}")).map(|at| (at, *tag)))
+            .min();
+        let Some((start, tag)) = next else {
+            return out + rest;
+        };
+        out.push_str(&rest[..start]);
+        let close = format!("</{tag}>");
+        let end = rest[start..].find(&close).expect("closed") + start;
+        rest = &rest[end + close.len()..];
+    }
+}
+
+/// The start tag that begins with `open`.
+fn start_tag<'a>(html: &'a str, open: &str) -> Option<&'a str> {
+    let at = html.find(open)?;
+    Some(&html[at..at + html[at..].find('>')? + 1])
+}
+
+/// Every element whose start tag contains `marker` (an attribute, not the
+/// tag's `<`), as outer HTML.
+fn elements<'a>(html: &'a str, marker: &str) -> Vec<&'a str> {
+    assert!(!marker.starts_with('<'), "{marker}: name an attribute");
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some(found) = html[from..].find(marker) {
+        let at = from + found;
+        from = at + marker.len();
+        let start = html[..at].rfind('<').unwrap();
+        let name: String = html[start + 1..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .collect();
+        let (open, close) = (format!("<{name}"), format!("</{name}>"));
+        let mut depth = 0;
+        let mut i = start;
+        loop {
+            let next_open = html[i + 1..].find(&open).map(|p| p + i + 1);
+            let next_close = html[i..].find(&close).map(|p| p + i).expect("closed");
+            match next_open {
+                Some(o) if o < next_close && is_longer_name(html, o + open.len()) => i = o,
+                Some(o) if o < next_close => {
+                    depth += 1;
+                    i = o;
+                }
+                _ if depth == 0 => {
+                    out.push(&html[start..next_close + close.len()]);
+                    break;
+                }
+                _ => {
+                    depth -= 1;
+                    i = next_close + 1;
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Whether the tag name found at `at - 1` goes on (`<span` vs `<spanner`).
+fn is_longer_name(html: &str, at: usize) -> bool {
+    html[at..].starts_with(|c: char| c.is_ascii_alphanumeric())
+}
+
+fn element<'a>(html: &'a str, marker: &str) -> &'a str {
+    elements(html, marker)
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| panic!("no element with {marker}"))
+}
+
+/// The text of an HTML fragment, as a reader sees it.
+fn text(html: &str) -> String {
+    let mut out = String::new();
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            c if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    let out = out
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&nbsp;", " ")
+        .replace('\u{a0}', " ")
+        .replace("&amp;", "&");
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// A figure as the page writes it (`+4,000`, `−100`), as a number.
+fn figure(text: &str) -> i64 {
+    let t = text.replace([',', '+'], "").replace('−', "-");
+    t.parse()
+        .unwrap_or_else(|_| panic!("not a figure: {text:?}"))
+}
+
+fn test_index(report: &Value, name: &str) -> usize {
+    report["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .position(|t| t["name"] == name)
+        .unwrap_or_else(|| panic!("no test {name}"))
+}
+
+/// The 1-based line of the first line of `file` (in the fixture) that
+/// contains `needle`.
+fn line_of(file: &str, needle: &str) -> usize {
+    let text = std::fs::read_to_string(run().dir.join(file)).unwrap();
+    1 + text
+        .lines()
+        .position(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("{needle:?} not in {file}"))
+}
+
+/// The Comparison rows shown, checked cell by cell against the JSON rows.
+fn assert_rows_match(dom: &str, rows: &Value) {
+    let rows = rows.as_array().unwrap();
+    let body = element(dom, r#"id="rows""#);
+    assert_eq!(elements(body, "data-class=").len(), rows.len(), "{body}");
+    for r in rows {
+        let name = r["name"].as_str().unwrap();
+        let tr = element(body, &format!(r#"data-class="{name}""#));
+        for col in [
+            "new",
+            "deleted",
+            "delta",
+            "alloc_size",
+            "freed_size",
+            "size_delta",
+        ] {
+            let cell = text(element(tr, &format!(r#"data-col="{col}""#)));
+            assert_eq!(
+                figure(&cell),
+                r[col].as_i64().unwrap(),
+                "{name} {col}: {tr}"
+            );
+        }
+    }
+}
+
+#[test]
+fn each_step_shows_its_comparison_rows() {
+    let run = run();
+    let index = test_index(&run.report, PASSING);
+    let blocks = run.report["tests"][index]["blocks"].as_array().unwrap();
+    for (i, block) in blocks.iter().enumerate() {
+        let dom = render(&run.page, &format!("test={index}&step={i}"));
+        let tabs: Vec<String> = elements(&dom, r#"role="tab""#)
+            .iter()
+            .map(|t| text(element(t, r#"class="step-name""#)))
+            .collect();
+        assert_eq!(tabs, ["add 100", "clear"]);
+        let selected = element(&dom, r#"aria-selected="true""#);
+        assert!(
+            selected.contains(&format!(r#"data-step="{i}""#)),
+            "{selected}"
+        );
+        assert_rows_match(&dom, &block["constructors"]);
+    }
+}
+
+#[test]
+fn a_step_shows_its_baseline_retainers_sites_and_snapshots() {
+    let run = run();
+    let index = test_index(&run.report, PASSING);
+    let dom = render(&run.page, &format!("test={index}&step=0&class=Todo"));
+    let todo = element(&dom, r#"data-class="Todo""#);
+    assert_eq!(text(element(todo, r#"data-col="new""#)), "100");
+    // The committed baseline, beside this run's figure.
+    assert_eq!(text(element(todo, r#"data-col="baseline_new""#)), "100");
+    let detail = element(&dom, r#"id="class-detail""#);
+    let chain: Vec<String> = elements(detail, r#"class="node-name""#)
+        .iter()
+        .map(|n| text(n))
+        .collect();
+    assert_eq!(chain.last().map(String::as_str), Some("Todo"), "{detail}");
+    assert!(chain.iter().any(|n| n == "TodoList"), "{chain:?}");
+    let add = line_of("lib/todos.ts", "add(id: number)");
+    let sites = text(element(detail, r#"class="sites""#));
+    assert!(sites.contains("×100"), "{sites}");
+    assert!(
+        sites.contains(&format!("add lib/todos.ts:{add}")),
+        "{sites}"
+    );
+    // Snapshot links lead from the page's folder to the kept files.
+    let snapshots = element(&dom, r#"class="snapshots""#);
+    for link in elements(snapshots, "href=") {
+        let href = link.split('"').nth(1).unwrap();
+        let file = run.page.parent().unwrap().join(href);
+        assert!(file.is_file(), "{href} is not a file next to the page");
+    }
+}
+
+#[test]
+fn the_source_marks_allocating_functions_and_step_boundaries() {
+    let run = run();
+    let index = test_index(&run.report, PASSING);
+    // A class selected: its allocating function, in the TypeScript library
+    // (V8 numbered the transpiled lines; the page marks the source's).
+    let dom = render(&run.page, &format!("test={index}&step=0&class=Todo"));
+    let pressed = element(element(&dom, r#"class="files""#), r#"aria-pressed="true""#);
+    assert_eq!(text(pressed), "lib/todos.ts");
+    let add = line_of("lib/todos.ts", "add(id: number)");
+    let line = element(&dom, &format!(r#"data-line="{add}""#));
+    assert!(
+        start_tag(line, "<div").unwrap().contains("fn-start"),
+        "{line}"
+    );
+    let lens = text(element(line, r#"class="lens""#));
+    assert!(lens.contains("Todo ×100"), "{lens}");
+    let body = element(&dom, &format!(r#"data-line="{}""#, add + 1));
+    assert!(
+        start_tag(body, "<div").unwrap().contains("fn-body"),
+        "{body}"
+    );
+
+    // The test file: the t.measure calls mark where steps close, and the
+    // callback that called `add` carries the count.
+    let dom = render(&run.page, &format!("test={index}&step=0"));
+    let measure = line_of("todos.memtest.js", r#"t.measure("add 100""#);
+    let line = element(&dom, &format!(r#"data-line="{measure}""#));
+    assert!(
+        start_tag(line, "<div").unwrap().contains("boundary"),
+        "{line}"
+    );
+    let lens = text(element(line, r#"class="lens""#));
+    assert!(lens.contains("step 1 · add 100"), "{lens}");
+    assert!(lens.contains("via → Todo ×100"), "{lens}");
+    let clear = line_of("todos.memtest.js", r#"t.measure("clear""#);
+    let line = element(&dom, &format!(r#"data-line="{clear}""#));
+    assert!(text(line).contains("step 2 · clear"), "{line}");
+}
+
+#[test]
+fn the_comparison_sorts_and_filters_as_the_url_asks() {
+    let run = run();
+    let index = test_index(&run.report, FAILING);
+    let rows = run.report["tests"][index]["blocks"][0]["constructors"]
+        .as_array()
+        .unwrap();
+    let shown = |dom: &str| -> Vec<String> {
+        let body = element(dom, r#"id="rows""#);
+        elements(body, "data-class=")
+            .iter()
+            .map(|tr| text(element(tr, r#"class="cls""#)))
+            .collect()
+    };
+    let mut by_name: Vec<String> = rows
+        .iter()
+        .map(|r| r["name"].as_str().unwrap().to_owned())
+        .collect();
+    by_name.sort_by_key(|n| n.to_lowercase());
+    assert!(by_name.len() > 1, "{rows:?}");
+    let dom = render(&run.page, &format!("test={index}&step=0&sort=name"));
+    assert_eq!(shown(&dom), by_name);
+    let header = element(&dom, r#"aria-sort="#);
+    assert!(
+        header.contains(r#"aria-sort="ascending""#) && text(header).starts_with("Constructor"),
+        "{header}"
+    );
+
+    let dom = render(
+        &run.page,
+        &format!("test={index}&step=0&sort=-new&filter=LIST"),
+    );
+    let mut wanted: Vec<&Value> = rows
+        .iter()
+        .filter(|r| r["name"].as_str().unwrap().to_lowercase().contains("list"))
+        .collect();
+    wanted.sort_by_key(|r| std::cmp::Reverse(r["new"].as_u64()));
+    let wanted: Vec<&str> = wanted.iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert!(!wanted.is_empty());
+    assert_eq!(shown(&dom), wanted);
+    let count = text(element(&dom, r#"id="row-count""#));
+    assert_eq!(
+        count,
+        format!("{} of {}", plural_classes(wanted.len()), rows.len())
+    );
+}
+
+fn plural_classes(n: usize) -> String {
+    format!("{n} {}", if n == 1 { "class" } else { "classes" })
+}
+
+#[test]
+fn a_failed_test_opens_first_with_its_message_and_its_name_as_text() {
+    let run = run();
+    let dom = render(&run.page, "");
+    let head = text(element(&dom, r#"class="test-head""#));
+    assert!(
+        head.starts_with("failed over budget </script><img src=x onerror=alert(1)>"),
+        "{head}"
+    );
+    assert!(head.contains("budget: Todo new 50 > 10"), "{head}");
+    // The markup in the name stayed text: no element came of it.
+    assert!(!dom.contains("<img"), "{dom}");
+    let overview: Vec<String> = elements(&dom, r#"class="status "#)
+        .iter()
+        .take(2)
+        .map(|s| text(s))
+        .collect();
+    assert_eq!(overview, ["passed", "failed"]);
+    let card = element(&dom, r#"role="tab""#);
+    assert!(
+        start_tag(card, "<button").unwrap().contains("failed"),
+        "{card}"
+    );
+}
+
+#[test]
+fn diff_html_shows_the_comparison_of_two_snapshots() {
+    let run = run();
+    let index = test_index(&run.report, PASSING);
+    let snapshots = &run.report["tests"][index]["blocks"][0]["snapshots"];
+    let page = run.dir.join("diff.html");
+    let out = Command::new(BIN)
+        .arg("diff")
+        .arg(run.dir.join(snapshots["before"].as_str().unwrap()))
+        .arg(run.dir.join(snapshots["after"].as_str().unwrap()))
+        .args(["--json", "diff.json", "--html", "diff.html"])
+        .current_dir(&run.dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows: Value =
+        serde_json::from_str(&std::fs::read_to_string(run.dir.join("diff.json")).unwrap()).unwrap();
+    let dom = render(&page, "");
+    assert_eq!(elements(&dom, r#"role="tab""#).len(), 1);
+    assert_rows_match(&dom, &rows["constructors"]);
+    assert!(!dom.contains(r#"id="source""#), "a diff has no source view");
+    assert!(
+        !dom.contains(r#"id="overview""#),
+        "a diff has no tests to list"
+    );
+    // The snapshots were taken with allocation tracking: the diff explains
+    // the top class, as a run does.
+    let todo = element(&dom, r#"data-class="Todo""#);
+    assert_eq!(text(element(todo, r#"data-col="new""#)), "100");
+    let detail = element(&dom, r#"id="class-detail""#);
+    let chain = text(element(detail, r#"class="chain""#));
+    assert!(chain.ends_with("Todo"), "{chain}");
+    let sites = text(element(detail, r#"class="sites""#));
+    assert!(sites.contains("×100"), "{sites}");
+}
+
+#[test]
+fn the_page_is_small_and_names_no_remote_resource() {
+    let html = std::fs::read_to_string(&run().page).unwrap();
+    assert!(html.len() < 200 * 1024, "{} bytes", html.len());
+    for needle in ["https://", "src=\"http", "href=\"http", "@import", "url("] {
+        assert!(!html.contains(needle), "the page names {needle}");
+    }
+}
