@@ -329,10 +329,12 @@ async function runOne(index, trace) {
 }
 
 /**
- * Run the harness with `host`. `args`: { mode: "list"|"run", channel (a
- * path), file (a URL), index, trace, inspector }.
+ * Start the harness with `host`, before the test file loads (the test file
+ * is the runtime's main module, so that the project's own configuration
+ * applies to it; the harness is preloaded). `args`: { mode: "list"|"run",
+ * channel (a path), index, trace, inspector }.
  */
-export async function main(engineHost, args) {
+export async function prepare(engineHost, args) {
   host = engineHost;
   write = host.openChannel(args.channel);
   send({ type: "runtime", ...host.runtime });
@@ -343,12 +345,12 @@ export async function main(engineHost, args) {
     await host.closeInspectorToTests();
   }
   send({ type: "loading" });
-  try {
-    await import(args.file);
-  } catch (error) {
-    send({ type: "load_error", ...describeError(error) });
-    return;
-  }
+}
+
+/** Once the test file has loaded: list its tests or run one. */
+export async function afterLoad(args) {
+  // A throw in the file's top-level code arrives as a rejection just after.
+  await settle();
   if (stray.error !== null) {
     send({ type: "load_error", ...stray.error });
     return;

@@ -1,12 +1,13 @@
-// The Deno host: the entry point cargo-memcheck starts as
-//   deno run … deno.js CHANNEL list|run FILE_URL [INDEX] [--trace] [--inspector] [--lock-inspector]
+// The Deno host, preloaded before the test file, which is the main module:
+//   deno run --preload deno.js … TEST_FILE CHANNEL list|run [INDEX] [--trace] [--inspector] [--lock-inspector]
 // It gives the engine-neutral core (core.js) what differs between
-// runtimes: the channel, the console, snapshots, the inspector, exiting.
+// runtimes: the channel, the console, snapshots, the inspector, exiting,
+// and when the main module has loaded.
 
 import { ErrorCtor, NumberCtor, ReflectApply, TextEncoderCtor, TextEncoderPrototypeEncode } from "./primordials.js";
 import v8 from "node:v8";
 import { installConsole, formatArgs } from "./console.js";
-import { main } from "./core.js";
+import { afterLoad, prepare } from "./core.js";
 
 const deno = Deno;
 const exit = deno.exit;
@@ -93,12 +94,11 @@ const host = {
   },
 };
 
-const [channel, mode, file, ...rest] = deno.args;
+const [channel, mode, ...rest] = deno.args;
 const lockInspector = rest.includes("--lock-inspector");
 const args = {
   channel,
   mode,
-  file,
   index: mode === "run" ? NumberCtor(rest[0]) : -1,
   trace: rest.includes("--trace"),
   inspector: rest.includes("--inspector") || rest.includes("--trace"),
@@ -120,7 +120,15 @@ if (typeof gc !== "function") {
   exit(3);
 }
 
-await main(host, args);
-// Timers or servers a test left running must not keep the runtime alive:
-// everything there is to say has been sent.
-exit(0);
+await prepare(host, args);
+// Deno fires `load` once the main module (the test file) has been
+// evaluated, its top-level `await`s included.
+addEventListener("load", async () => {
+  try {
+    await afterLoad(args);
+  } finally {
+    // Timers or servers a test left running must not keep the runtime
+    // alive: everything there is to say has been sent.
+    exit(0);
+  }
+});

@@ -19,7 +19,9 @@ export function callerSite(stack) {
   for (let i = 0; i < lines.length; i++) {
     const m = RegExpPrototypeExec(FRAME, lines[i]);
     if (m === null || StringPrototypeIncludes(m[1], HARNESS_DIR)) continue;
-    return { url: m[1], line: Number(m[2]), column: Number(m[3]) };
+    // The main module's URL carries the runner's job query: leave it out.
+    const url = StringPrototypeSplit(m[1], "?memcheck-job=")[0];
+    return { url, line: Number(m[2]), column: Number(m[3]) };
   }
   return null;
 }

@@ -135,16 +135,46 @@ pub fn list(
     let result = match result {
         Some(r) => r,
         None if exit == Exit::TimedOut => Err(Fault::TimedOut(timeout)),
-        None => Err(Fault::Crashed {
-            exit,
-            output,
-            during: talk.unfinished().unwrap_or(Unfinished::Silent),
-        }),
+        None => Err(ended_early(exit, output, talk.unfinished())),
     };
     Ok(Listing {
         runtime,
         tests: result,
     })
+}
+
+/// Why the runtime ended before the harness said how things went. The test
+/// file is the main module, so a file that does not load (a syntax error,
+/// an import that does not resolve) ends the runtime with its own
+/// `error: …` report before any of the file runs: that is a load fault.
+fn ended_early(exit: Exit, output: String, during: Option<Unfinished>) -> Fault {
+    let during = during.unwrap_or(Unfinished::Silent);
+    if during == Unfinished::Loading
+        && !output.contains("Top-level await promise never resolved")
+        && let Some(message) = runtime_error(&output)
+    {
+        return Fault::Load {
+            message,
+            stack: String::new(),
+        };
+    }
+    Fault::Crashed {
+        exit,
+        output,
+        during,
+    }
+}
+
+/// The runtime's own `error: …` report in `output`, without the backtrace
+/// the runtime may add.
+fn runtime_error(output: &str) -> Option<String> {
+    let start = output.find("error: ")?;
+    if start > 0 && !output[..start].ends_with('\n') {
+        return None;
+    }
+    let text = &output[start + "error: ".len()..];
+    let end = text.find("\nStack backtrace:").unwrap_or(text.len());
+    Some(text[..end].trim_end().to_owned())
 }
 
 /// A snapshot being received and parsed.
@@ -317,11 +347,7 @@ pub fn run_test(
         run.fault = Some(if exit == Exit::TimedOut {
             Fault::TimedOut(timeout)
         } else {
-            Fault::Crashed {
-                exit,
-                output: run.output.clone(),
-                during: talk.unfinished().unwrap_or(Unfinished::Silent),
-            }
+            ended_early(exit, run.output.clone(), talk.unfinished())
         });
     }
     Ok(run)
@@ -489,7 +515,17 @@ const MAX_NAME: usize = 100;
 
 #[cfg(test)]
 mod tests {
-    use super::{MAX_NAME, sanitize};
+    use super::{MAX_NAME, runtime_error, sanitize};
+
+    #[test]
+    fn the_runtimes_load_error_is_read_from_its_output() {
+        let out = "warning: x\nerror: SyntaxError: Expression expected\n  at a.js:4:13\n\nStack backtrace:\n 0: <unknown>\n";
+        assert_eq!(
+            runtime_error(out).as_deref(),
+            Some("SyntaxError: Expression expected\n  at a.js:4:13")
+        );
+        assert_eq!(runtime_error("a test printed error: no\n"), None);
+    }
 
     #[test]
     fn sanitized_names_never_collide() {

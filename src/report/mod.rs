@@ -326,6 +326,19 @@ fn user_stack(message: &str, stack: &str) -> String {
     out
 }
 
+/// `text` without the query that makes each job's main module URL unique.
+fn without_job_query(text: &str) -> String {
+    let query = crate::runtime::deno::JOB_QUERY;
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find(query) {
+        out.push_str(&rest[..i]);
+        rest = rest[i + query.len()..].trim_start_matches(|c: char| c.is_ascii_digit());
+    }
+    out.push_str(rest);
+    out
+}
+
 /// A path as users want to read it: relative to the current directory when
 /// it is inside it.
 pub fn display_path(path: &std::path::Path) -> String {
@@ -340,9 +353,10 @@ pub fn relative_url(url: &str) -> String {
     relative_urls(url)
 }
 
-/// Strip `file://` and the current directory from paths in messages.
+/// Strip `file://`, the job's query (see [`crate::runtime::deno::JOB_QUERY`])
+/// and the current directory from paths in messages.
 fn relative_urls(text: &str) -> String {
-    let mut t = text.replace("file://", "");
+    let mut t = without_job_query(&text.replace("file://", ""));
     if let Ok(cwd) = std::env::current_dir() {
         let prefix = format!("{}/", cwd.display());
         t = t.replace(&prefix, "");
@@ -353,6 +367,14 @@ fn relative_urls(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_job_query_is_left_out() {
+        assert_eq!(
+            without_job_query("at /p/a.js?memcheck-job=42:3:5 and /p/b.js?memcheck-job=7"),
+            "at /p/a.js:3:5 and /p/b.js"
+        );
+    }
 
     #[test]
     fn quotes_for_the_shell() {

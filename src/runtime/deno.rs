@@ -10,7 +10,7 @@
 //! - Network: none unless granted; modules come from Deno's cache only
 //!   (`--cached-only`) and npm's registry is out of reach (a proxy on a
 //!   closed loopback port), so nothing is downloaded at test time.
-//! - Storage (`localStorage`, `caches`): each job runs its entry under a
+//! - Storage (`localStorage`, `caches`): each job runs the test file under a
 //!   URL of its own, so it starts empty; its folder is removed afterwards.
 //! - The inspector: granted (`--allow-sys`) only to jobs that track
 //!   allocations or sample them, and revoked by the harness before any
@@ -41,13 +41,7 @@ pub fn command(launch: &Launch, job: &Job, channel: &Path) -> Result<Command, Ru
     let cwd = &launch.sandbox.root;
     let mut cmd = Command::new(&launch.binary);
     cmd.arg("run")
-        .args([
-            "--quiet",
-            "--no-prompt",
-            "--no-config",
-            "--no-lock",
-            "--cached-only",
-        ])
+        .args(["--quiet", "--no-prompt", "--no-lock", "--cached-only"])
         .arg(format!("--import-map={}", launch.import_map.display()))
         .arg(format!("--allow-read={}", flag_path(cwd, cwd)?))
         .arg(format!("--allow-write={}", flag_path(channel, cwd)?));
@@ -64,13 +58,14 @@ pub fn command(launch: &Launch, job: &Job, channel: &Path) -> Result<Command, Ru
     }
     cmd.args(launch.allow.iter().map(|a| format!("--allow-{a}")))
         .arg(format!("--v8-flags={}", flags.join(",")))
-        .arg(entry_url(launch, job))
+        .arg("--preload")
+        .arg(file_url(&launch.harness.entry))
+        .arg(main_module(job))
         .arg(channel)
         .arg(match job.mode {
             JobMode::List => "list",
             JobMode::Run { .. } => "run",
-        })
-        .arg(file_url(&job.file));
+        });
     if let JobMode::Run { index, .. } = &job.mode {
         cmd.arg(index.to_string());
         if launch.trace {
@@ -93,19 +88,24 @@ pub fn command(launch: &Launch, job: &Job, channel: &Path) -> Result<Command, Ru
         .env("https_proxy", NOWHERE)
         .env("http_proxy", NOWHERE)
         .env_remove("NO_PROXY")
-        .env_remove("no_proxy");
+        .env_remove("no_proxy")
+        .env_remove("RUST_BACKTRACE");
     Ok(cmd)
 }
 
-/// The harness entry, under a URL of the job's own (Deno keys storage by
-/// the main module's URL).
-fn entry_url(launch: &Launch, job: &Job) -> String {
-    format!("{}?job={}", file_url(&launch.harness.entry), job.key)
+/// The query that gives each job's main module a URL of its own.
+pub const JOB_QUERY: &str = "?memcheck-job=";
+
+/// The test file as the main module (so that the project's `deno.json` and
+/// `package.json` apply to it), under a URL of the job's own: Deno keys
+/// `localStorage` by the main module's URL.
+fn main_module(job: &Job) -> String {
+    format!("{}{JOB_QUERY}{}", file_url(&job.file), job.key)
 }
 
 /// Where Deno keeps the job's `localStorage` and `caches`.
 pub fn storage_dir(launch: &Launch, job: &Job) -> PathBuf {
-    let hash: String = Sha256::digest(entry_url(launch, job).as_bytes())
+    let hash: String = Sha256::digest(main_module(job).as_bytes())
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();

@@ -63,7 +63,10 @@ fn output_never_reaches_the_channel() {
     assert!(t.contains("budget: Widget new 10 > 0"), "{t}");
     // A test that writes to the channel on purpose fails alone, its frame
     // refused before anything is allocated.
-    assert_eq!(status(&report, "writes to the harness's channel on purpose"), "failed");
+    assert_eq!(
+        status(&report, "writes to the harness's channel on purpose"),
+        "failed"
+    );
     assert!(
         t.contains("memcheck could not trust this test's result: the harness's channel broke: a chunk frame of 4294967295 bytes, over the limit of 4194304"),
         "{t}"

@@ -15,7 +15,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_cargo-memcheck");
+use crate::util::{BIN, copy_dir};
+
 const INSTALL: &str = "apt-get install -y chromium";
 const PASSING: &str = "todos come and go";
 const FAILING: &str = "over budget </script><img src=x onerror=alert(1)>";
@@ -66,19 +67,6 @@ fn run() -> &'static Run {
         let page = dir.join("out/report.html");
         Run { dir, report, page }
     })
-}
-
-fn copy_dir(src: &Path, dst: &Path) {
-    std::fs::create_dir_all(dst).unwrap();
-    for entry in std::fs::read_dir(src).unwrap() {
-        let entry = entry.unwrap();
-        let to = dst.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &to);
-        } else {
-            std::fs::copy(entry.path(), to).unwrap();
-        }
-    }
 }
 
 fn chromium() -> PathBuf {
