@@ -15,7 +15,7 @@ use crate::units::Slack;
 pub const FILE_NAME: &str = "memcheck.toml";
 
 /// The test-file globs used when `include` is not set.
-pub const DEFAULT_INCLUDE: &str = "**/*.memtest.{js,mjs,ts}";
+pub const DEFAULT_INCLUDE: &str = "**/*.memtest.{js,mjs,cjs,ts,mts,jsx,tsx}";
 
 /// Directories never searched for tests.
 pub const ALWAYS_SKIPPED: [&str; 3] = ["node_modules", "target", ".git"];
@@ -283,10 +283,8 @@ impl Config {
             .include
             .unwrap_or_else(|| vec![DEFAULT_INCLUDE.to_owned()]);
         for pattern in include.iter().chain(&raw.exclude) {
-            for expanded in expand_braces(pattern) {
-                glob::Pattern::new(&expanded)
-                    .map_err(|e| at(pattern, format!("invalid glob `{pattern}`: {e}")))?;
-            }
+            crate::discover::glob_set(std::slice::from_ref(pattern))
+                .map_err(|e| at(pattern, format!("invalid glob `{pattern}`: {}", e.kind())))?;
         }
         Ok(Config {
             root,
@@ -365,22 +363,6 @@ fn resolve_tolerance(raw: &RawTolerance, base: Tolerance) -> Result<Tolerance, S
             .map_err(|e| format!("tolerance.objects: {e}"))?,
         bytes: slack(&raw.bytes, true, base.bytes).map_err(|e| format!("tolerance.bytes: {e}"))?,
     })
-}
-
-/// Expand one level of `{a,b}` alternatives, which the `glob` crate lacks.
-pub fn expand_braces(pattern: &str) -> Vec<String> {
-    let (Some(open), Some(close)) = (pattern.find('{'), pattern.find('}')) else {
-        return vec![pattern.to_owned()];
-    };
-    if close < open {
-        return vec![pattern.to_owned()];
-    }
-    let (head, rest) = pattern.split_at(open);
-    let tail = &rest[close - open + 1..];
-    rest[1..close - open]
-        .split(',')
-        .flat_map(|alt| expand_braces(&format!("{head}{alt}{tail}")))
-        .collect()
 }
 
 /// The span of the first quoted occurrence of `needle`, or of it bare.
@@ -489,14 +471,5 @@ mod tests {
                 assert!(!err.contains(internal), "{text:?}: {err}");
             }
         }
-    }
-
-    #[test]
-    fn braces_expand() {
-        assert_eq!(
-            expand_braces("**/*.memtest.{js,mjs,ts}"),
-            vec!["**/*.memtest.js", "**/*.memtest.mjs", "**/*.memtest.ts"]
-        );
-        assert_eq!(expand_braces("a/*.js"), vec!["a/*.js"]);
     }
 }

@@ -1,12 +1,15 @@
 //! Finding test files: the `include` globs of `memcheck.toml`, minus
-//! `exclude`, under the project root, never inside `node_modules`, `target`
-//! or `.git`.
+//! `exclude`, under the project root. The walk follows `.gitignore` (and
+//! `.ignore`) files, as ripgrep and nextest do, so a compiled copy in an
+//! ignored `dist/` is not run twice; `node_modules`, `target` and `.git` are
+//! never searched, git or not; and a folder with a `memcheck.toml` of its
+//! own is another project, left to its own runs.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use glob::{MatchOptions, Pattern};
+use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 
-use crate::config::{ALWAYS_SKIPPED, Config, expand_braces};
+use crate::config::{ALWAYS_SKIPPED, Config, FILE_NAME};
 
 /// A discovered test file.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -14,74 +17,60 @@ pub struct TestFile {
     /// Path relative to the project root, with `/` separators: the name
     /// shown in reports and used in baselines.
     pub relative: String,
-    pub path: PathBuf,
+    pub path: std::path::PathBuf,
+}
+
+/// Compile globs as `memcheck.toml` writes them: `*` stays within a
+/// folder, `**` crosses folders, `{a,b}` picks one of.
+pub fn glob_set(patterns: &[String]) -> Result<GlobSet, globset::Error> {
+    let mut set = GlobSetBuilder::new();
+    for p in patterns {
+        set.add(GlobBuilder::new(p).literal_separator(true).build()?);
+    }
+    set.build()
 }
 
 /// All test files of the project, sorted by relative path.
-pub fn discover(config: &Config) -> std::io::Result<Vec<TestFile>> {
-    let compile = |patterns: &[String]| -> Vec<Pattern> {
-        patterns
-            .iter()
-            .flat_map(|p| expand_braces(p))
-            .filter_map(|p| Pattern::new(&p).ok())
-            .collect()
-    };
-    let include = compile(&config.include);
-    let exclude = compile(&config.exclude);
+pub fn discover(config: &Config) -> Result<Vec<TestFile>, String> {
+    let include = glob_set(&config.include).map_err(|e| e.to_string())?;
+    let exclude = glob_set(&config.exclude).map_err(|e| e.to_string())?;
+    let root = config.root.clone();
+    let walker = ignore::WalkBuilder::new(&root)
+        .require_git(false)
+        .sort_by_file_name(|a, b| a.cmp(b))
+        .filter_entry(move |e| {
+            let is_dir = e.file_type().is_some_and(|t| t.is_dir());
+            let skipped = ALWAYS_SKIPPED.iter().any(|s| e.file_name() == *s);
+            let nested = e.depth() > 0 && e.path().join(FILE_NAME).is_file();
+            !(is_dir && (skipped || nested))
+        })
+        .build();
     let mut found = Vec::new();
-    walk(&config.root, &config.root, &mut |relative, path| {
-        let opts = MatchOptions {
-            case_sensitive: true,
-            require_literal_separator: true,
-            require_literal_leading_dot: false,
-        };
-        let matches = |ps: &[Pattern]| {
-            ps.iter()
-                .any(|p| p.matches_with(relative, opts) || root_level(p, relative, opts))
-        };
-        if matches(&include) && !matches(&exclude) {
+    for entry in walker {
+        let entry = entry.map_err(|e| e.to_string())?;
+        if !entry.path().is_file() {
+            continue;
+        }
+        let relative = relative_path(&config.root, entry.path());
+        if include.is_match(&relative) && !exclude.is_match(&relative) {
             found.push(TestFile {
-                relative: relative.to_owned(),
-                path: path.to_path_buf(),
+                relative,
+                path: entry.path().to_path_buf(),
             });
         }
-    })?;
+    }
     found.sort();
     Ok(found)
 }
 
-/// `**/x` also matches `x` at the root.
-fn root_level(p: &Pattern, relative: &str, opts: MatchOptions) -> bool {
-    p.as_str()
-        .strip_prefix("**/")
-        .and_then(|rest| Pattern::new(rest).ok())
-        .is_some_and(|rest| rest.matches_with(relative, opts))
-}
-
-fn walk(root: &Path, dir: &Path, visit: &mut dyn FnMut(&str, &Path)) -> std::io::Result<()> {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
-    entries.sort_by_key(|e| e.file_name());
-    for entry in entries {
-        let path = entry.path();
-        let name = entry.file_name();
-        let kind = entry.file_type()?;
-        if kind.is_dir() {
-            if ALWAYS_SKIPPED.iter().any(|s| name == *s) {
-                continue;
-            }
-            walk(root, &path, visit)?;
-        } else if kind.is_file() || kind.is_symlink() && path.is_file() {
-            let relative = path
-                .strip_prefix(root)
-                .unwrap_or(&path)
-                .components()
-                .map(|c| c.as_os_str().to_string_lossy())
-                .collect::<Vec<_>>()
-                .join("/");
-            visit(&relative, &path);
-        }
-    }
-    Ok(())
+/// `path` relative to `root`, with `/` separators.
+fn relative_path(root: &Path, path: &Path) -> String {
+    path.strip_prefix(root)
+        .unwrap_or(path)
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 #[cfg(test)]
@@ -89,7 +78,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn finds_default_globs_and_skips_vendored_dirs() {
+    fn finds_default_globs_and_skips_ignored_vendored_and_nested_projects() {
         let dir = std::env::temp_dir().join(format!("memcheck-discover-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         for f in [
@@ -97,13 +86,21 @@ mod tests {
             "lib/b.memtest.ts",
             "lib/c.memtest.mjs",
             "lib/d.js",
-            "node_modules/x/e.memtest.js",
-            "target/f.memtest.js",
+            "lib/e.memtest.cjs",
+            "ui/f.memtest.tsx",
+            "ui/g.memtest.jsx",
+            "ui/h.memtest.mts",
+            "node_modules/x/i.memtest.js",
+            "target/j.memtest.js",
+            "dist/a.memtest.js",
+            "other/memcheck.toml",
+            "other/k.memtest.js",
         ] {
             let p = dir.join(f);
             std::fs::create_dir_all(p.parent().unwrap()).unwrap();
             std::fs::write(p, "").unwrap();
         }
+        std::fs::write(dir.join(".gitignore"), "dist/\n").unwrap();
         let config = Config::parse(
             "exclude = [\"lib/c.*\"]",
             Path::new("memcheck.toml"),
@@ -115,7 +112,17 @@ mod tests {
             .into_iter()
             .map(|f| f.relative)
             .collect();
-        assert_eq!(found, vec!["a.memtest.js", "lib/b.memtest.ts"]);
+        assert_eq!(
+            found,
+            [
+                "a.memtest.js",
+                "lib/b.memtest.ts",
+                "lib/e.memtest.cjs",
+                "ui/f.memtest.tsx",
+                "ui/g.memtest.jsx",
+                "ui/h.memtest.mts"
+            ]
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -16,6 +16,7 @@ pub mod discover;
 pub mod explain;
 pub mod interrupt;
 pub mod measure;
+pub mod project;
 pub mod repeat;
 pub mod report;
 pub mod retainers;

@@ -98,7 +98,17 @@ pub fn list(
     timeout: Duration,
 ) -> Result<Listing, RuntimeError> {
     let job = Job::new(JobMode::List, file, format!("listing {label}"));
-    let mut session = Session::start(launch, &job, timeout)?;
+    let mut session = match Session::start(launch, &job, timeout) {
+        Ok(s) => s,
+        Err(RuntimeError::ProjectConfig(message)) => {
+            let stack = String::new();
+            return Ok(Listing {
+                runtime: None,
+                tests: Err(Fault::Load { message, stack }),
+            });
+        }
+        Err(e) => return Err(e),
+    };
     let mut talk = Conversation::new(job.protocol());
     let mut runtime = None;
     let mut result = None;
@@ -317,7 +327,18 @@ pub fn run_test(
         name: test.name.to_owned(),
     };
     let job = Job::new(mode, test.file, test.full_name.to_owned());
-    let mut session = Session::start(launch, &job, timeout)?;
+    let mut session = match Session::start(launch, &job, timeout) {
+        Ok(s) => s,
+        Err(RuntimeError::ProjectConfig(message)) => {
+            let stack = String::new();
+            let fault = Some(Fault::Load { message, stack });
+            return Ok(TestRun {
+                fault,
+                ..TestRun::default()
+            });
+        }
+        Err(e) => return Err(e),
+    };
     let mut talk = Conversation::new(job.protocol());
     let mut r = Receiving::default();
     while let Some(event) = session.next_event() {

@@ -18,6 +18,7 @@ use crate::config::Config;
 use crate::discover::{TestFile, discover};
 use crate::explain::AllocationSite;
 use crate::measure::{self, Fault, TestRef};
+use crate::project::Package;
 use crate::report::{self, JsonBlock, JsonReport, JsonTest};
 use crate::runtime::{Launch, LaunchSpec, ListedTest, RuntimeInfo, cache_dir, deno, provision};
 use crate::verdict::{self, Standard, Verdict};
@@ -95,7 +96,7 @@ pub fn run(config: &Config, args: &Arguments, opts: &Options) -> anyhow::Result<
         launch
     };
     let files = discover(config)
-        .with_context(|| format!("cannot search {} for tests", config.root.display()))?;
+        .map_err(|e| anyhow::anyhow!("cannot search {} for tests: {e}", config.root.display()))?;
     if files.is_empty() {
         eprintln!(
             "memcheck: no test files under {} match {:?}",
@@ -164,7 +165,7 @@ pub fn run(config: &Config, args: &Arguments, opts: &Options) -> anyhow::Result<
         let tests = match &state.tests {
             Ok(t) => t.clone(),
             Err(fault) => {
-                let message = explain_fault(fault, &state.file.relative, &launch);
+                let message = explain_fault(fault, &state.file, &launch);
                 let full = state.file.relative.clone();
                 let key = (state.file.relative.clone(), "(load)".to_owned(), None);
                 trials.push(failing_trial(&shared, full, key, message));
@@ -303,7 +304,7 @@ fn run_trial(
     }
     let blocks: Vec<JsonBlock> = run.blocks.iter().map(JsonBlock::new).collect();
     if let Some(fault) = &run.fault {
-        let mut m = explain_fault(fault, file, launch);
+        let mut m = explain_fault(fault, &state.file, launch);
         // A crash's message already ends with the output's tail.
         if !matches!(fault, Fault::Crashed { .. }) {
             m.push_str(&output_section(&run.output));
@@ -491,16 +492,19 @@ fn duplicate_name(file: &str, test: &ListedTest, first: Option<u32>) -> String {
     )
 }
 
-/// A fault as a failure message, led by what the sandbox denied and how to
-/// grant it, when that is what happened.
-fn explain_fault(fault: &Fault, file: &str, launch: &Launch) -> String {
-    let message = report::fault(fault, file);
+/// A fault as a failure message, led by what to do about it when it comes
+/// from the sandbox (what to grant) or the project (what to install).
+fn explain_fault(fault: &Fault, file: &TestFile, launch: &Launch) -> String {
+    let message = report::fault(fault, &file.relative);
+    let package = Package::of(&file.path, &launch.sandbox.root);
+    let explain = |text: &str| {
+        deno::explain_denial(text, &launch.sandbox).or_else(|| package.explain_unresolved(text))
+    };
     let denied = match fault {
         Fault::Load { message, stack } | Fault::Threw { message, stack } => {
-            deno::explain_denial(message, &launch.sandbox)
-                .or_else(|| deno::explain_denial(stack, &launch.sandbox))
+            explain(message).or_else(|| explain(stack))
         }
-        Fault::Crashed { output, .. } => deno::explain_denial(output, &launch.sandbox),
+        Fault::Crashed { output, .. } => explain(output),
         _ => None,
     };
     match denied {

@@ -79,6 +79,9 @@ pub enum RuntimeError {
         "{0} contains a comma, which the runtime's permission flags cannot express; rename it, or move the project"
     )]
     Comma(PathBuf),
+    /// The project's own configuration (`deno.json`) cannot be used.
+    #[error("{0}")]
+    ProjectConfig(String),
 }
 
 /// How to start the runtime for any job of this run.
@@ -89,21 +92,22 @@ pub struct Launch {
     /// Extra permissions from `memcheck.toml`, as `--allow-<entry>`.
     pub allow: Vec<String>,
     pub v8_flags: Vec<String>,
-    /// `DENO_DIR` for the runtime's own caches.
+    /// `DENO_DIR`: Deno's own cache, the user's (see [`deno::user_deno_dir`]).
     pub deno_dir: PathBuf,
     /// Track allocations (slow): snapshots then carry allocation stacks.
     pub trace: bool,
     /// Open the inspector for the harness (sampling allocated bytes).
     pub inspector: bool,
     pub sandbox: Arc<Sandbox>,
-    /// This run's private folder: channels and the import map.
+    /// This run's private folder: channels and import maps.
     pub run_dir: Arc<ChannelDir>,
-    pub import_map: PathBuf,
+    pub import_maps: Arc<deno::ImportMaps>,
 }
 
 /// What [`Launch::prepare`] needs.
 pub struct LaunchSpec<'a> {
     pub binary: PathBuf,
+    /// memcheck's cache (the harness is written there).
     pub cache: &'a Path,
     pub root: &'a Path,
     pub allow: Vec<String>,
@@ -120,10 +124,9 @@ impl Launch {
                 error,
             })?;
         let run_dir = ChannelDir::create().map_err(RuntimeError::Channel)?;
-        let deno_dir = spec.cache.join("deno_dir");
-        let import_map = run_dir.path().join("import_map.json");
-        let map = deno::import_map(&harness.module, &sandbox, &deno_dir);
-        std::fs::write(&import_map, map.to_string()).map_err(RuntimeError::Channel)?;
+        let deno_dir = deno::user_deno_dir();
+        let ours = deno::our_imports(&harness.module, &sandbox, &deno_dir);
+        let import_maps = deno::ImportMaps::new(run_dir.path(), ours);
         Ok(Launch {
             binary: spec.binary,
             harness,
@@ -134,7 +137,7 @@ impl Launch {
             inspector: false,
             sandbox: Arc::new(sandbox),
             run_dir: Arc::new(run_dir),
-            import_map,
+            import_maps: Arc::new(import_maps),
         })
     }
 

@@ -3,7 +3,7 @@
 //! nothing behind, and every command memcheck suggests works when pasted.
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -14,12 +14,20 @@ use crate::util::*;
 /// Run the fixture once with `--update` (recording what passes), then
 /// again as CI would; the second run's text and report.
 fn update_then_run(dir: &Path, args: &[&str]) -> (Option<i32>, String, Value) {
+    update_then_run_with(dir, args, &[])
+}
+
+fn update_then_run_with(
+    dir: &Path,
+    args: &[&str],
+    env: &[(&str, &Path)],
+) -> (Option<i32>, String, Value) {
     let mut update = vec!["--update"];
     update.extend_from_slice(args);
-    memcheck(dir, &update);
+    memcheck_with(dir, &update, env);
     let mut run = args.to_vec();
     run.extend_from_slice(&["--json", "r.json"]);
-    let out = memcheck(dir, &run);
+    let out = memcheck_with(dir, &run, env);
     (
         out.status.code(),
         text(&out),
@@ -166,43 +174,24 @@ fn files_without_tests_and_unsettled_awaits_are_reported() {
     assert!(!t.contains("harness"), "{t}");
 }
 
-/// `MEMCHECK_DENO` for the runtime the suite provisioned, so that a run
-/// can use a private cache without installing Deno again.
-fn provisioned_deno() -> PathBuf {
-    provision();
-    let cache = std::env::var_os("MEMCHECK_CACHE_DIR")
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("cargo-memcheck"))
-        })
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/cargo-memcheck")
-        });
-    cache.join("deno-2.9.6/node_modules/@deno/linux-x64-glibc/deno")
-}
-
 #[test]
 fn storage_starts_empty_and_nothing_is_left_behind() {
     let dir = project("hostile", "storage");
-    let cache = dir.join("private-cache");
-    let run = |args: &[&str]| {
-        Command::new(BIN)
-            .args(args)
-            .current_dir(&dir)
-            .env("MEMCHECK_CACHE_DIR", &cache)
-            .env("MEMCHECK_DENO", provisioned_deno())
-            .env_remove("CI")
-            .output()
-            .unwrap()
-    };
+    // Deno keeps storage in its own cache: a private one shows what is left.
+    let deno_dir = dir.join("private-deno-dir");
+    let run = |args: &[&str]| memcheck_with(&dir, args, &[("DENO_DIR", deno_dir.as_path())]);
     run(&["--update", "storage.memtest.js::"]);
     for _ in 0..2 {
         let out = run(&["storage.memtest.js::"]);
         assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     }
-    let left: Vec<_> = std::fs::read_dir(cache.join("deno_dir/location_data"))
-        .map(|d| d.flatten().map(|e| e.path()).collect())
-        .unwrap_or_default();
+    let storage = deno_dir.join("location_data");
+    assert!(storage.is_dir(), "the tests used no storage in {storage:?}");
+    let left: Vec<_> = std::fs::read_dir(&storage)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
     assert!(left.is_empty(), "storage left behind: {left:?}");
 }
 
@@ -216,7 +205,10 @@ fn the_sandbox_denies_links_out_and_the_network() {
     std::fs::write(outside.join("secret.js"), "export const secret = 42;\n").unwrap();
     std::os::unix::fs::symlink(&outside, dir.join("outside")).unwrap();
     std::os::unix::fs::symlink("lib", dir.join("inside")).unwrap();
-    let (code, t, report) = update_then_run(&dir, &["sandbox.memtest.js::"]);
+    // A private Deno cache shows whether anything was downloaded.
+    let deno_dir = dir.join("private-deno-dir");
+    let env = [("DENO_DIR", deno_dir.as_path())];
+    let (code, t, report) = update_then_run_with(&dir, &["sandbox.memtest.js::"], &env);
     assert_eq!(code, Some(101), "{t}");
     let target = std::fs::canonicalize(&outside).unwrap();
     let grant = format!("[runtime] allow = [\"read={}\"]", target.display());
@@ -239,12 +231,8 @@ fn the_sandbox_denies_links_out_and_the_network() {
     // profiler: the allocation budget still judges it.
     assert!(t.contains("inspector: NotCapable"), "{t}");
     assert!(t.contains("budget: allocated "), "{t}");
-    // Nothing was downloaded.
-    let npm = provisioned_deno()
-        .ancestors()
-        .nth(5)
-        .unwrap()
-        .join("deno_dir/npm");
+    // Nothing was downloaded into Deno's cache.
+    let npm = deno_dir.join("npm");
     assert!(
         !contains_dir(&npm, "left-pad"),
         "left-pad was downloaded into {npm:?}"
@@ -259,7 +247,7 @@ fn the_sandbox_denies_links_out_and_the_network() {
         ),
     )
     .unwrap();
-    let out = memcheck(&dir, &["--update", "through a link out"]);
+    let out = memcheck_with(&dir, &["--update", "through a link out"], &env);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }
 

@@ -52,14 +52,21 @@ pub fn provision() {
 }
 
 pub fn memcheck(dir: &Path, args: &[&str]) -> Output {
+    memcheck_with(dir, args, &[])
+}
+
+/// `memcheck` with extra environment variables.
+pub fn memcheck_with(dir: &Path, args: &[&str], env: &[(&str, &Path)]) -> Output {
     provision();
-    Command::new(BIN)
-        .arg("memcheck")
+    let mut cmd = Command::new(BIN);
+    cmd.arg("memcheck")
         .args(args)
         .current_dir(dir)
-        .env_remove("CI")
-        .output()
-        .unwrap()
+        .env_remove("CI");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
 }
 
 pub fn text(out: &Output) -> String {

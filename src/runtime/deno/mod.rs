@@ -16,14 +16,19 @@
 //!   allocations or sample them, and revoked by the harness before any
 //!   user module loads.
 
+mod import_map;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use sha2::{Digest, Sha256};
 
+pub use import_map::ImportMaps;
+
 use super::harness::file_url;
 use super::sandbox::{Sandbox, flag_path};
 use super::{Job, JobMode, Launch, RuntimeError, V8_FLAGS};
+use crate::project::Package;
 
 /// A closed port on the loopback: requests sent there fail at once and
 /// leave the machine never.
@@ -38,12 +43,20 @@ pub const LINK_SCHEME: &str = "memcheck-symlink";
 pub fn command(launch: &Launch, job: &Job, channel: &Path) -> Result<Command, RuntimeError> {
     let mut flags: Vec<&str> = V8_FLAGS.to_vec();
     flags.extend(launch.v8_flags.iter().map(String::as_str));
-    let cwd = &launch.sandbox.root;
+    let package = Package::of(&job.file, &launch.sandbox.root);
+    let import_map = launch
+        .import_maps
+        .for_config(package.deno_json.as_deref())
+        .map_err(RuntimeError::ProjectConfig)?;
+    let cwd = &package.dir;
     let mut cmd = Command::new(&launch.binary);
     cmd.arg("run")
         .args(["--quiet", "--no-prompt", "--no-lock", "--cached-only"])
-        .arg(format!("--import-map={}", launch.import_map.display()))
-        .arg(format!("--allow-read={}", flag_path(cwd, cwd)?))
+        .arg(format!("--import-map={}", import_map.display()))
+        .arg(format!(
+            "--allow-read={}",
+            flag_path(&launch.sandbox.root, cwd)?
+        ))
         .arg(format!("--allow-write={}", flag_path(channel, cwd)?));
     for escape in &launch.sandbox.escapes {
         cmd.arg(format!("--deny-read={}", flag_path(&escape.link, cwd)?));
@@ -112,10 +125,14 @@ pub fn storage_dir(launch: &Launch, job: &Job) -> PathBuf {
     launch.deno_dir.join("location_data").join(hash)
 }
 
-/// The import map for a run: `memcheck` names the harness module, and
-/// file imports outside the project (or through a link out of it) go to a
-/// scheme Deno refuses, which [`explain_denial`] turns into words.
-pub fn import_map(harness_module: &Path, sandbox: &Sandbox, deno_dir: &Path) -> serde_json::Value {
+/// memcheck's own import-map entries: `memcheck` names the harness module,
+/// and file imports outside the project (or through a link out of it) go
+/// to a scheme Deno refuses, which [`explain_denial`] turns into words.
+pub fn our_imports(
+    harness_module: &Path,
+    sandbox: &Sandbox,
+    deno_dir: &Path,
+) -> serde_json::Map<String, serde_json::Value> {
     let mut imports = serde_json::Map::new();
     imports.insert("memcheck".into(), file_url(harness_module).into());
     if !sandbox.open {
@@ -136,7 +153,24 @@ pub fn import_map(harness_module: &Path, sandbox: &Sandbox, deno_dir: &Path) -> 
             imports.insert(url, to.into());
         }
     }
-    serde_json::json!({ "imports": imports })
+    imports
+}
+
+/// Deno's own cache, where the project's `npm:`, `jsr:` and remote modules
+/// were put by `deno install` or `deno cache`: `$DENO_DIR`, else Deno's
+/// default for this platform.
+pub fn user_deno_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("DENO_DIR").filter(|v| !v.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    let home = std::env::var_os("HOME").map_or_else(std::env::temp_dir, PathBuf::from);
+    if cfg!(target_os = "macos") {
+        return home.join("Library/Caches/deno");
+    }
+    std::env::var_os("XDG_CACHE_HOME")
+        .filter(|v| !v.is_empty())
+        .map_or_else(|| home.join(".cache"), PathBuf::from)
+        .join("deno")
 }
 
 /// A runtime error that comes from the sandbox, explained with the fix;
@@ -218,12 +252,11 @@ mod tests {
 
     #[test]
     fn the_map_confines_file_imports() {
-        let map = import_map(
+        let imports = our_imports(
             Path::new("/cache/h/memcheck.js"),
             &sandbox(),
             Path::new("/cache/d"),
         );
-        let imports = &map["imports"];
         assert_eq!(imports["memcheck"], "file:///cache/h/memcheck.js");
         assert_eq!(imports["file:///"], "memcheck-outside:///");
         assert_eq!(imports["file:///p/"], "file:///p/");
