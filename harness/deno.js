@@ -6,6 +6,8 @@
 
 import { ErrorCtor, NumberCtor, ReflectApply, TextEncoderCtor, TextEncoderPrototypeEncode } from "./primordials.js";
 import v8 from "node:v8";
+import Module from "node:module";
+import { fileURLToPath } from "node:url";
 import { installConsole, formatArgs } from "./console.js";
 import { afterLoad, prepare } from "./core.js";
 
@@ -92,6 +94,14 @@ const host = {
       handler("an uncaught exception", event.error);
     });
   },
+};
+
+// CommonJS test files `require("memcheck")`: the import map does not reach
+// require(), so the name is resolved here, to the same module.
+const MEMCHECK = fileURLToPath(new URL("./memcheck.js", import.meta.url));
+const resolveFilename = Module._resolveFilename;
+Module._resolveFilename = function (request, ...rest) {
+  return request === "memcheck" ? MEMCHECK : ReflectApply(resolveFilename, this, [request, ...rest]);
 };
 
 const [channel, mode, ...rest] = deno.args;

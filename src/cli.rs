@@ -8,7 +8,8 @@ use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use cargo_memcheck::config::{Config, ConfigError};
 use cargo_memcheck::run::{self, Options};
-use cargo_memcheck::{diff, exit, explain, report, snapshot};
+use cargo_memcheck::sourcemap::SourceMaps;
+use cargo_memcheck::{diff, exit, explain, report, runtime, snapshot};
 
 const ABOUT: &str = "Memory regression tests for JavaScript, run in a real V8 (Deno).";
 
@@ -191,7 +192,12 @@ fn diff_command(args: &DiffArgs) -> anyhow::Result<i32> {
             after: &args.after,
             comparison: &rows,
             retainers: explain::retainer_paths(&after, &rows, &new),
-            allocations: explain::allocation_sites(&after, &rows, &new),
+            allocations: explain::allocation_sites(
+                &after,
+                &rows,
+                &new,
+                &SourceMaps::new(&runtime::deno::user_deno_dir()),
+            ),
         };
         let page_dir = path.parent().unwrap_or(std::path::Path::new(""));
         report::html::write(&report::html::from_diff(compared, page_dir), path)?;

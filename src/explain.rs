@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use crate::diff::{Comparison, ConstructorDelta, NewObjects};
 use crate::retainers::RetainerTree;
 use crate::snapshot::Snapshot;
+use crate::sourcemap::SourceMaps;
 
 /// How one new object of a class is kept alive.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -95,6 +96,7 @@ pub fn allocation_sites(
     after: &Snapshot,
     comparison: &Comparison,
     new: &NewObjects,
+    maps: &SourceMaps,
 ) -> Vec<AllocationSite> {
     if !after.has_allocation_traces() {
         return Vec::new();
@@ -116,15 +118,21 @@ pub fn allocation_sites(
                 .into_iter()
                 .filter(|f| !f.script.is_empty() && !f.script.contains("/harness-"))
                 .take(FRAMES_PER_SITE)
-                .map(|f| StackFrame {
-                    function: if f.function.is_empty() {
-                        "(anonymous)".to_owned()
-                    } else {
-                        f.function
-                    },
-                    file: crate::report::relative_url(&f.script),
-                    line: f.line,
-                    column: f.column,
+                .map(|f| {
+                    // TypeScript and JSX: the line the user wrote.
+                    let (line, column) = maps
+                        .original(&f.script, f.line, f.column)
+                        .unwrap_or((f.line, f.column));
+                    StackFrame {
+                        function: if f.function.is_empty() {
+                            "(anonymous)".to_owned()
+                        } else {
+                            f.function
+                        },
+                        file: crate::report::relative_url(&f.script),
+                        line,
+                        column,
+                    }
                 })
                 .collect();
             if !stack.is_empty() {

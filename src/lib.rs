@@ -23,6 +23,7 @@ pub mod retainers;
 pub mod run;
 pub mod runtime;
 pub mod snapshot;
+pub mod sourcemap;
 pub mod units;
 pub mod verdict;
 

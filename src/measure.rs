@@ -20,6 +20,7 @@ use crate::runtime::{
     RuntimeInfo, Session, Unfinished,
 };
 use crate::snapshot::{ParseError, Snapshot, parse};
+use crate::sourcemap::SourceMaps;
 
 /// A measured block.
 #[derive(Debug, Clone)]
@@ -42,6 +43,10 @@ pub struct Block {
     pub allocations: Vec<AllocationSite>,
     /// Kept `.heapsnapshot` files, with `--snapshots`.
     pub snapshots: Option<(PathBuf, PathBuf)>,
+    /// The line of the test file where the block starts: its `t.measure`
+    /// call (`None` when that call is in another file, or for a test's
+    /// whole body, which starts at the test's own line).
+    pub line: Option<u32>,
 }
 
 /// Why a test did not finish normally.
@@ -303,8 +308,11 @@ pub struct TestRef<'a> {
 
 /// A test run in progress: the blocks measured so far and the snapshots
 /// being received.
-#[derive(Default)]
 struct Receiving {
+    maps: Arc<SourceMaps>,
+    /// The test file's URL, to tell its lines from other files'.
+    file_url: String,
+    block_line: Option<u32>,
     run: TestRun,
     incoming: Option<Incoming>,
     done: Vec<Incoming>,
@@ -340,7 +348,19 @@ pub fn run_test(
         Err(e) => return Err(e),
     };
     let mut talk = Conversation::new(job.protocol());
-    let mut r = Receiving::default();
+    let mut r = Receiving {
+        maps: launch.source_maps.clone(),
+        file_url: crate::runtime::file_url(test.file),
+        block_line: None,
+        run: TestRun::default(),
+        incoming: None,
+        done: Vec::new(),
+        whole_before: None,
+        expect_whole: false,
+        block_budget: None,
+        block_repeat: 0,
+        allocated: None,
+    };
     while let Some(event) = session.next_event() {
         let step = match event {
             Event::Closed => break,
@@ -406,18 +426,25 @@ impl Receiving {
                     }
                 }
             }
-            Message::Block { budget, repeat, .. } => {
+            Message::Block {
+                budget,
+                repeat,
+                line,
+                url,
+                ..
+            } => {
                 // The test has blocks: the whole-body snapshot is not needed.
                 if let Some(w) = self.whole_before.take() {
                     w.abandon();
                 }
                 self.block_budget = budget;
                 self.block_repeat = repeat;
+                self.block_line = line.filter(|_| url.as_deref() == Some(self.file_url.as_str()));
             }
             Message::BlockEnd { name } => {
                 let wanted = self.block_repeat.max(1) as usize + 1;
                 let snapshots = self.done.split_off(self.done.len().saturating_sub(wanted));
-                let block = finish_block(name, self.block_budget.take(), snapshots);
+                let block = finish_block(name, self.block_budget.take(), snapshots, &self.maps);
                 self.push_block(block)?;
             }
             Message::WholeAfter { name } => {
@@ -427,7 +454,7 @@ impl Receiving {
                         "the whole-test block ended without its two snapshots".into(),
                     ));
                 };
-                let block = finish_block(name, None, vec![before, after]);
+                let block = finish_block(name, None, vec![before, after], &self.maps);
                 self.push_block(block)?;
             }
             Message::Error { message, stack } => {
@@ -446,6 +473,7 @@ impl Receiving {
     fn push_block(&mut self, block: Result<Block, String>) -> Result<(), Fault> {
         let mut b = block.map_err(Fault::Internal)?;
         b.allocated_bytes = self.allocated.take();
+        b.line = self.block_line.take();
         self.run.blocks.push(b);
         Ok(())
     }
@@ -468,6 +496,7 @@ fn finish_block(
     name: String,
     budget: Option<serde_json::Value>,
     snapshots: Vec<Incoming>,
+    maps: &SourceMaps,
 ) -> Result<Block, String> {
     let count = snapshots.len();
     let mut paths = Vec::new();
@@ -489,7 +518,7 @@ fn finish_block(
     let (comparison, new) = compare_with_new(&first, &after);
     drop(first);
     let retainers = explain::retainer_paths(&after, &comparison, &new);
-    let allocations = explain::allocation_sites(&after, &comparison, &new);
+    let allocations = explain::allocation_sites(&after, &comparison, &new, maps);
     let repetition = (count > 2).then(|| Repetition::from_runs(runs));
     let last_path = paths.pop().flatten();
     Ok(Block {
@@ -501,6 +530,7 @@ fn finish_block(
         allocated_bytes: None,
         allocations,
         snapshots: first_path.zip(last_path),
+        line: None,
     })
 }
 

@@ -43,6 +43,14 @@ impl Package {
     /// What to do about an import the runtime could not resolve, when it
     /// names a package: install the project's dependencies, or add it.
     pub fn explain_unresolved(&self, message: &str) -> Option<String> {
+        if let Some(name) = message.split("npm package not found in cache: \"").nth(1)
+            && let Some(name) = name.split('"').next()
+            && self.deno_json.is_some()
+        {
+            return Some(format!(
+                "run `deno install` first: `{name}` is an npm: import that is not in Deno's cache (tests download nothing)"
+            ));
+        }
         let (specifier, listed_by_runtime) = unresolved_package(message)?;
         let name = package_name(specifier);
         let listed = listed_by_runtime || self.depends_on(name);
@@ -207,6 +215,17 @@ mod tests {
             None
         );
         assert_eq!(p.explain_unresolved("TypeError: boom"), None);
+        std::fs::write(root.join("deno.json"), "{}").unwrap();
+        let p = Package::of(&root.join("a.memtest.js"), &root);
+        let m = p
+            .explain_unresolved(
+                "Failed loading … 0: npm package not found in cache: \"lru-cache\", --cached-only",
+            )
+            .unwrap();
+        assert!(
+            m.starts_with("run `deno install` first: `lru-cache` is an npm: import"),
+            "{m}"
+        );
         std::fs::remove_dir_all(root).unwrap();
     }
 

@@ -295,12 +295,18 @@ fn run_trial(
         name: &test.name,
         full_name: &full,
     };
-    let run = match measure::run_test(launch, test_ref, timeout, keep.as_deref()) {
+    let mut run = match measure::run_test(launch, test_ref, timeout, keep.as_deref()) {
         Ok(r) => r,
         Err(e) => return fail(shared, file, test, Vec::new(), e.to_string()),
     };
     if let Some(info) = &run.runtime {
         shared.lock().unwrap().runtime.get_or_insert(info.clone());
+    }
+    // A whole-body block starts where its test does.
+    for b in &mut run.blocks {
+        if b.line.is_none() && b.name == test.name {
+            b.line = test.line;
+        }
     }
     let blocks: Vec<JsonBlock> = run.blocks.iter().map(JsonBlock::new).collect();
     if let Some(fault) = &run.fault {
@@ -498,7 +504,9 @@ fn explain_fault(fault: &Fault, file: &TestFile, launch: &Launch) -> String {
     let message = report::fault(fault, &file.relative);
     let package = Package::of(&file.path, &launch.sandbox.root);
     let explain = |text: &str| {
-        deno::explain_denial(text, &launch.sandbox).or_else(|| package.explain_unresolved(text))
+        package
+            .explain_unresolved(text)
+            .or_else(|| deno::explain_denial(text, &launch.sandbox))
     };
     let denied = match fault {
         Fault::Load { message, stack } | Fault::Threw { message, stack } => {
@@ -552,6 +560,7 @@ fn record(
         JsonTest {
             file: file.to_owned(),
             name: name.to_owned(),
+            line,
             status,
             message,
             blocks,
@@ -701,12 +710,13 @@ fn json_report(states: &[Arc<FileState>], shared: &Shared, args: &Arguments) -> 
         for (name, line, ignore) in listed {
             if let Some(r) = shared.records.get(&(file.clone(), name.clone(), line)) {
                 tests.push(r.clone());
-            } else if selected(&format!("{file}::{name}"), args) && (!args.ignored || ignore) {
+            } else if selected(&report::full_name(file, &name), args) && (!args.ignored || ignore) {
                 // Not run, yet chosen by the filters: ignored. (`--ignored`
                 // filters out the tests not marked ignored, as libtest does.)
                 tests.push(JsonTest {
                     file: file.clone(),
                     name,
+                    line,
                     status: "ignored",
                     message: None,
                     blocks: Vec::new(),

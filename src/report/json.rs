@@ -21,6 +21,9 @@ pub struct JsonReport {
 pub struct JsonTest {
     pub file: String,
     pub name: String,
+    /// The line of the `test(...)` call.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
     /// `passed`, `failed` or `ignored`.
     pub status: &'static str,
     pub message: Option<String>,
@@ -30,6 +33,10 @@ pub struct JsonTest {
 #[derive(Debug, Serialize, Clone)]
 pub struct JsonBlock {
     pub name: String,
+    /// The line of the test file where the block starts (its `t.measure`
+    /// call; the test's line for a whole-body block).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
     pub retained_bytes: u64,
     pub retained_objects: u64,
     pub freed_bytes: u64,
@@ -61,6 +68,7 @@ impl JsonBlock {
         let c = &block.comparison;
         JsonBlock {
             name: block.name.clone(),
+            line: block.line,
             retained_bytes: c.retained_bytes,
             retained_objects: c.retained_objects,
             freed_bytes: c.freed_bytes,

@@ -102,6 +102,8 @@ pub struct Launch {
     /// This run's private folder: channels and import maps.
     pub run_dir: Arc<ChannelDir>,
     pub import_maps: Arc<deno::ImportMaps>,
+    /// The source maps of what the runtime transpiled.
+    pub source_maps: Arc<crate::sourcemap::SourceMaps>,
 }
 
 /// What [`Launch::prepare`] needs.
@@ -132,12 +134,13 @@ impl Launch {
             harness,
             allow: spec.allow,
             v8_flags: spec.v8_flags,
-            deno_dir,
             trace: false,
             inspector: false,
             sandbox: Arc::new(sandbox),
             run_dir: Arc::new(run_dir),
             import_maps: Arc::new(import_maps),
+            source_maps: Arc::new(crate::sourcemap::SourceMaps::new(&deno_dir)),
+            deno_dir,
         })
     }
 

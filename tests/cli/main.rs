@@ -2,6 +2,7 @@
 //! copies of the fixture projects in `tests/fixtures/`.
 
 mod html;
+mod projects;
 mod robustness;
 mod suite;
 mod util;

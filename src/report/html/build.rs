@@ -8,7 +8,6 @@
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 
-use super::locate::{call_line, typescript_function};
 use super::model::*;
 use crate::baseline::{self, BaselineFile, BlockBaseline};
 use crate::diff::Comparison;
@@ -36,12 +35,6 @@ pub fn from_report(report: &JsonReport, place: &Place) -> Page {
     let mut tests: Vec<PageTest> = report.tests.iter().map(|t| test(t, place)).collect();
     let mut hints = Vec::new();
     let sources = sources(&tests, place.root, &mut hints);
-    for t in &mut tests {
-        if let Some(text) = sources.get(&t.file) {
-            find_lines(t, text);
-        }
-        place_frames(t, &sources);
-    }
     attach_baselines(&mut tests, report, place.root);
     let sited = tests
         .iter()
@@ -87,6 +80,7 @@ pub fn from_diff(d: Compared, page_dir: &Path) -> Page {
     let c = d.comparison;
     let block = JsonBlock {
         name: name.clone(),
+        line: None,
         retained_bytes: c.retained_bytes,
         retained_objects: c.retained_objects,
         freed_bytes: c.freed_bytes,
@@ -139,7 +133,7 @@ fn test(t: &JsonTest, place: &Place) -> PageTest {
         .iter()
         .map(|b| {
             // A failed block's verdict opens with `block "name":`.
-            let named = format!("block {:?}:", b.name);
+            let named = format!("block {}:", crate::report::quote_name(&b.name));
             let failed = status == TestStatus::Failed && message.lines().any(|l| l == named);
             let status = if failed {
                 StepStatus::Failed
@@ -154,7 +148,7 @@ fn test(t: &JsonTest, place: &Place) -> PageTest {
         name: t.name.clone(),
         status,
         message: t.message.clone(),
-        line: None,
+        line: t.line,
         steps,
     }
 }
@@ -163,7 +157,7 @@ fn step(b: &JsonBlock, status: StepStatus, place: &Place) -> PageStep {
     PageStep {
         name: b.name.clone(),
         kind: StepKind::Block,
-        line: None,
+        line: b.line,
         status,
         retained_objects: b.retained_objects,
         retained_bytes: b.retained_bytes,
@@ -196,42 +190,6 @@ fn site(s: &AllocationSite, root: &Path) -> PageSite {
                 column: f.column,
             })
             .collect(),
-    }
-}
-
-/// The lines of each test's `test` call and of its blocks' `t.measure`
-/// calls; a block named after its test (a test without blocks) ends at the
-/// `test` call.
-fn find_lines(t: &mut PageTest, source: &str) {
-    t.line = call_line(source, "test", &t.name, 1);
-    let from = t.line.unwrap_or(1);
-    for s in &mut t.steps {
-        s.line =
-            call_line(source, ".measure", &s.name, from).or(t.line.filter(|_| s.name == t.name));
-    }
-}
-
-/// Frames of TypeScript files moved to where their function starts in the
-/// embedded text: V8's lines are those of the transpiled JavaScript (see
-/// `locate::typescript_function`).
-fn place_frames(t: &mut PageTest, sources: &BTreeMap<String, String>) {
-    let frames = t
-        .steps
-        .iter_mut()
-        .flat_map(|s| &mut s.allocations)
-        .flat_map(|a| &mut a.frames)
-        .filter(|f| {
-            [".ts", ".mts", ".cts", ".tsx"]
-                .iter()
-                .any(|e| f.file.ends_with(e))
-        });
-    for f in frames {
-        let found = sources
-            .get(&f.file)
-            .and_then(|text| typescript_function(text, &f.function, f.line, f.column));
-        if let Some((line, column)) = found {
-            (f.line, f.column) = (line, column);
-        }
     }
 }
 
@@ -411,6 +369,7 @@ mod tests {
     fn block(name: &str) -> JsonBlock {
         JsonBlock {
             name: name.to_owned(),
+            line: None,
             retained_bytes: 0,
             retained_objects: 0,
             freed_bytes: 0,
@@ -450,6 +409,7 @@ mod tests {
 
     fn report(allocations: Vec<AllocationSite>) -> JsonReport {
         let mut fill = block("fill");
+        fill.line = Some(4);
         fill.retained_objects = 1;
         fill.allocations = allocations;
         JsonReport {
@@ -457,6 +417,7 @@ mod tests {
             tests: vec![JsonTest {
                 file: "t.memtest.js".into(),
                 name: "t".into(),
+                line: Some(3),
                 status: "passed",
                 message: None,
                 blocks: vec![fill],
@@ -465,7 +426,7 @@ mod tests {
     }
 
     #[test]
-    fn a_run_embeds_only_the_files_it_refers_to_and_finds_its_lines() {
+    fn a_run_embeds_only_the_files_it_refers_to_with_its_lines() {
         let root = project("lines");
         let frame = |function: &str, file: &Path, line| crate::explain::StackFrame {
             function: function.into(),
@@ -478,7 +439,7 @@ mod tests {
             count: 1,
             stack: Vec::new(),
             frames: vec![
-                frame("add", &root.join("lib/list.ts"), 3),
+                frame("add", &root.join("lib/list.ts"), 6),
                 frame("(anonymous)", &root.join("t.memtest.js"), 4),
             ],
         };
@@ -498,7 +459,6 @@ mod tests {
             (frames[0].file.as_str(), frames[0].line),
             ("lib/list.ts", 6)
         );
-        // JavaScript lines are V8's.
         assert_eq!(
             (frames[1].file.as_str(), frames[1].line),
             ("t.memtest.js", 4)
@@ -526,6 +486,7 @@ mod tests {
         let json = JsonTest {
             file: "a.memtest.js".into(),
             name: "t".into(),
+            line: None,
             status: "failed",
             message: Some("block \"grow\":\n  retained objects: 3 > baseline 1".into()),
             blocks: vec![block("fill"), block("grow")],

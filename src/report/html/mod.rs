@@ -12,7 +12,6 @@
 //! `file://`, offline, and cannot leak what it shows.
 
 mod build;
-mod locate;
 mod model;
 
 pub use build::{Compared, Place, TRACE_HINT, from_diff, from_report, relative_path};
