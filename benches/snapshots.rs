@@ -159,7 +159,8 @@ fn measure(runs: usize, mut f: impl FnMut() -> i64) -> (f64, i64) {
 
 fn deno() -> PathBuf {
     let cache = cargo_memcheck::runtime::cache_dir();
-    cargo_memcheck::runtime::provision(cargo_memcheck::config::DEFAULT_DENO_VERSION, None, &cache)
+    let deno = cargo_memcheck::runtime::Engine::Deno;
+    cargo_memcheck::runtime::provision(deno, deno.default_version(), None, &cache)
         .expect("provision deno")
         .binary
 }

@@ -107,7 +107,11 @@ function describeError(error) {
     } catch {
       message = "(an error whose message cannot be read)";
     }
-    return { message: wellFormed(message), stack: wellFormed(ErrorStack(error)) };
+    // What the runtime knows beyond the message (a denied path, a syntax
+    // error's place), when the host can tell.
+    const more = host?.errorDetails?.(error) ?? {};
+    if (more.note) message = `${message} (${more.note})`;
+    return { message: wellFormed(message), stack: wellFormed(more.stack ?? ErrorStack(error)) };
   }
   return { message: `a non-Error value was thrown: ${describeValue(error)}`, stack: "" };
 }
@@ -345,6 +349,11 @@ export async function prepare(engineHost, args) {
     await host.closeInspectorToTests();
   }
   send({ type: "loading" });
+}
+
+/** The test file did not load (a host that imports it itself says so). */
+export function loadFailed(error) {
+  send({ type: "load_error", ...describeError(error) });
 }
 
 /** Once the test file has loaded: list its tests or run one. */

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::Tolerance;
 use crate::diff::Comparison;
-use crate::runtime::RuntimeInfo;
+use crate::runtime::{Engine, RuntimeInfo};
 use crate::units::{Slack, format_bytes};
 
 /// Folder, beside each test file, that holds the baselines.
@@ -24,6 +24,10 @@ pub const DIR: &str = "__memcheck__";
 pub struct BaselineFile {
     pub runtime: String,
     pub v8: String,
+    /// Comment lines for the header: what the runtime's sandbox could not
+    /// stop (not read back).
+    #[serde(skip)]
+    pub notes: Vec<String>,
     #[serde(default)]
     pub tests: BTreeMap<String, BTreeMap<String, BlockBaseline>>,
 }
@@ -70,17 +74,22 @@ pub enum BaselineError {
     },
 }
 
-/// The baseline path for a test file.
-pub fn path_for(test_file: &Path) -> PathBuf {
+/// The baseline path for a test file on `engine`: Deno's (the default
+/// engine) is `__memcheck__/<file>.toml`, Node's `__memcheck__/<file>.node.toml`.
+pub fn path_for(test_file: &Path, engine: Engine) -> PathBuf {
     let name = test_file
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
+    let suffix = match engine {
+        Engine::Deno => ".toml".to_owned(),
+        other => format!(".{other}.toml"),
+    };
     test_file
         .parent()
         .unwrap_or(Path::new("."))
         .join(DIR)
-        .join(format!("{name}.toml"))
+        .join(format!("{name}{suffix}"))
 }
 
 impl BaselineFile {
@@ -124,6 +133,9 @@ impl BaselineFile {
             out,
             "# Written by `cargo memcheck --update`; review its diff like code."
         );
+        for note in &self.notes {
+            let _ = writeln!(out, "# Note: {note}.");
+        }
         let _ = writeln!(out, "runtime = {}", quote(&self.runtime));
         let _ = writeln!(out, "v8 = {}", quote(&self.v8));
         for (test, blocks) in &self.tests {
@@ -351,6 +363,7 @@ mod tests {
         let mut file = BaselineFile {
             runtime: "deno 2.9.6".into(),
             v8: "15.0".into(),
+            notes: vec!["a note".into()],
             tests: BTreeMap::new(),
         };
         file.tests
@@ -361,7 +374,10 @@ mod tests {
                 BlockBaseline::from_comparison(&widgets(10), Some(4096)),
             );
         let text = file.render("x.memtest.js");
+        assert!(text.contains("# Note: a note.\n"), "{text}");
         let back: BaselineFile = toml::from_str(&text).unwrap();
+        // Notes are comments: written, not read back.
+        file.notes.clear();
         assert_eq!(back, file);
     }
 

@@ -11,7 +11,7 @@ use cargo_memcheck::run::{self, Options};
 use cargo_memcheck::sourcemap::SourceMaps;
 use cargo_memcheck::{diff, exit, explain, report, runtime, snapshot};
 
-const ABOUT: &str = "Memory regression tests for JavaScript, run in a real V8 (Deno).";
+const ABOUT: &str = "Memory regression tests for JavaScript, run in a real V8 (Deno or Node.js).";
 
 #[derive(Parser)]
 #[command(
@@ -53,6 +53,9 @@ struct RunArgs {
     /// allocated (slow; failing tests are re-run this way anyway).
     #[arg(long)]
     trace_allocations: bool,
+    /// Run on this engine only (deno or node), whatever memcheck.toml says.
+    #[arg(long, value_name = "ENGINE", value_parser = ["deno", "node"])]
+    engine: Option<String>,
     /// Use this memcheck.toml instead of searching from the current directory.
     #[arg(long, value_name = "PATH")]
     config: Option<PathBuf>,
@@ -147,6 +150,12 @@ fn run_command(args: RunArgs) -> anyhow::Result<i32> {
         html: args.html,
         snapshots: args.snapshots,
         trace_allocations: args.trace_allocations,
+        engine: args
+            .engine
+            .as_deref()
+            .map(|e| e.parse())
+            .transpose()
+            .map_err(anyhow::Error::msg)?,
         show_output: args.libtest.show_output || args.libtest.nocapture,
     };
     run::run(&config, &args.libtest, &opts)

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::runtime::Engine;
 use crate::units::Slack;
 
 /// The file name looked for in the current directory and its parents.
@@ -19,9 +20,6 @@ pub const DEFAULT_INCLUDE: &str = "**/*.memtest.{js,mjs,cjs,ts,mts,jsx,tsx}";
 
 /// Directories never searched for tests.
 pub const ALWAYS_SKIPPED: [&str; 3] = ["node_modules", "target", ".git"];
-
-/// The pinned runtime version.
-pub const DEFAULT_DENO_VERSION: &str = "2.9.6";
 
 /// Errors in `memcheck.toml`, worded for the person editing it.
 #[derive(Debug, thiserror::Error)]
@@ -66,12 +64,18 @@ struct RawTolerance {
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct RawRuntime {
-    version: Option<String>,
-    path: Option<PathBuf>,
+    engine: Option<String>,
+    engines: Option<Vec<String>>,
+    deno: Option<String>,
+    node: Option<String>,
+    deno_path: Option<PathBuf>,
+    node_path: Option<PathBuf>,
     #[serde(default)]
     allow: Vec<String>,
     #[serde(default)]
     v8_flags: Vec<String>,
+    #[serde(default)]
+    node_flags: Vec<String>,
     timeout: Option<Millis>,
 }
 
@@ -180,14 +184,39 @@ impl Default for Tolerance {
 /// Runtime settings.
 #[derive(Clone, Debug)]
 pub struct RuntimeConfig {
-    pub version: String,
-    /// An explicit runtime binary (wins over the cached download).
-    pub path: Option<PathBuf>,
-    /// Extra Deno permissions, as `--allow-<entry>`.
+    /// The engines every test runs on, in order (one unless `engines`).
+    pub engines: Vec<Engine>,
+    /// The pinned versions.
+    pub deno: String,
+    pub node: String,
+    /// Explicit binaries (win over the cached download).
+    pub deno_path: Option<PathBuf>,
+    pub node_path: Option<PathBuf>,
+    /// Extra permissions (`read`, `net=localhost`…), mapped to each engine's flags.
     pub allow: Vec<String>,
     /// Extra V8 flags, added to the ones memcheck needs.
     pub v8_flags: Vec<String>,
+    /// Node's own command-line options.
+    pub node_flags: Vec<String>,
     pub timeout: Duration,
+}
+
+impl RuntimeConfig {
+    /// The pinned version of `engine`.
+    pub fn version(&self, engine: Engine) -> &str {
+        match engine {
+            Engine::Deno => &self.deno,
+            Engine::Node => &self.node,
+        }
+    }
+
+    /// The explicit binary configured for `engine`, if any.
+    pub fn path(&self, engine: Engine) -> Option<&Path> {
+        match engine {
+            Engine::Deno => self.deno_path.as_deref(),
+            Engine::Node => self.node_path.as_deref(),
+        }
+    }
 }
 
 /// Settings for one test, by name or `file::name`.
@@ -248,8 +277,10 @@ impl Config {
                 message,
             }
         };
-        let raw: RawConfig =
-            toml::from_str(text).map_err(|e| invalid(e.span(), e.message().trim().to_owned()))?;
+        let raw: RawConfig = toml::from_str(text).map_err(|e| {
+            let message = e.message().trim().to_owned();
+            invalid(e.span(), renamed_key(&message).unwrap_or(message))
+        })?;
         // Values that need checking beyond their type are found again in the
         // document to point at their line.
         let at = |needle: &str, message: String| invalid(find(text, needle), message);
@@ -286,6 +317,7 @@ impl Config {
             crate::discover::glob_set(std::slice::from_ref(pattern))
                 .map_err(|e| at(pattern, format!("invalid glob `{pattern}`: {}", e.kind())))?;
         }
+        let engines = engines(&raw.runtime).map_err(|m| at("engine", m))?;
         Ok(Config {
             root,
             file: path.to_path_buf(),
@@ -293,13 +325,20 @@ impl Config {
             exclude: raw.exclude,
             tolerance,
             runtime: RuntimeConfig {
-                version: raw
+                engines,
+                deno: raw
                     .runtime
-                    .version
-                    .unwrap_or_else(|| DEFAULT_DENO_VERSION.to_owned()),
-                path: raw.runtime.path,
+                    .deno
+                    .unwrap_or_else(|| Engine::Deno.default_version().to_owned()),
+                node: raw
+                    .runtime
+                    .node
+                    .unwrap_or_else(|| Engine::Node.default_version().to_owned()),
+                deno_path: raw.runtime.deno_path,
+                node_path: raw.runtime.node_path,
                 allow: raw.runtime.allow,
                 v8_flags: raw.runtime.v8_flags,
+                node_flags: raw.runtime.node_flags,
                 timeout: Duration::from_millis(raw.runtime.timeout.map_or(60_000, |Millis(ms)| ms)),
             },
             tests,
@@ -330,8 +369,56 @@ impl Config {
     }
 }
 
-/// The permissions `runtime.allow` may grant, as Deno names them.
-const PERMISSIONS: [&str; 8] = ["read", "write", "net", "env", "sys", "run", "ffi", "import"];
+/// The permissions `runtime.allow` may grant: Deno's names, and Node's
+/// `worker` and `inspector` (each engine ignores what it cannot restrict).
+const PERMISSIONS: [&str; 10] = [
+    "read",
+    "write",
+    "net",
+    "env",
+    "sys",
+    "run",
+    "ffi",
+    "import",
+    "worker",
+    "inspector",
+];
+
+/// `engine = "…"` or `engines = […]`, checked: one engine at least, each
+/// known, none twice.
+fn engines(raw: &RawRuntime) -> Result<Vec<Engine>, String> {
+    let names: Vec<String> = match (&raw.engine, &raw.engines) {
+        (Some(_), Some(_)) => {
+            return Err("write either runtime.engine or runtime.engines, not both".into());
+        }
+        (Some(one), None) => vec![one.clone()],
+        (None, Some(many)) if many.is_empty() => {
+            return Err("runtime.engines is empty; name at least one of \"deno\", \"node\"".into());
+        }
+        (None, Some(many)) => many.clone(),
+        (None, None) => vec![Engine::Deno.name().to_owned()],
+    };
+    let mut out: Vec<Engine> = Vec::new();
+    for name in names {
+        let engine: Engine = name.parse()?;
+        if out.contains(&engine) {
+            return Err(format!("runtime.engines names {engine} twice"));
+        }
+        out.push(engine);
+    }
+    Ok(out)
+}
+
+/// A clearer word for keys that were renamed.
+fn renamed_key(message: &str) -> Option<String> {
+    if message.contains("unknown field `version`") {
+        return Some("runtime.version is now runtime.deno (or runtime.node): the pinned version of each engine".into());
+    }
+    if message.contains("unknown field `path`") {
+        return Some("runtime.path is now runtime.deno_path (or runtime.node_path)".into());
+    }
+    None
+}
 
 /// A `runtime.allow` entry: a permission name, alone or with `=VALUES`.
 fn check_permission(flag: &str) -> Result<(), String> {
@@ -405,7 +492,8 @@ mod tests {
         let c = parse("").unwrap();
         assert_eq!(c.include, vec![DEFAULT_INCLUDE]);
         assert_eq!(c.tolerance, Tolerance::default());
-        assert_eq!(c.runtime.version, DEFAULT_DENO_VERSION);
+        assert_eq!(c.runtime.deno, Engine::Deno.default_version());
+        assert_eq!(c.runtime.engines, [Engine::Deno]);
         assert_eq!(c.runtime.timeout, Duration::from_secs(60));
     }
 
@@ -437,6 +525,32 @@ mod tests {
         assert_eq!(tol.objects, Slack::Absolute(2));
         assert_eq!(tol.bytes, Slack::Percent(10.0));
         assert!(c.test("a", "other").tolerance.is_none());
+    }
+
+    #[test]
+    fn engines_are_chosen() {
+        let c = parse("[runtime]\nengine = \"node\"\n").unwrap();
+        assert_eq!(c.runtime.engines, [Engine::Node]);
+        let c = parse("[runtime]\nengines = [\"deno\", \"node\"]\n").unwrap();
+        assert_eq!(c.runtime.engines, [Engine::Deno, Engine::Node]);
+        for (text, want) in [
+            (
+                "[runtime]\nengine = \"bun\"\n",
+                "memcheck.toml:2:1: `bun` is not an engine",
+            ),
+            ("[runtime]\nengines = []\n", "runtime.engines is empty"),
+            (
+                "[runtime]\nengines = [\"node\", \"node\"]\n",
+                "names node twice",
+            ),
+            (
+                "[runtime]\nversion = \"2.9.6\"\n",
+                "runtime.version is now runtime.deno",
+            ),
+        ] {
+            let err = parse(text).unwrap_err().to_string();
+            assert!(err.contains(want), "{text:?}: {err}");
+        }
     }
 
     #[test]

@@ -150,7 +150,7 @@ pub fn list(
     let result = match result {
         Some(r) => r,
         None if exit == Exit::TimedOut => Err(Fault::TimedOut(timeout)),
-        None => Err(ended_early(exit, output, talk.unfinished())),
+        None => Err(ended_early(launch, exit, output, talk.unfinished())),
     };
     Ok(Listing {
         runtime,
@@ -158,15 +158,16 @@ pub fn list(
     })
 }
 
-/// Why the runtime ended before the harness said how things went. The test
-/// file is the main module, so a file that does not load (a syntax error,
-/// an import that does not resolve) ends the runtime with its own
-/// `error: …` report before any of the file runs: that is a load fault.
-fn ended_early(exit: Exit, output: String, during: Option<Unfinished>) -> Fault {
+/// Why the runtime ended before the harness said how things went. A test
+/// file that does not load (a syntax error, an import that does not
+/// resolve) may end the runtime with its own report before any of the
+/// file runs: that is a load fault.
+fn ended_early(launch: &Launch, exit: Exit, output: String, during: Option<Unfinished>) -> Fault {
     let during = during.unwrap_or(Unfinished::Silent);
     if during == Unfinished::Loading
         && !output.contains("Top-level await promise never resolved")
-        && let Some(message) = runtime_error(&output)
+        && !output.contains("unsettled top-level await")
+        && let Some(message) = launch.host.load_error(&output)
     {
         return Fault::Load {
             message,
@@ -178,18 +179,6 @@ fn ended_early(exit: Exit, output: String, during: Option<Unfinished>) -> Fault 
         output,
         during,
     }
-}
-
-/// The runtime's own `error: …` report in `output`, without the backtrace
-/// the runtime may add.
-fn runtime_error(output: &str) -> Option<String> {
-    let start = output.find("error: ")?;
-    if start > 0 && !output[..start].ends_with('\n') {
-        return None;
-    }
-    let text = &output[start + "error: ".len()..];
-    let end = text.find("\nStack backtrace:").unwrap_or(text.len());
-    Some(text[..end].trim_end().to_owned())
 }
 
 /// A snapshot being received and parsed.
@@ -349,7 +338,7 @@ pub fn run_test(
     };
     let mut talk = Conversation::new(job.protocol());
     let mut r = Receiving {
-        maps: launch.source_maps.clone(),
+        maps: launch.host.source_maps(),
         file_url: crate::runtime::file_url(test.file),
         block_line: None,
         run: TestRun::default(),
@@ -388,7 +377,7 @@ pub fn run_test(
         run.fault = Some(if exit == Exit::TimedOut {
             Fault::TimedOut(timeout)
         } else {
-            ended_early(exit, run.output.clone(), talk.unfinished())
+            ended_early(launch, exit, run.output.clone(), talk.unfinished())
         });
     }
     Ok(run)
@@ -566,17 +555,7 @@ const MAX_NAME: usize = 100;
 
 #[cfg(test)]
 mod tests {
-    use super::{MAX_NAME, runtime_error, sanitize};
-
-    #[test]
-    fn the_runtimes_load_error_is_read_from_its_output() {
-        let out = "warning: x\nerror: SyntaxError: Expression expected\n  at a.js:4:13\n\nStack backtrace:\n 0: <unknown>\n";
-        assert_eq!(
-            runtime_error(out).as_deref(),
-            Some("SyntaxError: Expression expected\n  at a.js:4:13")
-        );
-        assert_eq!(runtime_error("a test printed error: no\n"), None);
-    }
+    use super::{MAX_NAME, sanitize};
 
     #[test]
     fn sanitized_names_never_collide() {

@@ -20,7 +20,7 @@ use crate::explain::AllocationSite;
 use crate::measure::{self, Fault, TestRef};
 use crate::project::Package;
 use crate::report::{self, JsonBlock, JsonReport, JsonTest};
-use crate::runtime::{Launch, LaunchSpec, ListedTest, RuntimeInfo, cache_dir, deno, provision};
+use crate::runtime::{Engine, Launch, LaunchSpec, ListedTest, RuntimeInfo, cache_dir, provision};
 use crate::verdict::{self, Standard, Verdict};
 use crate::{exit, interrupt};
 
@@ -35,14 +35,20 @@ pub struct Options {
     pub snapshots: Option<PathBuf>,
     /// Track allocations in every run (slow), not only to explain failures.
     pub trace_allocations: bool,
+    /// Run on this engine only, whatever `memcheck.toml` says.
+    pub engine: Option<Engine>,
     /// After the run, show what each passing test's blocks did (libtest's
     /// `--show-output`, or `--nocapture`).
     pub show_output: bool,
 }
 
-/// One test file with its listed tests and baseline.
+/// One test file on one engine, with its listed tests and baseline.
 struct FileState {
     file: TestFile,
+    /// How the file's tests run: the engine, its binary, the sandbox.
+    launch: Launch,
+    /// `node:` or `deno:` before test names when a run has both engines.
+    prefix: String,
     tests: Result<Vec<ListedTest>, Fault>,
     baseline_path: PathBuf,
     baseline: Result<Option<BaselineFile>, String>,
@@ -50,17 +56,30 @@ struct FileState {
     rerecord: String,
 }
 
-/// A test's record: file, test name and line (two tests may share a name).
+impl FileState {
+    /// A test's name as libtest shows and filters it.
+    fn full_name(&self, test: &str) -> String {
+        format!(
+            "{}{}",
+            self.prefix,
+            report::full_name(&self.file.relative, test)
+        )
+    }
+}
+
+/// A test's record: engine prefix and file, test name and line (two tests
+/// may share a name).
 type RecordKey = (String, String, Option<u32>);
 
 /// What the trials report back.
 #[derive(Default)]
 struct Shared {
     records: BTreeMap<RecordKey, JsonTest>,
-    /// New baselines per test file, per test, per block.
-    updates: BTreeMap<String, BTreeMap<String, BTreeMap<String, BlockBaseline>>>,
+    /// New baselines per baseline file, per test, per block.
+    updates: BTreeMap<PathBuf, BTreeMap<String, BTreeMap<String, BlockBaseline>>>,
     notes: Vec<String>,
-    runtime: Option<RuntimeInfo>,
+    /// The runtime of each engine that ran.
+    runtimes: BTreeMap<Engine, RuntimeInfo>,
     /// With `--show-output`: what each passing test did, by full name.
     successes: BTreeMap<String, String>,
 }
@@ -68,33 +87,24 @@ struct Shared {
 /// Run the suite; returns the process exit code.
 pub fn run(config: &Config, args: &Arguments, opts: &Options) -> anyhow::Result<i32> {
     let cache = cache_dir();
-    let runtime = provision(
-        &config.runtime.version,
-        config
-            .runtime
-            .path
-            .as_deref()
-            .map(|p| config.root.join(p))
-            .as_deref(),
-        &cache,
-    )?;
-    let launch = Launch::prepare(LaunchSpec {
-        binary: runtime.binary.clone(),
-        cache: &cache,
-        root: &config.root,
-        allow: config.runtime.allow.clone(),
-        v8_flags: config.runtime.v8_flags.clone(),
-    })?;
-    let run_dir = launch.run_dir.path().to_path_buf();
+    let engines = match opts.engine {
+        Some(e) => vec![e],
+        None => config.runtime.engines.clone(),
+    };
+    let launches = engines
+        .iter()
+        .map(|&e| prepare_engine(config, e, &cache, opts))
+        .collect::<anyhow::Result<Vec<Launch>>>()?;
+    let run_dirs: Vec<PathBuf> = launches
+        .iter()
+        .map(|l| l.run_dir.path().to_path_buf())
+        .collect();
     interrupt::install(move || {
-        let _ = std::fs::remove_dir_all(&run_dir);
+        for dir in &run_dirs {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     })
     .context("cannot install the signal handlers")?;
-    let launch = if opts.trace_allocations {
-        launch.traced()
-    } else {
-        launch
-    };
     let files = discover(config)
         .map_err(|e| anyhow::anyhow!("cannot search {} for tests: {e}", config.root.display()))?;
     if files.is_empty() {
@@ -104,93 +114,40 @@ pub fn run(config: &Config, args: &Arguments, opts: &Options) -> anyhow::Result<
             config.include
         );
     }
-
     let shared = Arc::new(Mutex::new(Shared::default()));
-    let mut states = Vec::new();
-    for file in files {
-        let measure::Listing {
-            runtime: info,
-            tests,
-        } = measure::list(&launch, &file.path, &file.relative, config.runtime.timeout)?;
-        if let Some(info) = info {
-            shared.lock().unwrap().runtime.get_or_insert(info);
-        }
-        // A file that declares no tests guards nothing: say so.
-        let tests = match tests {
-            Ok(t) if t.is_empty() => Err(Fault::NoTests),
-            other => other,
-        };
-        let baseline_path = baseline::path_for(&file.path);
-        let baseline = BaselineFile::load(&baseline_path).map_err(|e| e.to_string());
-        states.push(Arc::new(FileState {
-            file,
-            tests,
-            baseline_path,
-            baseline,
-            rerecord: String::new(),
-        }));
-    }
-    let commands: Vec<String> = states
-        .iter()
-        .map(|s| rerecord_command(s, &states))
-        .collect();
-    for (state, command) in states.iter_mut().zip(commands) {
-        if let Some(s) = Arc::get_mut(state) {
-            s.rerecord = command;
-        }
-    }
-
-    // Settings for a test that does not exist do nothing: say so, unless a
-    // file could not be listed (its tests are unknown).
-    if states.iter().all(|s| s.tests.is_ok()) {
-        let listed: Vec<(&str, &str)> = states
-            .iter()
-            .flat_map(|s| {
-                let tests = s.tests.as_deref().unwrap_or_default();
-                tests
-                    .iter()
-                    .map(|t| (s.file.relative.as_str(), t.name.as_str()))
-            })
-            .collect();
-        for key in config.unmatched_tests(&listed) {
-            eprintln!(
-                "memcheck: warning: {}: [tests.{key:?}] names no test; write a test's name or `FILE::NAME` as `cargo memcheck --list` prints it",
-                report::display_path(&config.file)
-            );
-        }
-    }
+    let states = list_files(config, &launches, &files, &shared)?;
+    warn_unmatched(config, &states);
 
     let mut trials = Vec::new();
     for state in &states {
         let tests = match &state.tests {
             Ok(t) => t.clone(),
             Err(fault) => {
-                let message = explain_fault(fault, &state.file, &launch);
-                let full = state.file.relative.clone();
-                let key = (state.file.relative.clone(), "(load)".to_owned(), None);
-                trials.push(failing_trial(&shared, full, key, message));
+                let message = explain_fault(fault, &state.file, &state.launch);
+                let full = format!("{}{}", state.prefix, state.file.relative);
+                let who = (state.clone(), "(load)".to_owned(), None);
+                trials.push(failing_trial(&shared, full, who, message));
                 continue;
             }
         };
         let mut seen: BTreeMap<String, Option<u32>> = BTreeMap::new();
         for (index, test) in tests.into_iter().enumerate() {
-            let full = report::full_name(&state.file.relative, &test.name);
+            let full = state.full_name(&test.name);
             if let Some(first) = seen.get(&test.name) {
                 let message = duplicate_name(&state.file.relative, &test, *first);
-                let key = (state.file.relative.clone(), test.name.clone(), test.line);
-                trials.push(failing_trial(&shared, full, key, message));
+                let who = (state.clone(), test.name.clone(), test.line);
+                trials.push(failing_trial(&shared, full, who, message));
                 continue;
             }
             seen.insert(test.name.clone(), test.line);
             let state = state.clone();
             let shared = shared.clone();
-            let launch = launch.clone();
             let config = config.clone();
             let opts = opts.clone();
             let ignore = test.ignore;
             trials.push(
                 Trial::test(full, move || {
-                    run_trial(&config, &launch, &state, (index, &test), &opts, &shared)
+                    run_trial(&config, &state, (index, &test), &opts, &shared)
                 })
                 .with_ignored_flag(ignore),
             );
@@ -247,20 +204,140 @@ pub fn run(config: &Config, args: &Arguments, opts: &Options) -> anyhow::Result<
     })
 }
 
+/// The launch of one engine: its binary (provisioned), harness and sandbox.
+fn prepare_engine(
+    config: &Config,
+    engine: Engine,
+    cache: &Path,
+    opts: &Options,
+) -> anyhow::Result<Launch> {
+    let configured = config.runtime.path(engine).map(|p| config.root.join(p));
+    let runtime = provision(
+        engine,
+        config.runtime.version(engine),
+        configured.as_deref(),
+        cache,
+    )?;
+    let launch = Launch::prepare(LaunchSpec {
+        engine,
+        binary: runtime.binary,
+        cache,
+        root: &config.root,
+        allow: config.runtime.allow.clone(),
+        v8_flags: config.runtime.v8_flags.clone(),
+        node_flags: config.runtime.node_flags.clone(),
+    })?;
+    if !launch.host.closes_links() {
+        for e in &launch.sandbox.escapes {
+            eprintln!(
+                "memcheck: warning: on {}, the link {} → {} stays open to tests (its permission model follows links)",
+                engine.title(),
+                report::display_path(&e.link),
+                e.target.display()
+            );
+        }
+    }
+    Ok(if opts.trace_allocations {
+        launch.traced()
+    } else {
+        launch
+    })
+}
+
+/// List every file on every engine, with its baseline.
+fn list_files(
+    config: &Config,
+    launches: &[Launch],
+    files: &[TestFile],
+    shared: &Mutex<Shared>,
+) -> anyhow::Result<Vec<Arc<FileState>>> {
+    let mut states = Vec::new();
+    for launch in launches {
+        let prefix = if launches.len() > 1 {
+            format!("{}:", launch.engine)
+        } else {
+            String::new()
+        };
+        for file in files {
+            let measure::Listing {
+                runtime: info,
+                tests,
+            } = measure::list(launch, &file.path, &file.relative, config.runtime.timeout)?;
+            if let Some(info) = info {
+                shared
+                    .lock()
+                    .unwrap()
+                    .runtimes
+                    .entry(launch.engine)
+                    .or_insert(info);
+            }
+            // A file that declares no tests guards nothing: say so.
+            let tests = match tests {
+                Ok(t) if t.is_empty() => Err(Fault::NoTests),
+                other => other,
+            };
+            let baseline_path = baseline::path_for(&file.path, launch.engine);
+            let baseline = BaselineFile::load(&baseline_path).map_err(|e| e.to_string());
+            states.push(Arc::new(FileState {
+                file: file.clone(),
+                launch: launch.clone(),
+                prefix: prefix.clone(),
+                tests,
+                baseline_path,
+                baseline,
+                rerecord: String::new(),
+            }));
+        }
+    }
+    let commands: Vec<String> = states
+        .iter()
+        .map(|s| rerecord_command(s, &states))
+        .collect();
+    for (state, command) in states.iter_mut().zip(commands) {
+        if let Some(s) = Arc::get_mut(state) {
+            s.rerecord = command;
+        }
+    }
+    Ok(states)
+}
+
+/// Settings for a test that does not exist do nothing: say so, unless a
+/// file could not be listed (its tests are unknown).
+fn warn_unmatched(config: &Config, states: &[Arc<FileState>]) {
+    if !states.iter().all(|s| s.tests.is_ok()) {
+        return;
+    }
+    let listed: Vec<(&str, &str)> = states
+        .iter()
+        .flat_map(|s| {
+            let tests = s.tests.as_deref().unwrap_or_default();
+            tests
+                .iter()
+                .map(|t| (s.file.relative.as_str(), t.name.as_str()))
+        })
+        .collect();
+    for key in config.unmatched_tests(&listed) {
+        eprintln!(
+            "memcheck: warning: {}: [tests.{key:?}] names no test; write a test's name or `FILE::NAME` as `cargo memcheck --list` prints it",
+            report::display_path(&config.file)
+        );
+    }
+}
+
 fn run_trial(
     config: &Config,
-    launch: &Launch,
     state: &FileState,
     (index, test): (usize, &ListedTest),
     opts: &Options,
     shared: &Mutex<Shared>,
 ) -> Result<(), Failed> {
+    let launch = &state.launch;
     let file = &state.file.relative;
-    let full = report::full_name(file, &test.name);
+    let full = state.full_name(&test.name);
     let settings = config.test(file, &test.name);
     if let Some(why) = &test.invalid {
         let m = format!("{file}{}: {why}", line_suffix(test));
-        return fail(shared, file, test, Vec::new(), m);
+        return fail(shared, state, test, Vec::new(), m);
     }
     let timeout = match &test.timeout {
         None | Some(serde_json::Value::Null) => None,
@@ -271,7 +348,7 @@ fn run_trial(
                     "{file}{}: invalid timeout {v}: write milliseconds as a whole number, e.g. {{ timeout: 5000 }}",
                     line_suffix(test)
                 );
-                return fail(shared, file, test, Vec::new(), m);
+                return fail(shared, state, test, Vec::new(), m);
             }
         },
     };
@@ -297,10 +374,15 @@ fn run_trial(
     };
     let mut run = match measure::run_test(launch, test_ref, timeout, keep.as_deref()) {
         Ok(r) => r,
-        Err(e) => return fail(shared, file, test, Vec::new(), e.to_string()),
+        Err(e) => return fail(shared, state, test, Vec::new(), e.to_string()),
     };
     if let Some(info) = &run.runtime {
-        shared.lock().unwrap().runtime.get_or_insert(info.clone());
+        shared
+            .lock()
+            .unwrap()
+            .runtimes
+            .entry(launch.engine)
+            .or_insert(info.clone());
     }
     // A whole-body block starts where its test does.
     for b in &mut run.blocks {
@@ -315,7 +397,7 @@ fn run_trial(
         if !matches!(fault, Fault::Crashed { .. }) {
             m.push_str(&output_section(&run.output));
         }
-        return fail(shared, file, test, blocks, m);
+        return fail(shared, state, test, blocks, m);
     }
 
     let test_budget = match test.budget.as_ref().map(Budget::from_json).transpose() {
@@ -323,7 +405,7 @@ fn run_trial(
         Err(e) => {
             return fail(
                 shared,
-                file,
+                state,
                 test,
                 blocks,
                 format!("{file}{}: {e}", line_suffix(test)),
@@ -333,7 +415,7 @@ fn run_trial(
     let tolerance = settings.tolerance.unwrap_or(config.tolerance);
     let baseline_file = match &state.baseline {
         Ok(b) => b.as_ref(),
-        Err(e) if !opts.update => return fail(shared, file, test, blocks, e.clone()),
+        Err(e) if !opts.update => return fail(shared, state, test, blocks, e.clone()),
         Err(_) => None,
     };
     let runtime = run.runtime.clone().unwrap_or_default();
@@ -349,7 +431,7 @@ fn run_trial(
             runtime.v8,
             state.rerecord
         );
-        return fail(shared, file, test, blocks, m);
+        return fail(shared, state, test, blocks, m);
     }
     let recorded = baseline_file.and_then(|b| b.tests.get(&test.name));
     let verdicts: Vec<Verdict> = run
@@ -427,7 +509,7 @@ fn run_trial(
             .lock()
             .unwrap()
             .updates
-            .entry(file.clone())
+            .entry(state.baseline_path.clone())
             .or_default()
             .insert(test.name.clone(), staged);
     }
@@ -440,11 +522,11 @@ fn run_trial(
             }
             shared.lock().unwrap().successes.insert(full.clone(), text);
         }
-        record(shared, file, &test.name, test.line, Ok(()), blocks);
+        record(shared, state, &test.name, test.line, Ok(()), blocks);
         Ok(())
     } else {
         let message = failures.trim_end().to_owned() + &output_section(&run.output);
-        fail(shared, file, test, blocks, message)
+        fail(shared, state, test, blocks, message)
     }
 }
 
@@ -459,17 +541,25 @@ fn output_section(output: &str) -> String {
 }
 
 /// A trial that fails with `message` without running anything (a file that
-/// cannot be listed, a duplicate test name), recorded under `key`.
+/// cannot be listed, a duplicate test name), recorded as `who`: its file,
+/// its name and line.
 fn failing_trial(
     shared: &Arc<Mutex<Shared>>,
     full: String,
-    key: RecordKey,
+    who: (Arc<FileState>, String, Option<u32>),
     message: String,
 ) -> Trial {
     let shared = shared.clone();
     Trial::test(full, move || {
-        let (file, name, line) = &key;
-        record(&shared, file, name, *line, Err(message.clone()), Vec::new());
+        let (state, name, line) = &who;
+        record(
+            &shared,
+            state,
+            name,
+            *line,
+            Err(message.clone()),
+            Vec::new(),
+        );
         Err(Failed::from(message))
     })
 }
@@ -506,7 +596,7 @@ fn explain_fault(fault: &Fault, file: &TestFile, launch: &Launch) -> String {
     let explain = |text: &str| {
         package
             .explain_unresolved(text)
-            .or_else(|| deno::explain_denial(text, &launch.sandbox))
+            .or_else(|| launch.host.explain(text, &launch.sandbox))
     };
     let denied = match fault {
         Fault::Load { message, stack } | Fault::Threw { message, stack } => {
@@ -527,14 +617,14 @@ fn line_suffix(test: &ListedTest) -> String {
 
 fn fail(
     shared: &Mutex<Shared>,
-    file: &str,
+    state: &FileState,
     test: &ListedTest,
     blocks: Vec<JsonBlock>,
     message: String,
 ) -> Result<(), Failed> {
     record(
         shared,
-        file,
+        state,
         &test.name,
         test.line,
         Err(message.clone()),
@@ -545,7 +635,7 @@ fn fail(
 
 fn record(
     shared: &Mutex<Shared>,
-    file: &str,
+    state: &FileState,
     name: &str,
     line: Option<u32>,
     outcome: Result<(), String>,
@@ -555,10 +645,12 @@ fn record(
         Ok(()) => ("passed", None),
         Err(m) => ("failed", Some(m)),
     };
+    let file = &state.file.relative;
     shared.lock().unwrap().records.insert(
-        (file.to_owned(), name.to_owned(), line),
+        (record_file(state), name.to_owned(), line),
         JsonTest {
             file: file.to_owned(),
+            engine: state.launch.engine.name(),
             name: name.to_owned(),
             line,
             status,
@@ -568,15 +660,20 @@ fn record(
     );
 }
 
+/// A record's file key: the file, after its engine prefix.
+fn record_file(state: &FileState) -> String {
+    format!("{}{}", state.prefix, state.file.relative)
+}
+
 /// Merge the staged baselines into their files: entries of tests that did
 /// not run are kept; entries of tests that no longer exist are dropped.
 fn write_baselines(states: &[Arc<FileState>], shared: &Shared) -> anyhow::Result<()> {
     let mut refused = Vec::new();
     for state in states {
-        let Some(updates) = shared.updates.get(&state.file.relative) else {
+        let Some(updates) = shared.updates.get(&state.baseline_path) else {
             continue;
         };
-        let Some(runtime) = &shared.runtime else {
+        let Some(runtime) = shared.runtimes.get(&state.launch.engine) else {
             continue;
         };
         // A file holds one runtime's figures; a corrupt one cannot be
@@ -609,6 +706,7 @@ fn write_baselines(states: &[Arc<FileState>], shared: &Shared) -> anyhow::Result
             }
         };
         file.runtime = baseline::runtime_label(runtime);
+        file.notes = state.launch.host.sandbox_notes();
         file.v8 = runtime.v8.clone();
         if let Ok(tests) = &state.tests {
             file.tests
@@ -708,13 +806,17 @@ fn json_report(states: &[Arc<FileState>], shared: &Shared, args: &Arguments) -> 
             Err(_) => vec![("(load)".to_owned(), None, false)],
         };
         for (name, line, ignore) in listed {
-            if let Some(r) = shared.records.get(&(file.clone(), name.clone(), line)) {
+            if let Some(r) = shared
+                .records
+                .get(&(record_file(state), name.clone(), line))
+            {
                 tests.push(r.clone());
-            } else if selected(&report::full_name(file, &name), args) && (!args.ignored || ignore) {
+            } else if selected(&state.full_name(&name), args) && (!args.ignored || ignore) {
                 // Not run, yet chosen by the filters: ignored. (`--ignored`
                 // filters out the tests not marked ignored, as libtest does.)
                 tests.push(JsonTest {
                     file: file.clone(),
+                    engine: state.launch.engine.name(),
                     name,
                     line,
                     status: "ignored",
@@ -725,7 +827,8 @@ fn json_report(states: &[Arc<FileState>], shared: &Shared, args: &Arguments) -> 
         }
     }
     JsonReport {
-        runtime: shared.runtime.clone().unwrap_or_default(),
+        runtime: shared.runtimes.values().next().cloned().unwrap_or_default(),
+        runtimes: shared.runtimes.values().cloned().collect(),
         tests,
     }
 }

@@ -35,14 +35,24 @@ struct Decoded {
 /// The source maps of one Deno cache, read on first use.
 #[derive(Debug)]
 pub struct SourceMaps {
-    gen_dir: PathBuf,
+    /// `None`: the engine runs what was written (Node strips types in
+    /// place, so its positions are the file's own).
+    gen_dir: Option<PathBuf>,
     read: Mutex<HashMap<String, Option<Arc<Decoded>>>>,
 }
 
 impl SourceMaps {
     pub fn new(deno_dir: &Path) -> SourceMaps {
         SourceMaps {
-            gen_dir: deno_dir.join("gen"),
+            gen_dir: Some(deno_dir.join("gen")),
+            read: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Maps that map nothing.
+    pub fn none() -> SourceMaps {
+        SourceMaps {
+            gen_dir: None,
             read: Mutex::new(HashMap::new()),
         }
     }
@@ -61,6 +71,7 @@ impl SourceMaps {
     }
 
     fn decoded(&self, url: &str) -> Option<Arc<Decoded>> {
+        let gen_dir = self.gen_dir.as_ref()?;
         let path = url.strip_prefix("file://")?;
         let path = path.split('?').next()?;
         if !TRANSPILED.iter().any(|e| path.ends_with(e)) {
@@ -69,9 +80,7 @@ impl SourceMaps {
         let mut read = self.read.lock().unwrap_or_else(|e| e.into_inner());
         read.entry(path.to_owned())
             .or_insert_with(|| {
-                let emitted = self
-                    .gen_dir
-                    .join(format!("file{}.js", percent_decode(path)));
+                let emitted = gen_dir.join(format!("file{}.js", percent_decode(path)));
                 let text = std::fs::read_to_string(emitted).ok()?;
                 inline_map(&text).map(Arc::new)
             })

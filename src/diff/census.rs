@@ -5,8 +5,9 @@
 //! (`calculateShallowSizes`), plain objects named after their property set
 //! when several share it. On top of that, the noise that is not the user's is
 //! dropped: V8 internals (`system / …`), code and metadata, embedder and
-//! synthetic nodes, heap numbers, and objects kept alive only by code (the
-//! boilerplates of object literals).
+//! synthetic nodes, heap numbers, and objects the program does not keep:
+//! those held only by code (the boilerplates of object literals), the
+//! string table, or the harness's own frame.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -149,19 +150,67 @@ fn is_foldable(snap: &Snapshot, n: NodeIndex) -> bool {
     }
 }
 
-/// Whether a retainer does not make an object the program's: V8 metadata
-/// (code, shapes, allocation sites, feedback), or the machine stack, which at
-/// a checkpoint holds only the harness's frame.
+/// Whether a node's references do not make an object the program's: V8
+/// metadata (code, shapes, allocation sites, feedback, the last RegExp
+/// match), the string table,
+/// or the machine stack and handles, which at a checkpoint hold only the
+/// harness's frame directly.
 fn is_metadata(snap: &Snapshot, n: NodeIndex) -> bool {
     match snap.node_type_name(n) {
         "code" | "object shape" => true,
-        "synthetic" => matches!(snap.name(n), "(Stack roots)" | "(Handle scope)"),
+        "synthetic" => matches!(
+            snap.name(n),
+            "(Stack roots)" | "(Handle scope)" | "(Internalized strings)"
+        ),
         _ => {
             let name = snap.name(n);
             name.starts_with("system / AllocationSite")
                 || name.starts_with("system / FeedbackVector")
+                || name.starts_with("system / RegExpMatchInfo")
         }
     }
+}
+
+/// Which nodes the program keeps: those with a retainer that is program
+/// state. A retainer is not when it is metadata (see [`is_metadata`]), the
+/// microtask running when the snapshot was taken (the harness's own
+/// continuation), or itself an object held only by such retainers (a typed
+/// array on the harness's stack holds its buffer). One level of that, not
+/// more: a test's suspended async frame hangs off the harness's frame too,
+/// through many objects, and it is the test's.
+fn kept_by_program(snap: &Snapshot) -> Vec<bool> {
+    let count = snap.node_count();
+    let mut current_microtask = Vec::new();
+    for from in 0..count as NodeIndex {
+        if snap.node_type_name(from) == "synthetic" {
+            for e in snap.edges(from) {
+                if snap.edge_name_str(e) == Some("current_microtask") {
+                    current_microtask.push(snap.edge_to(e));
+                }
+            }
+        }
+    }
+    let inert = |n: NodeIndex| is_metadata(snap, n) || current_microtask.contains(&n);
+    let held_by = |not_program: &dyn Fn(NodeIndex) -> bool| {
+        let mut retained = vec![false; count];
+        let mut held = vec![false; count];
+        for from in 0..count as NodeIndex {
+            let program = !not_program(from);
+            for e in snap.edges(from) {
+                if snap.edge_type_name(e) == "weak" {
+                    continue;
+                }
+                let to = snap.edge_to(e) as usize;
+                retained[to] = true;
+                held[to] |= program;
+            }
+        }
+        (0..count)
+            .map(|i| held[i] || !retained[i])
+            .collect::<Vec<bool>>()
+    };
+    let first = held_by(&inert);
+    held_by(&|n| inert(n) || !first[n as usize])
 }
 
 /// The counted objects of `snap`, sorted by id.
@@ -169,34 +218,24 @@ pub fn census(snap: &Snapshot, classes: &mut Classes, interfaces: &Interfaces) -
     let count = snap.node_count();
     let mut size: Vec<u64> = (0..count as NodeIndex).map(|n| snap.self_size(n)).collect();
 
-    // One pass over the edges: owners of foldable nodes, and whether each node
-    // has a retainer that is program state.
+    // Owners of foldable nodes: DevTools folds a node into its one owner.
     let mut owner = vec![NONE; count];
-    let mut held = vec![false; count];
-    let mut retained = vec![false; count];
     for from in 0..count as NodeIndex {
         let from_synthetic = matches!(snap.node_type_name(from), "synthetic") || from == 0;
-        let from_metadata = is_metadata(snap, from);
         for e in snap.edges(from) {
             if snap.edge_type_name(e) == "weak" {
                 continue;
             }
             let to = snap.edge_to(e) as usize;
-            retained[to] = true;
-            if !from_metadata {
-                held[to] = true;
-            }
-            if !from_synthetic {
-                owner[to] = match owner[to] {
-                    NONE => from,
-                    o if o == from => o,
-                    _ => MANY,
-                };
-            } else {
-                owner[to] = MANY;
-            }
+            owner[to] = match owner[to] {
+                _ if from_synthetic => MANY,
+                NONE => from,
+                o if o == from => o,
+                _ => MANY,
+            };
         }
     }
+    let kept = kept_by_program(snap);
     for n in 0..count as NodeIndex {
         let o = owner[n as usize];
         if o != NONE && o != MANY && is_foldable(snap, n) {
@@ -211,8 +250,9 @@ pub fn census(snap: &Snapshot, classes: &mut Classes, interfaces: &Interfaces) -
         if size[i] == 0 || is_noise_type(snap.node_type_name(n)) {
             continue;
         }
-        // Kept alive by code and metadata alone: a literal's boilerplate.
-        if retained[i] && !held[i] {
+        // Kept alive by code and metadata alone (a literal's boilerplate),
+        // or only by the harness's frame.
+        if !kept[i] {
             continue;
         }
         let name = class_name(snap, n, interfaces);

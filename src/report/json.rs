@@ -13,13 +13,17 @@ use crate::runtime::RuntimeInfo;
 
 #[derive(Debug, Serialize, Default)]
 pub struct JsonReport {
+    /// The first engine's runtime (every runtime is in `runtimes`).
     pub runtime: RuntimeInfo,
+    pub runtimes: Vec<RuntimeInfo>,
     pub tests: Vec<JsonTest>,
 }
 
 #[derive(Debug, Serialize, Clone)]
 pub struct JsonTest {
     pub file: String,
+    /// `deno` or `node`.
+    pub engine: &'static str,
     pub name: String,
     /// The line of the `test(...)` call.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -190,19 +190,23 @@ pub fn fault(f: &Fault, file: &str) -> String {
 
 /// The runtime ended before the harness said how the test went.
 fn crashed(file: &str, exit: &Exit, output: &str, during: &Unfinished) -> String {
+    // The runtime's words when its event loop empties while the harness
+    // awaits (Deno's, then Node's).
+    let stalled = output.contains("Top-level await promise never resolved")
+        || output.contains("unsettled top-level await");
     let output = without_harness_lines(output);
     let tail: Vec<&str> = output.lines().rev().take(20).collect::<Vec<_>>();
     let tail: Vec<&str> = tail.into_iter().rev().collect();
     let mut hint = String::new();
-    if output.contains("JavaScript out of memory") {
+    if output.contains("JavaScript out of memory")
+        || output.contains("JavaScript heap out of memory")
+    {
         hint.push_str(
             "\nthe JavaScript heap reached its limit: the test keeps more than V8 may hold \
              (a leak?), or needs a larger heap: v8_flags = [\"--max-old-space-size=MiB\"] \
              under [runtime] in memcheck.toml",
         );
     }
-    // Deno's words when the event loop empties while the harness awaits.
-    let stalled = output.contains("Top-level await promise never resolved");
     let head = match during {
         Unfinished::Loading if stalled => {
             // The runtime's own message points into the harness: leave it out.
@@ -310,11 +314,7 @@ fn user_stack(message: &str, stack: &str) -> String {
         let trimmed = line.trim_start();
         // The harness's frames and the runtime's own (`ext:`) say nothing
         // about the test.
-        if trimmed.is_empty()
-            || line.contains("/harness-")
-            || trimmed.contains("(ext:")
-            || trimmed.starts_with("at ext:")
-        {
+        if trimmed.is_empty() || line.contains("/harness-") || runtime_frame(trimmed) {
             continue;
         }
         if !trimmed.starts_with("at ") && out.contains(trimmed) {
@@ -337,6 +337,13 @@ fn without_job_query(text: &str) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// A stack frame inside the runtime itself (Deno's `ext:`, Node's `node:`).
+fn runtime_frame(frame: &str) -> bool {
+    ["(ext:", "at ext:", "(node:", "at node:"]
+        .iter()
+        .any(|m| frame.contains(m))
 }
 
 /// A path as users want to read it: relative to the current directory when
@@ -367,6 +374,15 @@ fn relative_urls(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn runtime_frames_are_left_out() {
+        let stack = "Error: x\n    at f (a.js:1:2)\n    at g (ext:core/01_core.js:3:4)\n    at h (node:internal/x:5:6)";
+        assert_eq!(
+            user_stack("Error: x", stack),
+            "Error: x\n    at f (a.js:1:2)"
+        );
+    }
 
     #[test]
     fn the_job_query_is_left_out() {

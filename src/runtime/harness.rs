@@ -20,13 +20,20 @@ const FILES: &[(&str, &str)] = &[
     ("memcheck.js", include_str!("../../harness/memcheck.js")),
     ("core.js", include_str!("../../harness/core.js")),
     ("deno.js", include_str!("../../harness/deno.js")),
+    ("node.mjs", include_str!("../../harness/node.mjs")),
+    // The harness's `.js` files are modules, for Node too.
+    ("package.json", "{ \"type\": \"module\" }\n"),
 ];
 
 /// The harness files on disk.
 #[derive(Clone, Debug)]
 pub struct Harness {
-    /// The Deno entry point.
-    pub entry: PathBuf,
+    /// Its folder.
+    pub dir: PathBuf,
+    /// The Deno host, preloaded before the test file.
+    pub deno_entry: PathBuf,
+    /// The Node host, the main module that imports the test file.
+    pub node_entry: PathBuf,
     /// The module `import { test } from "memcheck"` names.
     pub module: PathBuf,
 }
@@ -45,8 +52,10 @@ impl Harness {
             .collect();
         let dir = cache.join(format!("harness-{hash}"));
         let harness = Harness {
-            entry: dir.join("deno.js"),
+            deno_entry: dir.join("deno.js"),
+            node_entry: dir.join("node.mjs"),
             module: dir.join("memcheck.js"),
+            dir: dir.clone(),
         };
         if dir.join(".complete").is_file() {
             return Ok(harness);

@@ -4,7 +4,10 @@
 
 mod channel;
 pub mod deno;
+mod engine;
 mod harness;
+mod host;
+mod node;
 mod output;
 mod process;
 mod protocol;
@@ -16,11 +19,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 pub use channel::{ChannelDir, Frame, FrameError, FrameReader, Limits};
+pub use engine::Engine;
 pub use harness::{Harness, file_url};
+pub use host::Host;
 pub use output::Captured;
 pub use process::{Event, Exit, Session};
 pub use protocol::{Conversation, ListedTest, Message, Mode, RuntimeInfo, Unfinished};
-pub use provision::{CACHE_ENV, DENO_ENV, Provisioned, cache_dir, provision};
+pub use provision::{CACHE_ENV, Provisioned, cache_dir, provision};
 pub use sandbox::Sandbox;
 
 /// V8 flags every run needs: `gc()` for checkpoints, and determinism.
@@ -37,19 +42,28 @@ pub const V8_FLAGS: &[&str] = &[
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
     #[error(
-        "the deno binary {binary} (from {origin}) does not exist; fix the path or unset it to use the pinned download"
+        "the runtime binary {binary} (from {origin}) does not exist; fix the path or unset it to use the pinned download"
     )]
     Missing { binary: PathBuf, origin: String },
-    #[error("no prebuilt Deno for {0} is known; install Deno and set MEMCHECK_DENO to its binary")]
-    Unsupported(String),
     #[error(
-        "cannot install the Deno runtime: `npm` was not found on PATH; install Node.js with npm, or install Deno and set MEMCHECK_DENO to its binary"
+        "no prebuilt {} {version} for {platform} is published on npm; install {} {version} and put it on PATH, or set {} to its binary",
+        engine.title(), engine.title(), engine.env_var()
     )]
-    NoNpm,
+    Unsupported {
+        engine: Engine,
+        version: String,
+        platform: String,
+    },
     #[error(
-        "cannot install the Deno runtime: {0}\nfix: check that npm can reach its registry, or install Deno and set MEMCHECK_DENO to its binary"
+        "cannot install {}: `npm` was not found on PATH; install Node.js with npm, or install {} {} and set {} to its binary",
+        .0.title(), .0.title(), .0.default_version(), .0.env_var()
     )]
-    Install(String),
+    NoNpm(Engine),
+    #[error(
+        "cannot install {}: {message}\nfix: check that npm can reach its registry, or install it yourself and set {} to its binary",
+        engine.title(), engine.env_var()
+    )]
+    Install { engine: Engine, message: String },
     #[error(
         "the downloaded {spec} has sha256 {actual}, but {expected} is pinned; refusing to run it"
     )]
@@ -87,13 +101,14 @@ pub enum RuntimeError {
 /// How to start the runtime for any job of this run.
 #[derive(Clone, Debug)]
 pub struct Launch {
+    pub engine: Engine,
+    /// What differs between engines.
+    pub host: Arc<dyn Host>,
     pub binary: PathBuf,
     pub harness: Harness,
-    /// Extra permissions from `memcheck.toml`, as `--allow-<entry>`.
+    /// Extra permissions from `memcheck.toml` (`runtime.allow`).
     pub allow: Vec<String>,
     pub v8_flags: Vec<String>,
-    /// `DENO_DIR`: Deno's own cache, the user's (see [`deno::user_deno_dir`]).
-    pub deno_dir: PathBuf,
     /// Track allocations (slow): snapshots then carry allocation stacks.
     pub trace: bool,
     /// Open the inspector for the harness (sampling allocated bytes).
@@ -101,23 +116,23 @@ pub struct Launch {
     pub sandbox: Arc<Sandbox>,
     /// This run's private folder: channels and import maps.
     pub run_dir: Arc<ChannelDir>,
-    pub import_maps: Arc<deno::ImportMaps>,
-    /// The source maps of what the runtime transpiled.
-    pub source_maps: Arc<crate::sourcemap::SourceMaps>,
 }
 
 /// What [`Launch::prepare`] needs.
 pub struct LaunchSpec<'a> {
+    pub engine: Engine,
     pub binary: PathBuf,
     /// memcheck's cache (the harness is written there).
     pub cache: &'a Path,
     pub root: &'a Path,
     pub allow: Vec<String>,
     pub v8_flags: Vec<String>,
+    /// Node's own command-line options (`runtime.node_flags`).
+    pub node_flags: Vec<String>,
 }
 
 impl Launch {
-    /// Install the harness, scan the sandbox and write this run's import map.
+    /// Install the harness, scan the sandbox and set up the engine's host.
     pub fn prepare(spec: LaunchSpec) -> Result<Launch, RuntimeError> {
         let harness = Harness::install(spec.cache)?;
         let sandbox =
@@ -126,10 +141,13 @@ impl Launch {
                 error,
             })?;
         let run_dir = ChannelDir::create().map_err(RuntimeError::Channel)?;
-        let deno_dir = deno::user_deno_dir();
-        let ours = deno::our_imports(&harness.module, &sandbox, &deno_dir);
-        let import_maps = deno::ImportMaps::new(run_dir.path(), ours);
+        let host: Arc<dyn Host> = match spec.engine {
+            Engine::Deno => Arc::new(deno::DenoHost::new(&harness, &sandbox, run_dir.path())),
+            Engine::Node => Arc::new(node::NodeHost::new(spec.node_flags)),
+        };
         Ok(Launch {
+            engine: spec.engine,
+            host,
             binary: spec.binary,
             harness,
             allow: spec.allow,
@@ -138,9 +156,6 @@ impl Launch {
             inspector: false,
             sandbox: Arc::new(sandbox),
             run_dir: Arc::new(run_dir),
-            import_maps: Arc::new(import_maps),
-            source_maps: Arc::new(crate::sourcemap::SourceMaps::new(&deno_dir)),
-            deno_dir,
         })
     }
 

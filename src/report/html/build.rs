@@ -13,6 +13,7 @@ use crate::baseline::{self, BaselineFile, BlockBaseline};
 use crate::diff::Comparison;
 use crate::explain::{AllocationSite, RetainerPath};
 use crate::report::{JsonBlock, JsonReport, JsonTest, Snapshots};
+use crate::runtime::Engine;
 
 /// Source files larger than this are not embedded.
 const MAX_SOURCE_BYTES: u64 = 256 * 1024;
@@ -229,14 +230,22 @@ fn sources(tests: &[PageTest], root: &Path, hints: &mut Vec<String>) -> BTreeMap
 /// Each step's recorded figures, from the baseline files beside the test
 /// files, when they were recorded with this run's runtime.
 fn attach_baselines(tests: &mut [PageTest], report: &JsonReport, root: &Path) {
-    let mut files: BTreeMap<String, Option<BaselineFile>> = BTreeMap::new();
-    for t in tests.iter_mut() {
-        let file = files.entry(t.file.clone()).or_insert_with(|| {
-            BaselineFile::load(&baseline::path_for(&root.join(&t.file)))
-                .ok()
-                .flatten()
-                .filter(|b| b.matches_runtime(&report.runtime))
-        });
+    let mut files: BTreeMap<(String, &str), Option<BaselineFile>> = BTreeMap::new();
+    for (t, json) in tests.iter_mut().zip(&report.tests) {
+        let engine: Engine = json.engine.parse().unwrap_or(Engine::Deno);
+        let runtime = report
+            .runtimes
+            .iter()
+            .find(|r| r.name == json.engine)
+            .unwrap_or(&report.runtime);
+        let file = files
+            .entry((t.file.clone(), json.engine))
+            .or_insert_with(|| {
+                BaselineFile::load(&baseline::path_for(&root.join(&t.file), engine))
+                    .ok()
+                    .flatten()
+                    .filter(|b| b.matches_runtime(runtime))
+            });
         let Some(blocks) = file.as_ref().and_then(|f| f.tests.get(&t.name)) else {
             continue;
         };
@@ -414,7 +423,9 @@ mod tests {
         fill.allocations = allocations;
         JsonReport {
             runtime: Default::default(),
+            runtimes: Vec::new(),
             tests: vec![JsonTest {
+                engine: "deno",
                 file: "t.memtest.js".into(),
                 name: "t".into(),
                 line: Some(3),
@@ -484,6 +495,7 @@ mod tests {
     #[test]
     fn a_failed_block_is_the_one_its_message_names() {
         let json = JsonTest {
+            engine: "deno",
             file: "a.memtest.js".into(),
             name: "t".into(),
             line: None,

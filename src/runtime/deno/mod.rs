@@ -20,15 +20,73 @@ mod import_map;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
 pub use import_map::ImportMaps;
 
-use super::harness::file_url;
+use super::harness::{Harness, file_url};
+use super::host::Host;
 use super::sandbox::{Sandbox, flag_path};
 use super::{Job, JobMode, Launch, RuntimeError, V8_FLAGS};
 use crate::project::Package;
+use crate::sourcemap::SourceMaps;
+
+/// The Deno host of a run.
+#[derive(Debug)]
+pub struct DenoHost {
+    /// `DENO_DIR`: Deno's own cache, the user's (see [`user_deno_dir`]).
+    pub deno_dir: PathBuf,
+    import_maps: ImportMaps,
+    source_maps: Arc<SourceMaps>,
+}
+
+impl DenoHost {
+    pub fn new(harness: &Harness, sandbox: &Sandbox, run_dir: &Path) -> DenoHost {
+        let deno_dir = user_deno_dir();
+        let ours = our_imports(&harness.module, sandbox, &deno_dir);
+        DenoHost {
+            import_maps: ImportMaps::new(run_dir, ours),
+            source_maps: Arc::new(SourceMaps::new(&deno_dir)),
+            deno_dir,
+        }
+    }
+}
+
+impl Host for DenoHost {
+    fn command(&self, launch: &Launch, job: &Job, channel: &Path) -> Result<Command, RuntimeError> {
+        command(self, launch, job, channel)
+    }
+
+    fn leftovers(&self, job: &Job) -> Vec<PathBuf> {
+        vec![storage_dir(&self.deno_dir, job)]
+    }
+
+    fn explain(&self, message: &str, sandbox: &Sandbox) -> Option<String> {
+        explain_denial(message, sandbox)
+    }
+
+    fn load_error(&self, output: &str) -> Option<String> {
+        runtime_error(output)
+    }
+
+    fn source_maps(&self) -> Arc<SourceMaps> {
+        self.source_maps.clone()
+    }
+}
+
+/// Deno's own `error: …` report in `output`, without the backtrace it may
+/// add.
+fn runtime_error(output: &str) -> Option<String> {
+    let start = output.find("error: ")?;
+    if start > 0 && !output[..start].ends_with('\n') {
+        return None;
+    }
+    let text = &output[start + "error: ".len()..];
+    let end = text.find("\nStack backtrace:").unwrap_or(text.len());
+    Some(text[..end].trim_end().to_owned())
+}
 
 /// A closed port on the loopback: requests sent there fail at once and
 /// leave the machine never.
@@ -40,11 +98,16 @@ pub const OUTSIDE_SCHEME: &str = "memcheck-outside";
 pub const LINK_SCHEME: &str = "memcheck-symlink";
 
 /// The command that runs `job`, its harness frames going to `channel`.
-pub fn command(launch: &Launch, job: &Job, channel: &Path) -> Result<Command, RuntimeError> {
+fn command(
+    host: &DenoHost,
+    launch: &Launch,
+    job: &Job,
+    channel: &Path,
+) -> Result<Command, RuntimeError> {
     let mut flags: Vec<&str> = V8_FLAGS.to_vec();
     flags.extend(launch.v8_flags.iter().map(String::as_str));
     let package = Package::of(&job.file, &launch.sandbox.root);
-    let import_map = launch
+    let import_map = host
         .import_maps
         .for_config(package.deno_json.as_deref())
         .map_err(RuntimeError::ProjectConfig)?;
@@ -72,7 +135,7 @@ pub fn command(launch: &Launch, job: &Job, channel: &Path) -> Result<Command, Ru
     cmd.args(launch.allow.iter().map(|a| format!("--allow-{a}")))
         .arg(format!("--v8-flags={}", flags.join(",")))
         .arg("--preload")
-        .arg(file_url(&launch.harness.entry))
+        .arg(file_url(&launch.harness.deno_entry))
         .arg(main_module(job))
         .arg(channel)
         .arg(match job.mode {
@@ -92,7 +155,7 @@ pub fn command(launch: &Launch, job: &Job, channel: &Path) -> Result<Command, Ru
         }
     }
     cmd.current_dir(cwd)
-        .env("DENO_DIR", &launch.deno_dir)
+        .env("DENO_DIR", &host.deno_dir)
         .env("NO_COLOR", "1")
         .env("DENO_NO_UPDATE_CHECK", "1")
         .env("DENO_NO_PROMPT", "1")
@@ -117,12 +180,12 @@ fn main_module(job: &Job) -> String {
 }
 
 /// Where Deno keeps the job's `localStorage` and `caches`.
-pub fn storage_dir(launch: &Launch, job: &Job) -> PathBuf {
+fn storage_dir(deno_dir: &Path, job: &Job) -> PathBuf {
     let hash: String = Sha256::digest(main_module(job).as_bytes())
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    launch.deno_dir.join("location_data").join(hash)
+    deno_dir.join("location_data").join(hash)
 }
 
 /// memcheck's own import-map entries: `memcheck` names the harness module,
@@ -248,6 +311,16 @@ mod tests {
                 target: PathBuf::from("/etc"),
             }],
         }
+    }
+
+    #[test]
+    fn the_runtimes_load_error_is_read_from_its_output() {
+        let out = "warning: x\nerror: SyntaxError: Expression expected\n  at a.js:4:13\n\nStack backtrace:\n 0: <unknown>\n";
+        assert_eq!(
+            runtime_error(out).as_deref(),
+            Some("SyntaxError: Expression expected\n  at a.js:4:13")
+        );
+        assert_eq!(runtime_error("a test printed error: no\n"), None);
     }
 
     #[test]

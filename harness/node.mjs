@@ -1,0 +1,160 @@
+// The Node host: the entry point cargo-memcheck starts as
+//   node … node.mjs CHANNEL list|run TEST_FILE_URL [INDEX] [--trace] [--inspector] [--lock-inspector]
+// It gives the engine-neutral core (core.js) what differs between
+// runtimes: the channel, the console, snapshots, the inspector, exiting.
+// Node resolves every import from the importing file, so the test file is
+// imported from here (Deno preloads its host instead, see deno.js).
+
+import { ErrorCtor, NumberCtor, ReflectApply, TextEncoderCtor, TextEncoderPrototypeEncode } from "./primordials.js";
+import fs from "node:fs";
+import v8 from "node:v8";
+import util from "node:util";
+import inspectorModule from "node:inspector";
+import { registerHooks } from "node:module";
+import { installConsole, formatArgs } from "./console.js";
+import { afterLoad, loadFailed, prepare } from "./core.js";
+
+const proc = process;
+const exit = proc.exit;
+const openSync = fs.openSync;
+const writeSync = fs.writeSync;
+const utilInspect = util.inspect;
+const getHeapSnapshot = v8.getHeapSnapshot;
+const gc = globalThis.gc;
+const on = proc.on;
+const encoder = new TextEncoderCtor();
+
+// `import { test } from "memcheck"` and `require("memcheck")` both name the
+// harness's module.
+const MEMCHECK = new URL("./memcheck.js", import.meta.url).href;
+registerHooks({
+  resolve(specifier, context, next) {
+    return specifier === "memcheck" ? { url: MEMCHECK, shortCircuit: true } : next(specifier, context);
+  },
+});
+
+function writeAll(fd, bytes) {
+  let off = 0;
+  while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
+}
+
+function inspect(value) {
+  return utilInspect(value, { colors: false, depth: 4 });
+}
+
+const host = {
+  runtime: { name: "node", version: proc.versions.node, v8: proc.versions.v8 },
+  gc,
+  openChannel(path) {
+    const fd = openSync(path, "w");
+    return (bytes) => writeAll(fd, bytes);
+  },
+  // Node takes the snapshot when the stream is first read, and hands out
+  // its serialized text synchronously.
+  takeSnapshot() {
+    const stream = getHeapSnapshot();
+    const first = stream.read();
+    return { stream, first };
+  },
+  readSnapshot({ stream, first }, onChunk) {
+    let chunk = first;
+    while (chunk !== null) {
+      onChunk(
+        typeof chunk === "string"
+          ? TextEncoderPrototypeEncode(encoder, chunk)
+          : new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength),
+      );
+      chunk = stream.read();
+    }
+    stream.destroy();
+  },
+  async openInspector() {
+    const session = new inspectorModule.Session();
+    session.connect();
+    return {
+      post(method, params) {
+        return new Promise((resolve, reject) => {
+          // Hold the event loop until the answer comes.
+          const keepAlive = setTimeout(() => {}, 2 ** 30);
+          session.post(method, params, (error, result) => {
+            clearTimeout(keepAlive);
+            if (error) reject(error);
+            else resolve(result);
+          });
+        });
+      },
+    };
+  },
+  // Node cannot take a permission back: the harness's session stays open
+  // and new ones are refused, so a test cannot switch the profilers off.
+  async closeInspectorToTests() {
+    if (!lockInspector) return;
+    const refuse = () => {
+      throw new ErrorCtor("memcheck: the inspector is the harness's while this test runs");
+    };
+    inspectorModule.Session.prototype.connect = refuse;
+    inspectorModule.Session.prototype.connectToMainThread = refuse;
+    inspectorModule.open = refuse;
+  },
+  errorDetails(error) {
+    // A denied call names what it touched; a syntax error's place is only
+    // in the text util.inspect prints above it ("file:///a.js:4").
+    if (error?.code === "ERR_ACCESS_DENIED" && typeof error.resource === "string") {
+      return { note: `resource: ${error.resource}` };
+    }
+    return {};
+  },
+  onStrayError(handler) {
+    ReflectApply(on, proc, ["unhandledRejection", (reason) => handler("an unhandled promise rejection", reason)]);
+    ReflectApply(on, proc, ["uncaughtException", (error) => handler("an uncaught exception", error)]);
+  },
+};
+
+const [channel, mode, file, ...rest] = proc.argv.slice(2);
+const lockInspector = rest.includes("--lock-inspector");
+const args = {
+  channel,
+  mode,
+  index: mode === "run" ? NumberCtor(rest[0]) : -1,
+  trace: rest.includes("--trace"),
+  inspector: rest.includes("--inspector") || rest.includes("--trace"),
+};
+
+installConsole(
+  inspect,
+  (text) => writeAll(1, TextEncoderPrototypeEncode(encoder, text)),
+  (text) => writeAll(2, TextEncoderPrototypeEncode(encoder, text)),
+);
+
+// Inspecting a value the first time initialises parts of the runtime; do
+// it now, before any checkpoint.
+class Warm {}
+formatArgs(inspect, ["%s %d %o", "a", 1, { a: [1] }, new Warm(), new Map([[1, 2]]), new Set([1]), new ErrorCtor("warm"), new Date(0), () => {}, Symbol("s"), Promise.resolve(), 1n, new Uint8Array(1), new WeakMap(), /r/]);
+
+if (typeof gc !== "function") {
+  writeAll(2, TextEncoderPrototypeEncode(encoder, "memcheck: the runtime was started without --expose-gc\n"));
+  exit(3);
+}
+
+await prepare(host, args);
+let loaded = false;
+try {
+  await import(file);
+  loaded = true;
+} catch (error) {
+  if (error?.name === "SyntaxError" && !error?.code) {
+    // Node prints a compile error with its place (file, line, caret) only
+    // when nothing catches it: let it through; the runner reads it.
+    proc.removeAllListeners("uncaughtException");
+    proc.removeAllListeners("unhandledRejection");
+    throw error;
+  }
+  loadFailed(error);
+}
+try {
+  if (loaded) await afterLoad(args);
+} finally {
+  // Timers or servers a test left running must not keep the runtime alive:
+  // everything there is to say has been sent.
+  exit(0);
+}

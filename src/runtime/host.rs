@@ -1,0 +1,45 @@
+//! What an engine host does: the one place where Deno and Node differ. The
+//! harness core, the channel, the protocol and the process handling are
+//! shared; a host builds the command that runs a job inside its sandbox,
+//! cleans up after it, explains its runtime's denials, and maps positions
+//! in code it transpiled.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+
+use super::{Job, Launch, RuntimeError, Sandbox};
+use crate::sourcemap::SourceMaps;
+
+/// An engine, as the rest of memcheck sees it.
+pub trait Host: Send + Sync + std::fmt::Debug {
+    /// The command that runs `job`, its harness frames going to `channel`.
+    fn command(&self, launch: &Launch, job: &Job, channel: &Path) -> Result<Command, RuntimeError>;
+
+    /// What `job` leaves behind that must go once it has ended.
+    fn leftovers(&self, _job: &Job) -> Vec<PathBuf> {
+        Vec::new()
+    }
+
+    /// A runtime error that comes from the sandbox (or the engine's
+    /// limits), explained with the fix; `None` for any other message.
+    fn explain(&self, message: &str, sandbox: &Sandbox) -> Option<String>;
+
+    /// The runtime's own report, in a test's output, of a test file that
+    /// did not load (before any of it ran), as an error message.
+    fn load_error(&self, output: &str) -> Option<String>;
+
+    /// Original positions of the code the engine transpiled.
+    fn source_maps(&self) -> Arc<SourceMaps>;
+
+    /// What a test can do that this engine's sandbox cannot stop, for the
+    /// baseline header; empty when nothing.
+    fn sandbox_notes(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// Whether links out of the project are closed to tests.
+    fn closes_links(&self) -> bool {
+        true
+    }
+}
