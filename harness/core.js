@@ -26,6 +26,8 @@ import {
   SetPrototypeAdd,
   SetPrototypeHas,
   StringCtor,
+  StringPrototypeIncludes,
+  FunctionPrototypeToString,
   TextEncoderCtor,
   TextEncoderPrototypeEncode,
   TypeErrorCtor,
@@ -35,6 +37,7 @@ import {
   NumberIsInteger,
   ArrayPrototypeMap,
   ArrayPrototypePop,
+  now,
   setTimeoutFn,
 } from "./primordials.js";
 import { declaredTests, setRunningTest } from "./memcheck.js";
@@ -70,7 +73,7 @@ function settle() {
 
 // The messages sent around a snapshot are made once, up front, so that
 // sending them allocates nothing a later snapshot could see but garbage.
-const SNAPSHOT = { type: "snapshot", label: "" };
+const SNAPSHOT = { type: "snapshot", label: "", took: 0.5 };
 const SNAPSHOT_END = { type: "snapshot_end", label: "" };
 
 function sendChunk(bytes) {
@@ -85,8 +88,10 @@ function dropChunk() {}
 // snapshot is taken before anything is written, so that no message of
 // this checkpoint is in it.
 function capture(label) {
+  const started = now();
   host.gc();
   const snapshot = host.takeSnapshot();
+  SNAPSHOT.took = now() - started;
   if (label === null) {
     host.readSnapshot(snapshot, dropChunk);
     return;
@@ -188,8 +193,9 @@ async function startSampling() {
 
 async function stopSampling() {
   if (!sampling) return;
-  const { profile } = await inspector.post("HeapProfiler.getSamplingProfile", {});
-  await inspector.post("HeapProfiler.stopSampling", {});
+  // Stopping hands the profile over: nothing allocated after the block
+  // (the profile's own objects among them) is sampled.
+  const { profile } = await inspector.post("HeapProfiler.stopSampling", {});
   let bytes = 0;
   const pending = [profile.head];
   while (pending.length > 0) {
@@ -223,13 +229,25 @@ function blockOptions(name, options, site) {
   return { name: wellFormed(name), budget, repeat: repeatCount(name, options.repeat), site };
 }
 
-async function runTest(entry) {
-  // Warm the checkpoint path (code, feedback, stream classes) with an empty,
-  // unreported block so the first real block sees none of it.
-  for (let i = 0; i < 2; i++) {
-    await settle();
-    capture(null);
+// Whether a test's function may call t.measure: its source names it. Only
+// a test that cannot is measured as one whole-body block from the start
+// (a snapshot the others would throw away); one that could but did not is
+// run again as a whole-body block (see `needs_whole`).
+function mayMeasure(fn) {
+  try {
+    return StringPrototypeIncludes(FunctionPrototypeToString(fn), "measure");
+  } catch {
+    return true;
   }
+}
+
+async function runTest(entry, forceWhole) {
+  // Warm what the first checkpoint would otherwise set up lazily (the
+  // runtime's stream classes, say) so that the first block sees none of it.
+  host.warm();
+  await settle();
+  await settle();
+  const whole = forceWhole || !mayMeasure(entry.fn);
 
   const names = new SetCtor();
   const state = { blocks: 0, open: null, ended: false, late: null };
@@ -269,7 +287,7 @@ async function runTest(entry) {
       state.open = block;
       try {
         // The whole-body sampling started for a test without blocks: drop it.
-        if (state.blocks === 1 && sampling) await inspector.post("HeapProfiler.stopSampling", {});
+        if (state.blocks === 1 && sampling && whole) await inspector.post("HeapProfiler.stopSampling", {});
         await measureBlock(block, fn, state.blocks);
       } finally {
         state.open = null;
@@ -279,13 +297,15 @@ async function runTest(entry) {
 
   // A test that never calls t.measure is one block spanning its body: take
   // that block's "before" now, and drop it if a block turns up.
-  send({ type: "whole_before" });
-  await settle();
-  await settle();
-  capture("whole-before");
-  await settle();
-  await settle();
-  await startSampling();
+  if (whole) {
+    send({ type: "whole_before" });
+    await settle();
+    await settle();
+    capture("whole-before");
+    await settle();
+    await settle();
+    await startSampling();
+  }
   await entry.fn(t);
   if (state.open !== null) {
     throw new ErrorCtor(
@@ -293,6 +313,10 @@ async function runTest(entry) {
     );
   }
   state.ended = true;
+  if (state.blocks === 0 && !whole) {
+    send({ type: "needs_whole" });
+    return false;
+  }
   if (state.blocks === 0) {
     await stopSampling();
     await settle();
@@ -303,13 +327,14 @@ async function runTest(entry) {
   // Give a forgotten promise a turn to call t.measure late or reject.
   await settle();
   if (state.late !== null) throw state.late;
+  return true;
 }
 
 function list() {
   send({ type: "tests", tests: ArrayPrototypeMap(declaredTests(), describeTest) });
 }
 
-async function runOne(index, trace) {
+async function runOne(index, trace, forceWhole) {
   const entry = declaredTests()[index];
   if (entry === undefined) {
     send({ type: "error", message: `the file declares no test #${index}: did it change since it was listed?`, stack: "" });
@@ -321,7 +346,7 @@ async function runOne(index, trace) {
   try {
     if (trace) await startTracking();
     sampling = wantsAllocated(entry.options);
-    await runTest(entry);
+    if (!(await runTest(entry, forceWhole))) return;
     if (stray.error !== null) {
       send({ type: "error", ...stray.error });
     } else {
@@ -367,6 +392,6 @@ export async function afterLoad(args) {
   if (args.mode === "list") {
     list();
   } else {
-    await runOne(args.index, args.trace);
+    await runOne(args.index, args.trace, args.whole);
   }
 }

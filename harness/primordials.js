@@ -32,6 +32,10 @@ export const DataViewCtor = DataView;
 export const TextEncoderCtor = TextEncoder;
 export const ReflectApply = apply;
 export const setTimeoutFn = setTimeout;
+const perf = performance;
+const perfNow = perf.now;
+/** Milliseconds, for the runner's `--timings`. */
+export const now = () => apply(perfNow, perf, []);
 export const clearTimeoutFn = clearTimeout;
 
 export const ArrayIsArray = Array.isArray;
@@ -51,6 +55,7 @@ export const StringPrototypeIsWellFormed = uncurry(String.prototype.isWellFormed
 export const StringPrototypeCharCodeAt = uncurry(String.prototype.charCodeAt);
 export const StringPrototypeToString = uncurry(String.prototype.toString);
 export const RegExpPrototypeExec = uncurry(RegExp.prototype.exec);
+export const FunctionPrototypeToString = uncurry(Function.prototype.toString);
 export const SetPrototypeHas = uncurry(Set.prototype.has);
 export const SetPrototypeAdd = uncurry(Set.prototype.add);
 export const PromisePrototypeThen = uncurry(Promise.prototype.then);

@@ -53,6 +53,9 @@ struct RunArgs {
     /// allocated (slow; failing tests are re-run this way anyway).
     #[arg(long)]
     trace_allocations: bool,
+    /// After the run, print where each test's time went, phase by phase.
+    #[arg(long)]
+    timings: bool,
     /// Run on this engine only (deno or node), whatever memcheck.toml says.
     #[arg(long, value_name = "ENGINE", value_parser = ["deno", "node"])]
     engine: Option<String>,
@@ -150,6 +153,7 @@ fn run_command(args: RunArgs) -> anyhow::Result<i32> {
         html: args.html,
         snapshots: args.snapshots,
         trace_allocations: args.trace_allocations,
+        timings: args.timings,
         engine: args
             .engine
             .as_deref()

@@ -24,6 +24,7 @@ pub mod run;
 pub mod runtime;
 pub mod snapshot;
 pub mod sourcemap;
+pub mod timings;
 pub mod units;
 pub mod verdict;
 

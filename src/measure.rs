@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::diff::{Comparison, compare, compare_with_new};
 use crate::explain::{self, AllocationSite, RetainerPath};
@@ -21,6 +21,7 @@ use crate::runtime::{
 };
 use crate::snapshot::{ParseError, Snapshot, parse};
 use crate::sourcemap::SourceMaps;
+use crate::timings::Timings;
 
 /// A measured block.
 #[derive(Debug, Clone)]
@@ -86,6 +87,10 @@ pub struct TestRun {
     pub fault: Option<Fault>,
     /// What the test printed (stdout and stderr, in order, capped).
     pub output: String,
+    /// It measured no block, and must be run again as a whole-body block.
+    pub needs_whole: bool,
+    /// Where the time went.
+    pub timings: Timings,
 }
 
 /// What listing a file gave: the runtime that did it, and its tests or why
@@ -298,6 +303,7 @@ pub struct TestRef<'a> {
 /// A test run in progress: the blocks measured so far and the snapshots
 /// being received.
 struct Receiving {
+    clock: Clock,
     maps: Arc<SourceMaps>,
     /// The test file's URL, to tell its lines from other files'.
     file_url: String,
@@ -312,16 +318,32 @@ struct Receiving {
     allocated: Option<u64>,
 }
 
-/// Run one test and measure its blocks.
+/// Run one test and measure its blocks. A test that can call `t.measure`
+/// but did not is run again as one whole-body block.
 pub fn run_test(
     launch: &Launch,
     test: TestRef,
     timeout: Duration,
     keep: Option<&Path>,
 ) -> Result<TestRun, RuntimeError> {
+    let run = run_once(launch, test, false, timeout, keep)?;
+    if run.needs_whole {
+        return run_once(launch, test, true, timeout, keep);
+    }
+    Ok(run)
+}
+
+fn run_once(
+    launch: &Launch,
+    test: TestRef,
+    whole: bool,
+    timeout: Duration,
+    keep: Option<&Path>,
+) -> Result<TestRun, RuntimeError> {
     let mode = JobMode::Run {
         index: test.index,
         name: test.name.to_owned(),
+        whole,
     };
     let job = Job::new(mode, test.file, test.full_name.to_owned());
     let mut session = match Session::start(launch, &job, timeout) {
@@ -338,6 +360,7 @@ pub fn run_test(
     };
     let mut talk = Conversation::new(job.protocol());
     let mut r = Receiving {
+        clock: Clock::new(),
         maps: launch.host.source_maps(),
         file_url: crate::runtime::file_url(test.file),
         block_line: None,
@@ -371,6 +394,7 @@ pub fn run_test(
     }
     r.abandon();
     let (exit, output) = session.finish();
+    r.clock.finish(&mut r.run.timings);
     let mut run = r.run;
     run.output = output;
     if run.fault.is_none() && !talk.finished() {
@@ -395,11 +419,12 @@ impl Receiving {
 
     /// Act on a message the conversation has already checked.
     fn message(&mut self, m: Message, test: &str, keep: Option<&Path>) -> Result<(), Fault> {
+        self.clock.message(&m, &mut self.run.timings);
         match m {
             Message::Runtime(info) => self.run.runtime = Some(info),
             Message::WholeBefore => self.expect_whole = true,
             Message::Allocated { bytes } => self.allocated = Some(bytes),
-            Message::Snapshot { label } => {
+            Message::Snapshot { label, .. } => {
                 let path = keep.map(|d| d.join(format!("{}.heapsnapshot", sanitize(&label))));
                 let i = Incoming::start(format!("{test}/{label}"), path)
                     .map_err(|e| Fault::Internal(format!("cannot keep a snapshot: {e}")))?;
@@ -453,14 +478,16 @@ impl Receiving {
                 self.run.fault = Some(Fault::Load { message, stack })
             }
             Message::Fatal { message } => self.run.fault = Some(Fault::Internal(message)),
+            Message::NeedsWhole => self.run.needs_whole = true,
             _ => {}
         }
         Ok(())
     }
 
     /// Add a finished block to the run, or say why it could not be measured.
-    fn push_block(&mut self, block: Result<Block, String>) -> Result<(), Fault> {
-        let mut b = block.map_err(Fault::Internal)?;
+    fn push_block(&mut self, block: Result<(Block, Duration), String>) -> Result<(), Fault> {
+        let (mut b, parse) = block.map_err(Fault::Internal)?;
+        self.clock.block_done(parse, &mut self.run.timings);
         b.allocated_bytes = self.allocated.take();
         b.line = self.block_line.take();
         self.run.blocks.push(b);
@@ -486,15 +513,21 @@ fn finish_block(
     budget: Option<serde_json::Value>,
     snapshots: Vec<Incoming>,
     maps: &SourceMaps,
-) -> Result<Block, String> {
+) -> Result<(Block, Duration), String> {
     let count = snapshots.len();
     let mut paths = Vec::new();
-    let mut parsed = snapshots.into_iter().map(Incoming::wait);
+    let mut waited = Duration::ZERO;
+    let mut parsed = snapshots.into_iter().map(|i| {
+        let t = Instant::now();
+        let snap = i.wait();
+        waited += t.elapsed();
+        snap
+    });
     let (first, first_path) = parsed.next().ok_or("a block without snapshots")??;
     let mut runs = Vec::new();
     // Each snapshot is compared with the one before, then dropped.
     let mut previous: Option<Snapshot> = None;
-    for next in parsed {
+    for next in parsed.by_ref() {
         let (snap, path) = next?;
         paths.push(path);
         if count > 2 {
@@ -510,17 +543,85 @@ fn finish_block(
     let allocations = explain::allocation_sites(&after, &comparison, &new, maps);
     let repetition = (count > 2).then(|| Repetition::from_runs(runs));
     let last_path = paths.pop().flatten();
-    Ok(Block {
-        name,
-        budget,
-        comparison,
-        retainers,
-        repetition,
-        allocated_bytes: None,
-        allocations,
-        snapshots: first_path.zip(last_path),
-        line: None,
-    })
+    Ok((
+        Block {
+            name,
+            budget,
+            comparison,
+            retainers,
+            repetition,
+            allocated_bytes: None,
+            allocations,
+            snapshots: first_path.zip(last_path),
+            line: None,
+        },
+        waited,
+    ))
+}
+
+/// The times of a test's phases, from the messages as they arrive.
+struct Clock {
+    spawned: Instant,
+    last: Instant,
+    loading: Option<Instant>,
+    started: Option<Instant>,
+    warmed: bool,
+    snapshot: Option<Instant>,
+}
+
+impl Clock {
+    fn new() -> Clock {
+        let now = Instant::now();
+        Clock {
+            spawned: now,
+            last: now,
+            loading: None,
+            started: None,
+            warmed: false,
+            snapshot: None,
+        }
+    }
+
+    fn message(&mut self, m: &Message, t: &mut Timings) {
+        let now = Instant::now();
+        match m {
+            Message::Runtime(_) => t.start += now - self.spawned,
+            Message::Loading => {
+                t.start += now - self.last;
+                self.loading = Some(now);
+            }
+            Message::TestStart { .. } => {
+                t.load += self.loading.map_or(Duration::ZERO, |l| now - l);
+                self.started = Some(now);
+            }
+            Message::Block { .. } | Message::WholeBefore if !self.warmed => {
+                self.warmed = true;
+                t.warmup += self.started.map_or(Duration::ZERO, |s| now - s);
+            }
+            Message::Snapshot { took, .. } => {
+                t.snapshot += Duration::from_secs_f64(took.max(0.0) / 1e3);
+                self.snapshot = Some(now);
+            }
+            Message::SnapshotEnd { .. } => {
+                t.transfer += self.snapshot.take().map_or(Duration::ZERO, |s| now - s);
+            }
+            _ => {}
+        }
+        self.last = now;
+    }
+
+    /// A block's snapshots were parsed (after waiting `parse`) and compared.
+    fn block_done(&mut self, parse: Duration, t: &mut Timings) {
+        let now = Instant::now();
+        t.parse += parse;
+        t.compare += (now - self.last).saturating_sub(parse);
+        self.last = now;
+    }
+
+    fn finish(&self, t: &mut Timings) {
+        t.total = self.spawned.elapsed();
+        t.settle_body();
+    }
 }
 
 /// A file or folder name for `label`: unsafe characters become `_`, long

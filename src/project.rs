@@ -78,6 +78,21 @@ impl Package {
         })
     }
 
+    /// Whether `file` may be CommonJS (and `require()` things): a `.cjs` or
+    /// `.cts` file, or a `.js` file whose package is not `"type": "module"`.
+    pub fn may_require(&self, file: &Path) -> bool {
+        match file.extension().and_then(|e| e.to_str()) {
+            Some("cjs" | "cts") => true,
+            Some("js" | "jsx") => self.package_json.as_ref().is_some_and(|p| {
+                std::fs::read_to_string(p)
+                    .ok()
+                    .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+                    .is_some_and(|j| j["type"] != "module")
+            }),
+            _ => false,
+        }
+    }
+
     /// Whether `package.json` lists `name` among its dependencies.
     fn depends_on(&self, name: &str) -> bool {
         let Some(text) = self

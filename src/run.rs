@@ -21,6 +21,7 @@ use crate::measure::{self, Fault, TestRef};
 use crate::project::Package;
 use crate::report::{self, JsonBlock, JsonReport, JsonTest};
 use crate::runtime::{Engine, Launch, LaunchSpec, ListedTest, RuntimeInfo, cache_dir, provision};
+use crate::timings::Timings;
 use crate::verdict::{self, Standard, Verdict};
 use crate::{exit, interrupt};
 
@@ -37,6 +38,8 @@ pub struct Options {
     pub trace_allocations: bool,
     /// Run on this engine only, whatever `memcheck.toml` says.
     pub engine: Option<Engine>,
+    /// Print where each test's time went.
+    pub timings: bool,
     /// After the run, show what each passing test's blocks did (libtest's
     /// `--show-output`, or `--nocapture`).
     pub show_output: bool,
@@ -82,6 +85,8 @@ struct Shared {
     runtimes: BTreeMap<Engine, RuntimeInfo>,
     /// With `--show-output`: what each passing test did, by full name.
     successes: BTreeMap<String, String>,
+    /// Where each test's time went, by full name.
+    timings: BTreeMap<String, Timings>,
 }
 
 /// Run the suite; returns the process exit code.
@@ -162,6 +167,14 @@ pub fn run(config: &Config, args: &Arguments, opts: &Options) -> anyhow::Result<
     let shared = shared.lock().unwrap();
     if !shared.successes.is_empty() && !matches!(args.format, Some(FormatSetting::Json)) {
         print_successes(&shared.successes);
+    }
+    if opts.timings {
+        let rows: Vec<(String, Timings)> = shared
+            .timings
+            .iter()
+            .map(|(n, t)| (n.clone(), *t))
+            .collect();
+        println!("\ntimings:\n{}", crate::timings::table(&rows));
     }
     // A baseline that could not be written is reported last, after the
     // notes and the JSON report, which it must not cost.
@@ -251,43 +264,49 @@ fn list_files(
     files: &[TestFile],
     shared: &Mutex<Shared>,
 ) -> anyhow::Result<Vec<Arc<FileState>>> {
+    // Listing is a process per file: run them side by side.
+    let jobs: Vec<(&Launch, &TestFile)> = launches
+        .iter()
+        .flat_map(|l| files.iter().map(move |f| (l, f)))
+        .collect();
+    let listings = parallel(&jobs, |(launch, file)| {
+        measure::list(launch, &file.path, &file.relative, config.runtime.timeout)
+    });
     let mut states = Vec::new();
-    for launch in launches {
+    for ((launch, file), listing) in jobs.into_iter().zip(listings) {
         let prefix = if launches.len() > 1 {
             format!("{}:", launch.engine)
         } else {
             String::new()
         };
-        for file in files {
-            let measure::Listing {
-                runtime: info,
-                tests,
-            } = measure::list(launch, &file.path, &file.relative, config.runtime.timeout)?;
-            if let Some(info) = info {
-                shared
-                    .lock()
-                    .unwrap()
-                    .runtimes
-                    .entry(launch.engine)
-                    .or_insert(info);
-            }
-            // A file that declares no tests guards nothing: say so.
-            let tests = match tests {
-                Ok(t) if t.is_empty() => Err(Fault::NoTests),
-                other => other,
-            };
-            let baseline_path = baseline::path_for(&file.path, launch.engine);
-            let baseline = BaselineFile::load(&baseline_path).map_err(|e| e.to_string());
-            states.push(Arc::new(FileState {
-                file: file.clone(),
-                launch: launch.clone(),
-                prefix: prefix.clone(),
-                tests,
-                baseline_path,
-                baseline,
-                rerecord: String::new(),
-            }));
+        let measure::Listing {
+            runtime: info,
+            tests,
+        } = listing?;
+        if let Some(info) = info {
+            shared
+                .lock()
+                .unwrap()
+                .runtimes
+                .entry(launch.engine)
+                .or_insert(info);
         }
+        // A file that declares no tests guards nothing: say so.
+        let tests = match tests {
+            Ok(t) if t.is_empty() => Err(Fault::NoTests),
+            other => other,
+        };
+        let baseline_path = baseline::path_for(&file.path, launch.engine);
+        let baseline = BaselineFile::load(&baseline_path).map_err(|e| e.to_string());
+        states.push(Arc::new(FileState {
+            file: file.clone(),
+            launch: launch.clone(),
+            prefix: prefix.clone(),
+            tests,
+            baseline_path,
+            baseline,
+            rerecord: String::new(),
+        }));
     }
     let commands: Vec<String> = states
         .iter()
@@ -299,6 +318,31 @@ fn list_files(
         }
     }
     Ok(states)
+}
+
+/// `f` of every item, on as many threads as the machine has cores, in the
+/// items' order.
+fn parallel<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<R>>> = Mutex::new(items.iter().map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..workers.min(items.len()) {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(item) = items.get(i) else { break };
+                    let r = f(item);
+                    results.lock().unwrap()[i] = Some(r);
+                }
+            });
+        }
+    });
+    let results = results.into_inner().unwrap_or_else(|e| e.into_inner());
+    results
+        .into_iter()
+        .map(|r| r.expect("every item was done"))
+        .collect()
 }
 
 /// Settings for a test that does not exist do nothing: say so, unless a
@@ -376,14 +420,14 @@ fn run_trial(
         Ok(r) => r,
         Err(e) => return fail(shared, state, test, Vec::new(), e.to_string()),
     };
-    if let Some(info) = &run.runtime {
-        shared
-            .lock()
-            .unwrap()
-            .runtimes
-            .entry(launch.engine)
-            .or_insert(info.clone());
+    {
+        let mut shared = shared.lock().unwrap();
+        if let Some(info) = &run.runtime {
+            shared.runtimes.entry(launch.engine).or_insert(info.clone());
+        }
+        shared.timings.insert(full.clone(), run.timings);
     }
+    let judging = std::time::Instant::now();
     // A whole-body block starts where its test does.
     for b in &mut run.blocks {
         if b.line.is_none() && b.name == test.name {
@@ -460,6 +504,8 @@ fn run_trial(
         .iter()
         .map(|b| (b.name.clone(), b.allocations.clone()))
         .collect();
+    let judged = judging.elapsed();
+    let explaining = std::time::Instant::now();
     if !launch.trace && verdicts.iter().any(|v| v.failed() && v.grew) {
         let traced = launch.traced();
         if let Ok(rerun) = measure::run_test(&traced, test_ref, timeout * 4, None) {
@@ -470,6 +516,11 @@ fn run_trial(
         for b in &mut blocks {
             b.allocations = sites.get(&b.name).cloned().unwrap_or_default();
         }
+    }
+    if let Some(t) = shared.lock().unwrap().timings.get_mut(&full) {
+        t.judge = judged;
+        t.explain = explaining.elapsed();
+        t.total += judged + t.explain;
     }
 
     let mut failures = String::new();
@@ -656,6 +707,7 @@ fn record(
             status,
             message,
             blocks,
+            timings: None,
         },
     );
 }
@@ -822,6 +874,7 @@ fn json_report(states: &[Arc<FileState>], shared: &Shared, args: &Arguments) -> 
                     status: "ignored",
                     message: None,
                     blocks: Vec::new(),
+                    timings: None,
                 });
             }
         }

@@ -32,6 +32,9 @@ pub struct JsonTest {
     pub status: &'static str,
     pub message: Option<String>,
     pub blocks: Vec<JsonBlock>,
+    /// Where the test's time went (milliseconds per phase).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timings: Option<crate::timings::Timings>,
 }
 
 #[derive(Debug, Serialize, Clone)]

@@ -180,8 +180,13 @@ impl Launch {
 pub enum JobMode {
     /// List the tests of a file.
     List,
-    /// Run the test at `index` of the file's list, which must be `name`.
-    Run { index: usize, name: String },
+    /// Run the test at `index` of the file's list, which must be `name`;
+    /// `whole`: measure its whole body as one block from the start.
+    Run {
+        index: usize,
+        name: String,
+        whole: bool,
+    },
 }
 
 /// One job: one runtime process.

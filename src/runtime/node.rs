@@ -66,8 +66,11 @@ impl Host for NodeHost {
                 JobMode::Run { .. } => "run",
             })
             .arg(file_url(&job.file));
-        if let JobMode::Run { index, .. } = &job.mode {
+        if let JobMode::Run { index, whole, .. } = &job.mode {
             cmd.arg(index.to_string());
+            if *whole {
+                cmd.arg("--whole");
+            }
             if launch.trace {
                 cmd.arg("--trace");
             }

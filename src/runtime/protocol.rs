@@ -41,6 +41,9 @@ pub enum Message {
     },
     Snapshot {
         label: String,
+        /// Milliseconds V8 took to collect garbage and take it.
+        #[serde(default)]
+        took: f64,
     },
     SnapshotEnd {
         label: String,
@@ -54,6 +57,9 @@ pub enum Message {
         name: String,
     },
     Passed,
+    /// The test measured no block and was not measured whole: run it again
+    /// as a whole-body block.
+    NeedsWhole,
     Error {
         message: String,
         stack: String,
@@ -188,7 +194,7 @@ impl Conversation {
             ));
         }
         match m {
-            Message::Snapshot { label } => {
+            Message::Snapshot { label, .. } => {
                 self.snapshot = Some((label.clone(), 0));
                 match &mut self.block {
                     Some((_, _, taken)) => *taken += 1,
@@ -241,6 +247,12 @@ impl Conversation {
                 }
                 if self.blocks == 0 && !self.whole {
                     return Err("the test reported success without measuring any block".into());
+                }
+                self.stage = Stage::Done;
+            }
+            Message::NeedsWhole => {
+                if self.blocks > 0 || self.block.is_some() || self.snapshots_outside_blocks > 0 {
+                    return Err("the test asked to be measured whole after measuring".into());
                 }
                 self.stage = Stage::Done;
             }
@@ -305,6 +317,7 @@ fn describe(m: &Message) -> String {
         Message::Allocated { .. } => "allocated",
         Message::WholeAfter { .. } => "whole_after",
         Message::Passed => "passed",
+        Message::NeedsWhole => "needs_whole",
         Message::Error { .. } => "error",
         Message::Fatal { .. } => "fatal",
     };

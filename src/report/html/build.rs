@@ -432,6 +432,7 @@ mod tests {
                 status: "passed",
                 message: None,
                 blocks: vec![fill],
+                timings: None,
             }],
         }
     }
@@ -502,6 +503,7 @@ mod tests {
             status: "failed",
             message: Some("block \"grow\":\n  retained objects: 3 > baseline 1".into()),
             blocks: vec![block("fill"), block("grow")],
+            timings: None,
         };
         let place = Place {
             root: Path::new("/p"),

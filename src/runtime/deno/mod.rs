@@ -142,8 +142,14 @@ fn command(
             JobMode::List => "list",
             JobMode::Run { .. } => "run",
         });
-    if let JobMode::Run { index, .. } = &job.mode {
+    if package.may_require(&job.file) {
+        cmd.arg("--commonjs");
+    }
+    if let JobMode::Run { index, whole, .. } = &job.mode {
         cmd.arg(index.to_string());
+        if *whole {
+            cmd.arg("--whole");
+        }
         if launch.trace {
             cmd.arg("--trace");
         }
