@@ -36,7 +36,8 @@ enum Command {
 
 #[derive(Args)]
 struct RunArgs {
-    /// Record or refresh the baselines of the tests that run.
+    /// Record or refresh the baselines of the tests that run, listing every
+    /// figure changed.
     #[arg(long)]
     update: bool,
     /// Write a machine-readable report to PATH.
@@ -136,11 +137,15 @@ fn command() -> clap::Command {
         .mut_arg("unstable_flags", |a| a.hide(true))
 }
 
-fn run_command(args: RunArgs) -> anyhow::Result<i32> {
-    let config = match &args.config {
+fn load_config(path: Option<&PathBuf>) -> anyhow::Result<Config> {
+    Ok(match path {
         Some(path) => Config::load(path)?,
         None => Config::discover(&std::env::current_dir()?)?,
-    };
+    })
+}
+
+fn run_command(args: RunArgs) -> anyhow::Result<i32> {
+    let config = load_config(args.config.as_ref())?;
     let opts = Options {
         update: args.update,
         json: args.json,

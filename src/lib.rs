@@ -6,7 +6,7 @@
 //! does, `retainers` and `explain` say why objects are alive and where they
 //! came from, `repeat` finds growth in every run, `measure` runs one test,
 //! `budget`, `baseline` and `verdict` judge a block, `report` renders the
-//! results, and `run` ties everything into libtest trials.
+//! run's model, and `run` ties everything into libtest trials.
 
 pub mod baseline;
 pub mod budget;

@@ -1,11 +1,17 @@
-//! What users read: failure messages (a textual diff of baseline against
-//! this run, budget lines, the command that updates), the Comparison table,
-//! the `--json` report and the `--html` page.
+//! What users read. The run model (`model`) holds everything a run found;
+//! each reporter renders it: the terminal's text (`terminal`, and the
+//! failure text here: a textual diff of baseline against this run, budget
+//! lines, the commands that update), `--json` (`json`) and the `--html`
+//! page (`html`).
 
 pub mod html;
-mod json;
+pub mod json;
+mod model;
+pub mod terminal;
 
-pub use json::{JsonBlock, JsonReport, JsonTest, Snapshots};
+pub use model::{
+    BaselineActivity, BlockReport, FileChanges, RunReport, Snapshots, Status, TestReport,
+};
 
 use std::fmt::Write as _;
 

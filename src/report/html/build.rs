@@ -12,7 +12,7 @@ use super::model::*;
 use crate::baseline::{self, BaselineFile, BlockBaseline};
 use crate::diff::Comparison;
 use crate::explain::{AllocationSite, RetainerPath};
-use crate::report::{JsonBlock, JsonReport, JsonTest, Snapshots};
+use crate::report::{BlockReport, RunReport, Snapshots, Status, TestReport};
 
 /// Source files larger than this are not embedded.
 const MAX_SOURCE_BYTES: u64 = 256 * 1024;
@@ -31,7 +31,7 @@ pub struct Place<'a> {
 }
 
 /// The page of a run.
-pub fn from_report(report: &JsonReport, place: &Place) -> Page {
+pub fn from_report(report: &RunReport, place: &Place) -> Page {
     let mut tests: Vec<PageTest> = report.tests.iter().map(|t| test(t, place)).collect();
     let mut hints = Vec::new();
     let sources = sources(&tests, place.root, &mut hints);
@@ -78,7 +78,7 @@ pub fn from_diff(d: Compared, page_dir: &Path) -> Page {
         file_name(d.after).unwrap_or_default()
     );
     let c = d.comparison;
-    let block = JsonBlock {
+    let block = BlockReport {
         name: name.clone(),
         line: None,
         retained_bytes: c.retained_bytes,
@@ -94,6 +94,7 @@ pub fn from_diff(d: Compared, page_dir: &Path) -> Page {
             before: d.before.to_path_buf(),
             after: d.after.to_path_buf(),
         }),
+        ..BlockReport::default()
     };
     let place = Place {
         root: Path::new(""),
@@ -121,11 +122,11 @@ fn generated_by() -> String {
     format!("cargo-memcheck {}", env!("CARGO_PKG_VERSION"))
 }
 
-fn test(t: &JsonTest, place: &Place) -> PageTest {
+fn test(t: &TestReport, place: &Place) -> PageTest {
     let status = match t.status {
-        "passed" => TestStatus::Passed,
-        "ignored" => TestStatus::Ignored,
-        _ => TestStatus::Failed,
+        Status::Passed => TestStatus::Passed,
+        Status::Ignored => TestStatus::Ignored,
+        Status::Failed => TestStatus::Failed,
     };
     let message = t.message.as_deref().unwrap_or_default();
     let steps = t
@@ -153,7 +154,7 @@ fn test(t: &JsonTest, place: &Place) -> PageTest {
     }
 }
 
-fn step(b: &JsonBlock, status: StepStatus, place: &Place) -> PageStep {
+fn step(b: &BlockReport, status: StepStatus, place: &Place) -> PageStep {
     PageStep {
         name: b.name.clone(),
         kind: StepKind::Block,
@@ -228,7 +229,7 @@ fn sources(tests: &[PageTest], root: &Path, hints: &mut Vec<String>) -> BTreeMap
 
 /// Each step's recorded figures, from the baseline files beside the test
 /// files, when they were recorded with this run's runtime.
-fn attach_baselines(tests: &mut [PageTest], report: &JsonReport, root: &Path) {
+fn attach_baselines(tests: &mut [PageTest], report: &RunReport, root: &Path) {
     let mut files: BTreeMap<String, Option<BaselineFile>> = BTreeMap::new();
     for t in tests.iter_mut() {
         let file = files.entry(t.file.clone()).or_insert_with(|| {
@@ -366,8 +367,8 @@ mod tests {
         assert_eq!(project_path(root, "/elsewhere/a.js"), None);
     }
 
-    fn block(name: &str) -> JsonBlock {
-        JsonBlock {
+    fn block(name: &str) -> BlockReport {
+        BlockReport {
             name: name.to_owned(),
             line: None,
             retained_bytes: 0,
@@ -380,6 +381,7 @@ mod tests {
             allocations: Vec::new(),
             repetition: None,
             snapshots: None,
+            ..BlockReport::default()
         }
     }
 
@@ -407,21 +409,23 @@ mod tests {
         root
     }
 
-    fn report(allocations: Vec<AllocationSite>) -> JsonReport {
+    fn report(allocations: Vec<AllocationSite>) -> RunReport {
         let mut fill = block("fill");
         fill.line = Some(4);
         fill.retained_objects = 1;
         fill.allocations = allocations;
-        JsonReport {
+        RunReport {
             runtime: Default::default(),
-            tests: vec![JsonTest {
+            tests: vec![TestReport {
                 file: "t.memtest.js".into(),
                 name: "t".into(),
                 line: Some(3),
-                status: "passed",
+                status: Status::Passed,
                 message: None,
                 blocks: vec![fill],
+                ..TestReport::default()
             }],
+            ..RunReport::default()
         }
     }
 
@@ -483,13 +487,14 @@ mod tests {
 
     #[test]
     fn a_failed_block_is_the_one_its_message_names() {
-        let json = JsonTest {
+        let json = TestReport {
             file: "a.memtest.js".into(),
             name: "t".into(),
             line: None,
-            status: "failed",
+            status: Status::Failed,
             message: Some("block \"grow\":\n  retained objects: 3 > baseline 1".into()),
             blocks: vec![block("fill"), block("grow")],
+            ..TestReport::default()
         };
         let place = Place {
             root: Path::new("/p"),

@@ -1,8 +1,15 @@
-//! Baselines: the figures a test's blocks had when someone last ran
-//! `cargo memcheck --update`, one TOML file per test file, committed.
+//! Baselines: the figures a test's blocks had when someone last recorded
+//! them, one TOML file per test file, committed.
 //!
 //! A file sits in `__memcheck__/` beside its test file, is written in a stable
-//! order, and names the runtime it was recorded with.
+//! order, and names the runtime it was recorded with. `update` writes a
+//! run's figures (`--update`), and `changes` lists what differs between two
+//! files.
+
+mod changes;
+pub mod update;
+
+pub use changes::{block_changes, file_changes};
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -12,11 +19,28 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::Tolerance;
 use crate::diff::Comparison;
+use crate::interrupt;
 use crate::runtime::RuntimeInfo;
 use crate::units::{Slack, format_bytes};
 
 /// Folder, beside each test file, that holds the baselines.
 pub const DIR: &str = "__memcheck__";
+
+/// One test's recorded blocks, by block name.
+pub type TestBaseline = BTreeMap<String, BlockBaseline>;
+
+/// A test file's baseline as a run sees it.
+pub struct Target<'a> {
+    /// The test file's name, for the header.
+    pub source_name: &'a str,
+    pub path: &'a Path,
+    /// What loading it gave (an error in words when it cannot be read).
+    pub loaded: &'a Result<Option<BaselineFile>, String>,
+    /// The tests the file declares, when it could be listed.
+    pub tests: Option<Vec<String>>,
+    /// The command that re-records every test of the file.
+    pub rerecord: &'a str,
+}
 
 /// A baseline file's contents.
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
@@ -68,6 +92,8 @@ pub enum BaselineError {
         path: PathBuf,
         error: std::io::Error,
     },
+    #[error("interrupted: no baseline was written")]
+    Interrupted,
 }
 
 /// The baseline path for a test file.
@@ -137,17 +163,34 @@ impl BaselineFile {
 
     /// Write the file (creating `__memcheck__/`), replacing it atomically.
     pub fn save(&self, path: &Path, source_name: &str) -> Result<(), BaselineError> {
-        let fail = |error| BaselineError::Write {
-            path: path.to_path_buf(),
-            error,
-        };
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(fail)?;
-        }
-        let tmp = path.with_extension("toml.tmp");
-        std::fs::write(&tmp, self.render(source_name)).map_err(fail)?;
-        std::fs::rename(&tmp, path).map_err(fail)
+        write_atomically(path, &self.render(source_name))
     }
+}
+
+/// Replace `path` with `text` atomically (creating its folder).
+fn write_atomically(path: &Path, text: &str) -> Result<(), BaselineError> {
+    let fail = |error| BaselineError::Write {
+        path: path.to_path_buf(),
+        error,
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(fail)?;
+    }
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    std::fs::write(&tmp, text).map_err(fail)?;
+    std::fs::rename(&tmp, path).map_err(fail)
+}
+
+/// Run `write` unless the run was interrupted: every baseline write goes
+/// through here, so that Ctrl-C writes nothing and a write under way
+/// finishes before the process exits.
+pub fn guarded<T>(write: impl FnOnce() -> Result<T, BaselineError>) -> Result<T, BaselineError> {
+    let _writing = interrupt::writing();
+    if interrupt::cancelled() {
+        return Err(BaselineError::Interrupted);
+    }
+    write()
 }
 
 /// How a runtime is named in a baseline header.
@@ -207,7 +250,8 @@ impl BlockBaseline {
         out
     }
 
-    fn new_of(&self, name: &str) -> u64 {
+    /// New objects of `name` (0 when it has none).
+    pub fn new_of(&self, name: &str) -> u64 {
         self.constructors
             .iter()
             .find(|c| c.name == name)

@@ -1,0 +1,53 @@
+//! The terminal's text after libtest's own: each passing test's blocks
+//! (`--show-output`, as libtest's "successes" section), notes on figures
+//! that improved, and every figure `--update` changed.
+
+use std::fmt::Write as _;
+
+use super::{RunReport, Status, TestReport};
+use crate::verdict;
+
+/// libtest's "successes" section: each passing test's blocks and output;
+/// empty when no test passed.
+pub fn successes(report: &RunReport) -> String {
+    let mut passed: Vec<(String, &TestReport)> = report
+        .tests
+        .iter()
+        .filter(|t| t.status == Status::Passed)
+        .map(|t| (t.full_name(), t))
+        .collect();
+    if passed.is_empty() {
+        return String::new();
+    }
+    passed.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut out = String::from("successes:\n");
+    for (name, test) in &passed {
+        let _ = write!(out, "\n---- {name} ----\n");
+        for block in &test.blocks {
+            out.push_str(&verdict::summary(block));
+        }
+        if !test.output.trim().is_empty() {
+            let _ = writeln!(out, "--- output ---\n{}", test.output.trim_end());
+        }
+    }
+    let _ = writeln!(out, "\nsuccesses:");
+    for (name, _) in &passed {
+        let _ = writeln!(out, "    {name}");
+    }
+    out
+}
+
+/// Notes, then the baselines updated (for stderr).
+pub fn after_run(report: &RunReport) -> String {
+    let mut out = String::new();
+    for note in &report.notes {
+        let _ = writeln!(out, "{note}");
+    }
+    for file in &report.baselines.updated {
+        let _ = writeln!(out, "memcheck: updated {}:", file.path);
+        for change in &file.changes {
+            let _ = writeln!(out, "    {change}");
+        }
+    }
+    out
+}
