@@ -43,6 +43,15 @@ struct RunArgs {
     /// Write a machine-readable report to PATH.
     #[arg(long, value_name = "PATH")]
     json: Option<PathBuf>,
+    /// Write a JUnit XML report to PATH.
+    #[arg(long, value_name = "PATH")]
+    junit: Option<PathBuf>,
+    /// Write a Markdown summary to PATH (for a pull-request comment).
+    #[arg(long, value_name = "PATH")]
+    markdown: Option<PathBuf>,
+    /// GitHub Actions annotations and step summary (on when GITHUB_ACTIONS=true).
+    #[arg(long)]
+    github: bool,
     /// Write a self-contained HTML report to PATH: each step's Comparison,
     /// retainers and allocation sites beside the source.
     #[arg(long, value_name = "PATH")]
@@ -146,10 +155,14 @@ fn load_config(path: Option<&PathBuf>) -> anyhow::Result<Config> {
 
 fn run_command(args: RunArgs) -> anyhow::Result<i32> {
     let config = load_config(args.config.as_ref())?;
+    let env = |name| std::env::var(name).ok();
     let opts = Options {
         update: args.update,
         json: args.json,
         html: args.html,
+        junit: args.junit,
+        markdown: args.markdown,
+        github: args.github || env("GITHUB_ACTIONS").is_some_and(|v| v == "true"),
         snapshots: args.snapshots,
         trace_allocations: args.trace_allocations,
         show_output: args.libtest.show_output || args.libtest.nocapture,

@@ -1,11 +1,15 @@
 //! What users read. The run model (`model`) holds everything a run found;
 //! each reporter renders it: the terminal's text (`terminal`, and the
 //! failure text here: a textual diff of baseline against this run, budget
-//! lines, the commands that update), `--json` (`json`) and the `--html`
-//! page (`html`).
+//! lines, the commands that update), `--json` (`json`), the `--html` page
+//! (`html`), `--junit` (`junit`), GitHub's annotations and step summary
+//! (`github`) and `--markdown` (`markdown`).
 
+pub mod github;
 pub mod html;
 pub mod json;
+pub mod junit;
+pub mod markdown;
 mod model;
 pub mod terminal;
 

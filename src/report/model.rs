@@ -1,5 +1,6 @@
 //! The run model: everything one run found, built once and rendered by
-//! every reporter (terminal, `--json`, `--html`). Each test carries its file, line, runtime, status, full
+//! every reporter (terminal, `--json`, `--html`, `--junit`, GitHub,
+//! `--markdown`). Each test carries its file, line, runtime, status, full
 //! failure text, output and time; each block its figures, explanations,
 //! recorded baseline, budget and verdict; the run what happened to baseline
 //! files. Serialized as it is, it is the `--json` report:

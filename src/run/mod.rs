@@ -32,6 +32,12 @@ pub struct Options {
     pub json: Option<PathBuf>,
     /// Where to write the HTML report.
     pub html: Option<PathBuf>,
+    /// Where to write the JUnit XML report.
+    pub junit: Option<PathBuf>,
+    /// Where to write the Markdown summary.
+    pub markdown: Option<PathBuf>,
+    /// GitHub Actions: annotations and the step summary.
+    pub github: bool,
     pub snapshots: Option<PathBuf>,
     /// Track allocations in every run (slow), not only to explain failures.
     pub trace_allocations: bool,
@@ -141,7 +147,7 @@ fn assemble(states: &[Arc<FileState>], shared: &Shared, chosen: &HashSet<String>
 }
 
 /// Every reporter renders the model: the terminal's text after libtest's,
-/// then each file asked for.
+/// then each file asked for, and GitHub's annotations and summary.
 fn report_run(
     config: &Config,
     args: &Arguments,
@@ -168,6 +174,15 @@ fn report_run(
             "memcheck: HTML report written to {}",
             report::display_path(path)
         );
+    }
+    if let Some(path) = &opts.junit {
+        report::junit::write(model, path)?;
+    }
+    if let Some(path) = &opts.markdown {
+        report::markdown::write(model, path)?;
+    }
+    if opts.github {
+        report::github::emit(model, &config.root)?;
     }
     Ok(())
 }
