@@ -5,8 +5,11 @@
 use std::path::PathBuf;
 
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+use libtest_mimic::{ColorSetting, FormatSetting};
 
+use cargo_memcheck::color::{self, When};
 use cargo_memcheck::config::{Config, ConfigError};
+use cargo_memcheck::partition::Partition;
 use cargo_memcheck::run::{self, Options};
 use cargo_memcheck::sourcemap::SourceMaps;
 use cargo_memcheck::{diff, exit, explain, report, runtime, snapshot};
@@ -40,6 +43,10 @@ struct RunArgs {
     /// figure changed.
     #[arg(long)]
     update: bool,
+    /// Run one shard of the selected tests: hash:M/N (stable as tests are
+    /// added) or count:M/N (round-robin).
+    #[arg(long, value_name = "hash:M/N|count:M/N", value_parser = parse_partition)]
+    partition: Option<Partition>,
     /// Write a machine-readable report to PATH.
     #[arg(long, value_name = "PATH")]
     json: Option<PathBuf>,
@@ -153,9 +160,22 @@ fn load_config(path: Option<&PathBuf>) -> anyhow::Result<Config> {
     })
 }
 
-fn run_command(args: RunArgs) -> anyhow::Result<i32> {
+fn run_command(mut args: RunArgs) -> anyhow::Result<i32> {
     let config = load_config(args.config.as_ref())?;
     let env = |name| std::env::var(name).ok();
+    // One colour setting for libtest's output and ours.
+    let flag = args.libtest.color.map(|c| match c {
+        ColorSetting::Auto => When::Auto,
+        ColorSetting::Always => When::Always,
+        ColorSetting::Never => When::Never,
+    });
+    let colored = color::enabled(flag, env("CARGO_TERM_COLOR").as_deref());
+    args.libtest.color = Some(if colored {
+        ColorSetting::Always
+    } else {
+        ColorSetting::Never
+    });
+    let libtest_json = matches!(args.libtest.format, Some(FormatSetting::Json));
     let opts = Options {
         update: args.update,
         json: args.json,
@@ -166,8 +186,14 @@ fn run_command(args: RunArgs) -> anyhow::Result<i32> {
         snapshots: args.snapshots,
         trace_allocations: args.trace_allocations,
         show_output: args.libtest.show_output || args.libtest.nocapture,
+        partition: args.partition,
+        color: colored && !libtest_json,
     };
     run::run(&config, &args.libtest, &opts)
+}
+
+fn parse_partition(s: &str) -> Result<Partition, String> {
+    s.parse()
 }
 
 fn diff_command(args: &DiffArgs) -> anyhow::Result<i32> {

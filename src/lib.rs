@@ -6,16 +6,19 @@
 //! does, `retainers` and `explain` say why objects are alive and where they
 //! came from, `repeat` finds growth in every run, `measure` runs one test,
 //! `budget`, `baseline` and `verdict` judge a block, `report` renders the
-//! run's model, and `run` ties everything into libtest trials.
+//! run's model, `partition` picks a shard, `color` decides on colour,
+//! and `run` ties everything into libtest trials.
 
 pub mod baseline;
 pub mod budget;
+pub mod color;
 pub mod config;
 pub mod diff;
 pub mod discover;
 pub mod explain;
 pub mod interrupt;
 pub mod measure;
+pub mod partition;
 pub mod project;
 pub mod repeat;
 pub mod report;

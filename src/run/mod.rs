@@ -17,6 +17,7 @@ use libtest_mimic::{Arguments, FormatSetting};
 
 use crate::config::Config;
 use crate::discover::discover;
+use crate::partition::Partition;
 use crate::report::{self, RunReport, Status, TestReport};
 use crate::runtime::{Launch, LaunchSpec, cache_dir, provision};
 use crate::{exit, interrupt};
@@ -44,6 +45,10 @@ pub struct Options {
     /// After the run, show what each passing test's blocks did (libtest's
     /// `--show-output`, or `--nocapture`).
     pub show_output: bool,
+    /// Run only this shard of the selected tests.
+    pub partition: Option<Partition>,
+    /// Colour the terminal's text.
+    pub color: bool,
 }
 
 /// Run the suite; returns the process exit code.
@@ -68,15 +73,15 @@ pub fn run(config: &Config, args: &Arguments, opts: &Options) -> anyhow::Result<
         shared,
     });
     let trials = trial::build(&states, &ctx);
-    let chosen = select::chosen(args, &trials);
-    let conclusion = libtest_mimic::run(args, trials);
+    let (args, chosen) = select::select(args, &trials, opts.partition);
+    let conclusion = libtest_mimic::run(&args, trials);
     if args.list {
         return Ok(exit::OK);
     }
     let shared = std::mem::take(&mut *ctx.shared.lock().unwrap());
     let mut model = assemble(&states, &shared, &chosen);
     let errors = settle::baselines(&states, &shared.updates, &mut model);
-    report_run(config, args, opts, &model)?;
+    report_run(config, &args, opts, &model)?;
     for e in &errors {
         eprintln!("error: {e}");
     }

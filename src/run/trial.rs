@@ -12,6 +12,7 @@ use libtest_mimic::{Failed, Trial};
 
 use crate::baseline::{self, TestBaseline};
 use crate::budget::Budget;
+use crate::color;
 use crate::config::Config;
 use crate::explain::AllocationSite;
 use crate::measure::{self, Fault, TestRef, TestRun};
@@ -107,9 +108,15 @@ impl Recorder<'_> {
         Ok(())
     }
 
+    /// Fail with `message`: plain in the model, coloured on the terminal.
     fn fail(&self, blocks: Vec<BlockReport>, message: String) -> Result<(), Failed> {
-        self.record(Status::Failed, Some(message.clone()), blocks);
-        Err(message.into())
+        let shown = if self.ctx.opts.color {
+            color::paint_diffs(&message)
+        } else {
+            message.clone()
+        };
+        self.record(Status::Failed, Some(message), blocks);
+        Err(shown.into())
     }
 
     fn record(&self, status: Status, message: Option<String>, blocks: Vec<BlockReport>) {

@@ -1,6 +1,7 @@
 //! Where CI users look: JUnit XML, GitHub annotations and step summary,
-//! and the Markdown summary.
+//! the Markdown summary, partitions, and colour.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 
 use crate::util::*;
@@ -143,4 +144,122 @@ fn annotation_paths_fall_back_to_the_git_root() {
     // Without GitHub, no workflow command is printed.
     let out = memcheck(&dir, &["--exact", &format!("sub/{GROWN}")]);
     assert_eq!(workflow_commands(&out.stdout), Vec::<String>::new());
+}
+
+/// The tests `--list` prints.
+fn listed(dir: &Path, args: &[&str]) -> Vec<String> {
+    let mut all = vec!["--list"];
+    all.extend_from_slice(args);
+    let out = memcheck(dir, &all);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.strip_suffix(": test"))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn the_shards_of_a_partition_cover_every_test_once() {
+    let dir = project("shards", "cover");
+    let all = listed(&dir, &[]);
+    assert_eq!(all.len(), 15, "{all:?}");
+    for kind in ["hash", "count"] {
+        let mut seen = Vec::new();
+        for m in 1..=4 {
+            seen.extend(listed(&dir, &["--partition", &format!("{kind}:{m}/4")]));
+        }
+        seen.sort();
+        let mut expected = all.clone();
+        expected.sort();
+        assert_eq!(seen, expected, "{kind}");
+    }
+    // count deals round-robin, after the filter.
+    assert_eq!(
+        listed(&dir, &["b.memtest.js", "--partition", "count:2/2"]),
+        ["b.memtest.js::b2", "b.memtest.js::b4"]
+    );
+    // hash is stable: a new test moves no other test to another shard.
+    let before: BTreeSet<String> = listed(&dir, &["--partition", "hash:2/3"])
+        .into_iter()
+        .collect();
+    std::fs::write(
+        dir.join("d.memtest.js"),
+        "import { test } from \"memcheck\";\ntest(\"d1\", () => {});\ntest(\"d2\", () => {});\n",
+    )
+    .unwrap();
+    let after: BTreeSet<String> = listed(&dir, &["--partition", "hash:2/3"])
+        .into_iter()
+        .collect();
+    assert!(before.is_subset(&after), "{before:?} vs {after:?}");
+
+    let out = memcheck(&dir, &["--partition", "hash:0/3"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("write hash:M/N or count:M/N"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn tests_of_other_shards_count_as_filtered_out() {
+    let dir = project("pass", "shard");
+    let out = memcheck(&dir, &["--partition", "count:2/2", "--json", "r.json"]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    assert!(
+        t.contains("test result: ok. 1 passed; 0 failed; 1 ignored; 0 measured; 2 filtered out"),
+        "{t}"
+    );
+    assert!(
+        t.lines().any(
+            |l| l.starts_with("test widgets.memtest.js::keeps 1000 widgets ")
+                && l.ends_with("... ok")
+        ),
+        "{t}"
+    );
+    let report = read_json(&dir.join("r.json"));
+    let names: Vec<&str> = report["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["keeps 1000 widgets", "skipped unless asked"]);
+}
+
+#[test]
+fn colour_follows_the_flag_then_the_environment() {
+    let dir = project("leak", "color");
+    let red_line = "\u{1b}[31m-retained_objects = 100";
+    let run = |args: &[&str], env: &[(&str, &Path)]| {
+        let mut all = vec!["--exact", GROWN];
+        all.extend_from_slice(args);
+        let out = memcheck_with(&dir, &all, env);
+        assert_eq!(out.status.code(), Some(101), "{}", text(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let always = run(&["--color", "always"], &[]);
+    assert!(always.contains(red_line), "{always}");
+    assert!(
+        always.contains("\u{1b}[32m+retained_objects = 150"),
+        "{always}"
+    );
+    let plain = run(&[], &[]);
+    assert!(!plain.contains('\u{1b}'), "a pipe gets no colour:\n{plain}");
+    assert!(plain.contains("    -retained_objects = 100\n"), "{plain}");
+    let forced = run(&[], &[("CLICOLOR_FORCE", Path::new("1"))]);
+    assert!(forced.contains(red_line), "{forced}");
+    let cargo = run(&[], &[("CARGO_TERM_COLOR", Path::new("always"))]);
+    assert!(cargo.contains(red_line), "{cargo}");
+    let never = run(
+        &["--color", "never"],
+        &[("CARGO_TERM_COLOR", Path::new("always"))],
+    );
+    assert!(!never.contains('\u{1b}'), "{never}");
+    let json_report = dir.join("r.json");
+    run(&["--color", "always", "--json", "r.json"], &[]);
+    let json = std::fs::read_to_string(json_report).unwrap();
+    assert!(!json.contains("\\u001b"), "{json}");
 }
