@@ -2,14 +2,17 @@
 //! …` (or `cargo-memcheck …`), loads the configuration, and hands over to
 //! the library; maps errors to exit codes.
 
+use std::io::IsTerminal as _;
 use std::path::PathBuf;
 
-use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use libtest_mimic::{ColorSetting, FormatSetting};
 
+use cargo_memcheck::baseline::UpdateMode;
 use cargo_memcheck::color::{self, When};
 use cargo_memcheck::config::{Config, ConfigError};
 use cargo_memcheck::partition::Partition;
+use cargo_memcheck::review::{self, Selection};
 use cargo_memcheck::run::{self, Options};
 use cargo_memcheck::sourcemap::SourceMaps;
 use cargo_memcheck::{diff, exit, explain, report, runtime, snapshot};
@@ -35,14 +38,45 @@ struct Cli {
 enum Command {
     /// Print the DevTools Comparison of two .heapsnapshot files.
     Diff(DiffArgs),
+    /// Show each pending baseline as a diff and ask: accept, reject or skip.
+    Review(PendingArgs),
+    /// Accept pending baselines without asking: move them into the baselines.
+    Accept(PendingArgs),
+    /// Reject pending baselines without asking: delete them.
+    Reject(PendingArgs),
+}
+
+#[derive(Args)]
+struct PendingArgs {
+    /// Only the tests whose `file::test` name contains FILTER.
+    filter: Option<String>,
+    /// FILTER is a whole `file::test` name.
+    #[arg(long)]
+    exact: bool,
+    /// Use this memcheck.toml instead of searching from the current directory.
+    #[arg(long, value_name = "PATH")]
+    config: Option<PathBuf>,
+}
+
+/// `--update`'s values.
+#[derive(Clone, Copy, ValueEnum)]
+enum UpdateArg {
+    All,
+    New,
 }
 
 #[derive(Args)]
 struct RunArgs {
-    /// Record or refresh the baselines of the tests that run, listing every
-    /// figure changed.
-    #[arg(long)]
-    update: bool,
+    /// Record the baselines of the tests that run, listing every figure
+    /// changed; `--update=new` records only tests with no baseline yet.
+    #[arg(
+        long,
+        value_name = "WHICH",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "all"
+    )]
+    update: Option<UpdateArg>,
     /// Run one shard of the selected tests: hash:M/N (stable as tests are
     /// added) or count:M/N (round-robin).
     #[arg(long, value_name = "hash:M/N|count:M/N", value_parser = parse_partition)]
@@ -114,6 +148,9 @@ pub fn main() -> i32 {
     };
     let result = match cli.command {
         Some(Command::Diff(d)) => diff_command(&d),
+        Some(Command::Review(p)) => pending_command(&p, None),
+        Some(Command::Accept(p)) => pending_command(&p, Some(true)),
+        Some(Command::Reject(p)) => pending_command(&p, Some(false)),
         None => run_command(cli.run),
     };
     match result {
@@ -177,7 +214,10 @@ fn run_command(mut args: RunArgs) -> anyhow::Result<i32> {
     });
     let libtest_json = matches!(args.libtest.format, Some(FormatSetting::Json));
     let opts = Options {
-        update: args.update,
+        update: args.update.map(|u| match u {
+            UpdateArg::All => UpdateMode::All,
+            UpdateArg::New => UpdateMode::New,
+        }),
         json: args.json,
         html: args.html,
         junit: args.junit,
@@ -187,13 +227,65 @@ fn run_command(mut args: RunArgs) -> anyhow::Result<i32> {
         trace_allocations: args.trace_allocations,
         show_output: args.libtest.show_output || args.libtest.nocapture,
         partition: args.partition,
+        ci: in_ci(env("CI").as_deref()),
         color: colored && !libtest_json,
     };
     run::run(&config, &args.libtest, &opts)
 }
 
+/// CI is `CI` set to anything but empty, `false` or `0` (as insta reads it).
+fn in_ci(value: Option<&str>) -> bool {
+    value.is_some_and(|v| !matches!(v.trim(), "" | "false" | "0"))
+}
+
 fn parse_partition(s: &str) -> Result<Partition, String> {
     s.parse()
+}
+
+/// `review` (`accept` None), `accept` (Some(true)) or `reject` (Some(false)).
+fn pending_command(args: &PendingArgs, accept: Option<bool>) -> anyhow::Result<i32> {
+    let config = load_config(args.config.as_ref())?;
+    let mut found = review::find(&config.root)?;
+    let selection = Selection {
+        filter: args.filter.clone(),
+        exact: args.exact,
+    };
+    if found.is_empty() {
+        eprintln!(
+            "memcheck: no pending baselines under {}",
+            report::display_path(&config.root)
+        );
+        return Ok(exit::OK);
+    }
+    let outcome = match accept {
+        Some(accept) => review::settle(&mut found, &selection, accept)?,
+        None if !std::io::stdin().is_terminal() => {
+            eprintln!(
+                "memcheck: review asks at a terminal, and stdin is not one; settle pending baselines without asking:\n  cargo memcheck accept [FILTER]\n  cargo memcheck reject [FILTER]"
+            );
+            return Ok(exit::ERROR);
+        }
+        None => {
+            let paint = color::enabled(None, std::env::var("CARGO_TERM_COLOR").ok().as_deref());
+            let mut stdin = std::io::stdin().lock();
+            review::review(
+                &mut found,
+                &selection,
+                paint,
+                &mut stdin,
+                &mut std::io::stdout(),
+            )?
+        }
+    };
+    let summary = review::summary(&outcome);
+    if summary.is_empty() {
+        eprintln!(
+            "memcheck: no pending baseline matches {:?}",
+            args.filter.as_deref().unwrap_or("")
+        );
+    }
+    eprint!("{summary}");
+    Ok(exit::OK)
 }
 
 fn diff_command(args: &DiffArgs) -> anyhow::Result<i32> {
@@ -273,8 +365,34 @@ mod tests {
             .unwrap();
         let cli = Cli::from_arg_matches(&m).unwrap();
         assert!(cli.command.is_none());
-        assert!(cli.run.update && cli.run.libtest.exact && cli.run.libtest.nocapture);
+        assert!(cli.run.update.is_some() && cli.run.libtest.exact && cli.run.libtest.nocapture);
         assert_eq!(cli.run.libtest.filter.as_deref(), Some("cache"));
         assert_eq!(cli.run.libtest.test_threads, Some(1));
+    }
+
+    #[test]
+    fn update_takes_its_value_only_after_an_equals_sign() {
+        let parse = |args: &[&str]| {
+            let m = command().try_get_matches_from(args).unwrap();
+            Cli::from_arg_matches(&m).unwrap()
+        };
+        let cli = parse(&["cargo-memcheck", "--update", "new"]);
+        assert!(matches!(cli.run.update, Some(UpdateArg::All)));
+        assert_eq!(cli.run.libtest.filter.as_deref(), Some("new"));
+        let cli = parse(&["cargo-memcheck", "--update=new"]);
+        assert!(matches!(cli.run.update, Some(UpdateArg::New)));
+        let cli = parse(&["cargo-memcheck", "accept", "--exact", "a.js::t"]);
+        assert!(matches!(cli.command, Some(Command::Accept(_))));
+        assert!(
+            command()
+                .try_get_matches_from(["cargo-memcheck", "--partition", "hash:4/3"])
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn ci_is_read_as_insta_reads_it() {
+        assert!(in_ci(Some("true")) && in_ci(Some("1")) && in_ci(Some("yes")));
+        assert!(!in_ci(None) && !in_ci(Some("false")) && !in_ci(Some("0")) && !in_ci(Some("")));
     }
 }

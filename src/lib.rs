@@ -7,7 +7,8 @@
 //! came from, `repeat` finds growth in every run, `measure` runs one test,
 //! `budget`, `baseline` and `verdict` judge a block, `report` renders the
 //! run's model, `partition` picks a shard, `color` decides on colour,
-//! and `run` ties everything into libtest trials.
+//! `run` ties everything into libtest trials, and `review` settles
+//! pending baselines.
 
 pub mod baseline;
 pub mod budget;
@@ -23,6 +24,7 @@ pub mod project;
 pub mod repeat;
 pub mod report;
 pub mod retainers;
+pub mod review;
 pub mod run;
 pub mod runtime;
 pub mod snapshot;

@@ -2,14 +2,17 @@
 //! them, one TOML file per test file, committed.
 //!
 //! A file sits in `__memcheck__/` beside its test file, is written in a stable
-//! order, and names the runtime it was recorded with. `update` writes a
-//! run's figures (`--update`), and `changes` lists what differs between two
-//! files.
+//! order, and names the runtime it was recorded with. Its life cycle lives in
+//! the submodules: `update` writes a run's figures (`--update`), `pending`
+//! keeps the ones waiting for review (`.toml.new`), and `changes` lists what
+//! differs between two files.
 
 mod changes;
+pub mod pending;
 pub mod update;
 
 pub use changes::{block_changes, file_changes};
+pub use update::UpdateMode;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -28,6 +31,17 @@ pub const DIR: &str = "__memcheck__";
 
 /// One test's recorded blocks, by block name.
 pub type TestBaseline = BTreeMap<String, BlockBaseline>;
+
+/// What a run proposes for one test's baseline entry.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Recording {
+    /// Write these figures to the baseline now (`--update`).
+    Write(TestBaseline),
+    /// Keep these figures in the pending file for review.
+    Pending(TestBaseline),
+    /// The test ran and proposes nothing: drop its pending entry.
+    Clear,
+}
 
 /// A test file's baseline as a run sees it.
 pub struct Target<'a> {
@@ -165,6 +179,25 @@ impl BaselineFile {
     pub fn save(&self, path: &Path, source_name: &str) -> Result<(), BaselineError> {
         write_atomically(path, &self.render(source_name))
     }
+
+    /// Load a file that may be absent, unreadable or from another runtime
+    /// as a starting point to merge into: what is there when it holds
+    /// `runtime`'s figures, an empty file otherwise.
+    pub fn load_or_empty(path: &Path, runtime: &RuntimeInfo) -> BaselineFile {
+        match BaselineFile::load(path) {
+            Ok(Some(b)) if b.matches_runtime(runtime) => b,
+            _ => BaselineFile::for_runtime(runtime),
+        }
+    }
+
+    /// An empty file for `runtime`'s figures.
+    pub fn for_runtime(runtime: &RuntimeInfo) -> BaselineFile {
+        BaselineFile {
+            runtime: runtime_label(runtime),
+            v8: runtime.v8.clone(),
+            tests: BTreeMap::new(),
+        }
+    }
 }
 
 /// Replace `path` with `text` atomically (creating its folder).
@@ -180,6 +213,17 @@ fn write_atomically(path: &Path, text: &str) -> Result<(), BaselineError> {
     tmp.push(".tmp");
     std::fs::write(&tmp, text).map_err(fail)?;
     std::fs::rename(&tmp, path).map_err(fail)
+}
+
+/// Remove `path`; one already gone is fine.
+fn remove(path: &Path) -> Result<(), BaselineError> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(BaselineError::Write {
+            path: path.to_path_buf(),
+            error: e,
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// Run `write` unless the run was interrupted: every baseline write goes

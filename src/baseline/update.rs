@@ -10,6 +10,15 @@ use super::{BaselineError, BaselineFile, Target, TestBaseline, file_changes, gua
 use crate::report::{FileChanges, display_path, quote_name};
 use crate::runtime::RuntimeInfo;
 
+/// Update modes of `--update`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UpdateMode {
+    /// Record every test that runs (`--update`).
+    All,
+    /// Record only tests that have no baseline yet (`--update=new`).
+    New,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum UpdateError {
     #[error(

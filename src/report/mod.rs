@@ -14,7 +14,8 @@ mod model;
 pub mod terminal;
 
 pub use model::{
-    BaselineActivity, BlockReport, FileChanges, RunReport, Snapshots, Status, TestReport,
+    BaselineActivity, BlockReport, FileChanges, PendingFile, RunReport, Snapshots, Status,
+    TestReport,
 };
 
 use std::fmt::Write as _;
@@ -42,6 +43,11 @@ pub fn shell_quote(s: &str) -> String {
 /// The command that records or refreshes one test's baseline.
 pub fn update_command(full_name: &str) -> String {
     format!("cargo memcheck --update --exact {}", shell_quote(full_name))
+}
+
+/// The command that accepts one test's pending baseline.
+pub fn accept_command(full_name: &str) -> String {
+    format!("cargo memcheck accept --exact {}", shell_quote(full_name))
 }
 
 /// A unified diff of two texts, `-baseline` / `+this run`, with context.

@@ -118,6 +118,8 @@ pub struct Snapshots {
 pub struct BaselineActivity {
     /// Files `--update` rewrote, with every figure it changed.
     pub updated: Vec<FileChanges>,
+    /// Pending baselines (`.toml.new`) this run left, with their tests.
+    pub pending: Vec<PendingFile>,
 }
 
 #[derive(Debug, Serialize, Clone, PartialEq)]
@@ -126,6 +128,13 @@ pub struct FileChanges {
     pub path: String,
     /// One line per figure, test or block that changed.
     pub changes: Vec<String>,
+}
+
+#[derive(Debug, Serialize, Clone, PartialEq)]
+pub struct PendingFile {
+    pub path: String,
+    /// Every test the file holds a pending baseline for.
+    pub tests: Vec<String>,
 }
 
 fn millis<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {

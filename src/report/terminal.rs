@@ -1,6 +1,7 @@
 //! The terminal's text after libtest's own: each passing test's blocks
 //! (`--show-output`, as libtest's "successes" section), notes on figures
-//! that improved, and every figure `--update` changed.
+//! that improved, and what happened to baselines: every figure `--update`
+//! changed, the pending files left for review.
 
 use std::fmt::Write as _;
 
@@ -37,7 +38,7 @@ pub fn successes(report: &RunReport) -> String {
     out
 }
 
-/// Notes, then the baselines updated (for stderr).
+/// Notes, then baselines updated and pending (for stderr).
 pub fn after_run(report: &RunReport) -> String {
     let mut out = String::new();
     for note in &report.notes {
@@ -48,6 +49,28 @@ pub fn after_run(report: &RunReport) -> String {
         for change in &file.changes {
             let _ = writeln!(out, "    {change}");
         }
+    }
+    let pending = &report.baselines.pending;
+    if !pending.is_empty() {
+        let tests: usize = pending.iter().map(|p| p.tests.len()).sum();
+        let _ = writeln!(
+            out,
+            "memcheck: {tests} pending baseline{} (this run's figures where they differ from the committed baselines, which are unchanged):",
+            if tests == 1 { "" } else { "s" }
+        );
+        for file in pending {
+            let n = file.tests.len();
+            let _ = writeln!(
+                out,
+                "    {} ({n} test{})",
+                file.path,
+                if n == 1 { "" } else { "s" }
+            );
+        }
+        let _ = writeln!(
+            out,
+            "  review them: cargo memcheck review\n  accept them all: cargo memcheck accept"
+        );
     }
     out
 }

@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use anyhow::Context as _;
 use libtest_mimic::{Arguments, FormatSetting};
 
+use crate::baseline::UpdateMode;
 use crate::config::Config;
 use crate::discover::discover;
 use crate::partition::Partition;
@@ -28,8 +29,8 @@ use trial::{Context, Shared};
 /// What the command line asked for, beyond libtest's arguments.
 #[derive(Clone, Debug, Default)]
 pub struct Options {
-    /// Record or refresh baselines of the tests that run.
-    pub update: bool,
+    /// Record baselines (`--update`, or `--update=new`: only new tests).
+    pub update: Option<UpdateMode>,
     pub json: Option<PathBuf>,
     /// Where to write the HTML report.
     pub html: Option<PathBuf>,
@@ -47,6 +48,8 @@ pub struct Options {
     pub show_output: bool,
     /// Run only this shard of the selected tests.
     pub partition: Option<Partition>,
+    /// Running in CI: no pending baseline is written.
+    pub ci: bool,
     /// Colour the terminal's text.
     pub color: bool,
 }
@@ -80,7 +83,7 @@ pub fn run(config: &Config, args: &Arguments, opts: &Options) -> anyhow::Result<
     }
     let shared = std::mem::take(&mut *ctx.shared.lock().unwrap());
     let mut model = assemble(&states, &shared, &chosen);
-    let errors = settle::baselines(&states, &shared.updates, &mut model);
+    let errors = settle::baselines(&states, &shared.recordings, &mut model);
     report_run(config, &args, opts, &model)?;
     for e in &errors {
         eprintln!("error: {e}");

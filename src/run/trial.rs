@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use libtest_mimic::{Failed, Trial};
 
-use crate::baseline::{self, TestBaseline};
+use crate::baseline::{self, Recording, TestBaseline, UpdateMode};
 use crate::budget::Budget;
 use crate::color;
 use crate::config::Config;
@@ -39,8 +39,8 @@ pub type RecordKey = (String, String, Option<u32>);
 #[derive(Default)]
 pub struct Shared {
     pub records: BTreeMap<RecordKey, TestReport>,
-    /// With `--update`: the figures to record, per file, per test.
-    pub updates: BTreeMap<String, BTreeMap<String, TestBaseline>>,
+    /// What each test proposes for its baseline, per file, per test.
+    pub recordings: BTreeMap<String, BTreeMap<String, Recording>>,
     pub notes: Vec<String>,
     /// Every runtime seen, in order.
     pub runtimes: Vec<RuntimeInfo>,
@@ -261,7 +261,8 @@ struct Judged<'a> {
     state: &'a FileState,
     full: String,
     recorded: Option<&'a TestBaseline>,
-    /// Figures are recorded, not compared (`--update`).
+    /// Figures are recorded, not compared (`--update`, or `--update=new`
+    /// for a test with no baseline).
     record_now: bool,
     verdicts: Vec<Verdict>,
 }
@@ -277,7 +278,11 @@ impl<'a> Judged<'a> {
         let full = report::full_name(&state.file.relative, &test.name);
         let baseline_file = state.baseline.as_ref().ok().and_then(Option::as_ref);
         let recorded = baseline_file.and_then(|b| b.tests.get(&test.name));
-        let record_now = ctx.opts.update;
+        let record_now = match ctx.opts.update {
+            Some(UpdateMode::All) => true,
+            Some(UpdateMode::New) => recorded.is_none(),
+            None => false,
+        };
         if !record_now {
             comparable(state, run)?;
         }
@@ -330,11 +335,17 @@ impl<'a> Judged<'a> {
             }
         }
         self.missing_blocks(run, &mut failures);
-        self.notes(run);
-        if let Some(staged) = self.staged(run, !failures.is_empty()) {
+        let proposal = self.proposal(run, !failures.is_empty());
+        self.notes(run, proposal.as_ref());
+        if let Some(Recording::Pending(_)) = &proposal
+            && !failures.is_empty()
+        {
+            failures.push_str(&self.pending_lines());
+        }
+        if let Some(p) = proposal {
             let mut shared = self.ctx.shared.lock().unwrap();
-            let per_file = shared.updates.entry(self.file().to_owned());
-            per_file.or_default().insert(rec.test.name.clone(), staged);
+            let per_file = shared.recordings.entry(self.file().to_owned());
+            per_file.or_default().insert(rec.test.name.clone(), p);
         }
         if failures.is_empty() {
             rec.pass(blocks)
@@ -365,21 +376,34 @@ impl<'a> Judged<'a> {
         }
     }
 
-    /// With `--update`, the figures to record, unless a block is over its
-    /// budget (budgets are absolute).
-    fn staged(&self, run: &TestRun, failed: bool) -> Option<TestBaseline> {
+    /// What the test proposes for its baseline: written now (`--update`,
+    /// unless over budget), pending for review (outside CI, when the
+    /// figures differ), or nothing pending any more. `None` in CI.
+    fn proposal(&self, run: &TestRun, failed: bool) -> Option<Recording> {
         let staged: Option<TestBaseline> = run
             .blocks
             .iter()
             .zip(&self.verdicts)
             .map(|(b, v)| v.record.clone().map(|r| (b.name.clone(), r)))
             .collect();
-        (self.record_now && !failed).then(|| staged.unwrap_or_default())
+        if self.record_now {
+            return (!failed).then(|| Recording::Write(staged.unwrap_or_default()));
+        }
+        if self.ctx.opts.ci {
+            return None;
+        }
+        match staged {
+            Some(s) if self.recorded != Some(&s) => Some(Recording::Pending(s)),
+            _ => Some(Recording::Clear),
+        }
     }
 
     /// Notes for figures that improved, with the command that locks them in.
-    fn notes(&self, run: &TestRun) {
-        let lock_in = report::update_command(&self.full);
+    fn notes(&self, run: &TestRun, proposal: Option<&Recording>) {
+        let lock_in = match proposal {
+            Some(Recording::Pending(_)) => report::accept_command(&self.full),
+            _ => report::update_command(&self.full),
+        };
         let mut shared = self.ctx.shared.lock().unwrap();
         for (block, v) in run.blocks.iter().zip(&self.verdicts) {
             if let Some(better) = &v.improvement {
@@ -389,6 +413,15 @@ impl<'a> Judged<'a> {
                 ));
             }
         }
+    }
+
+    /// Where the pending baseline goes, and the commands that settle it.
+    fn pending_lines(&self) -> String {
+        format!(
+            "pending baseline: {} (the committed baseline is unchanged)\n  review it: cargo memcheck review\n  accept it: {}\n",
+            report::display_path(&baseline::pending::path_for(&self.state.baseline_path)),
+            report::accept_command(&self.full)
+        )
     }
 }
 

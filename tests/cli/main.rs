@@ -3,6 +3,7 @@
 
 mod ci;
 mod html;
+mod lifecycle;
 mod projects;
 mod robustness;
 mod suite;
