@@ -9,6 +9,7 @@ use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use libtest_mimic::{ColorSetting, FormatSetting};
 
 use cargo_memcheck::baseline::UpdateMode;
+use cargo_memcheck::baseline::stale::Unreferenced;
 use cargo_memcheck::color::{self, When};
 use cargo_memcheck::config::{Config, ConfigError};
 use cargo_memcheck::partition::Partition;
@@ -65,6 +66,15 @@ enum UpdateArg {
     New,
 }
 
+/// `--unreferenced`'s values.
+#[derive(Clone, Copy, ValueEnum)]
+enum UnreferencedArg {
+    Ignore,
+    Warn,
+    Reject,
+    Delete,
+}
+
 #[derive(Args)]
 struct RunArgs {
     /// Record the baselines of the tests that run, listing every figure
@@ -77,6 +87,9 @@ struct RunArgs {
         default_missing_value = "all"
     )]
     update: Option<UpdateArg>,
+    /// Baseline entries and files whose test or test file is gone.
+    #[arg(long, value_enum, value_name = "MODE", default_value = "warn")]
+    unreferenced: UnreferencedArg,
     /// Run one shard of the selected tests: hash:M/N (stable as tests are
     /// added) or count:M/N (round-robin).
     #[arg(long, value_name = "hash:M/N|count:M/N", value_parser = parse_partition)]
@@ -227,6 +240,12 @@ fn run_command(mut args: RunArgs) -> anyhow::Result<i32> {
         trace_allocations: args.trace_allocations,
         show_output: args.libtest.show_output || args.libtest.nocapture,
         partition: args.partition,
+        unreferenced: match args.unreferenced {
+            UnreferencedArg::Ignore => Unreferenced::Ignore,
+            UnreferencedArg::Warn => Unreferenced::Warn,
+            UnreferencedArg::Reject => Unreferenced::Reject,
+            UnreferencedArg::Delete => Unreferenced::Delete,
+        },
         ci: in_ci(env("CI").as_deref()),
         color: colored && !libtest_json,
     };

@@ -4,11 +4,12 @@
 //! A file sits in `__memcheck__/` beside its test file, is written in a stable
 //! order, and names the runtime it was recorded with. Its life cycle lives in
 //! the submodules: `update` writes a run's figures (`--update`), `pending`
-//! keeps the ones waiting for review (`.toml.new`), and `changes` lists what
-//! differs between two files.
+//! keeps the ones waiting for review (`.toml.new`), `stale` finds entries
+//! whose test is gone, and `changes` lists what differs between two files.
 
 mod changes;
 pub mod pending;
+pub mod stale;
 pub mod update;
 
 pub use changes::{block_changes, file_changes};

@@ -2,7 +2,8 @@
 //! `::error` workflow command per failing block, at the line of its
 //! `t.measure` call (the test's line for a whole-body block, or for a test
 //! that failed before it measured), with the path relative to the
-//! repository root; and the Markdown summary appended to `$GITHUB_STEP_SUMMARY`.
+//! repository root; a `::warning` per unreferenced baseline entry; and the
+//! Markdown summary appended to `$GITHUB_STEP_SUMMARY`.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -65,6 +66,23 @@ pub fn annotations(report: &RunReport, root: &Path, base: &Path) -> String {
             let title = title(test, Some(&block.name));
             out.push_str(&command("error", &file, line, &title, text));
         }
+    }
+    for e in &report.baselines.unreferenced {
+        let what = match &e.test {
+            Some(t) => format!("{} is no test of its file", super::quote_name(t)),
+            None => "its test file no longer exists".to_owned(),
+        };
+        let file = relative(&root.join(&e.path), base);
+        let message = format!(
+            "unreferenced baseline: {what}; delete it: cargo memcheck --unreferenced=delete"
+        );
+        out.push_str(&command(
+            "warning",
+            &file,
+            None,
+            "memcheck: unreferenced baseline",
+            &message,
+        ));
     }
     out
 }

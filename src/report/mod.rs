@@ -15,7 +15,7 @@ pub mod terminal;
 
 pub use model::{
     BaselineActivity, BlockReport, FileChanges, PendingFile, RunReport, Snapshots, Status,
-    TestReport,
+    TestReport, UnreferencedEntry,
 };
 
 use std::fmt::Write as _;

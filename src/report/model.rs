@@ -120,6 +120,8 @@ pub struct BaselineActivity {
     pub updated: Vec<FileChanges>,
     /// Pending baselines (`.toml.new`) this run left, with their tests.
     pub pending: Vec<PendingFile>,
+    /// Entries and files whose test or test file no longer exists.
+    pub unreferenced: Vec<UnreferencedEntry>,
 }
 
 #[derive(Debug, Serialize, Clone, PartialEq)]
@@ -135,6 +137,16 @@ pub struct PendingFile {
     pub path: String,
     /// Every test the file holds a pending baseline for.
     pub tests: Vec<String>,
+}
+
+#[derive(Debug, Serialize, Clone, PartialEq)]
+pub struct UnreferencedEntry {
+    /// The baseline (or pending) file.
+    pub path: String,
+    /// The test whose entry it is; `None` when the whole file is stale.
+    pub test: Option<String>,
+    /// Whether this run deleted it (`--unreferenced=delete`).
+    pub deleted: bool,
 }
 
 fn millis<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {

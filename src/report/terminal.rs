@@ -1,11 +1,12 @@
 //! The terminal's text after libtest's own: each passing test's blocks
 //! (`--show-output`, as libtest's "successes" section), notes on figures
 //! that improved, and what happened to baselines: every figure `--update`
-//! changed, the pending files left for review.
+//! changed, the pending files left for review, unreferenced entries.
 
 use std::fmt::Write as _;
 
 use super::{RunReport, Status, TestReport};
+use crate::baseline::stale::Unreferenced;
 use crate::verdict;
 
 /// libtest's "successes" section: each passing test's blocks and output;
@@ -38,8 +39,8 @@ pub fn successes(report: &RunReport) -> String {
     out
 }
 
-/// Notes, then baselines updated and pending (for stderr).
-pub fn after_run(report: &RunReport) -> String {
+/// Notes, then baselines updated, pending and unreferenced (for stderr).
+pub fn after_run(report: &RunReport, unreferenced: Unreferenced) -> String {
     let mut out = String::new();
     for note in &report.notes {
         let _ = writeln!(out, "{note}");
@@ -71,6 +72,39 @@ pub fn after_run(report: &RunReport) -> String {
             out,
             "  review them: cargo memcheck review\n  accept them all: cargo memcheck accept"
         );
+    }
+    out.push_str(&unreferenced_text(report, unreferenced));
+    out
+}
+
+fn unreferenced_text(report: &RunReport, mode: Unreferenced) -> String {
+    let mut out = String::new();
+    let entries = &report.baselines.unreferenced;
+    if entries.is_empty() || mode == Unreferenced::Ignore {
+        return out;
+    }
+    let lead = match mode {
+        Unreferenced::Delete => "memcheck: deleted unreferenced",
+        Unreferenced::Reject => "error: unreferenced",
+        _ => "memcheck: warning: unreferenced",
+    };
+    for e in entries {
+        let _ = match &e.test {
+            Some(t) => writeln!(
+                out,
+                "{lead} entry in {}: {} is no test of its file (renamed or deleted?)",
+                e.path,
+                super::quote_name(t)
+            ),
+            None => writeln!(
+                out,
+                "{lead} file {}: its test file no longer exists",
+                e.path
+            ),
+        };
+    }
+    if mode == Unreferenced::Warn {
+        let _ = writeln!(out, "  delete them: cargo memcheck --unreferenced=delete");
     }
     out
 }

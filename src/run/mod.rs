@@ -16,6 +16,7 @@ use anyhow::Context as _;
 use libtest_mimic::{Arguments, FormatSetting};
 
 use crate::baseline::UpdateMode;
+use crate::baseline::stale::Unreferenced;
 use crate::config::Config;
 use crate::discover::discover;
 use crate::partition::Partition;
@@ -48,6 +49,8 @@ pub struct Options {
     pub show_output: bool,
     /// Run only this shard of the selected tests.
     pub partition: Option<Partition>,
+    /// What to do with baseline entries whose test is gone.
+    pub unreferenced: Unreferenced,
     /// Running in CI: no pending baseline is written.
     pub ci: bool,
     /// Colour the terminal's text.
@@ -83,7 +86,13 @@ pub fn run(config: &Config, args: &Arguments, opts: &Options) -> anyhow::Result<
     }
     let shared = std::mem::take(&mut *ctx.shared.lock().unwrap());
     let mut model = assemble(&states, &shared, &chosen);
-    let errors = settle::baselines(&states, &shared.recordings, &mut model);
+    let errors = settle::baselines(
+        config,
+        &states,
+        &shared.recordings,
+        opts.unreferenced,
+        &mut model,
+    );
     report_run(config, &args, opts, &model)?;
     for e in &errors {
         eprintln!("error: {e}");
@@ -166,7 +175,7 @@ fn report_run(
     if opts.show_output && !libtest_json {
         print!("{}", report::terminal::successes(model));
     }
-    eprint!("{}", report::terminal::after_run(model));
+    eprint!("{}", report::terminal::after_run(model, opts.unreferenced));
     if let Some(dir) = &opts.snapshots {
         eprintln!(
             "memcheck: heap snapshots kept in {} (open them in Chrome DevTools, Memory tab)",

@@ -1,21 +1,26 @@
 //! After the trials, the baseline life cycle: what `--update` recorded is
-//! written, and pending files follow the run (outside CI). What was done
-//! lands in the run model; what went wrong comes back as error lines
-//! (exit 1).
+//! written, pending files follow the run (outside CI), and unreferenced
+//! entries are named, rejected or deleted. What was done lands in the run
+//! model; what went wrong comes back as error lines (exit 1).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use crate::baseline::stale::{self, Stale, Unreferenced};
 use crate::baseline::{Recording, TestBaseline, pending, update};
-use crate::report::RunReport;
+use crate::config::Config;
+use crate::discover;
+use crate::report::{RunReport, UnreferencedEntry, display_path};
 use crate::runtime::RuntimeInfo;
 
 use super::files::FileState;
 
 /// Settle every file's baseline; the errors, in words.
 pub fn baselines(
+    config: &Config,
     states: &[Arc<FileState>],
     recordings: &BTreeMap<String, BTreeMap<String, Recording>>,
+    unreferenced: Unreferenced,
     report: &mut RunReport,
 ) -> Vec<String> {
     let mut errors = Vec::new();
@@ -29,6 +34,9 @@ pub fn baselines(
         if let Err(e) = settle_file(state, recs, &runtime, report) {
             errors.push(e);
         }
+    }
+    if unreferenced != Unreferenced::Ignore {
+        errors.extend(unreferenced_entries(config, states, unreferenced, report));
     }
     errors
 }
@@ -79,4 +87,44 @@ fn settle_file(
         Err(e) => return Err(e.to_string()),
     }
     refused.map_or(Ok(()), Err)
+}
+
+/// Find unreferenced entries; delete them, or reject the run, as asked.
+fn unreferenced_entries(
+    config: &Config,
+    states: &[Arc<FileState>],
+    mode: Unreferenced,
+    report: &mut RunReport,
+) -> Vec<String> {
+    let files = match discover::baseline_files(&config.root) {
+        Ok(f) => f,
+        Err(e) => return vec![format!("cannot search for baselines: {e}")],
+    };
+    let known = states
+        .iter()
+        .map(|s| (s.baseline_path.clone(), s.names()))
+        .collect();
+    let found = stale::find(&files, &known);
+    let mut errors = Vec::new();
+    let deleted = mode == Unreferenced::Delete;
+    if deleted && let Err(e) = stale::delete(&found) {
+        errors.push(e.to_string());
+    }
+    report.baselines.unreferenced = found.iter().map(|s| entry(s, deleted)).collect();
+    if mode == Unreferenced::Reject && !found.is_empty() {
+        errors.push(format!(
+            "{} unreferenced baseline {} (--unreferenced=reject); delete them: cargo memcheck --unreferenced=delete",
+            found.len(),
+            if found.len() == 1 { "entry" } else { "entries" }
+        ));
+    }
+    errors
+}
+
+fn entry(s: &Stale, deleted: bool) -> UnreferencedEntry {
+    UnreferencedEntry {
+        path: display_path(&s.path),
+        test: s.test.clone(),
+        deleted,
+    }
 }

@@ -1,6 +1,6 @@
 //! The baseline life cycle, as insta's users know it: pending baselines
 //! outside CI, reviewed, accepted or rejected; `--update` listing what it
-//! changed; `--update=new`.
+//! changed; `--update=new`; unreferenced entries under each mode.
 
 use std::path::Path;
 use std::process::Command;
@@ -211,4 +211,59 @@ fn update_new_records_only_tests_without_a_baseline() {
     );
     assert!(t.contains("improved"), "{t}");
     assert!(dir.join("__memcheck__/shapes.memtest.ts.toml.new").exists());
+}
+
+#[test]
+fn unreferenced_baselines_are_warned_rejected_ignored_or_deleted() {
+    let dir = project("pass", "unreferenced");
+    let widgets = dir.join("__memcheck__/widgets.memtest.js.toml");
+    let recorded = std::fs::read_to_string(&widgets).unwrap();
+    let renamed = recorded.clone()
+        + "\n[tests.\"renamed away\".\"b\"]\nretained_objects = 0\nretained_bytes = 0\nfreed_objects = 0\nfreed_bytes = 0\nconstructors = []\n";
+    std::fs::write(&widgets, &renamed).unwrap();
+    let orphan = dir.join("__memcheck__/deleted.memtest.js.toml");
+    std::fs::write(&orphan, &recorded).unwrap();
+    let only_shapes = ["--skip", "widgets"];
+    let run = |mode: Option<&str>| {
+        let mut args = only_shapes.to_vec();
+        let flag = mode.map(|m| format!("--unreferenced={m}"));
+        args.extend(flag.as_deref());
+        let out = memcheck(&dir, &args);
+        (out.status.code(), text(&out))
+    };
+    let entry = "unreferenced entry in __memcheck__/widgets.memtest.js.toml: \"renamed away\" is no test of its file";
+    let file =
+        "unreferenced file __memcheck__/deleted.memtest.js.toml: its test file no longer exists";
+
+    let (code, t) = run(None);
+    assert_eq!(code, Some(0), "warn is the default:\n{t}");
+    assert!(t.contains(&format!("memcheck: warning: {entry}")), "{t}");
+    assert!(t.contains(&format!("memcheck: warning: {file}")), "{t}");
+    assert!(
+        t.contains("delete them: cargo memcheck --unreferenced=delete"),
+        "{t}"
+    );
+
+    let (code, t) = run(Some("ignore"));
+    assert_eq!(code, Some(0), "{t}");
+    assert!(!t.contains("unreferenced"), "{t}");
+
+    let (code, t) = run(Some("reject"));
+    assert_eq!(code, Some(1), "{t}");
+    assert!(t.contains(&format!("error: {entry}")), "{t}");
+    assert!(
+        t.contains("error: 2 unreferenced baseline entries (--unreferenced=reject)"),
+        "{t}"
+    );
+    assert_eq!(std::fs::read_to_string(&widgets).unwrap(), renamed);
+    assert!(orphan.exists());
+
+    let (code, t) = run(Some("delete"));
+    assert_eq!(code, Some(0), "{t}");
+    assert!(t.contains(&format!("memcheck: deleted {entry}")), "{t}");
+    assert!(!orphan.exists());
+    assert_eq!(std::fs::read_to_string(&widgets).unwrap(), recorded);
+    let (code, t) = run(None);
+    assert_eq!(code, Some(0), "{t}");
+    assert!(!t.contains("unreferenced"), "{t}");
 }
