@@ -270,10 +270,9 @@ fn pending_command(args: &PendingArgs, accept: Option<bool>) -> anyhow::Result<i
         exact: args.exact,
     };
     if found.is_empty() {
-        eprintln!(
-            "memcheck: no pending baselines under {}",
-            report::display_path(&config.root)
-        );
+        let root = report::display_path(&config.root);
+        let root = if root.is_empty() { "." } else { root.as_str() };
+        eprintln!("memcheck: no pending baselines under {root}");
         return Ok(exit::OK);
     }
     let outcome = match accept {
