@@ -2,11 +2,18 @@
 //! …` (or `cargo-memcheck …`), loads the configuration, and hands over to
 //! the library; maps errors to exit codes.
 
+use std::io::IsTerminal as _;
 use std::path::PathBuf;
 
-use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
+use libtest_mimic::{ColorSetting, FormatSetting};
 
+use cargo_memcheck::baseline::UpdateMode;
+use cargo_memcheck::baseline::stale::Unreferenced;
+use cargo_memcheck::color::{self, When};
 use cargo_memcheck::config::{Config, ConfigError};
+use cargo_memcheck::partition::Partition;
+use cargo_memcheck::review::{self, Selection};
 use cargo_memcheck::run::{self, Options};
 use cargo_memcheck::sourcemap::SourceMaps;
 use cargo_memcheck::{diff, exit, explain, report, runtime, snapshot};
@@ -32,16 +39,73 @@ struct Cli {
 enum Command {
     /// Print the DevTools Comparison of two .heapsnapshot files.
     Diff(DiffArgs),
+    /// Show each pending baseline as a diff and ask: accept, reject or skip.
+    Review(PendingArgs),
+    /// Accept pending baselines without asking: move them into the baselines.
+    Accept(PendingArgs),
+    /// Reject pending baselines without asking: delete them.
+    Reject(PendingArgs),
+}
+
+#[derive(Args)]
+struct PendingArgs {
+    /// Only the tests whose `file::test` name contains FILTER.
+    filter: Option<String>,
+    /// FILTER is a whole `file::test` name.
+    #[arg(long)]
+    exact: bool,
+    /// Use this memcheck.toml instead of searching from the current directory.
+    #[arg(long, value_name = "PATH")]
+    config: Option<PathBuf>,
+}
+
+/// `--update`'s values.
+#[derive(Clone, Copy, ValueEnum)]
+enum UpdateArg {
+    All,
+    New,
+}
+
+/// `--unreferenced`'s values.
+#[derive(Clone, Copy, ValueEnum)]
+enum UnreferencedArg {
+    Ignore,
+    Warn,
+    Reject,
+    Delete,
 }
 
 #[derive(Args)]
 struct RunArgs {
-    /// Record or refresh the baselines of the tests that run.
-    #[arg(long)]
-    update: bool,
+    /// Record the baselines of the tests that run, listing every figure
+    /// changed; `--update=new` records only tests with no baseline yet.
+    #[arg(
+        long,
+        value_name = "WHICH",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "all"
+    )]
+    update: Option<UpdateArg>,
+    /// Baseline entries and files whose test or test file is gone.
+    #[arg(long, value_enum, value_name = "MODE", default_value = "warn")]
+    unreferenced: UnreferencedArg,
+    /// Run one shard of the selected tests: hash:M/N (stable as tests are
+    /// added) or count:M/N (round-robin).
+    #[arg(long, value_name = "hash:M/N|count:M/N", value_parser = parse_partition)]
+    partition: Option<Partition>,
     /// Write a machine-readable report to PATH.
     #[arg(long, value_name = "PATH")]
     json: Option<PathBuf>,
+    /// Write a JUnit XML report to PATH.
+    #[arg(long, value_name = "PATH")]
+    junit: Option<PathBuf>,
+    /// Write a Markdown summary to PATH (for a pull-request comment).
+    #[arg(long, value_name = "PATH")]
+    markdown: Option<PathBuf>,
+    /// GitHub Actions annotations and step summary (on when GITHUB_ACTIONS=true).
+    #[arg(long)]
+    github: bool,
     /// Write a self-contained HTML report to PATH: each step's Comparison,
     /// retainers and allocation sites beside the source.
     #[arg(long, value_name = "PATH")]
@@ -103,6 +167,9 @@ pub fn main() -> i32 {
     };
     let result = match cli.command {
         Some(Command::Diff(d)) => diff_command(&d),
+        Some(Command::Review(p)) => pending_command(&p, None),
+        Some(Command::Accept(p)) => pending_command(&p, Some(true)),
+        Some(Command::Reject(p)) => pending_command(&p, Some(false)),
         None => run_command(cli.run),
     };
     match result {
@@ -142,15 +209,39 @@ fn command() -> clap::Command {
         .mut_arg("unstable_flags", |a| a.hide(true))
 }
 
-fn run_command(args: RunArgs) -> anyhow::Result<i32> {
-    let config = match &args.config {
+fn load_config(path: Option<&PathBuf>) -> anyhow::Result<Config> {
+    Ok(match path {
         Some(path) => Config::load(path)?,
         None => Config::discover(&std::env::current_dir()?)?,
-    };
+    })
+}
+
+fn run_command(mut args: RunArgs) -> anyhow::Result<i32> {
+    let config = load_config(args.config.as_ref())?;
+    let env = |name| std::env::var(name).ok();
+    // One colour setting for libtest's output and ours.
+    let flag = args.libtest.color.map(|c| match c {
+        ColorSetting::Auto => When::Auto,
+        ColorSetting::Always => When::Always,
+        ColorSetting::Never => When::Never,
+    });
+    let colored = color::enabled(flag, env("CARGO_TERM_COLOR").as_deref());
+    args.libtest.color = Some(if colored {
+        ColorSetting::Always
+    } else {
+        ColorSetting::Never
+    });
+    let libtest_json = matches!(args.libtest.format, Some(FormatSetting::Json));
     let opts = Options {
-        update: args.update,
+        update: args.update.map(|u| match u {
+            UpdateArg::All => UpdateMode::All,
+            UpdateArg::New => UpdateMode::New,
+        }),
         json: args.json,
         html: args.html,
+        junit: args.junit,
+        markdown: args.markdown,
+        github: args.github || env("GITHUB_ACTIONS").is_some_and(|v| v == "true"),
         snapshots: args.snapshots,
         trace_allocations: args.trace_allocations,
         timings: args.timings,
@@ -161,8 +252,71 @@ fn run_command(args: RunArgs) -> anyhow::Result<i32> {
             .transpose()
             .map_err(anyhow::Error::msg)?,
         show_output: args.libtest.show_output || args.libtest.nocapture,
+        partition: args.partition,
+        unreferenced: match args.unreferenced {
+            UnreferencedArg::Ignore => Unreferenced::Ignore,
+            UnreferencedArg::Warn => Unreferenced::Warn,
+            UnreferencedArg::Reject => Unreferenced::Reject,
+            UnreferencedArg::Delete => Unreferenced::Delete,
+        },
+        ci: in_ci(env("CI").as_deref()),
+        color: colored && !libtest_json,
     };
     run::run(&config, &args.libtest, &opts)
+}
+
+/// CI is `CI` set to anything but empty, `false` or `0` (as insta reads it).
+fn in_ci(value: Option<&str>) -> bool {
+    value.is_some_and(|v| !matches!(v.trim(), "" | "false" | "0"))
+}
+
+fn parse_partition(s: &str) -> Result<Partition, String> {
+    s.parse()
+}
+
+/// `review` (`accept` None), `accept` (Some(true)) or `reject` (Some(false)).
+fn pending_command(args: &PendingArgs, accept: Option<bool>) -> anyhow::Result<i32> {
+    let config = load_config(args.config.as_ref())?;
+    let mut found = review::find(&config.root)?;
+    let selection = Selection {
+        filter: args.filter.clone(),
+        exact: args.exact,
+    };
+    if found.is_empty() {
+        let root = report::display_path(&config.root);
+        let root = if root.is_empty() { "." } else { root.as_str() };
+        eprintln!("memcheck: no pending baselines under {root}");
+        return Ok(exit::OK);
+    }
+    let outcome = match accept {
+        Some(accept) => review::settle(&mut found, &selection, accept)?,
+        None if !std::io::stdin().is_terminal() => {
+            eprintln!(
+                "memcheck: review asks at a terminal, and stdin is not one; settle pending baselines without asking:\n  cargo memcheck accept [FILTER]\n  cargo memcheck reject [FILTER]"
+            );
+            return Ok(exit::ERROR);
+        }
+        None => {
+            let paint = color::enabled(None, std::env::var("CARGO_TERM_COLOR").ok().as_deref());
+            let mut stdin = std::io::stdin().lock();
+            review::review(
+                &mut found,
+                &selection,
+                paint,
+                &mut stdin,
+                &mut std::io::stdout(),
+            )?
+        }
+    };
+    let summary = review::summary(&outcome);
+    if summary.is_empty() {
+        eprintln!(
+            "memcheck: no pending baseline matches {:?}",
+            args.filter.as_deref().unwrap_or("")
+        );
+    }
+    eprint!("{summary}");
+    Ok(exit::OK)
 }
 
 fn diff_command(args: &DiffArgs) -> anyhow::Result<i32> {
@@ -242,8 +396,34 @@ mod tests {
             .unwrap();
         let cli = Cli::from_arg_matches(&m).unwrap();
         assert!(cli.command.is_none());
-        assert!(cli.run.update && cli.run.libtest.exact && cli.run.libtest.nocapture);
+        assert!(cli.run.update.is_some() && cli.run.libtest.exact && cli.run.libtest.nocapture);
         assert_eq!(cli.run.libtest.filter.as_deref(), Some("cache"));
         assert_eq!(cli.run.libtest.test_threads, Some(1));
+    }
+
+    #[test]
+    fn update_takes_its_value_only_after_an_equals_sign() {
+        let parse = |args: &[&str]| {
+            let m = command().try_get_matches_from(args).unwrap();
+            Cli::from_arg_matches(&m).unwrap()
+        };
+        let cli = parse(&["cargo-memcheck", "--update", "new"]);
+        assert!(matches!(cli.run.update, Some(UpdateArg::All)));
+        assert_eq!(cli.run.libtest.filter.as_deref(), Some("new"));
+        let cli = parse(&["cargo-memcheck", "--update=new"]);
+        assert!(matches!(cli.run.update, Some(UpdateArg::New)));
+        let cli = parse(&["cargo-memcheck", "accept", "--exact", "a.js::t"]);
+        assert!(matches!(cli.command, Some(Command::Accept(_))));
+        assert!(
+            command()
+                .try_get_matches_from(["cargo-memcheck", "--partition", "hash:4/3"])
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn ci_is_read_as_insta_reads_it() {
+        assert!(in_ci(Some("true")) && in_ci(Some("1")) && in_ci(Some("yes")));
+        assert!(!in_ci(None) && !in_ci(Some("false")) && !in_ci(Some("0")) && !in_ci(Some("")));
     }
 }

@@ -5,7 +5,7 @@
 //! never searched, git or not; and a folder with a `memcheck.toml` of its
 //! own is another project, left to its own runs.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 
@@ -34,8 +34,39 @@ pub fn glob_set(patterns: &[String]) -> Result<GlobSet, globset::Error> {
 pub fn discover(config: &Config) -> Result<Vec<TestFile>, String> {
     let include = glob_set(&config.include).map_err(|e| e.to_string())?;
     let exclude = glob_set(&config.exclude).map_err(|e| e.to_string())?;
-    let root = config.root.clone();
-    let walker = ignore::WalkBuilder::new(&root)
+    let mut found = Vec::new();
+    for path in project_files(&config.root, true)? {
+        let relative = relative_path(&config.root, &path);
+        if include.is_match(&relative) && !exclude.is_match(&relative) {
+            found.push(TestFile { relative, path });
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+/// Every file in a `__memcheck__` folder of the project (baselines,
+/// pending baselines), sorted. The walk is that of test files, except that
+/// ignore files are not followed: pending files are often git-ignored.
+pub fn baseline_files(root: &Path) -> Result<Vec<PathBuf>, String> {
+    let mut found: Vec<PathBuf> = project_files(root, false)?
+        .into_iter()
+        .filter(|p| {
+            p.parent()
+                .and_then(Path::file_name)
+                .is_some_and(|d| d == crate::baseline::DIR)
+        })
+        .collect();
+    found.sort();
+    Ok(found)
+}
+
+/// The files of the project under `root`: `.gitignore` followed when
+/// `ignores` is set; `node_modules`, `target`, `.git` and nested projects
+/// left out.
+fn project_files(root: &Path, ignores: bool) -> Result<Vec<PathBuf>, String> {
+    let walker = ignore::WalkBuilder::new(root)
+        .standard_filters(ignores)
         .require_git(false)
         .sort_by_file_name(|a, b| a.cmp(b))
         .filter_entry(move |e| {
@@ -45,22 +76,14 @@ pub fn discover(config: &Config) -> Result<Vec<TestFile>, String> {
             !(is_dir && (skipped || nested))
         })
         .build();
-    let mut found = Vec::new();
+    let mut files = Vec::new();
     for entry in walker {
         let entry = entry.map_err(|e| e.to_string())?;
-        if !entry.path().is_file() {
-            continue;
-        }
-        let relative = relative_path(&config.root, entry.path());
-        if include.is_match(&relative) && !exclude.is_match(&relative) {
-            found.push(TestFile {
-                relative,
-                path: entry.path().to_path_buf(),
-            });
+        if entry.path().is_file() {
+            files.push(entry.into_path());
         }
     }
-    found.sort();
-    Ok(found)
+    Ok(files)
 }
 
 /// `path` relative to `root`, with `/` separators.

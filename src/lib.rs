@@ -6,20 +6,25 @@
 //! does, `retainers` and `explain` say why objects are alive and where they
 //! came from, `repeat` finds growth in every run, `measure` runs one test,
 //! `budget`, `baseline` and `verdict` judge a block, `report` renders the
-//! results, and `run` ties everything into libtest trials.
+//! run's model, `partition` picks a shard, `color` decides on colour,
+//! `run` ties everything into libtest trials, and `review` settles
+//! pending baselines.
 
 pub mod baseline;
 pub mod budget;
+pub mod color;
 pub mod config;
 pub mod diff;
 pub mod discover;
 pub mod explain;
 pub mod interrupt;
 pub mod measure;
+pub mod partition;
 pub mod project;
 pub mod repeat;
 pub mod report;
 pub mod retainers;
+pub mod review;
 pub mod run;
 pub mod runtime;
 pub mod snapshot;

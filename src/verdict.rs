@@ -8,9 +8,9 @@ use std::path::Path;
 use crate::baseline::{self, BlockBaseline};
 use crate::budget::Budget;
 use crate::config::Tolerance;
-use crate::explain::AllocationSite;
+use crate::explain::{AllocationSite, RetainerPath};
 use crate::measure::Block;
-use crate::report;
+use crate::report::{self, BlockReport};
 use crate::units::format_bytes;
 
 /// What a block is held against.
@@ -38,10 +38,13 @@ pub struct Verdict {
     /// The block failed because memory grew (not for want of a baseline):
     /// worth explaining with retainers and allocation sites.
     pub grew: bool,
-    /// With `--update`: the figures to record (none when over budget or leaking).
+    /// The figures a baseline would record (none when over budget or
+    /// leaking: budgets are absolute).
     pub record: Option<BlockBaseline>,
-    /// A note for figures that improved.
+    /// The figures that improved on the baseline, in words.
     pub improvement: Option<String>,
+    /// The budget the block was held to, in words.
+    pub budget: Option<String>,
 }
 
 impl Verdict {
@@ -80,53 +83,13 @@ pub fn judge(block: &Block, std: &Standard) -> Verdict {
     v.reasons.extend(violations.iter().cloned());
     v.reasons.extend(leaks.iter().cloned());
 
+    v.budget = budget.as_ref().map(Budget::describe);
     let actual = BlockBaseline::from_comparison(&block.comparison, block.allocated_bytes);
-    if std.update {
-        if !v.grew {
-            v.record = Some(actual);
-        }
-    } else {
-        match std.recorded {
-            None => v.reasons.push(format!(
-                "no baseline for this block; record it: {}",
-                report::update_command(std.full_name)
-            )),
-            Some(base) => {
-                let j = baseline::judge(
-                    base,
-                    &block.comparison,
-                    block.allocated_bytes,
-                    &std.tolerance,
-                );
-                if !j.regressions.is_empty() {
-                    v.grew = true;
-                    let _ = writeln!(
-                        v.details,
-                        "  baseline {}:",
-                        report::display_path(std.baseline_path)
-                    );
-                    indent(
-                        &mut v.details,
-                        report::text_diff(&base.render(), &actual.render()).lines(),
-                    );
-                    let _ = writeln!(
-                        v.details,
-                        "  accept this run as the new baseline: {}",
-                        report::update_command(std.full_name)
-                    );
-                } else if !j.improvements.is_empty() && !v.grew {
-                    v.improvement = Some(format!(
-                        "note: {} / {}: improved ({}); lock it in: {}",
-                        std.full_name,
-                        block.name,
-                        j.improvements.join("; "),
-                        report::update_command(std.full_name)
-                    ));
-                }
-                v.reasons.extend(j.regressions);
-                v.grown.extend(j.grown);
-            }
-        }
+    if !v.grew {
+        v.record = Some(actual.clone());
+    }
+    if !std.update {
+        against_baseline(&mut v, block, std, &actual);
     }
     if let Some(b) = &budget
         && !violations.is_empty()
@@ -144,6 +107,44 @@ pub fn judge(block: &Block, std: &Standard) -> Verdict {
     v
 }
 
+/// Hold the block's figures (`actual`) against its baseline, if it has one.
+fn against_baseline(v: &mut Verdict, block: &Block, std: &Standard, actual: &BlockBaseline) {
+    let Some(base) = std.recorded else {
+        v.reasons.push(format!(
+            "no baseline for this block; record it: {}",
+            report::update_command(std.full_name)
+        ));
+        return;
+    };
+    let j = baseline::judge(
+        base,
+        &block.comparison,
+        block.allocated_bytes,
+        &std.tolerance,
+    );
+    if !j.regressions.is_empty() {
+        v.grew = true;
+        let _ = writeln!(
+            v.details,
+            "  baseline {}:",
+            report::display_path(std.baseline_path)
+        );
+        indent(
+            &mut v.details,
+            report::text_diff(&base.render(), &actual.render()).lines(),
+        );
+        let _ = writeln!(
+            v.details,
+            "  accept this run as the new baseline: {}",
+            report::update_command(std.full_name)
+        );
+    } else if !j.improvements.is_empty() && !v.grew {
+        v.improvement = Some(j.improvements.join("; "));
+    }
+    v.reasons.extend(j.regressions);
+    v.grown.extend(j.grown);
+}
+
 /// The whole failure text of a block: reasons, details, and why the grown
 /// classes are alive (retainer paths) and where they came from
 /// (`allocations`, from this run or a tracked re-run).
@@ -154,17 +155,17 @@ pub fn render(block: &Block, v: &Verdict, allocations: &[AllocationSite]) -> Str
         let _ = writeln!(out, "  {r}");
     }
     out.push_str(&v.details);
-    explain(&mut out, block, allocations, &v.grown, v.grew);
+    explain(&mut out, &block.retainers, allocations, &v.grown, v.grew);
     out
 }
 
 /// What a passing block did, for `--show-output`: its Comparison table,
 /// allocated bytes, each repeated run, and how its top classes are kept
 /// alive and where they were allocated.
-pub fn summary(block: &Block) -> String {
+pub fn summary(block: &BlockReport) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "block {}:", report::quote_name(&block.name));
-    indent(&mut out, report::table(&block.comparison).lines());
+    indent(&mut out, report::table(&block.comparison()).lines());
     if let Some(bytes) = block.allocated_bytes {
         let _ = writeln!(
             out,
@@ -180,7 +181,7 @@ pub fn summary(block: &Block) -> String {
             .collect();
         let _ = writeln!(out, "  live objects per repeated run: {}", runs.join(" "));
     }
-    explain(&mut out, block, &block.allocations, &[], true);
+    explain(&mut out, &block.retainers, &block.allocations, &[], true);
     out
 }
 
@@ -188,12 +189,12 @@ pub fn summary(block: &Block) -> String {
 /// `grown`, or the top ones when it is empty and `over` is set).
 fn explain(
     out: &mut String,
-    block: &Block,
+    retainers: &[RetainerPath],
     allocations: &[AllocationSite],
     grown: &[String],
     over: bool,
 ) {
-    let paths = report::retainer_lines(&block.retainers, grown, over);
+    let paths = report::retainer_lines(retainers, grown, over);
     if !paths.is_empty() {
         let _ = writeln!(
             out,

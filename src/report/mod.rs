@@ -1,11 +1,22 @@
-//! What users read: failure messages (a textual diff of baseline against
-//! this run, budget lines, the command that updates), the Comparison table,
-//! the `--json` report and the `--html` page.
+//! What users read. The run model (`model`) holds everything a run found;
+//! each reporter renders it: the terminal's text (`terminal`, and the
+//! failure text here: a textual diff of baseline against this run, budget
+//! lines, the commands that update), `--json` (`json`), the `--html` page
+//! (`html`), `--junit` (`junit`), GitHub's annotations and step summary
+//! (`github`) and `--markdown` (`markdown`).
 
+pub mod github;
 pub mod html;
-mod json;
+pub mod json;
+pub mod junit;
+pub mod markdown;
+mod model;
+pub mod terminal;
 
-pub use json::{JsonBlock, JsonReport, JsonTest, Snapshots};
+pub use model::{
+    BaselineActivity, BlockReport, FileChanges, PendingFile, RunReport, Snapshots, Status,
+    TestReport, UnreferencedEntry,
+};
 
 use std::fmt::Write as _;
 
@@ -32,6 +43,11 @@ pub fn shell_quote(s: &str) -> String {
 /// The command that records or refreshes one test's baseline.
 pub fn update_command(full_name: &str) -> String {
     format!("cargo memcheck --update --exact {}", shell_quote(full_name))
+}
+
+/// The command that accepts one test's pending baseline.
+pub fn accept_command(full_name: &str) -> String {
+    format!("cargo memcheck accept --exact {}", shell_quote(full_name))
 }
 
 /// A unified diff of two texts, `-baseline` / `+this run`, with context.

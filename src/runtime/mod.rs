@@ -98,6 +98,19 @@ pub enum RuntimeError {
     ProjectConfig(String),
 }
 
+/// Comment lines for the header of a baseline recorded with `runtime`
+/// (`"node 24.21.0"`): what that engine's sandbox could not stop.
+pub fn baseline_notes(runtime: &str) -> Vec<String> {
+    match runtime
+        .split(' ')
+        .next()
+        .and_then(|n| n.parse::<Engine>().ok())
+    {
+        Some(Engine::Node) => node::NodeHost::new(Vec::new()).sandbox_notes(),
+        _ => Vec::new(),
+    }
+}
+
 /// How to start the runtime for any job of this run.
 #[derive(Clone, Debug)]
 pub struct Launch {

@@ -1,8 +1,10 @@
 //! Integration tests: the real `cargo-memcheck` binary, the real Deno, on
 //! copies of the fixture projects in `tests/fixtures/`.
 
+mod ci;
 mod engines;
 mod html;
+mod lifecycle;
 mod projects;
 mod robustness;
 mod suite;

@@ -420,6 +420,11 @@ fn every_suggested_command_works_when_pasted() {
             let old = std::fs::read_to_string(&path).unwrap();
             std::fs::write(&path, old.replace("deno 2.9.6", "deno 2.1.0")).unwrap();
         }),
+        ("pass", "unreferenced", |dir| {
+            let widgets = dir.join("__memcheck__/widgets.memtest.js.toml");
+            let orphan = dir.join("__memcheck__/deleted.memtest.js.toml");
+            std::fs::copy(widgets, orphan).unwrap();
+        }),
         ("pass", "improved", |dir| {
             let path = dir.join("__memcheck__/shapes.memtest.ts.toml");
             let old = std::fs::read_to_string(&path).unwrap();

@@ -1,5 +1,6 @@
 //! Shared helpers: fixture copies, running the binary, reading reports.
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::Once;
@@ -52,17 +53,29 @@ pub fn provision() {
 }
 
 pub fn memcheck(dir: &Path, args: &[&str]) -> Output {
-    memcheck_with(dir, args, &[])
+    memcheck_with::<&str>(dir, args, &[])
 }
 
+/// The variables that change what a run writes or how it looks: the
+/// tests set the ones they need.
+const HOST_ENV: [&str; 7] = [
+    "CI",
+    "GITHUB_ACTIONS",
+    "GITHUB_STEP_SUMMARY",
+    "GITHUB_WORKSPACE",
+    "CARGO_TERM_COLOR",
+    "NO_COLOR",
+    "CLICOLOR_FORCE",
+];
+
 /// `memcheck` with extra environment variables.
-pub fn memcheck_with(dir: &Path, args: &[&str], env: &[(&str, &Path)]) -> Output {
+pub fn memcheck_with<V: AsRef<OsStr>>(dir: &Path, args: &[&str], env: &[(&str, V)]) -> Output {
     provision();
     let mut cmd = Command::new(BIN);
-    cmd.arg("memcheck")
-        .args(args)
-        .current_dir(dir)
-        .env_remove("CI");
+    cmd.arg("memcheck").args(args).current_dir(dir);
+    for k in HOST_ENV {
+        cmd.env_remove(k);
+    }
     for (k, v) in env {
         cmd.env(k, v);
     }

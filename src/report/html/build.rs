@@ -9,11 +9,10 @@ use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 
 use super::model::*;
-use crate::baseline::{self, BaselineFile, BlockBaseline};
+use crate::baseline::BlockBaseline;
 use crate::diff::Comparison;
 use crate::explain::{AllocationSite, RetainerPath};
-use crate::report::{JsonBlock, JsonReport, JsonTest, Snapshots};
-use crate::runtime::Engine;
+use crate::report::{BlockReport, RunReport, Snapshots, Status, TestReport};
 
 /// Source files larger than this are not embedded.
 const MAX_SOURCE_BYTES: u64 = 256 * 1024;
@@ -32,11 +31,10 @@ pub struct Place<'a> {
 }
 
 /// The page of a run.
-pub fn from_report(report: &JsonReport, place: &Place) -> Page {
-    let mut tests: Vec<PageTest> = report.tests.iter().map(|t| test(t, place)).collect();
+pub fn from_report(report: &RunReport, place: &Place) -> Page {
+    let tests: Vec<PageTest> = report.tests.iter().map(|t| test(t, place)).collect();
     let mut hints = Vec::new();
     let sources = sources(&tests, place.root, &mut hints);
-    attach_baselines(&mut tests, report, place.root);
     let sited = tests
         .iter()
         .flat_map(|t| &t.steps)
@@ -79,7 +77,7 @@ pub fn from_diff(d: Compared, page_dir: &Path) -> Page {
         file_name(d.after).unwrap_or_default()
     );
     let c = d.comparison;
-    let block = JsonBlock {
+    let block = BlockReport {
         name: name.clone(),
         line: None,
         retained_bytes: c.retained_bytes,
@@ -95,6 +93,7 @@ pub fn from_diff(d: Compared, page_dir: &Path) -> Page {
             before: d.before.to_path_buf(),
             after: d.after.to_path_buf(),
         }),
+        ..BlockReport::default()
     };
     let place = Place {
         root: Path::new(""),
@@ -122,24 +121,20 @@ fn generated_by() -> String {
     format!("cargo-memcheck {}", env!("CARGO_PKG_VERSION"))
 }
 
-fn test(t: &JsonTest, place: &Place) -> PageTest {
+fn test(t: &TestReport, place: &Place) -> PageTest {
     let status = match t.status {
-        "passed" => TestStatus::Passed,
-        "ignored" => TestStatus::Ignored,
-        _ => TestStatus::Failed,
+        Status::Passed => TestStatus::Passed,
+        Status::Ignored => TestStatus::Ignored,
+        Status::Failed => TestStatus::Failed,
     };
-    let message = t.message.as_deref().unwrap_or_default();
     let steps = t
         .blocks
         .iter()
         .map(|b| {
-            // A failed block's verdict opens with `block "name":`.
-            let named = format!("block {}:", crate::report::quote_name(&b.name));
-            let failed = status == TestStatus::Failed && message.lines().any(|l| l == named);
-            let status = if failed {
-                StepStatus::Failed
-            } else {
+            let status = if b.failures.is_empty() {
                 StepStatus::Passed
+            } else {
+                StepStatus::Failed
             };
             step(b, status, place)
         })
@@ -154,7 +149,7 @@ fn test(t: &JsonTest, place: &Place) -> PageTest {
     }
 }
 
-fn step(b: &JsonBlock, status: StepStatus, place: &Place) -> PageStep {
+fn step(b: &BlockReport, status: StepStatus, place: &Place) -> PageStep {
     PageStep {
         name: b.name.clone(),
         kind: StepKind::Block,
@@ -168,8 +163,8 @@ fn step(b: &JsonBlock, status: StepStatus, place: &Place) -> PageStep {
         constructors: b.constructors.clone(),
         retainers: b.retainers.clone(),
         allocations: b.allocations.iter().map(|s| site(s, place.root)).collect(),
-        baseline: None,
-        budget: None,
+        baseline: b.baseline.as_ref().map(page_baseline),
+        budget: b.budget.clone(),
         snapshots: b.snapshots.as_ref().map(|s| PageSnapshots {
             before: relative_path(place.page_dir, &s.before),
             after: relative_path(place.page_dir, &s.after),
@@ -225,34 +220,6 @@ fn sources(tests: &[PageTest], root: &Path, hints: &mut Vec<String>) -> BTreeMap
         }
     }
     out
-}
-
-/// Each step's recorded figures, from the baseline files beside the test
-/// files, when they were recorded with this run's runtime.
-fn attach_baselines(tests: &mut [PageTest], report: &JsonReport, root: &Path) {
-    let mut files: BTreeMap<(String, &str), Option<BaselineFile>> = BTreeMap::new();
-    for (t, json) in tests.iter_mut().zip(&report.tests) {
-        let engine: Engine = json.engine.parse().unwrap_or(Engine::Deno);
-        let runtime = report
-            .runtimes
-            .iter()
-            .find(|r| r.name == json.engine)
-            .unwrap_or(&report.runtime);
-        let file = files
-            .entry((t.file.clone(), json.engine))
-            .or_insert_with(|| {
-                BaselineFile::load(&baseline::path_for(&root.join(&t.file), engine))
-                    .ok()
-                    .flatten()
-                    .filter(|b| b.matches_runtime(runtime))
-            });
-        let Some(blocks) = file.as_ref().and_then(|f| f.tests.get(&t.name)) else {
-            continue;
-        };
-        for s in &mut t.steps {
-            s.baseline = blocks.get(&s.name).map(page_baseline);
-        }
-    }
 }
 
 fn page_baseline(b: &BlockBaseline) -> PageBaseline {
@@ -375,8 +342,8 @@ mod tests {
         assert_eq!(project_path(root, "/elsewhere/a.js"), None);
     }
 
-    fn block(name: &str) -> JsonBlock {
-        JsonBlock {
+    fn block(name: &str) -> BlockReport {
+        BlockReport {
             name: name.to_owned(),
             line: None,
             retained_bytes: 0,
@@ -389,6 +356,7 @@ mod tests {
             allocations: Vec::new(),
             repetition: None,
             snapshots: None,
+            ..BlockReport::default()
         }
     }
 
@@ -416,24 +384,23 @@ mod tests {
         root
     }
 
-    fn report(allocations: Vec<AllocationSite>) -> JsonReport {
+    fn report(allocations: Vec<AllocationSite>) -> RunReport {
         let mut fill = block("fill");
         fill.line = Some(4);
         fill.retained_objects = 1;
         fill.allocations = allocations;
-        JsonReport {
+        RunReport {
             runtime: Default::default(),
-            runtimes: Vec::new(),
-            tests: vec![JsonTest {
-                engine: "deno",
+            tests: vec![TestReport {
                 file: "t.memtest.js".into(),
                 name: "t".into(),
                 line: Some(3),
-                status: "passed",
+                status: Status::Passed,
                 message: None,
                 blocks: vec![fill],
-                timings: None,
+                ..TestReport::default()
             }],
+            ..RunReport::default()
         }
     }
 
@@ -494,16 +461,17 @@ mod tests {
     }
 
     #[test]
-    fn a_failed_block_is_the_one_its_message_names() {
-        let json = JsonTest {
-            engine: "deno",
+    fn a_failed_block_is_the_one_with_failures() {
+        let mut grow = block("grow");
+        grow.failures = vec!["retained objects: 3 > baseline 1".into()];
+        let json = TestReport {
             file: "a.memtest.js".into(),
             name: "t".into(),
             line: None,
-            status: "failed",
+            status: Status::Failed,
             message: Some("block \"grow\":\n  retained objects: 3 > baseline 1".into()),
-            blocks: vec![block("fill"), block("grow")],
-            timings: None,
+            blocks: vec![block("fill"), grow],
+            ..TestReport::default()
         };
         let place = Place {
             root: Path::new("/p"),

@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::report::JsonReport;
+use crate::report::RunReport;
 
 const TEMPLATE: &str = include_str!("page.html");
 const CSS: &str = include_str!("page.css");
@@ -69,7 +69,7 @@ pub fn write(page: &Page, path: &Path) -> Result<(), HtmlError> {
 
 /// Write the page of a run to `path`: `root` is the project root, which
 /// the report's file names are relative to.
-pub fn write_run(report: &JsonReport, root: &Path, path: &Path) -> Result<(), HtmlError> {
+pub fn write_run(report: &RunReport, root: &Path, path: &Path) -> Result<(), HtmlError> {
     let page_dir = path.parent().unwrap_or(Path::new(""));
     write(&from_report(report, &Place { root, page_dir }), path)
 }

@@ -1,8 +1,19 @@
-//! Baselines: the figures a test's blocks had when someone last ran
-//! `cargo memcheck --update`, one TOML file per test file, committed.
+//! Baselines: the figures a test's blocks had when someone last recorded
+//! them, one TOML file per test file, committed.
 //!
 //! A file sits in `__memcheck__/` beside its test file, is written in a stable
-//! order, and names the runtime it was recorded with.
+//! order, and names the runtime it was recorded with. Its life cycle lives in
+//! the submodules: `update` writes a run's figures (`--update`), `pending`
+//! keeps the ones waiting for review (`.toml.new`), `stale` finds entries
+//! whose test is gone, and `changes` lists what differs between two files.
+
+mod changes;
+pub mod pending;
+pub mod stale;
+pub mod update;
+
+pub use changes::{block_changes, file_changes};
+pub use update::UpdateMode;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -12,11 +23,39 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::Tolerance;
 use crate::diff::Comparison;
+use crate::interrupt;
 use crate::runtime::{Engine, RuntimeInfo};
 use crate::units::{Slack, format_bytes};
 
 /// Folder, beside each test file, that holds the baselines.
 pub const DIR: &str = "__memcheck__";
+
+/// One test's recorded blocks, by block name.
+pub type TestBaseline = BTreeMap<String, BlockBaseline>;
+
+/// What a run proposes for one test's baseline entry.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Recording {
+    /// Write these figures to the baseline now (`--update`).
+    Write(TestBaseline),
+    /// Keep these figures in the pending file for review.
+    Pending(TestBaseline),
+    /// The test ran and proposes nothing: drop its pending entry.
+    Clear,
+}
+
+/// A test file's baseline as a run sees it.
+pub struct Target<'a> {
+    /// The test file's name, for the header.
+    pub source_name: &'a str,
+    pub path: &'a Path,
+    /// What loading it gave (an error in words when it cannot be read).
+    pub loaded: &'a Result<Option<BaselineFile>, String>,
+    /// The tests the file declares, when it could be listed.
+    pub tests: Option<Vec<String>>,
+    /// The command that re-records every test of the file.
+    pub rerecord: &'a str,
+}
 
 /// A baseline file's contents.
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
@@ -24,10 +63,6 @@ pub const DIR: &str = "__memcheck__";
 pub struct BaselineFile {
     pub runtime: String,
     pub v8: String,
-    /// Comment lines for the header: what the runtime's sandbox could not
-    /// stop (not read back).
-    #[serde(skip)]
-    pub notes: Vec<String>,
     #[serde(default)]
     pub tests: BTreeMap<String, BTreeMap<String, BlockBaseline>>,
 }
@@ -72,6 +107,8 @@ pub enum BaselineError {
         path: PathBuf,
         error: std::io::Error,
     },
+    #[error("interrupted: no baseline was written")]
+    Interrupted,
 }
 
 /// The baseline path for a test file on `engine`: Deno's (the default
@@ -133,7 +170,7 @@ impl BaselineFile {
             out,
             "# Written by `cargo memcheck --update`; review its diff like code."
         );
-        for note in &self.notes {
+        for note in crate::runtime::baseline_notes(&self.runtime) {
             let _ = writeln!(out, "# Note: {note}.");
         }
         let _ = writeln!(out, "runtime = {}", quote(&self.runtime));
@@ -149,17 +186,64 @@ impl BaselineFile {
 
     /// Write the file (creating `__memcheck__/`), replacing it atomically.
     pub fn save(&self, path: &Path, source_name: &str) -> Result<(), BaselineError> {
-        let fail = |error| BaselineError::Write {
-            path: path.to_path_buf(),
-            error,
-        };
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(fail)?;
-        }
-        let tmp = path.with_extension("toml.tmp");
-        std::fs::write(&tmp, self.render(source_name)).map_err(fail)?;
-        std::fs::rename(&tmp, path).map_err(fail)
+        write_atomically(path, &self.render(source_name))
     }
+
+    /// Load a file that may be absent, unreadable or from another runtime
+    /// as a starting point to merge into: what is there when it holds
+    /// `runtime`'s figures, an empty file otherwise.
+    pub fn load_or_empty(path: &Path, runtime: &RuntimeInfo) -> BaselineFile {
+        match BaselineFile::load(path) {
+            Ok(Some(b)) if b.matches_runtime(runtime) => b,
+            _ => BaselineFile::for_runtime(runtime),
+        }
+    }
+
+    /// An empty file for `runtime`'s figures.
+    pub fn for_runtime(runtime: &RuntimeInfo) -> BaselineFile {
+        BaselineFile {
+            runtime: runtime_label(runtime),
+            v8: runtime.v8.clone(),
+            tests: BTreeMap::new(),
+        }
+    }
+}
+
+/// Replace `path` with `text` atomically (creating its folder).
+fn write_atomically(path: &Path, text: &str) -> Result<(), BaselineError> {
+    let fail = |error| BaselineError::Write {
+        path: path.to_path_buf(),
+        error,
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(fail)?;
+    }
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    std::fs::write(&tmp, text).map_err(fail)?;
+    std::fs::rename(&tmp, path).map_err(fail)
+}
+
+/// Remove `path`; one already gone is fine.
+fn remove(path: &Path) -> Result<(), BaselineError> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(BaselineError::Write {
+            path: path.to_path_buf(),
+            error: e,
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Run `write` unless the run was interrupted: every baseline write goes
+/// through here, so that Ctrl-C writes nothing and a write under way
+/// finishes before the process exits.
+pub fn guarded<T>(write: impl FnOnce() -> Result<T, BaselineError>) -> Result<T, BaselineError> {
+    let _writing = interrupt::writing();
+    if interrupt::cancelled() {
+        return Err(BaselineError::Interrupted);
+    }
+    write()
 }
 
 /// How a runtime is named in a baseline header.
@@ -219,7 +303,8 @@ impl BlockBaseline {
         out
     }
 
-    fn new_of(&self, name: &str) -> u64 {
+    /// New objects of `name` (0 when it has none).
+    pub fn new_of(&self, name: &str) -> u64 {
         self.constructors
             .iter()
             .find(|c| c.name == name)
@@ -363,7 +448,6 @@ mod tests {
         let mut file = BaselineFile {
             runtime: "deno 2.9.6".into(),
             v8: "15.0".into(),
-            notes: vec!["a note".into()],
             tests: BTreeMap::new(),
         };
         file.tests
@@ -374,10 +458,7 @@ mod tests {
                 BlockBaseline::from_comparison(&widgets(10), Some(4096)),
             );
         let text = file.render("x.memtest.js");
-        assert!(text.contains("# Note: a note.\n"), "{text}");
         let back: BaselineFile = toml::from_str(&text).unwrap();
-        // Notes are comments: written, not read back.
-        file.notes.clear();
         assert_eq!(back, file);
     }
 

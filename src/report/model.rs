@@ -1,0 +1,278 @@
+//! The run model: everything one run found, built once and rendered by
+//! every reporter (terminal, `--json`, `--html`, `--junit`, GitHub,
+//! `--markdown`). Each test carries its file, line, runtime, status, full
+//! failure text, output and time; each block its figures, explanations,
+//! recorded baseline, budget and verdict; the run what happened to baseline
+//! files. Serialized as it is, it is the `--json` report:
+//! `{ runtime, runtimes, tests: [ { file, name, status, message, blocks: [ … ] } ], baselines }`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Serialize, Serializer};
+
+use crate::baseline::BlockBaseline;
+use crate::diff::{Comparison, ConstructorDelta};
+use crate::explain::{AllocationSite, RetainerPath};
+use crate::measure::Block;
+use crate::repeat::Repetition;
+use crate::runtime::RuntimeInfo;
+
+#[derive(Debug, Serialize, Default, Clone)]
+pub struct RunReport {
+    /// The runtime of the first test that ran (see `runtimes`).
+    pub runtime: RuntimeInfo,
+    /// Every runtime that ran a test, in the order first seen.
+    pub runtimes: Vec<RuntimeInfo>,
+    pub tests: Vec<TestReport>,
+    /// What the run did to baseline files.
+    pub baselines: BaselineActivity,
+    /// Notes for the terminal (figures that improved).
+    #[serde(skip)]
+    pub notes: Vec<String>,
+}
+
+/// A test's outcome.
+#[derive(Debug, Serialize, Clone, Copy, Default, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    #[default]
+    Passed,
+    Failed,
+    Ignored,
+}
+
+#[derive(Debug, Serialize, Clone, Default)]
+pub struct TestReport {
+    pub file: String,
+    /// `deno` or `node`.
+    pub engine: &'static str,
+    pub name: String,
+    /// The line of the `test(...)` call.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    /// The runtime that ran it (none when it did not run or did not start).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<RuntimeInfo>,
+    pub status: Status,
+    /// The whole failure text, as the terminal shows it.
+    pub message: Option<String>,
+    /// What the test printed (stdout and stderr, in order, capped).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub output: String,
+    /// How long the test took, re-runs that explain a failure included.
+    #[serde(
+        rename = "duration_ms",
+        serialize_with = "millis",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub duration: Option<Duration>,
+    pub blocks: Vec<BlockReport>,
+    /// Where the test's time went (milliseconds per phase).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timings: Option<crate::timings::Timings>,
+}
+
+#[derive(Debug, Serialize, Clone, Default)]
+pub struct BlockReport {
+    pub name: String,
+    /// The line of the test file where the block starts (its `t.measure`
+    /// call; the test's line for a whole-body block).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    pub retained_bytes: u64,
+    pub retained_objects: u64,
+    pub freed_bytes: u64,
+    pub freed_objects: u64,
+    /// Bytes allocated during the block, garbage included (tests that ask).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allocated_bytes: Option<u64>,
+    pub constructors: Vec<ConstructorDelta>,
+    /// How one new object of each of the top growing classes is kept alive.
+    pub retainers: Vec<RetainerPath>,
+    /// Where new objects of the top classes were allocated (with
+    /// `--trace-allocations`, or from the tracked re-run of a failure).
+    pub allocations: Vec<AllocationSite>,
+    /// With `repeat`: each run against the one before, and what leaked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repetition: Option<Repetition>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshots: Option<Snapshots>,
+    /// The figures recorded in the baseline, when there are some.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<BlockBaseline>,
+    /// The budget the block was held to, as written in words.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub budget: Option<String>,
+    /// Why the block failed, one line each; empty when it passed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub failures: Vec<String>,
+    /// The block's whole failure text (reasons, diff, table, explanations).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure_text: Option<String>,
+}
+
+#[derive(Debug, Serialize, Clone)]
+pub struct Snapshots {
+    pub before: PathBuf,
+    pub after: PathBuf,
+}
+
+/// What the run did to baseline files.
+#[derive(Debug, Serialize, Clone, Default)]
+pub struct BaselineActivity {
+    /// Files `--update` rewrote, with every figure it changed.
+    pub updated: Vec<FileChanges>,
+    /// Pending baselines (`.toml.new`) this run left, with their tests.
+    pub pending: Vec<PendingFile>,
+    /// Entries and files whose test or test file no longer exists.
+    pub unreferenced: Vec<UnreferencedEntry>,
+}
+
+#[derive(Debug, Serialize, Clone, PartialEq)]
+pub struct FileChanges {
+    /// The baseline file, as shown to users.
+    pub path: String,
+    /// One line per figure, test or block that changed.
+    pub changes: Vec<String>,
+}
+
+#[derive(Debug, Serialize, Clone, PartialEq)]
+pub struct PendingFile {
+    pub path: String,
+    /// Every test the file holds a pending baseline for.
+    pub tests: Vec<String>,
+}
+
+#[derive(Debug, Serialize, Clone, PartialEq)]
+pub struct UnreferencedEntry {
+    /// The baseline (or pending) file.
+    pub path: String,
+    /// The test whose entry it is; `None` when the whole file is stale.
+    pub test: Option<String>,
+    /// Whether this run deleted it (`--unreferenced=delete`).
+    pub deleted: bool,
+}
+
+fn millis<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(d.map_or(0, |d| d.as_millis() as u64))
+}
+
+impl RunReport {
+    pub fn count(&self, status: Status) -> usize {
+        self.tests.iter().filter(|t| t.status == status).count()
+    }
+
+    pub fn failed(&self) -> impl Iterator<Item = &TestReport> {
+        self.tests.iter().filter(|t| t.status == Status::Failed)
+    }
+}
+
+impl TestReport {
+    /// `file::name`, as libtest shows and filters it.
+    pub fn full_name(&self) -> String {
+        super::full_name(&self.file, &self.name)
+    }
+}
+
+impl BlockReport {
+    pub fn new(block: &Block) -> BlockReport {
+        let c = &block.comparison;
+        BlockReport {
+            name: block.name.clone(),
+            line: block.line,
+            retained_bytes: c.retained_bytes,
+            retained_objects: c.retained_objects,
+            freed_bytes: c.freed_bytes,
+            freed_objects: c.freed_objects,
+            allocated_bytes: block.allocated_bytes,
+            constructors: c.constructors.clone(),
+            retainers: block.retainers.clone(),
+            repetition: block.repetition.clone(),
+            allocations: block.allocations.clone(),
+            snapshots: block
+                .snapshots
+                .clone()
+                .map(|(before, after)| Snapshots { before, after }),
+            ..BlockReport::default()
+        }
+    }
+
+    pub fn failed(&self) -> bool {
+        !self.failures.is_empty()
+    }
+
+    /// Whether the figures differ from the recorded ones (or none are).
+    pub fn changed(&self) -> bool {
+        self.baseline.as_ref() != Some(&self.figures())
+    }
+
+    /// The block's figures as a baseline records them.
+    pub fn figures(&self) -> BlockBaseline {
+        BlockBaseline::from_comparison(&self.comparison(), self.allocated_bytes)
+    }
+
+    /// The block's Comparison, as measured.
+    pub fn comparison(&self) -> Comparison {
+        Comparison {
+            retained_bytes: self.retained_bytes,
+            retained_objects: self.retained_objects,
+            freed_bytes: self.freed_bytes,
+            freed_objects: self.freed_objects,
+            constructors: self.constructors.clone(),
+        }
+    }
+
+    /// The classes whose new objects grew most against the baseline (all
+    /// new objects when there is none), largest first: `(name, growth)`.
+    pub fn top_grown(&self, n: usize) -> Vec<(String, i64)> {
+        let mut grown: Vec<(String, i64)> = self
+            .constructors
+            .iter()
+            .map(|c| {
+                let base = self.baseline.as_ref().map_or(0, |b| b.new_of(&c.name));
+                (c.name.clone(), c.new as i64 - base as i64)
+            })
+            .filter(|(_, d)| *d > 0)
+            .collect();
+        grown.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        grown.truncate(n);
+        grown
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(name: &str, new: u64) -> ConstructorDelta {
+        ConstructorDelta {
+            name: name.into(),
+            new,
+            deleted: 0,
+            delta: new as i64,
+            alloc_size: 32 * new,
+            freed_size: 0,
+            size_delta: 32 * new as i64,
+        }
+    }
+
+    #[test]
+    fn top_grown_is_against_the_baseline() {
+        let mut b = BlockReport {
+            constructors: vec![row("A", 10), row("B", 150), row("C", 3)],
+            ..BlockReport::default()
+        };
+        assert_eq!(
+            b.top_grown(2),
+            [("B".to_owned(), 150), ("A".to_owned(), 10)]
+        );
+        let mut base = b.clone();
+        base.constructors = vec![row("A", 10), row("B", 100)];
+        b.baseline = Some(base.figures());
+        assert!(b.changed());
+        assert_eq!(b.top_grown(3), [("B".to_owned(), 50), ("C".to_owned(), 3)]);
+        b.baseline = Some(b.figures());
+        assert!(!b.changed());
+    }
+}

@@ -1,0 +1,253 @@
+//! A whole `cargo memcheck` run, orchestrated: provision the runtime, list
+//! the test files (`files`), run the selected tests (`select`) as libtest
+//! trials (`trial`), assemble the run model, settle baselines (`settle`),
+//! and hand the model to every reporter (`report`).
+
+mod files;
+mod select;
+mod settle;
+mod trial;
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context as _;
+use libtest_mimic::{Arguments, FormatSetting};
+
+use crate::baseline::UpdateMode;
+use crate::baseline::stale::Unreferenced;
+use crate::config::Config;
+use crate::discover::discover;
+use crate::partition::Partition;
+use crate::report::{self, RunReport, Status, TestReport};
+use crate::runtime::{Engine, Launch, LaunchSpec, cache_dir, provision};
+use crate::{exit, interrupt};
+
+use files::FileState;
+use trial::{Context, Shared};
+
+/// What the command line asked for, beyond libtest's arguments.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// Record baselines (`--update`, or `--update=new`: only new tests).
+    pub update: Option<UpdateMode>,
+    pub json: Option<PathBuf>,
+    /// Where to write the HTML report.
+    pub html: Option<PathBuf>,
+    /// Where to write the JUnit XML report.
+    pub junit: Option<PathBuf>,
+    /// Where to write the Markdown summary.
+    pub markdown: Option<PathBuf>,
+    /// GitHub Actions: annotations and the step summary.
+    pub github: bool,
+    pub snapshots: Option<PathBuf>,
+    /// Track allocations in every run (slow), not only to explain failures.
+    pub trace_allocations: bool,
+    /// After the run, show what each passing test's blocks did (libtest's
+    /// `--show-output`, or `--nocapture`).
+    pub show_output: bool,
+    /// Run only this shard of the selected tests.
+    pub partition: Option<Partition>,
+    /// What to do with baseline entries whose test is gone.
+    pub unreferenced: Unreferenced,
+    /// Running in CI: no pending baseline is written.
+    pub ci: bool,
+    /// Colour the terminal's text.
+    pub color: bool,
+    /// Run on this engine only, whatever `memcheck.toml` says.
+    pub engine: Option<Engine>,
+    /// Print where each test's time went.
+    pub timings: bool,
+}
+
+/// Run the suite; returns the process exit code.
+pub fn run(config: &Config, args: &Arguments, opts: &Options) -> anyhow::Result<i32> {
+    let launches = prepare(config, opts)?;
+    let files = discover(config)
+        .map_err(|e| anyhow::anyhow!("cannot search {} for tests: {e}", config.root.display()))?;
+    if files.is_empty() {
+        eprintln!(
+            "memcheck: no test files under {} match {:?}",
+            config.root.display(),
+            config.include
+        );
+    }
+    let shared = Mutex::new(Shared::default());
+    let states = files::load(files, config, &launches, &shared)?;
+    files::warn_unmatched(config, &states);
+    let ctx = Arc::new(Context {
+        config: config.clone(),
+        opts: opts.clone(),
+        shared,
+    });
+    let trials = trial::build(&states, &ctx);
+    let (args, chosen) = select::select(args, &trials, opts.partition);
+    let conclusion = libtest_mimic::run(&args, trials);
+    if args.list {
+        return Ok(exit::OK);
+    }
+    let shared = std::mem::take(&mut *ctx.shared.lock().unwrap());
+    let mut model = assemble(&states, &shared, &chosen);
+    let errors = settle::baselines(
+        config,
+        &states,
+        &shared.recordings,
+        opts.unreferenced,
+        &mut model,
+    );
+    report_run(config, &args, opts, &model)?;
+    for e in &errors {
+        eprintln!("error: {e}");
+    }
+    Ok(if conclusion.has_failed() {
+        exit::TESTS_FAILED
+    } else if !errors.is_empty() {
+        exit::ERROR
+    } else {
+        exit::OK
+    })
+}
+
+/// Provision each engine's runtime, prepare its launch, and stop cleanly
+/// on signals.
+fn prepare(config: &Config, opts: &Options) -> anyhow::Result<Vec<Launch>> {
+    let cache = cache_dir();
+    let engines = match opts.engine {
+        Some(e) => vec![e],
+        None => config.runtime.engines.clone(),
+    };
+    let launches = engines
+        .into_iter()
+        .map(|e| prepare_engine(config, e, &cache, opts))
+        .collect::<anyhow::Result<Vec<Launch>>>()?;
+    let run_dirs: Vec<PathBuf> = launches
+        .iter()
+        .map(|l| l.run_dir.path().to_path_buf())
+        .collect();
+    interrupt::install(move || {
+        for dir in &run_dirs {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    })
+    .context("cannot install the signal handlers")?;
+    Ok(launches)
+}
+
+/// One engine's launch: its binary (provisioned), harness and sandbox.
+fn prepare_engine(
+    config: &Config,
+    engine: Engine,
+    cache: &std::path::Path,
+    opts: &Options,
+) -> anyhow::Result<Launch> {
+    let configured = config.runtime.path(engine).map(|p| config.root.join(p));
+    let runtime = provision(
+        engine,
+        config.runtime.version(engine),
+        configured.as_deref(),
+        cache,
+    )?;
+    let launch = Launch::prepare(LaunchSpec {
+        engine,
+        binary: runtime.binary,
+        cache,
+        root: &config.root,
+        allow: config.runtime.allow.clone(),
+        v8_flags: config.runtime.v8_flags.clone(),
+        node_flags: config.runtime.node_flags.clone(),
+    })?;
+    if !launch.host.closes_links() {
+        for e in &launch.sandbox.escapes {
+            eprintln!(
+                "memcheck: warning: on {}, the link {} → {} stays open to tests (its permission model follows links)",
+                engine.title(),
+                report::display_path(&e.link),
+                e.target.display()
+            );
+        }
+    }
+    Ok(if opts.trace_allocations {
+        launch.traced()
+    } else {
+        launch
+    })
+}
+
+/// The run model: every listed test in file order, as it ran, or as
+/// ignored when it was chosen but did not run.
+fn assemble(states: &[Arc<FileState>], shared: &Shared, chosen: &HashSet<String>) -> RunReport {
+    let mut tests = Vec::new();
+    for state in states {
+        let file = &state.file.relative;
+        let listed: Vec<(String, Option<u32>)> = match &state.tests {
+            Ok(t) => t.iter().map(|t| (t.name.clone(), t.line)).collect(),
+            Err(_) => vec![("(load)".to_owned(), None)],
+        };
+        for (name, line) in listed {
+            if let Some(r) = shared.records.get(&(state.key(), name.clone(), line)) {
+                tests.push(r.clone());
+            } else if chosen.contains(&state.full_name(&name)) {
+                tests.push(TestReport {
+                    file: file.clone(),
+                    engine: state.launch.engine.name(),
+                    name,
+                    line,
+                    status: Status::Ignored,
+                    ..TestReport::default()
+                });
+            }
+        }
+    }
+    RunReport {
+        runtime: shared.runtimes.first().cloned().unwrap_or_default(),
+        runtimes: shared.runtimes.clone(),
+        tests,
+        notes: shared.notes.clone(),
+        ..RunReport::default()
+    }
+}
+
+/// Every reporter renders the model: the terminal's text after libtest's,
+/// then each file asked for, and GitHub's annotations and summary.
+fn report_run(
+    config: &Config,
+    args: &Arguments,
+    opts: &Options,
+    model: &RunReport,
+) -> anyhow::Result<()> {
+    let libtest_json = matches!(args.format, Some(FormatSetting::Json));
+    if opts.show_output && !libtest_json {
+        print!("{}", report::terminal::successes(model));
+    }
+    if opts.timings && !libtest_json {
+        print!("{}", report::terminal::timings(model));
+    }
+    eprint!("{}", report::terminal::after_run(model, opts.unreferenced));
+    if let Some(dir) = &opts.snapshots {
+        eprintln!(
+            "memcheck: heap snapshots kept in {} (open them in Chrome DevTools, Memory tab)",
+            dir.display()
+        );
+    }
+    if let Some(path) = &opts.json {
+        report::json::write(model, path)?;
+    }
+    if let Some(path) = &opts.html {
+        report::html::write_run(model, &config.root, path)?;
+        eprintln!(
+            "memcheck: HTML report written to {}",
+            report::display_path(path)
+        );
+    }
+    if let Some(path) = &opts.junit {
+        report::junit::write(model, path)?;
+    }
+    if let Some(path) = &opts.markdown {
+        report::markdown::write(model, path)?;
+    }
+    if opts.github {
+        report::github::emit(model, &config.root)?;
+    }
+    Ok(())
+}
