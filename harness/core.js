@@ -89,7 +89,7 @@ function dropChunk() {}
 // this checkpoint is in it.
 function capture(label) {
   const started = now();
-  host.gc();
+  // V8 collects all garbage itself before it takes a heap snapshot.
   const snapshot = host.takeSnapshot();
   SNAPSHOT.took = now() - started;
   if (label === null) {
@@ -241,12 +241,17 @@ function mayMeasure(fn) {
   }
 }
 
+let warmed = false;
+
 async function runTest(entry, forceWhole) {
   // Warm what the first checkpoint would otherwise set up lazily (the
   // runtime's stream classes, say) so that the first block sees none of it.
-  host.warm();
-  await settle();
-  await settle();
+  if (!warmed) {
+    warmed = true;
+    host.warm();
+    await settle();
+    await settle();
+  }
   const whole = forceWhole || !mayMeasure(entry.fn);
 
   const names = new SetCtor();
@@ -360,8 +365,8 @@ async function runOne(index, trace, forceWhole) {
 /**
  * Start the harness with `host`, before the test file loads (the test file
  * is the runtime's main module, so that the project's own configuration
- * applies to it; the harness is preloaded). `args`: { mode: "list"|"run",
- * channel (a path), index, trace, inspector }.
+ * applies to it; the harness is preloaded). `args`: { mode: "list"|"run"|
+ * "run-many", channel (a path), index or indices, trace, inspector }.
  */
 export async function prepare(engineHost, args) {
   host = engineHost;
@@ -391,7 +396,21 @@ export async function afterLoad(args) {
   }
   if (args.mode === "list") {
     list();
+  } else if (args.mode === "run-many") {
+    await runMany(args.indices);
   } else {
     await runOne(args.index, args.trace, args.whole);
+  }
+}
+
+// `isolation = "file"`: the tests at `indices`, one after another in this
+// process, each with its own checkpoints. A line on stdout marks where each
+// test's output starts; a failure stays the test's own.
+async function runMany(indices) {
+  for (let i = 0; i < indices.length; i++) {
+    host.markOutput();
+    stray.error = null;
+    await runOne(indices[i], false, false);
+    setRunningTest(null);
   }
 }

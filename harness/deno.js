@@ -26,6 +26,7 @@ const getHeapSnapshot = v8.getHeapSnapshot;
 const gc = globalThis.gc;
 const addEventListener = globalThis.addEventListener;
 const encoder = new TextEncoderCtor();
+const OUTPUT_MARK = "\x1e[memcheck: next test]\n";
 
 function writeAllTo(target, method, bytes) {
   let off = 0;
@@ -91,6 +92,11 @@ const host = {
   async closeInspectorToTests() {
     if (lockInspector) await ReflectApply(revoke, permissions, [{ name: "sys" }]);
   },
+  // Where a test's output starts, in `isolation = "file"` (the runner splits
+  // the output there).
+  markOutput() {
+    writeAllTo(stdout, stdoutWrite, TextEncoderPrototypeEncode(encoder, OUTPUT_MARK));
+  },
   onStrayError(handler) {
     addEventListener("unhandledrejection", (event) => {
       event.preventDefault();
@@ -122,6 +128,7 @@ const args = {
   mode,
   // The test's place in the file's list: the one argument that is no flag.
   index: mode === "run" ? NumberCtor(rest.find((a) => !a.startsWith("--"))) : -1,
+  indices: mode === "run-many" ? rest.find((a) => !a.startsWith("--")).split(",").map(NumberCtor) : [],
   trace: rest.includes("--trace"),
   whole: rest.includes("--whole"),
   inspector: rest.includes("--inspector") || rest.includes("--trace"),

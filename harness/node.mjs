@@ -23,6 +23,7 @@ const getHeapSnapshot = v8.getHeapSnapshot;
 const gc = globalThis.gc;
 const on = proc.on;
 const encoder = new TextEncoderCtor();
+const OUTPUT_MARK = "\x1e[memcheck: next test]\n";
 
 // `import { test } from "memcheck"` and `require("memcheck")` both name the
 // harness's module.
@@ -110,6 +111,11 @@ const host = {
     }
     return {};
   },
+  // Where a test's output starts, in `isolation = "file"` (the runner splits
+  // the output there).
+  markOutput() {
+    writeAll(1, TextEncoderPrototypeEncode(encoder, OUTPUT_MARK));
+  },
   onStrayError(handler) {
     ReflectApply(on, proc, ["unhandledRejection", (reason) => handler("an unhandled promise rejection", reason)]);
     ReflectApply(on, proc, ["uncaughtException", (error) => handler("an uncaught exception", error)]);
@@ -123,6 +129,7 @@ const args = {
   mode,
   // The test's place in the file's list: the one argument that is no flag.
   index: mode === "run" ? NumberCtor(rest.find((a) => !a.startsWith("--"))) : -1,
+  indices: mode === "run-many" ? rest.find((a) => !a.startsWith("--")).split(",").map(NumberCtor) : [],
   trace: rest.includes("--trace"),
   whole: rest.includes("--whole"),
   inspector: rest.includes("--inspector") || rest.includes("--trace"),

@@ -77,6 +77,18 @@ struct RawRuntime {
     #[serde(default)]
     node_flags: Vec<String>,
     timeout: Option<Millis>,
+    isolation: Option<Isolation>,
+}
+
+/// How tests share runtime processes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Isolation {
+    /// Each test in a process of its own.
+    #[default]
+    Test,
+    /// The tests of a file one after another in one process.
+    File,
 }
 
 #[derive(Deserialize, Default)]
@@ -199,6 +211,7 @@ pub struct RuntimeConfig {
     /// Node's own command-line options.
     pub node_flags: Vec<String>,
     pub timeout: Duration,
+    pub isolation: Isolation,
 }
 
 impl RuntimeConfig {
@@ -340,6 +353,7 @@ impl Config {
                 v8_flags: raw.runtime.v8_flags,
                 node_flags: raw.runtime.node_flags,
                 timeout: Duration::from_millis(raw.runtime.timeout.map_or(60_000, |Millis(ms)| ms)),
+                isolation: raw.runtime.isolation.unwrap_or_default(),
             },
             tests,
         })

@@ -2,12 +2,13 @@
 //! loaded and the command that re-records it; settings that name no test
 //! are warned about.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use crate::baseline::{self, BaselineFile, Target};
 use crate::config::Config;
 use crate::discover::TestFile;
-use crate::measure::{self, Fault};
+use crate::measure::{self, Fault, TestRun};
 use crate::report;
 use crate::runtime::{Launch, ListedTest, RuntimeError};
 
@@ -25,6 +26,9 @@ pub struct FileState {
     pub baseline: Result<Option<BaselineFile>, String>,
     /// The command that re-records this file's whole baseline.
     pub rerecord: String,
+    /// With `isolation = "file"`: the runs of the file's tests, by place in
+    /// the list, once the first of them asked (each test takes its own).
+    pub batch: Mutex<Option<BTreeMap<usize, TestRun>>>,
 }
 
 impl FileState {
@@ -111,6 +115,7 @@ pub fn load(
             baseline_path,
             baseline,
             rerecord: String::new(),
+            batch: Mutex::new(None),
         });
     }
     let commands: Vec<String> = states

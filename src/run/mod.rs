@@ -6,6 +6,7 @@
 mod files;
 mod select;
 mod settle;
+mod threads;
 mod trial;
 
 use std::collections::HashSet;
@@ -79,10 +80,15 @@ pub fn run(config: &Config, args: &Arguments, opts: &Options) -> anyhow::Result<
     let ctx = Arc::new(Context {
         config: config.clone(),
         opts: opts.clone(),
+        chosen: std::sync::OnceLock::new(),
         shared,
     });
     let trials = trial::build(&states, &ctx);
-    let (args, chosen) = select::select(args, &trials, opts.partition);
+    let (mut args, chosen) = select::select(args, &trials, opts.partition);
+    let _ = ctx.chosen.set(chosen.clone());
+    args.test_threads = args
+        .test_threads
+        .or_else(|| Some(threads::default_threads()));
     let conclusion = libtest_mimic::run(&args, trials);
     if args.list {
         return Ok(exit::OK);

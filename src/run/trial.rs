@@ -13,7 +13,7 @@ use libtest_mimic::{Failed, Trial};
 use crate::baseline::{self, Recording, TestBaseline, UpdateMode};
 use crate::budget::Budget;
 use crate::color;
-use crate::config::Config;
+use crate::config::{Config, Isolation};
 use crate::explain::AllocationSite;
 use crate::measure::{self, Fault, TestRef, TestRun};
 use crate::project::Package;
@@ -29,6 +29,8 @@ use super::files::FileState;
 pub struct Context {
     pub config: Config,
     pub opts: Options,
+    /// The full names of the tests chosen to run, once selected.
+    pub chosen: std::sync::OnceLock<std::collections::HashSet<String>>,
     pub shared: Mutex<Shared>,
 }
 
@@ -178,11 +180,15 @@ fn run_trial(
         name: &test.name,
         full_name: &full,
     };
-    let keep = ctx.opts.snapshots.as_ref().map(|d| {
-        d.join(measure::sanitize(file))
-            .join(measure::sanitize(&test.name))
-    });
-    let run = match measure_test(ctx, &launch, test_ref, test, (plan.timeout, keep)) {
+    let keep = keep_dir(ctx, file, &test.name);
+    let batched = (ctx.config.runtime.isolation == Isolation::File && !test.allocated)
+        .then(|| from_batch(ctx, state, index))
+        .flatten();
+    let run = match batched {
+        Some(run) => Ok(run),
+        None => measure_test(ctx, &launch, test_ref, test, (plan.timeout, keep)),
+    };
+    let run = match run {
         Ok(r) => r,
         Err(e) => return rec.fail(Vec::new(), e),
     };
@@ -213,6 +219,70 @@ fn run_trial(
         t.total += t.judge + t.explain;
     }
     judged.finish(&rec, &run, blocks, &sites)
+}
+
+/// With `isolation = "file"`: this test's run from its file's batch (the
+/// first test of the file to get here runs them all), or `None` when the
+/// batch did not get to it or it must run whole on its own.
+fn from_batch(ctx: &Context, state: &FileState, index: usize) -> Option<TestRun> {
+    let mut batch = state.batch.lock().unwrap_or_else(|e| e.into_inner());
+    let runs = batch.get_or_insert_with(|| run_batch(ctx, state));
+    let mut run = runs.remove(&index).filter(|r| !r.needs_whole)?;
+    if let Some(info) = &run.runtime {
+        ctx.shared.lock().unwrap().saw_runtime(info);
+    }
+    let test = state.tests.as_ref().ok()?.get(index)?;
+    for b in &mut run.blocks {
+        if b.line.is_none() && b.name == test.name {
+            b.line = test.line;
+        }
+    }
+    Some(run)
+}
+
+/// Run the file's chosen tests in one process.
+fn run_batch(ctx: &Context, state: &FileState) -> BTreeMap<usize, TestRun> {
+    let Ok(tests) = &state.tests else {
+        return BTreeMap::new();
+    };
+    let file = &state.file.relative;
+    let chosen = ctx.chosen.get();
+    let fulls: Vec<String> = tests.iter().map(|t| state.full_name(&t.name)).collect();
+    let mut picked = Vec::new();
+    for (index, test) in tests.iter().enumerate() {
+        let wanted = chosen.is_none_or(|c| c.contains(&fulls[index])) && !test.ignore;
+        if !wanted || test.allocated {
+            continue;
+        }
+        let Ok(plan) = plan(ctx, file, test) else {
+            continue;
+        };
+        picked.push(measure::Batched {
+            test: TestRef {
+                file: &state.file.path,
+                index,
+                name: &test.name,
+                full_name: &fulls[index],
+            },
+            timeout: plan.timeout,
+            keep: keep_dir(ctx, file, &test.name),
+        });
+    }
+    let label = format!("{} ({} tests, one process)", state.key(), picked.len());
+    let runs = measure::run_file(&state.launch, &label, &picked).unwrap_or_default();
+    picked
+        .iter()
+        .zip(runs)
+        .filter_map(|(b, r)| Some((b.test.index, r?)))
+        .collect()
+}
+
+/// Where a test's snapshots go with `--snapshots`.
+fn keep_dir(ctx: &Context, file: &str, test: &str) -> Option<std::path::PathBuf> {
+    ctx.opts.snapshots.as_ref().map(|d| {
+        d.join(measure::sanitize(file))
+            .join(measure::sanitize(test))
+    })
 }
 
 /// Run the test in its own process (keeping its snapshots when asked);

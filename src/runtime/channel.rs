@@ -159,6 +159,7 @@ impl ChannelDir {
             .open(&path)?;
         let hold = std::fs::OpenOptions::new().write(true).open(&path)?;
         set_blocking(&read)?;
+        widen(&read);
         Ok((path, read, hold))
     }
 }
@@ -167,6 +168,19 @@ impl Drop for ChannelDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.path);
     }
+}
+
+/// A larger pipe buffer (Linux): a snapshot then streams in fewer, larger
+/// writes. The default size serves when the system refuses.
+fn widen(file: &File) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        // SAFETY: fcntl on a descriptor we own; failure leaves it as it was.
+        unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETPIPE_SZ, 1 << 20) };
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = file;
 }
 
 fn set_blocking(file: &File) -> std::io::Result<()> {

@@ -200,6 +200,9 @@ pub enum JobMode {
         name: String,
         whole: bool,
     },
+    /// Run these tests (place in the file's list, name), one after another
+    /// (`isolation = "file"`).
+    RunMany { tests: Vec<(usize, String)> },
 }
 
 /// One job: one runtime process.
@@ -229,6 +232,9 @@ impl Job {
         match &self.mode {
             JobMode::List => Mode::List,
             JobMode::Run { name, .. } => Mode::Run { name: name.clone() },
+            JobMode::RunMany { tests } => Mode::Run {
+                name: tests.first().map(|t| t.1.clone()).unwrap_or_default(),
+            },
         }
     }
 }

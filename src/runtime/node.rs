@@ -64,8 +64,13 @@ impl Host for NodeHost {
             .arg(match job.mode {
                 JobMode::List => "list",
                 JobMode::Run { .. } => "run",
+                JobMode::RunMany { .. } => "run-many",
             })
             .arg(file_url(&job.file));
+        if let JobMode::RunMany { tests } = &job.mode {
+            let indices: Vec<String> = tests.iter().map(|(i, _)| i.to_string()).collect();
+            cmd.arg(indices.join(","));
+        }
         if let JobMode::Run { index, whole, .. } = &job.mode {
             cmd.arg(index.to_string());
             if *whole {

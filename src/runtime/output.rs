@@ -5,6 +5,15 @@
 
 use std::io::Read;
 
+/// The line the harness writes where a test's output starts, when one
+/// process runs several tests (`isolation = "file"`).
+pub const MARK: &[u8] = b"\x1e[memcheck: next test]\n";
+
+/// Where `needle` first occurs in `haystack`.
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
 /// Bytes kept from the start and from the end of a test's output.
 pub const KEEP_HEAD: usize = 32 << 10;
 pub const KEEP_TAIL: usize = 32 << 10;
@@ -44,19 +53,34 @@ impl Captured {
         }
     }
 
-    /// Read `r` to its end into a capture.
-    pub fn read_from(mut r: impl Read) -> Captured {
-        let mut c = Captured::default();
+    /// Read `r` to its end into captures, a new one after each line the
+    /// harness writes where a test's output starts ([`MARK`]); the first
+    /// holds what came before any.
+    pub fn read_segments(mut r: impl Read) -> Vec<Captured> {
+        let mut segments = vec![Captured::default()];
         let mut buf = vec![0u8; 64 << 10];
+        // The end of the last read, in case a mark is split across reads.
+        let mut carry: Vec<u8> = Vec::new();
         loop {
-            match r.read(&mut buf) {
+            let n = match r.read(&mut buf) {
                 Ok(0) => break,
-                Ok(n) => c.push(&buf[..n]),
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(_) => break,
+            };
+            carry.extend_from_slice(&buf[..n]);
+            while let Some(at) = find(&carry, MARK) {
+                segments.last_mut().unwrap().push(&carry[..at]);
+                segments.push(Captured::default());
+                carry.drain(..at + MARK.len());
             }
+            let keep = carry.len().min(MARK.len() - 1);
+            let done = carry.len() - keep;
+            segments.last_mut().unwrap().push(&carry[..done]);
+            carry.drain(..done);
         }
-        c
+        segments.last_mut().unwrap().push(&carry);
+        segments
     }
 
     /// The text, with a line saying how much was left out in the middle.
@@ -79,6 +103,30 @@ impl Captured {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn marks_split_the_output_between_tests() {
+        let mut input = b"start\n".to_vec();
+        input.extend_from_slice(MARK);
+        input.extend_from_slice(b"first\n");
+        input.extend_from_slice(MARK);
+        input.extend_from_slice(b"second\n");
+        // A reader that hands out three bytes at a time splits the marks.
+        struct Trickle<'a>(&'a [u8]);
+        impl Read for Trickle<'_> {
+            fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+                let n = self.0.len().min(3).min(out.len());
+                out[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        let texts: Vec<String> = Captured::read_segments(Trickle(&input))
+            .iter()
+            .map(Captured::text)
+            .collect();
+        assert_eq!(texts, ["start\n", "first\n", "second\n"]);
+    }
 
     #[test]
     fn short_output_is_kept_whole() {

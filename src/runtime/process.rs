@@ -66,7 +66,7 @@ pub struct Session {
     pgid: i32,
     events: Receiver<Event>,
     waiter: Option<JoinHandle<Option<ExitStatus>>>,
-    output: Option<JoinHandle<Captured>>,
+    output: Option<JoinHandle<Vec<Captured>>>,
     deadline: Instant,
     timed_out: bool,
     _registered: interrupt::Registered,
@@ -148,10 +148,23 @@ impl Session {
         unsafe { libc::kill(-self.pgid, libc::SIGKILL) };
     }
 
+    /// Give the process a new deadline, `timeout` from now (the next test
+    /// of a file run in one process).
+    pub fn restart_clock(&mut self, timeout: Duration) {
+        self.deadline = Instant::now() + timeout;
+    }
+
     /// Wait for the process to end (killing it if it outlives the deadline
     /// or a short grace after its channel closed), and return how it ended
     /// with what it printed.
-    pub fn finish(mut self) -> (Exit, String) {
+    pub fn finish(self) -> (Exit, String) {
+        let (exit, segments) = self.finish_segments();
+        (exit, segments.concat())
+    }
+
+    /// [`Session::finish`], with the output split where the harness marked
+    /// the start of each test (the first part came before any).
+    pub fn finish_segments(mut self) -> (Exit, Vec<String>) {
         let grace = Instant::now() + Duration::from_secs(5);
         while !self.waiter.as_ref().is_none_or(|w| w.is_finished()) {
             if self.timed_out || Instant::now() >= grace.min(self.deadline.max(Instant::now())) {
@@ -181,7 +194,7 @@ impl Session {
                 None => Exit::Code(-1),
             }
         };
-        (exit, output.text())
+        (exit, output.iter().map(Captured::text).collect())
     }
 }
 
@@ -224,8 +237,8 @@ fn spawn_frame_reader(read: std::fs::File, tx: SyncSender<Event>) {
     });
 }
 
-fn read_output(pipe: PipeReader) -> Captured {
-    Captured::read_from(pipe)
+fn read_output(pipe: PipeReader) -> Vec<Captured> {
+    Captured::read_segments(pipe)
 }
 
 fn wait_and_release(mut child: Child, hold: std::fs::File) -> Option<ExitStatus> {

@@ -152,6 +152,16 @@ impl Conversation {
         }
     }
 
+    /// The conversation about the next test of a process that runs several
+    /// (the file already loaded).
+    pub fn next_test(name: &str) -> Conversation {
+        let mut c = Conversation::new(Mode::Run {
+            name: name.to_owned(),
+        });
+        c.stage = Stage::Loading;
+        c
+    }
+
     /// Check the next message; the breach, in words, if it is out of place.
     pub fn message(&mut self, m: &Message) -> Result<(), String> {
         let out_of_place = || format!("the harness sent {} out of order", describe(m));

@@ -4,6 +4,7 @@
 mod ci;
 mod engines;
 mod html;
+mod isolation;
 mod lifecycle;
 mod projects;
 mod robustness;

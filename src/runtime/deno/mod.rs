@@ -141,9 +141,14 @@ fn command(
         .arg(match job.mode {
             JobMode::List => "list",
             JobMode::Run { .. } => "run",
+            JobMode::RunMany { .. } => "run-many",
         });
     if package.may_require(&job.file) {
         cmd.arg("--commonjs");
+    }
+    if let JobMode::RunMany { tests } = &job.mode {
+        let indices: Vec<String> = tests.iter().map(|(i, _)| i.to_string()).collect();
+        cmd.arg(indices.join(","));
     }
     if let JobMode::Run { index, whole, .. } = &job.mode {
         cmd.arg(index.to_string());

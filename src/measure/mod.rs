@@ -2,7 +2,10 @@
 //! into per-block comparisons.
 //!
 //! Each snapshot is parsed on its own thread while it streams in, so the
-//! "before" snapshot of a block is parsed while the block runs.
+//! "before" snapshot of a block is parsed while the block runs. `batch`
+//! runs the tests of one file in one process (`isolation = "file"`).
+
+mod batch;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -22,6 +25,8 @@ use crate::runtime::{
 use crate::snapshot::{ParseError, Snapshot, parse};
 use crate::sourcemap::SourceMaps;
 use crate::timings::Timings;
+
+pub use batch::{Batched, run_file};
 
 /// A measured block.
 #[derive(Debug, Clone)]
@@ -359,33 +364,12 @@ fn run_once(
         Err(e) => return Err(e),
     };
     let mut talk = Conversation::new(job.protocol());
-    let mut r = Receiving {
-        clock: Clock::new(),
-        maps: launch.host.source_maps(),
-        file_url: crate::runtime::file_url(test.file),
-        block_line: None,
-        run: TestRun::default(),
-        incoming: None,
-        done: Vec::new(),
-        whole_before: None,
-        expect_whole: false,
-        block_budget: None,
-        block_repeat: 0,
-        allocated: None,
-    };
+    let mut r = Receiving::new(launch, test.file);
     while let Some(event) = session.next_event() {
-        let step = match event {
-            Event::Closed => break,
-            Event::Garbled(g) => Err(Fault::Protocol(format!("the harness's channel broke: {g}"))),
-            Event::Chunk(bytes) => talk
-                .chunk(bytes.len())
-                .map_err(Fault::Protocol)
-                .and_then(|()| r.chunk(bytes)),
-            Event::Message(m) => talk
-                .message(&m)
-                .map_err(Fault::Protocol)
-                .and_then(|()| r.message(m, test.name, keep)),
-        };
+        let step = r.event(event, &mut talk, test.name, keep);
+        if matches!(step, Ok(false)) {
+            break;
+        }
         if let Err(fault) = step {
             r.run.fault = Some(fault);
             session.kill();
@@ -408,6 +392,45 @@ fn run_once(
 }
 
 impl Receiving {
+    fn new(launch: &Launch, file: &Path) -> Receiving {
+        Receiving {
+            clock: Clock::new(),
+            maps: launch.host.source_maps(),
+            file_url: crate::runtime::file_url(file),
+            block_line: None,
+            run: TestRun::default(),
+            incoming: None,
+            done: Vec::new(),
+            whole_before: None,
+            expect_whole: false,
+            block_budget: None,
+            block_repeat: 0,
+            allocated: None,
+        }
+    }
+
+    /// Take one event of the session: `Ok(false)` once the channel closed.
+    fn event(
+        &mut self,
+        event: Event,
+        talk: &mut Conversation,
+        test: &str,
+        keep: Option<&Path>,
+    ) -> Result<bool, Fault> {
+        match event {
+            Event::Closed => Ok(false),
+            Event::Garbled(g) => Err(Fault::Protocol(format!("the harness's channel broke: {g}"))),
+            Event::Chunk(bytes) => {
+                talk.chunk(bytes.len()).map_err(Fault::Protocol)?;
+                self.chunk(bytes).map(|()| true)
+            }
+            Event::Message(m) => {
+                talk.message(&m).map_err(Fault::Protocol)?;
+                self.message(m, test, keep).map(|()| true)
+            }
+        }
+    }
+
     fn chunk(&mut self, bytes: Vec<u8>) -> Result<(), Fault> {
         match &mut self.incoming {
             Some(i) => i

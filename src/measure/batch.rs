@@ -1,0 +1,128 @@
+//! `isolation = "file"`: the selected tests of one file, one after another
+//! in one runtime process (start-up, module load and warm-up paid once),
+//! each with its own checkpoints, deadline and output. What it gives up: a
+//! test sees what earlier tests of its file left in the process (module
+//! state, globals, timers), and a process that ends early takes the tests
+//! after the one that ended it: they come back as `None`, to be run on
+//! their own.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::{Fault, Receiving, TestRef, TestRun, ended_early};
+use crate::runtime::{Conversation, Exit, Job, JobMode, Launch, RuntimeError, Session};
+
+/// One test of a batch: which, how long it may take, where its snapshots go.
+pub struct Batched<'a> {
+    pub test: TestRef<'a>,
+    pub timeout: Duration,
+    pub keep: Option<PathBuf>,
+}
+
+/// Run `tests` (all of one file) in one process: each test's run, in order,
+/// or `None` for those the process did not get to.
+pub fn run_file(
+    launch: &Launch,
+    label: &str,
+    tests: &[Batched],
+) -> Result<Vec<Option<TestRun>>, RuntimeError> {
+    let Some(first) = tests.first() else {
+        return Ok(Vec::new());
+    };
+    let names = tests
+        .iter()
+        .map(|b| (b.test.index, b.test.name.to_owned()))
+        .collect();
+    let job = Job::new(
+        JobMode::RunMany { tests: names },
+        first.test.file,
+        label.to_owned(),
+    );
+    let mut session = match Session::start(launch, &job, first.timeout) {
+        Ok(s) => s,
+        Err(RuntimeError::ProjectConfig(message)) => {
+            let fault = Fault::Load {
+                message,
+                stack: String::new(),
+            };
+            return Ok(tests.iter().map(|_| Some(faulted(fault.clone()))).collect());
+        }
+        Err(e) => return Err(e),
+    };
+    let mut runs: Vec<TestRun> = Vec::new();
+    let mut talk = Conversation::new(job.protocol());
+    let mut r = Receiving::new(launch, first.test.file);
+    while let Some(current) = tests.get(runs.len()) {
+        let Some(event) = session.next_event() else {
+            break;
+        };
+        match r.event(event, &mut talk, current.test.name, current.keep.as_deref()) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(fault) => {
+                r.run.fault = Some(fault);
+                session.kill();
+                break;
+            }
+        }
+        if talk.finished() {
+            let next = Receiving::new(launch, first.test.file);
+            runs.push(finish(std::mem::replace(&mut r, next)));
+            if let Some(after) = tests.get(runs.len()) {
+                talk = Conversation::next_test(after.test.name);
+                session.restart_clock(after.timeout);
+            }
+        }
+    }
+    r.abandon();
+    let (exit, outputs) = session.finish_segments();
+    // The test the process was on when it ended, if any.
+    if let Some(current) = tests.get(runs.len())
+        && (r.run.fault.is_some() || runs.is_empty() || !talk.finished())
+    {
+        let mut run = finish(r);
+        if run.fault.is_none() {
+            run.fault = Some(if exit == Exit::TimedOut {
+                Fault::TimedOut(current.timeout)
+            } else {
+                ended_early(launch, exit, outputs.concat(), talk.unfinished())
+            });
+        }
+        // A file that does not load fails every test of the batch.
+        if runs.is_empty() && matches!(run.fault, Some(Fault::Load { .. })) {
+            let fault = run.fault.clone().expect("a load fault");
+            runs.extend(tests.iter().map(|_| faulted(fault.clone())));
+        } else {
+            runs.push(run);
+        }
+    }
+    // The runtime said who it is once; output: what came before the first
+    // test's mark goes to the first.
+    let runtime = runs.first().and_then(|r| r.runtime.clone());
+    for (i, run) in runs.iter_mut().enumerate() {
+        run.runtime = runtime.clone();
+        let mut text = if i == 0 {
+            outputs.first().cloned().unwrap_or_default()
+        } else {
+            String::new()
+        };
+        text.push_str(outputs.get(i + 1).map_or("", String::as_str));
+        run.output = text;
+    }
+    let mut out: Vec<Option<TestRun>> = runs.into_iter().map(Some).collect();
+    out.resize_with(tests.len(), || None);
+    Ok(out)
+}
+
+fn finish(mut r: Receiving) -> TestRun {
+    r.abandon();
+    r.clock.finish(&mut r.run.timings);
+    r.run
+}
+
+fn faulted(fault: Fault) -> TestRun {
+    TestRun {
+        fault: Some(fault),
+        ..TestRun::default()
+    }
+}

@@ -1,0 +1,119 @@
+//! `isolation = "file"` (the tests of a file in one process) gives the
+//! figures of the default isolation, and a test that ends its process costs
+//! only itself; `--timings` says where the time went.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::util::*;
+
+/// Each test's status and blocks, without retainer paths: those name
+/// places in module state that earlier tests of the file also filled (the
+/// figures do not change; an array index in a path may).
+fn statuses_and_blocks(report: &Value) -> Vec<(String, String, Value)> {
+    report["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            let mut blocks = t["blocks"].clone();
+            for b in blocks.as_array_mut().unwrap() {
+                b.as_object_mut().unwrap().remove("retainers");
+            }
+            (
+                t["name"].as_str().unwrap().to_owned(),
+                t["status"].as_str().unwrap().to_owned(),
+                blocks,
+            )
+        })
+        .collect()
+}
+
+fn with_isolation(dir: &Path, isolation: &str) {
+    let path = dir.join("memcheck.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let text = if text.contains("[runtime]") {
+        text.replace(
+            "[runtime]",
+            &format!("[runtime]\nisolation = \"{isolation}\""),
+        )
+    } else {
+        format!("{text}\n[runtime]\nisolation = \"{isolation}\"\n")
+    };
+    std::fs::write(path, text).unwrap();
+}
+
+#[test]
+fn file_isolation_gives_the_figures_of_test_isolation() {
+    let dir = project("pass", "isolation");
+    let out = memcheck(&dir, &["--include-ignored", "--json", "test.json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    with_isolation(&dir, "file");
+    let out = memcheck(&dir, &["--include-ignored", "--json", "file.json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let (a, b) = (
+        read_json(&dir.join("test.json")),
+        read_json(&dir.join("file.json")),
+    );
+    assert_eq!(statuses_and_blocks(&a), statuses_and_blocks(&b));
+}
+
+#[test]
+fn in_file_isolation_a_test_that_ends_its_process_costs_only_itself() {
+    let dir = project("faults", "isolation");
+    let out = memcheck(&dir, &["--test-threads", "2", "--json", "test.json"]);
+    assert_eq!(out.status.code(), Some(101), "{}", text(&out));
+    with_isolation(&dir, "file");
+    let out = memcheck(&dir, &["--test-threads", "2", "--json", "file.json"]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(101), "{t}");
+    let outcome = |path: &str| -> Vec<(String, String)> {
+        statuses_and_blocks(&read_json(&dir.join(path)))
+            .into_iter()
+            .map(|(n, s, _)| (n, s))
+            .collect()
+    };
+    assert_eq!(outcome("test.json"), outcome("file.json"));
+    for expected in [
+        "the test threw: RangeError: the widget is out of range",
+        "timed out after 1500 ms",
+        "the runtime ended with exit code 7",
+        "the JavaScript heap reached its limit",
+    ] {
+        assert!(t.contains(expected), "missing {expected:?} in:\n{t}");
+    }
+}
+
+#[test]
+fn timings_say_where_the_time_went() {
+    let dir = project("pass", "timings");
+    let out = memcheck(&dir, &["--timings", "--json", "r.json", "keeps 1000"]);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let header = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("total"))
+        .unwrap_or_else(|| panic!("no timings table in:\n{stdout}"));
+    for phase in [
+        "start", "load", "warmup", "snapshot", "transfer", "parse", "compare", "body", "judge",
+        "explain",
+    ] {
+        assert!(header.contains(phase), "{header}");
+    }
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.ends_with("widgets.memtest.js::keeps 1000 widgets")),
+        "{stdout}"
+    );
+    assert!(stdout.lines().any(|l| l.ends_with("(suite)")), "{stdout}");
+    let report = read_json(&dir.join("r.json"));
+    let timings = &find(&report, "keeps 1000 widgets")["timings"];
+    // Four blocks: eight checkpoints of V8's work, and a whole that holds the parts.
+    assert!(timings["snapshot"].as_f64().unwrap() > 0.0, "{timings}");
+    assert!(
+        timings["total"].as_f64().unwrap() >= timings["snapshot"].as_f64().unwrap(),
+        "{timings}"
+    );
+}
