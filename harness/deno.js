@@ -1,15 +1,17 @@
 // The Deno host, preloaded before the test file, which is the main module:
-//   deno run --preload deno.js … TEST_FILE CHANNEL list|run [INDEX] [--trace] [--inspector] [--lock-inspector]
+//   deno run --preload deno.js … TEST_FILE CHANNEL list|run|run-many [PLACES] [--flags]
+// (see hosts.js for the arguments).
 // It gives the engine-neutral core (core.js) what differs between
 // runtimes: the channel, the console, snapshots, the inspector, exiting,
 // and when the main module has loaded.
 
-import { ErrorCtor, NumberCtor, ReflectApply, TextEncoderCtor, TextEncoderPrototypeEncode } from "./primordials.js";
+import { ErrorCtor, ReflectApply } from "./primordials.js";
 import v8 from "node:v8";
 import { Readable } from "node:stream";
 import { Buffer } from "node:buffer";
 import { installConsole, formatArgs } from "./console.js";
 import { afterLoad, prepare } from "./core.js";
+import { OUTPUT_MARK, chunkBytes, inspectorPoster, parseArgs, utf8 } from "./hosts.js";
 
 const deno = Deno;
 const exit = deno.exit;
@@ -25,8 +27,6 @@ const stderrWrite = stderr.writeSync;
 const getHeapSnapshot = v8.getHeapSnapshot;
 const gc = globalThis.gc;
 const addEventListener = globalThis.addEventListener;
-const encoder = new TextEncoderCtor();
-const OUTPUT_MARK = "\x1e[memcheck: next test]\n";
 
 function writeAllTo(target, method, bytes) {
   let off = 0;
@@ -59,11 +59,7 @@ const host = {
   readSnapshot(stream, onChunk) {
     let chunk;
     while ((chunk = stream.read()) !== null) {
-      onChunk(
-        typeof chunk === "string"
-          ? TextEncoderPrototypeEncode(encoder, chunk)
-          : new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength),
-      );
+      onChunk(chunkBytes(chunk));
     }
     stream.destroy();
   },
@@ -71,31 +67,17 @@ const host = {
     const { Session } = await import("node:inspector");
     const session = new Session();
     session.connect();
-    return {
-      post(method, params) {
-        return new Promise((resolve, reject) => {
-          // Deno: an inspector callback alone does not keep the event loop
-          // alive. A timer that never fires holds it, without allocating
-          // while we wait.
-          const keepAlive = setTimeout(() => {}, 2 ** 30);
-          session.post(method, params, (error, result) => {
-            clearTimeout(keepAlive);
-            if (error) reject(error);
-            else resolve(result);
-          });
-        });
-      },
-    };
+    return inspectorPoster(session);
   },
   // The session stays open; new ones need `sys`, which the runner granted
   // for the harness alone and which goes now, before any user module loads.
   async closeInspectorToTests() {
-    if (lockInspector) await ReflectApply(revoke, permissions, [{ name: "sys" }]);
+    if (args.lockInspector) await ReflectApply(revoke, permissions, [{ name: "sys" }]);
   },
   // Where a test's output starts, in `isolation = "file"` (the runner splits
   // the output there).
   markOutput() {
-    writeAllTo(stdout, stdoutWrite, TextEncoderPrototypeEncode(encoder, OUTPUT_MARK));
+    writeAllTo(stdout, stdoutWrite, utf8(OUTPUT_MARK));
   },
   onStrayError(handler) {
     addEventListener("unhandledrejection", (event) => {
@@ -110,11 +92,12 @@ const host = {
 };
 
 const [channel, mode, ...rest] = deno.args;
+const args = parseArgs(channel, mode, rest);
 
 // CommonJS test files `require("memcheck")`: the import map does not reach
 // require(), so the name is resolved here, to the same module. Only for
 // CommonJS (the runner says so): node:module makes every snapshot larger.
-if (rest.includes("--commonjs")) {
+if (args.commonjs) {
   const { default: Module } = await import("node:module");
   const path = decodeURIComponent(new URL("./memcheck.js", import.meta.url).pathname);
   const resolveFilename = Module._resolveFilename;
@@ -122,22 +105,11 @@ if (rest.includes("--commonjs")) {
     return request === "memcheck" ? path : ReflectApply(resolveFilename, this, [request, ...more]);
   };
 }
-const lockInspector = rest.includes("--lock-inspector");
-const args = {
-  channel,
-  mode,
-  // The test's place in the file's list: the one argument that is no flag.
-  index: mode === "run" ? NumberCtor(rest.find((a) => !a.startsWith("--"))) : -1,
-  indices: mode === "run-many" ? rest.find((a) => !a.startsWith("--")).split(",").map(NumberCtor) : [],
-  trace: rest.includes("--trace"),
-  whole: rest.includes("--whole"),
-  inspector: rest.includes("--inspector") || rest.includes("--trace"),
-};
 
 installConsole(
   inspect,
-  (text) => writeAllTo(stdout, stdoutWrite, TextEncoderPrototypeEncode(encoder, text)),
-  (text) => writeAllTo(stderr, stderrWrite, TextEncoderPrototypeEncode(encoder, text)),
+  (text) => writeAllTo(stdout, stdoutWrite, utf8(text)),
+  (text) => writeAllTo(stderr, stderrWrite, utf8(text)),
 );
 
 // Inspecting a value the first time initialises parts of the runtime (the
@@ -146,7 +118,7 @@ class Warm {}
 formatArgs(inspect, ["%s %d %o", "a", 1, { a: [1] }, new Warm(), new Map([[1, 2]]), new Set([1]), new ErrorCtor("warm"), new Date(0), () => {}, Symbol("s"), Promise.resolve(), 1n, new Uint8Array(1), new WeakMap(), /r/]);
 
 if (typeof gc !== "function") {
-  stderrWrite.call(stderr, TextEncoderPrototypeEncode(encoder, "memcheck: the runtime was started without --expose-gc\n"));
+  writeAllTo(stderr, stderrWrite, utf8("memcheck: the runtime was started without --expose-gc\n"));
   exit(3);
 }
 

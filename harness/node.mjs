@@ -1,11 +1,12 @@
 // The Node host: the entry point cargo-memcheck starts as
-//   node … node.mjs CHANNEL list|run TEST_FILE_URL [INDEX] [--trace] [--inspector] [--lock-inspector]
+//   node … node.mjs CHANNEL TEST_FILE_URL list|run|run-many [PLACES] [--flags]
+// (see hosts.js for the arguments).
 // It gives the engine-neutral core (core.js) what differs between
 // runtimes: the channel, the console, snapshots, the inspector, exiting.
 // Node resolves every import from the importing file, so the test file is
 // imported from here (Deno preloads its host instead, see deno.js).
 
-import { ErrorCtor, NumberCtor, ReflectApply, TextEncoderCtor, TextEncoderPrototypeEncode } from "./primordials.js";
+import { ErrorCtor, ReflectApply } from "./primordials.js";
 import fs from "node:fs";
 import v8 from "node:v8";
 import util from "node:util";
@@ -13,6 +14,7 @@ import inspectorModule from "node:inspector";
 import { registerHooks } from "node:module";
 import { installConsole, formatArgs } from "./console.js";
 import { afterLoad, loadFailed, prepare } from "./core.js";
+import { OUTPUT_MARK, chunkBytes, inspectorPoster, parseArgs, utf8 } from "./hosts.js";
 
 const proc = process;
 const exit = proc.exit;
@@ -22,8 +24,6 @@ const utilInspect = util.inspect;
 const getHeapSnapshot = v8.getHeapSnapshot;
 const gc = globalThis.gc;
 const on = proc.on;
-const encoder = new TextEncoderCtor();
-const OUTPUT_MARK = "\x1e[memcheck: next test]\n";
 
 // `import { test } from "memcheck"` and `require("memcheck")` both name the
 // harness's module.
@@ -66,11 +66,7 @@ const host = {
   readSnapshot({ stream, first }, onChunk) {
     let chunk = first;
     while (chunk !== null) {
-      onChunk(
-        typeof chunk === "string"
-          ? TextEncoderPrototypeEncode(encoder, chunk)
-          : new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength),
-      );
+      onChunk(chunkBytes(chunk));
       chunk = stream.read();
     }
     stream.destroy();
@@ -78,24 +74,12 @@ const host = {
   async openInspector() {
     const session = new inspectorModule.Session();
     session.connect();
-    return {
-      post(method, params) {
-        return new Promise((resolve, reject) => {
-          // Hold the event loop until the answer comes.
-          const keepAlive = setTimeout(() => {}, 2 ** 30);
-          session.post(method, params, (error, result) => {
-            clearTimeout(keepAlive);
-            if (error) reject(error);
-            else resolve(result);
-          });
-        });
-      },
-    };
+    return inspectorPoster(session);
   },
   // Node cannot take a permission back: the harness's session stays open
   // and new ones are refused, so a test cannot switch the profilers off.
   async closeInspectorToTests() {
-    if (!lockInspector) return;
+    if (!args.lockInspector) return;
     const refuse = () => {
       throw new ErrorCtor("memcheck: the inspector is the harness's while this test runs");
     };
@@ -114,7 +98,7 @@ const host = {
   // Where a test's output starts, in `isolation = "file"` (the runner splits
   // the output there).
   markOutput() {
-    writeAll(1, TextEncoderPrototypeEncode(encoder, OUTPUT_MARK));
+    writeAll(1, utf8(OUTPUT_MARK));
   },
   onStrayError(handler) {
     ReflectApply(on, proc, ["unhandledRejection", (reason) => handler("an unhandled promise rejection", reason)]);
@@ -122,23 +106,13 @@ const host = {
   },
 };
 
-const [channel, mode, file, ...rest] = proc.argv.slice(2);
-const lockInspector = rest.includes("--lock-inspector");
-const args = {
-  channel,
-  mode,
-  // The test's place in the file's list: the one argument that is no flag.
-  index: mode === "run" ? NumberCtor(rest.find((a) => !a.startsWith("--"))) : -1,
-  indices: mode === "run-many" ? rest.find((a) => !a.startsWith("--")).split(",").map(NumberCtor) : [],
-  trace: rest.includes("--trace"),
-  whole: rest.includes("--whole"),
-  inspector: rest.includes("--inspector") || rest.includes("--trace"),
-};
+const [channel, file, mode, ...rest] = proc.argv.slice(2);
+const args = parseArgs(channel, mode, rest);
 
 installConsole(
   inspect,
-  (text) => writeAll(1, TextEncoderPrototypeEncode(encoder, text)),
-  (text) => writeAll(2, TextEncoderPrototypeEncode(encoder, text)),
+  (text) => writeAll(1, utf8(text)),
+  (text) => writeAll(2, utf8(text)),
 );
 
 // Inspecting a value the first time initialises parts of the runtime; do
@@ -147,7 +121,7 @@ class Warm {}
 formatArgs(inspect, ["%s %d %o", "a", 1, { a: [1] }, new Warm(), new Map([[1, 2]]), new Set([1]), new ErrorCtor("warm"), new Date(0), () => {}, Symbol("s"), Promise.resolve(), 1n, new Uint8Array(1), new WeakMap(), /r/]);
 
 if (typeof gc !== "function") {
-  writeAll(2, TextEncoderPrototypeEncode(encoder, "memcheck: the runtime was started without --expose-gc\n"));
+  writeAll(2, utf8("memcheck: the runtime was started without --expose-gc\n"));
   exit(3);
 }
 

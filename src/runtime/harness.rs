@@ -19,6 +19,7 @@ const FILES: &[(&str, &str)] = &[
     ("console.js", include_str!("../../harness/console.js")),
     ("memcheck.js", include_str!("../../harness/memcheck.js")),
     ("core.js", include_str!("../../harness/core.js")),
+    ("hosts.js", include_str!("../../harness/hosts.js")),
     ("deno.js", include_str!("../../harness/deno.js")),
     ("node.mjs", include_str!("../../harness/node.mjs")),
     // The harness's `.js` files are modules, for Node too.

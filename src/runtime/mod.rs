@@ -217,6 +217,34 @@ pub struct Job {
 }
 
 impl Job {
+    /// The harness's arguments after the channel (and, for Node, the test
+    /// file): the mode, the test's place (or places), and flags; see
+    /// `harness/hosts.js`. `lock`: the harness closes the inspector to the
+    /// test once it holds its own session.
+    pub fn harness_args(&self, launch: &Launch, lock: bool) -> Vec<String> {
+        let inspector = launch.inspector || launch.trace;
+        let mut args = Vec::new();
+        match &self.mode {
+            JobMode::List => args.push("list".to_owned()),
+            JobMode::RunMany { tests } => {
+                args.push("run-many".to_owned());
+                let places: Vec<String> = tests.iter().map(|(i, _)| i.to_string()).collect();
+                args.push(places.join(","));
+            }
+            JobMode::Run { index, whole, .. } => {
+                args.extend(["run".to_owned(), index.to_string()]);
+                let flags = [
+                    (*whole, "--whole"),
+                    (launch.trace, "--trace"),
+                    (inspector, "--inspector"),
+                    (inspector && lock, "--lock-inspector"),
+                ];
+                args.extend(flags.iter().filter(|f| f.0).map(|f| f.1.to_owned()));
+            }
+        }
+        args
+    }
+
     pub fn new(mode: JobMode, file: &Path, label: String) -> Job {
         static NEXT: AtomicU64 = AtomicU64::new(0);
         Job {

@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use super::harness::file_url;
 use super::host::Host;
-use super::{Job, JobMode, Launch, RuntimeError, Sandbox, V8_FLAGS};
+use super::{Job, Launch, RuntimeError, Sandbox, V8_FLAGS};
 use crate::project::Package;
 use crate::sourcemap::SourceMaps;
 
@@ -61,31 +61,8 @@ impl Host for NodeHost {
         cmd.args(launch.allow.iter().flat_map(|a| permission_flags(a)))
             .arg(&launch.harness.node_entry)
             .arg(channel)
-            .arg(match job.mode {
-                JobMode::List => "list",
-                JobMode::Run { .. } => "run",
-                JobMode::RunMany { .. } => "run-many",
-            })
-            .arg(file_url(&job.file));
-        if let JobMode::RunMany { tests } = &job.mode {
-            let indices: Vec<String> = tests.iter().map(|(i, _)| i.to_string()).collect();
-            cmd.arg(indices.join(","));
-        }
-        if let JobMode::Run { index, whole, .. } = &job.mode {
-            cmd.arg(index.to_string());
-            if *whole {
-                cmd.arg("--whole");
-            }
-            if launch.trace {
-                cmd.arg("--trace");
-            }
-            if inspector {
-                cmd.arg("--inspector");
-            }
-            if inspector && !user_inspector {
-                cmd.arg("--lock-inspector");
-            }
-        }
+            .arg(file_url(&job.file))
+            .args(job.harness_args(launch, !user_inspector));
         cmd.current_dir(&package.dir)
             .env("NO_COLOR", "1")
             .env_remove("FORCE_COLOR")

@@ -29,7 +29,7 @@ pub use import_map::ImportMaps;
 use super::harness::{Harness, file_url};
 use super::host::Host;
 use super::sandbox::{Sandbox, flag_path};
-use super::{Job, JobMode, Launch, RuntimeError, V8_FLAGS};
+use super::{Job, Launch, RuntimeError, V8_FLAGS};
 use crate::project::Package;
 use crate::sourcemap::SourceMaps;
 
@@ -138,32 +138,9 @@ fn command(
         .arg(file_url(&launch.harness.deno_entry))
         .arg(main_module(job))
         .arg(channel)
-        .arg(match job.mode {
-            JobMode::List => "list",
-            JobMode::Run { .. } => "run",
-            JobMode::RunMany { .. } => "run-many",
-        });
+        .args(job.harness_args(launch, !user_sys));
     if package.may_require(&job.file) {
         cmd.arg("--commonjs");
-    }
-    if let JobMode::RunMany { tests } = &job.mode {
-        let indices: Vec<String> = tests.iter().map(|(i, _)| i.to_string()).collect();
-        cmd.arg(indices.join(","));
-    }
-    if let JobMode::Run { index, whole, .. } = &job.mode {
-        cmd.arg(index.to_string());
-        if *whole {
-            cmd.arg("--whole");
-        }
-        if launch.trace {
-            cmd.arg("--trace");
-        }
-        if inspector {
-            cmd.arg("--inspector");
-        }
-        if inspector && !user_sys {
-            cmd.arg("--lock-inspector");
-        }
     }
     cmd.current_dir(cwd)
         .env("DENO_DIR", &host.deno_dir)
