@@ -10,22 +10,6 @@ use serde_json::Value;
 
 use crate::util::*;
 
-fn news(block: &Value) -> Vec<(String, u64)> {
-    let mut rows: Vec<(String, u64)> = block["constructors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            (
-                r["name"].as_str().unwrap().to_owned(),
-                r["new"].as_u64().unwrap(),
-            )
-        })
-        .collect();
-    rows.sort();
-    rows
-}
-
 fn blocks_of(report: &Value) -> Value {
     Value::Array(
         report["tests"]

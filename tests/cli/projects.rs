@@ -72,21 +72,9 @@ fn record_and_rerun(dir: &Path) -> Value {
     read_json(&dir.join("r.json"))
 }
 
-/// The block's rows as (class, new) pairs, by class name.
-fn news(report: &Value, test: &str, block_name: &str) -> Vec<(String, u64)> {
-    let mut rows: Vec<(String, u64)> = block(find(report, test), block_name)["constructors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            (
-                r["name"].as_str().unwrap().to_owned(),
-                r["new"].as_u64().unwrap(),
-            )
-        })
-        .collect();
-    rows.sort();
-    rows
+/// The rows of a test's block, as (class, new) pairs by class name.
+fn news_of(report: &Value, test: &str, block_name: &str) -> Vec<(String, u64)> {
+    news(block(find(report, test), block_name))
 }
 
 /// Replace `from` with `to` in a file of the project (the leak).
@@ -124,15 +112,15 @@ fn npm_dependencies_esm_and_commonjs_load_as_deno_loads_them() {
     // createRequire) and a CommonJS test file count exactly too.
     // (Its keys are strings, kept with the values.)
     assert_eq!(
-        news(&report, "lru cache stays bounded", "insert 1000"),
+        news_of(&report, "lru cache stays bounded", "insert 1000"),
         [("(string)".to_owned(), 100), ("Value".to_owned(), 100)]
     );
     assert_eq!(
-        news(&report, "commonjs code counts ticks", "tick"),
+        news_of(&report, "commonjs code counts ticks", "tick"),
         [("Tick".to_owned(), 25)]
     );
     assert_eq!(
-        news(&report, "a commonjs test file", "fill"),
+        news_of(&report, "a commonjs test file", "fill"),
         [("Entry".to_owned(), 10)]
     );
 
@@ -162,7 +150,7 @@ fn a_pnpm_store_of_linked_packages_works() {
     );
     let report = record_and_rerun(&dir);
     assert_eq!(
-        news(&report, "sessions stay bounded", "start 500"),
+        news_of(&report, "sessions stay bounded", "start 500"),
         [("Session".to_owned(), 100)]
     );
 
@@ -185,9 +173,12 @@ fn line_of(dir: &Path, file: &str, needle: &str) -> usize {
 fn typescript_and_jsx_with_deno_json_aliases_name_the_lines_written() {
     let dir = project("typescript", "aliases");
     let report = record_and_rerun(&dir);
-    assert_eq!(news(&report, "sessions are released", "open and close"), []);
+    assert_eq!(
+        news_of(&report, "sessions are released", "open and close"),
+        []
+    );
     // JSX through deno.json's compilerOptions and an aliased runtime.
-    let jsx = news(&report, "jsx compiles through deno.json", "render 10");
+    let jsx = news_of(&report, "jsx compiles through deno.json", "render 10");
     assert!(jsx.contains(&("VNode".to_owned(), 10)), "{jsx:?}");
 
     edit(
@@ -220,10 +211,10 @@ fn each_package_of_a_monorepo_resolves_like_itself() {
     npm_ci(&dir.join("packages/cache"));
     let report = record_and_rerun(&dir);
     assert_eq!(
-        news(&report, "page cache stays bounded", "visit 300"),
+        news_of(&report, "page cache stays bounded", "visit 300"),
         [("(string)".to_owned(), 100), ("Page".to_owned(), 100)]
     );
-    assert_eq!(news(&report, "listeners are removed", "on and off"), []);
+    assert_eq!(news_of(&report, "listeners are removed", "on and off"), []);
 
     edit(
         &dir,
@@ -307,7 +298,7 @@ fn npm_imports_resolve_from_a_filled_deno_cache() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let report = read_json(&dir.join("r.json"));
     assert_eq!(
-        news(
+        news_of(
             &report,
             "rows from an npm: package in Deno's cache",
             "load 200"

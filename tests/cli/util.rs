@@ -121,3 +121,20 @@ pub fn outcome<'a>(text: &'a str, full_name: &str) -> Option<&'a str> {
             (name.trim_end() == full_name).then_some(result.trim())
         })
 }
+
+/// A block's rows as (class, new) pairs, by class name.
+pub fn news(block: &Value) -> Vec<(String, u64)> {
+    let mut rows: Vec<(String, u64)> = block["constructors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["name"].as_str().unwrap().to_owned(),
+                r["new"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    rows.sort();
+    rows
+}
