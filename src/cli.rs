@@ -358,7 +358,7 @@ fn diff_command(args: &DiffArgs) -> anyhow::Result<i32> {
             before: &args.before,
             after: &args.after,
             comparison: &rows,
-            retainers: explain::retainer_paths(&after, &rows, &new),
+            retainers: explain::retainer_paths(&after, &rows, &new, None),
             allocations: explain::allocation_sites(
                 &after,
                 &rows,

@@ -63,10 +63,13 @@ const RETAINER_SAMPLES: usize = 64;
 
 /// Paths to the closest new object of each of the classes with the most
 /// new objects.
+/// For a step, `held` marks the nodes the program holds across it (see
+/// `diff::held_across`): paths start at the first of them.
 pub fn retainer_paths(
     after: &Snapshot,
     comparison: &Comparison,
     new: &NewObjects,
+    held: Option<&[bool]>,
 ) -> Vec<RetainerPath> {
     let grown = top_grown(comparison);
     if grown.is_empty() {
@@ -85,7 +88,9 @@ pub fn retainer_paths(
                 .1;
             Some(RetainerPath {
                 constructor: row.name.clone(),
-                path: crate::report::relative_url(&tree.describe(after, sample)?),
+                path: crate::report::relative_url(
+                    &tree.describe_from(after, sample, |n| held.is_none_or(|h| h[n as usize]))?,
+                ),
             })
         })
         .collect()

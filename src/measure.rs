@@ -539,7 +539,7 @@ fn finish_block(
     let after = previous.ok_or("a block without its after snapshot")?;
     let (comparison, new) = compare_with_new(&first, &after);
     drop(first);
-    let retainers = explain::retainer_paths(&after, &comparison, &new);
+    let retainers = explain::retainer_paths(&after, &comparison, &new, None);
     let allocations = explain::allocation_sites(&after, &comparison, &new, maps);
     let repetition = (count > 2).then(|| Repetition::from_runs(runs));
     let last_path = paths.pop().flatten();

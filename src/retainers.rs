@@ -75,6 +75,18 @@ impl RetainerTree {
 
     /// The path to `node` as text, from the first program object on it.
     pub fn describe(&self, snap: &Snapshot, node: NodeIndex) -> Option<String> {
+        self.describe_from(snap, node, |_| true)
+    }
+
+    /// The path to `node` as text, from the first program object on it that
+    /// `start` accepts (a step's path starts where the program holds it
+    /// across the step, past the running checkpoint's own objects).
+    pub fn describe_from(
+        &self,
+        snap: &Snapshot,
+        node: NodeIndex,
+        start: impl Fn(NodeIndex) -> bool,
+    ) -> Option<String> {
         let mut steps = Vec::new();
         let mut n = node;
         while n != 0 {
@@ -88,10 +100,20 @@ impl RetainerTree {
         steps.reverse();
         // Roots and V8's own holders are not what users look for: start at
         // the first program object.
-        let first = steps
+        let mut first = steps
             .iter()
-            .position(|&(from, _)| !is_plumbing(snap, from))
+            .position(|&(from, _)| !is_plumbing(snap, from) && start(from))
             .unwrap_or(steps.len());
+        // A path into a suspended async function through the closure V8
+        // made to resume it (`Function (extension) → Generator`) starts at
+        // the function's frame.
+        while let [(closure, _), (context, e), _, ..] = steps[first..]
+            && snap.node_type_name(closure) == "closure"
+            && snap.name(context).starts_with("system / Context")
+            && snap.edge_name_str(e) == Some("extension")
+        {
+            first += 2;
+        }
         let steps = &steps[first..];
 
         // Each hop as "node edge"; a closure's or generator's context and an
