@@ -239,11 +239,21 @@ fn crashed(file: &str, exit: &Exit, output: &str, during: &Unfinished) -> String
                 quote_name(name)
             );
         }
+        Unfinished::Checkpoint(name) if stalled => {
+            return format!(
+                "checkpoint {} never finished: the runtime stopped while it was taken",
+                quote_name(name)
+            );
+        }
         Unfinished::Test if stalled => {
             return "the test never finished: it awaits a promise that nothing is left to settle (no timer, no I/O), so the runtime stopped".to_owned();
         }
         Unfinished::Block(name) => format!(
             "the test exited before block {} ended (the runtime ended with {exit})",
+            quote_name(name)
+        ),
+        Unfinished::Checkpoint(name) => format!(
+            "the test exited while checkpoint {} was taken (the runtime ended with {exit})",
             quote_name(name)
         ),
         Unfinished::Test => format!("the runtime ended with {exit} before the test finished"),
