@@ -15,7 +15,7 @@ pub mod terminal;
 
 pub use model::{
     BaselineActivity, BlockReport, FileChanges, PendingFile, RunReport, Snapshots, Status,
-    TestReport, UnreferencedEntry,
+    TestReport, UnreferencedEntry, with_runs,
 };
 
 use std::fmt::Write as _;
@@ -201,6 +201,7 @@ pub fn fault(f: &Fault, file: &str) -> String {
             "memcheck could not trust this test's result: {m}\n(the harness's channel is its own; this is a bug in memcheck or in the runtime, or the test wrote to the channel on purpose)"
         ),
         Fault::Internal(m) => format!("memcheck could not measure this test: {m}"),
+        Fault::Misuse(m) => m.clone(),
     }
 }
 

@@ -7,5 +7,6 @@ mod html;
 mod lifecycle;
 mod projects;
 mod robustness;
+mod steps;
 mod suite;
 mod util;

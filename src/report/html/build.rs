@@ -2,8 +2,9 @@
 //! files and the files allocation frames point into (read from the project
 //! root), and the committed baselines. Also the page of `cargo memcheck diff`.
 //!
-//! Today every block becomes one step of kind `block`; its line is found in
-//! the test file's text (see `locate`).
+//! Every entry of a test's `blocks` becomes one step of the timeline, of
+//! its kind: a `t.measure` block, a `t.checkpoint` step, or a run of a
+//! `repeat` block.
 
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
@@ -13,6 +14,7 @@ use crate::baseline::BlockBaseline;
 use crate::diff::Comparison;
 use crate::explain::{AllocationSite, RetainerPath};
 use crate::report::{BlockReport, RunReport, Snapshots, Status, TestReport};
+use crate::steps::BlockKind;
 
 /// Source files larger than this are not embedded.
 const MAX_SOURCE_BYTES: u64 = 256 * 1024;
@@ -152,8 +154,15 @@ fn test(t: &TestReport, place: &Place) -> PageTest {
 fn step(b: &BlockReport, status: StepStatus, place: &Place) -> PageStep {
     PageStep {
         name: b.name.clone(),
-        kind: StepKind::Block,
+        kind: match b.kind {
+            BlockKind::Block => StepKind::Block,
+            BlockKind::Step => StepKind::Step,
+            BlockKind::Run => StepKind::Run,
+        },
         line: b.line,
+        from: b.from.clone(),
+        from_line: b.from_line,
+        run_of: b.run_of.clone(),
         status,
         retained_objects: b.retained_objects,
         retained_bytes: b.retained_bytes,
