@@ -141,7 +141,12 @@ impl RetainerTree {
                 _ => {
                     let name = self
                         .module_of(snap, from)
+                        .or_else(|| async_frame(snap, from))
                         .unwrap_or_else(|| label(snap, from));
+                    let edge = match edge.strip_prefix("(parameters_and_registers)") {
+                        Some(rest) => format!("(locals){rest}"),
+                        None => edge,
+                    };
                     hops.push((name, edge));
                 }
             }
@@ -180,6 +185,20 @@ fn edge_named(snap: &Snapshot, n: NodeIndex, name: &str) -> Option<NodeIndex> {
     snap.edges(n)
         .find(|&e| snap.edge_name_str(e) == Some(name))
         .map(|e| snap.edge_to(e))
+}
+
+/// `(async frame of f)` (or `(async frame)` for an anonymous function) when
+/// `n` is the suspended frame of an async function: a `Generator` with the
+/// function it runs. Its variables are `(locals)[i]`.
+fn async_frame(snap: &Snapshot, n: NodeIndex) -> Option<String> {
+    if snap.name(n) != "Generator" || snap.node_type_name(n) != "object" {
+        return None;
+    }
+    let function = edge_named(snap, n, "function")?;
+    Some(match snap.name(function) {
+        "" => "(async frame)".to_owned(),
+        name => format!("(async frame of {name})"),
+    })
 }
 
 /// Synthetic roots and V8's internal holders at the start of a path.
@@ -295,6 +314,48 @@ mod tests {
         assert_eq!(
             tree.describe(&s, 7).unwrap(),
             "(module file:///p/a.js) ::cache → Map"
+        );
+    }
+
+    /// An async function suspended in an `await`, reached through the
+    /// closure V8 made to resume it:
+    ///
+    /// ```text
+    /// root ─▶ (Stack roots) ─▶ closure "" ─(context)─▶ Context ─(extension)─▶ Generator
+    ///   Generator ─(function)─▶ closure "walk"
+    ///   Generator ─(parameters_and_registers)─▶ (array) ─[1]─▶ TodoList
+    /// ```
+    #[test]
+    fn an_async_frame_is_named_and_entered_at_the_frame() {
+        let s = snapshot(&[
+            ("synthetic", "", 1, 0, &[("element", "1", 1)]),
+            ("synthetic", "(Stack roots)", 3, 0, &[("internal", "0", 2)]),
+            ("closure", "", 5, 32, &[("internal", "context", 3)]),
+            (
+                "object",
+                "system / Context",
+                7,
+                32,
+                &[("internal", "extension", 4)],
+            ),
+            (
+                "object",
+                "Generator",
+                9,
+                40,
+                &[
+                    ("internal", "function", 5),
+                    ("internal", "parameters_and_registers", 6),
+                ],
+            ),
+            ("closure", "walk", 11, 32, &[]),
+            ("array", "", 13, 16, &[("hidden", "1", 7)]),
+            ("object", "TodoList", 15, 32, &[]),
+        ]);
+        let tree = RetainerTree::build(&s);
+        assert_eq!(
+            tree.describe(&s, 7).unwrap(),
+            "(async frame of walk) (locals)[1] → TodoList"
         );
     }
 }
