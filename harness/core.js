@@ -376,8 +376,9 @@ async function runTest(entry, forceWhole) {
     },
   };
 
-  // A test that never calls t.measure is one block spanning its body: take
-  // that block's "before" now, and drop it if a block turns up.
+  // A test that never calls t.measure or t.checkpoint is one block spanning
+  // its body: take that block's "before" now, and drop it if a block or a
+  // checkpoint turns up.
   if (whole) {
     send({ type: "whole_before" });
     await settle();

@@ -696,7 +696,9 @@ impl Clock {
                 t.load += self.loading.map_or(Duration::ZERO, |l| now - l);
                 self.started = Some(now);
             }
-            Message::Block { .. } | Message::WholeBefore if !self.warmed => {
+            Message::Block { .. } | Message::Checkpoint { .. } | Message::WholeBefore
+                if !self.warmed =>
+            {
                 self.warmed = true;
                 t.warmup += self.started.map_or(Duration::ZERO, |s| now - s);
             }

@@ -490,4 +490,34 @@ mod tests {
             test(&json, &place).steps.iter().map(|s| s.status).collect();
         assert_eq!(statuses, [StepStatus::Passed, StepStatus::Failed]);
     }
+
+    #[test]
+    fn steps_and_runs_keep_their_kind_and_where_they_start() {
+        let mut add = block("add 100");
+        add.kind = BlockKind::Step;
+        add.from = Some("start".into());
+        add.from_line = Some(6);
+        add.line = Some(8);
+        let mut run = block("fill › run 1");
+        run.kind = BlockKind::Run;
+        run.run_of = Some("fill".into());
+        let json = TestReport {
+            file: "a.memtest.js".into(),
+            name: "t".into(),
+            blocks: vec![block("fill"), run, add],
+            ..TestReport::default()
+        };
+        let place = Place {
+            root: Path::new("/p"),
+            page_dir: Path::new("/p"),
+        };
+        let steps = test(&json, &place).steps;
+        let kinds: Vec<StepKind> = steps.iter().map(|s| s.kind).collect();
+        assert_eq!(kinds, [StepKind::Block, StepKind::Run, StepKind::Step]);
+        assert_eq!(steps[1].run_of.as_deref(), Some("fill"));
+        assert_eq!(
+            (steps[2].from.as_deref(), steps[2].from_line, steps[2].line),
+            (Some("start"), Some(6), Some(8))
+        );
+    }
 }
