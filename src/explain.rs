@@ -80,11 +80,13 @@ pub fn retainer_paths(
         .into_iter()
         .filter_map(|row| {
             let nodes = new.get(&row.name)?;
+            // The closest; among the closest, the lowest id (`nodes` is in
+            // id order), not the first in the snapshot's node order.
             let sample = nodes
                 .iter()
                 .take(RETAINER_SAMPLES)
                 .filter_map(|&n| tree.distance(n).map(|d| (d, n)))
-                .min()?
+                .min_by_key(|&(d, _)| d)?
                 .1;
             Some(RetainerPath {
                 constructor: row.name.clone(),
