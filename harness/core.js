@@ -22,9 +22,6 @@ import {
   ErrorStack,
   JSONStringify,
   PromiseCtor,
-  SetCtor,
-  SetPrototypeAdd,
-  SetPrototypeHas,
   StringCtor,
   StringPrototypeIncludes,
   FunctionPrototypeToString,
@@ -35,6 +32,7 @@ import {
   Uint8ArrayCtor,
   Uint8ArrayPrototypeSubarray,
   NumberIsInteger,
+  ObjectKeys,
   ArrayPrototypeMap,
   ArrayPrototypePop,
   now,
@@ -229,16 +227,80 @@ function blockOptions(name, options, site) {
   return { name: wellFormed(name), budget, repeat: repeatCount(name, options.repeat), site };
 }
 
-// Whether a test's function may call t.measure: its source names it. Only
-// a test that cannot is measured as one whole-body block from the start
-// (a snapshot the others would throw away); one that could but did not is
-// run again as a whole-body block (see `needs_whole`).
+// Whether a test's function may call t.measure or t.checkpoint: its source
+// names one. Only a test that cannot is measured as one whole-body block
+// from the start (a snapshot the others would throw away); one that could
+// but did not is run again as a whole-body block (see `needs_whole`).
 function mayMeasure(fn) {
   try {
-    return StringPrototypeIncludes(FunctionPrototypeToString(fn), "measure");
+    const source = FunctionPrototypeToString(fn);
+    return StringPrototypeIncludes(source, "measure") || StringPrototypeIncludes(source, "checkpoint");
   } catch {
     return true;
   }
+}
+
+// ---- Steps: t.checkpoint ----------------------------------------------------
+// The first checkpoint of a test only opens its chain of steps; each later
+// one closes a step named by its label, measured by the runner from the
+// snapshot of the checkpoint before (one snapshot per checkpoint, used by
+// the step it closes and the one it opens). Between two snapshots the
+// harness keeps nothing new of its own alive but this call's frame, which
+// the runner leaves out (see `held_across` in src/diff/census.rs): no name
+// is kept, so the runner checks that names are unique (it has them all).
+
+/** A checkpoint's label and options, checked: `{ name, budget, site }`. */
+function checkpointOptions(label, options, site) {
+  if (typeof label !== "string" || label.length === 0) {
+    throw new TypeErrorCtor(`t.checkpoint(label, ...) needs a non-empty string label (${siteText(site)})`);
+  }
+  const name = wellFormed(label);
+  const at = `t.checkpoint(${JSONStringify(name)}) at ${siteText(site)}`;
+  if (options === undefined) return { name, budget: null, site, checkpoint: true };
+  if (options === null || typeof options !== "object") {
+    throw new TypeErrorCtor(`${at}: options must be an object like { budget: { objects: 0 } }, not ${describeValue(options)}`);
+  }
+  const keys = ObjectKeys(options);
+  for (let i = 0; i < keys.length; i++) {
+    if (keys[i] !== "budget") {
+      throw new TypeErrorCtor(`${at}: unknown option ${JSONStringify(wellFormed(keys[i]))}; a checkpoint takes { budget } only`);
+    }
+  }
+  let budget = null;
+  try {
+    budget = options.budget === undefined ? null : jsonValue(options.budget, "budget");
+  } catch (error) {
+    throw new TypeErrorCtor(`${at}: ${error.message}`);
+  }
+  if (budget !== null && typeof budget === "object" && budget.allocated !== undefined) {
+    throw new TypeErrorCtor(`${at}: budget.allocated applies to t.measure blocks only; a step cannot measure allocated bytes (measure that code with t.measure, or drop the key)`);
+  }
+  return { name, budget, site, checkpoint: true };
+}
+
+/** Why a checkpoint cannot be taken now, as an Error, or null. */
+function checkpointRefused(step, state, testName) {
+  const at = `t.checkpoint(${JSONStringify(step.name)}) at ${siteText(step.site)}`;
+  if (state.ended) {
+    return new ErrorCtor(`${at} was called after test ${JSONStringify(wellFormed(testName))} had ended; await it inside the test body`);
+  }
+  if (state.open !== null) {
+    return new ErrorCtor(
+      `${at} was called while ${openText(state.open)} ${state.open.checkpoint ? "was being taken" : "ran"}; await each t.measure and t.checkpoint before the next (is an \`await\` missing?), and take checkpoints outside t.measure blocks`,
+    );
+  }
+  if (sampling) {
+    return new ErrorCtor(`${at}: this test measures allocated bytes, which only t.measure blocks can; drop \`allocated\` from the test's options and budget, or measure with t.measure`);
+  }
+  if (state.checkpoints === 0 && step.budget !== null) {
+    return new ErrorCtor(`${at} is the test's first checkpoint: it closes no step, so its budget applies to nothing; put the budget on the checkpoint that ends the step`);
+  }
+  return null;
+}
+
+/** `block "name"` or `checkpoint "name"`, for messages. */
+function openText(open) {
+  return `${open.checkpoint ? "checkpoint" : "block"} ${JSONStringify(open.name)}`;
 }
 
 let warmed = false;
@@ -254,8 +316,7 @@ async function runTest(entry, forceWhole) {
   }
   const whole = forceWhole || !mayMeasure(entry.fn);
 
-  const names = new SetCtor();
-  const state = { blocks: 0, open: null, ended: false, late: null };
+  const state = { blocks: 0, checkpoints: 0, first: null, open: null, ended: false, late: null };
   const t = {
     name: entry.name,
     async measure(name, options, fn) {
@@ -278,16 +339,12 @@ async function runTest(entry, forceWhole) {
       if (typeof fn !== "function") {
         throw new TypeErrorCtor(`t.measure(${label}) needs a function as its last argument`);
       }
-      if (SetPrototypeHas(names, name)) {
-        throw new ErrorCtor(`t.measure(${label}) is used twice in this test; block names must be unique`);
-      }
       if (state.open !== null) {
         throw new ErrorCtor(
-          `t.measure(${label}) was called inside block ${JSONStringify(state.open.name)}; blocks cannot nest (is an \`await\` missing before the first t.measure?)`,
+          `t.measure(${label}) was called inside ${openText(state.open)}; blocks cannot nest (is an \`await\` missing before the first t.measure or t.checkpoint?)`,
         );
       }
       const block = blockOptions(name, options, site);
-      SetPrototypeAdd(names, name);
       state.blocks++;
       state.open = block;
       try {
@@ -298,10 +355,35 @@ async function runTest(entry, forceWhole) {
         state.open = null;
       }
     },
+    // The snapshot is taken in this call's frame, after the event loop has
+    // drained, as a block's are; `state.open` (new since the last
+    // checkpoint) is let go just before it.
+    async checkpoint(label, options) {
+      const step = checkpointOptions(label, options, callerSite(ErrorCaptureStack()));
+      const refused = checkpointRefused(step, state, entry.name);
+      if (refused !== null) {
+        if (state.ended) state.late ??= refused;
+        throw refused;
+      }
+      state.open = step;
+      state.checkpoints++;
+      if (state.checkpoints === 1) state.first = step;
+      try {
+        send({ type: "checkpoint", name: step.name, budget: step.budget, line: step.site?.line ?? null, url: step.site?.url ?? null });
+        await settle();
+        await settle();
+        state.open = null;
+        capture(`c${state.checkpoints}`);
+        send({ type: "checkpoint_end", name: step.name });
+      } finally {
+        state.open = null;
+      }
+    },
   };
 
-  // A test that never calls t.measure is one block spanning its body: take
-  // that block's "before" now, and drop it if a block turns up.
+  // A test that never calls t.measure or t.checkpoint is one block spanning
+  // its body: take that block's "before" now, and drop it if a block or a
+  // checkpoint turns up.
   if (whole) {
     send({ type: "whole_before" });
     await settle();
@@ -313,16 +395,23 @@ async function runTest(entry, forceWhole) {
   }
   await entry.fn(t);
   if (state.open !== null) {
+    const call = state.open.checkpoint ? "t.checkpoint" : "t.measure";
     throw new ErrorCtor(
-      `block ${JSONStringify(state.open.name)} was started but the test returned before it finished — is \`await t.measure(...)\` missing? (${siteText(state.open.site)})`,
+      `${openText(state.open)} was started but the test returned before it finished — is \`await ${call}(...)\` missing? (${siteText(state.open.site)})`,
     );
   }
   state.ended = true;
-  if (state.blocks === 0 && !whole) {
+  if (state.checkpoints === 1) {
+    throw new ErrorCtor(
+      `t.checkpoint(${JSONStringify(state.first.name)}) at ${siteText(state.first.site)} is the test's only checkpoint: a step runs from one checkpoint to the next; add \`await t.checkpoint(label)\` after the code to measure`,
+    );
+  }
+  const measured = state.blocks + state.checkpoints;
+  if (measured === 0 && !whole) {
     send({ type: "needs_whole" });
     return false;
   }
-  if (state.blocks === 0) {
+  if (measured === 0) {
     await stopSampling();
     await settle();
     await settle();

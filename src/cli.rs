@@ -339,7 +339,10 @@ fn diff_command(args: &DiffArgs) -> anyhow::Result<i32> {
         (b.join().expect("parser thread"), a)
     });
     let (before, after) = (before?, after?);
-    let (comparison, new) = diff::compare_with_new(&before, &after);
+    // As a step compares its checkpoints: what only the code running at
+    // either snapshot holds is left out, so the snapshots of a step diff to
+    // its table, and a block's to the block's.
+    let (comparison, new, held) = diff::compare_step(&before, &after);
     // The table and the JSON share one order: size delta, largest first.
     let mut rows = comparison;
     rows.constructors.sort_by(|a, b| {
@@ -358,7 +361,7 @@ fn diff_command(args: &DiffArgs) -> anyhow::Result<i32> {
             before: &args.before,
             after: &args.after,
             comparison: &rows,
-            retainers: explain::retainer_paths(&after, &rows, &new),
+            retainers: explain::retainer_paths(&after, &rows, &new, Some(&held)),
             allocations: explain::allocation_sites(
                 &after,
                 &rows,

@@ -63,10 +63,13 @@ const RETAINER_SAMPLES: usize = 64;
 
 /// Paths to the closest new object of each of the classes with the most
 /// new objects.
+/// For a step, `held` marks the nodes the program holds across it (see
+/// `diff::held_across`): paths start at the first of them.
 pub fn retainer_paths(
     after: &Snapshot,
     comparison: &Comparison,
     new: &NewObjects,
+    held: Option<&[bool]>,
 ) -> Vec<RetainerPath> {
     let grown = top_grown(comparison);
     if grown.is_empty() {
@@ -77,15 +80,19 @@ pub fn retainer_paths(
         .into_iter()
         .filter_map(|row| {
             let nodes = new.get(&row.name)?;
+            // The closest; among the closest, the lowest id (`nodes` is in
+            // id order), not the first in the snapshot's node order.
             let sample = nodes
                 .iter()
                 .take(RETAINER_SAMPLES)
                 .filter_map(|&n| tree.distance(n).map(|d| (d, n)))
-                .min()?
+                .min_by_key(|&(d, _)| d)?
                 .1;
             Some(RetainerPath {
                 constructor: row.name.clone(),
-                path: crate::report::relative_url(&tree.describe(after, sample)?),
+                path: crate::report::relative_url(
+                    &tree.describe_from(after, sample, |n| held.is_none_or(|h| h[n as usize]))?,
+                ),
             })
         })
         .collect()

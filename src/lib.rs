@@ -5,6 +5,7 @@
 //! `snapshot` parses heap snapshots, `diff` compares them the way DevTools
 //! does, `retainers` and `explain` say why objects are alive and where they
 //! came from, `repeat` finds growth in every run, `measure` runs one test,
+//! `steps` chains its checkpoints into steps,
 //! `budget`, `baseline` and `verdict` judge a block, `report` renders the
 //! run's model, `partition` picks a shard, `color` decides on colour,
 //! `run` ties everything into libtest trials, and `review` settles
@@ -29,6 +30,7 @@ pub mod run;
 pub mod runtime;
 pub mod snapshot;
 pub mod sourcemap;
+pub mod steps;
 pub mod timings;
 pub mod units;
 pub mod verdict;

@@ -75,6 +75,18 @@ impl RetainerTree {
 
     /// The path to `node` as text, from the first program object on it.
     pub fn describe(&self, snap: &Snapshot, node: NodeIndex) -> Option<String> {
+        self.describe_from(snap, node, |_| true)
+    }
+
+    /// The path to `node` as text, from the first program object on it that
+    /// `start` accepts (a step's path starts where the program holds it
+    /// across the step, past the running checkpoint's own objects).
+    pub fn describe_from(
+        &self,
+        snap: &Snapshot,
+        node: NodeIndex,
+        start: impl Fn(NodeIndex) -> bool,
+    ) -> Option<String> {
         let mut steps = Vec::new();
         let mut n = node;
         while n != 0 {
@@ -88,10 +100,20 @@ impl RetainerTree {
         steps.reverse();
         // Roots and V8's own holders are not what users look for: start at
         // the first program object.
-        let first = steps
+        let mut first = steps
             .iter()
-            .position(|&(from, _)| !is_plumbing(snap, from))
+            .position(|&(from, _)| !is_plumbing(snap, from) && start(from))
             .unwrap_or(steps.len());
+        // A path into a suspended async function through the closure V8
+        // made to resume it (`Function (extension) → Generator`) starts at
+        // the function's frame.
+        while let [(closure, _), (context, e), _, ..] = steps[first..]
+            && snap.node_type_name(closure) == "closure"
+            && snap.name(context).starts_with("system / Context")
+            && snap.edge_name_str(e) == Some("extension")
+        {
+            first += 2;
+        }
         let steps = &steps[first..];
 
         // Each hop as "node edge"; a closure's or generator's context and an
@@ -119,7 +141,12 @@ impl RetainerTree {
                 _ => {
                     let name = self
                         .module_of(snap, from)
+                        .or_else(|| async_frame(snap, from))
                         .unwrap_or_else(|| label(snap, from));
+                    let edge = match edge.strip_prefix("(parameters_and_registers)") {
+                        Some(rest) => format!("(locals){rest}"),
+                        None => edge,
+                    };
                     hops.push((name, edge));
                 }
             }
@@ -158,6 +185,20 @@ fn edge_named(snap: &Snapshot, n: NodeIndex, name: &str) -> Option<NodeIndex> {
     snap.edges(n)
         .find(|&e| snap.edge_name_str(e) == Some(name))
         .map(|e| snap.edge_to(e))
+}
+
+/// `(async frame of f)` (or `(async frame)` for an anonymous function) when
+/// `n` is the suspended frame of an async function: a `Generator` with the
+/// function it runs. Its variables are `(locals)[i]`.
+fn async_frame(snap: &Snapshot, n: NodeIndex) -> Option<String> {
+    if snap.name(n) != "Generator" || snap.node_type_name(n) != "object" {
+        return None;
+    }
+    let function = edge_named(snap, n, "function")?;
+    Some(match snap.name(function) {
+        "" => "(async frame)".to_owned(),
+        name => format!("(async frame of {name})"),
+    })
 }
 
 /// Synthetic roots and V8's internal holders at the start of a path.
@@ -273,6 +314,48 @@ mod tests {
         assert_eq!(
             tree.describe(&s, 7).unwrap(),
             "(module file:///p/a.js) ::cache → Map"
+        );
+    }
+
+    /// An async function suspended in an `await`, reached through the
+    /// closure V8 made to resume it:
+    ///
+    /// ```text
+    /// root ─▶ (Stack roots) ─▶ closure "" ─(context)─▶ Context ─(extension)─▶ Generator
+    ///   Generator ─(function)─▶ closure "walk"
+    ///   Generator ─(parameters_and_registers)─▶ (array) ─[1]─▶ TodoList
+    /// ```
+    #[test]
+    fn an_async_frame_is_named_and_entered_at_the_frame() {
+        let s = snapshot(&[
+            ("synthetic", "", 1, 0, &[("element", "1", 1)]),
+            ("synthetic", "(Stack roots)", 3, 0, &[("internal", "0", 2)]),
+            ("closure", "", 5, 32, &[("internal", "context", 3)]),
+            (
+                "object",
+                "system / Context",
+                7,
+                32,
+                &[("internal", "extension", 4)],
+            ),
+            (
+                "object",
+                "Generator",
+                9,
+                40,
+                &[
+                    ("internal", "function", 5),
+                    ("internal", "parameters_and_registers", 6),
+                ],
+            ),
+            ("closure", "walk", 11, 32, &[]),
+            ("array", "", 13, 16, &[("hidden", "1", 7)]),
+            ("object", "TodoList", 15, 32, &[]),
+        ]);
+        let tree = RetainerTree::build(&s);
+        assert_eq!(
+            tree.describe(&s, 7).unwrap(),
+            "(async frame of walk) (locals)[1] → TodoList"
         );
     }
 }

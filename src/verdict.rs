@@ -1,4 +1,4 @@
-//! Judging one measured block: its budget, its baseline and, for `repeat`
+//! Judging one measured block or step: its budget, its baseline and, for `repeat`
 //! blocks, growth in every run; and the failure text that says why, with
 //! retainer paths and allocation sites for the classes that grew.
 
@@ -96,8 +96,9 @@ pub fn judge(block: &Block, std: &Standard) -> Verdict {
     {
         let _ = writeln!(
             v.details,
-            "  (budget: {}; budgets are absolute: --update cannot accept a block over budget)",
-            b.describe()
+            "  (budget: {}; budgets are absolute: --update cannot accept a {} over budget)",
+            b.describe(),
+            block.kind.word()
         );
     }
     let _ = writeln!(v.details, "  this run:");
@@ -111,7 +112,8 @@ pub fn judge(block: &Block, std: &Standard) -> Verdict {
 fn against_baseline(v: &mut Verdict, block: &Block, std: &Standard, actual: &BlockBaseline) {
     let Some(base) = std.recorded else {
         v.reasons.push(format!(
-            "no baseline for this block; record it: {}",
+            "no baseline for this {}; record it: {}",
+            block.kind.word(),
             report::update_command(std.full_name)
         ));
         return;
@@ -150,7 +152,12 @@ fn against_baseline(v: &mut Verdict, block: &Block, std: &Standard, actual: &Blo
 /// (`allocations`, from this run or a tracked re-run).
 pub fn render(block: &Block, v: &Verdict, allocations: &[AllocationSite]) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "block {}:", report::quote_name(&block.name));
+    let _ = writeln!(
+        out,
+        "{} {}:",
+        block.kind.word(),
+        report::quote_name(&block.name)
+    );
     for r in &v.reasons {
         let _ = writeln!(out, "  {r}");
     }
@@ -164,7 +171,7 @@ pub fn render(block: &Block, v: &Verdict, allocations: &[AllocationSite]) -> Str
 /// alive and where they were allocated.
 pub fn summary(block: &BlockReport) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "block {}:", report::quote_name(&block.name));
+    let _ = writeln!(out, "{}:", block.title());
     indent(&mut out, report::table(&block.comparison()).lines());
     if let Some(bytes) = block.allocated_bytes {
         let _ = writeln!(

@@ -7,7 +7,8 @@
 //! dropped: V8 internals (`system / …`), code and metadata, embedder and
 //! synthetic nodes, heap numbers, and objects the program does not keep:
 //! those held only by code (the boilerplates of object literals), the
-//! string table, or the harness's own frame.
+//! string table, or the harness's own frame. A step's two checkpoints also
+//! leave out what only the running checkpoint holds ([`held_across`]).
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -180,16 +181,7 @@ fn is_metadata(snap: &Snapshot, n: NodeIndex) -> bool {
 /// through many objects, and it is the test's.
 fn kept_by_program(snap: &Snapshot) -> Vec<bool> {
     let count = snap.node_count();
-    let mut current_microtask = Vec::new();
-    for from in 0..count as NodeIndex {
-        if snap.node_type_name(from) == "synthetic" {
-            for e in snap.edges(from) {
-                if snap.edge_name_str(e) == Some("current_microtask") {
-                    current_microtask.push(snap.edge_to(e));
-                }
-            }
-        }
-    }
+    let current_microtask = current_microtasks(snap);
     let inert = |n: NodeIndex| is_metadata(snap, n) || current_microtask.contains(&n);
     let held_by = |not_program: &dyn Fn(NodeIndex) -> bool| {
         let mut retained = vec![false; count];
@@ -211,6 +203,66 @@ fn kept_by_program(snap: &Snapshot) -> Vec<bool> {
     };
     let first = held_by(&inert);
     held_by(&|n| inert(n) || !first[n as usize])
+}
+
+/// The microtask running when the snapshot was taken (the harness's own
+/// continuation), as V8 names it from a synthetic root.
+fn current_microtasks(snap: &Snapshot) -> Vec<NodeIndex> {
+    let mut out = Vec::new();
+    for from in 0..snap.node_count() as NodeIndex {
+        if snap.node_type_name(from) == "synthetic" {
+            for e in snap.edges(from) {
+                if snap.edge_name_str(e) == Some("current_microtask") {
+                    out.push(snap.edge_to(e));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Which nodes of `snap`, one of a step's two checkpoints, the program
+/// holds: those reachable from the GC roots, or from an object the other
+/// checkpoint counts (`lived`, by id), without passing through the running
+/// microtask, the stack or V8's metadata.
+///
+/// A checkpoint is taken while the test awaits it, from the harness's
+/// running continuation: the call's own frame, its promise, the test's
+/// `await` on it and what the call's arguments hold are reachable through
+/// that continuation only, and are not the program's. The test's own frame
+/// is reachable that way too, but the other checkpoint counts it, so what
+/// it holds stays the program's. A block needs no such rule: its call makes
+/// everything of its own before its first snapshot and drops it after its
+/// last. (A frame the test made since the other checkpoint and that awaits
+/// this one, such as a helper's, is the call's too: what only it holds
+/// counts from the next checkpoint on.)
+pub fn held_across(snap: &Snapshot, lived: impl Fn(u64) -> bool) -> Vec<bool> {
+    let count = snap.node_count();
+    let mut inert = vec![false; count];
+    for n in 0..count as NodeIndex {
+        inert[n as usize] = is_metadata(snap, n);
+    }
+    for n in current_microtasks(snap) {
+        inert[n as usize] = true;
+    }
+    let mut held = vec![false; count];
+    let mut pending: Vec<NodeIndex> = (0..count as NodeIndex)
+        .filter(|&n| !inert[n as usize] && (n == 0 || lived(snap.id(n))))
+        .collect();
+    for &n in &pending {
+        held[n as usize] = true;
+    }
+    while let Some(n) = pending.pop() {
+        for e in snap.edges(n) {
+            let to = snap.edge_to(e);
+            if snap.edge_type_name(e) == "weak" || held[to as usize] || inert[to as usize] {
+                continue;
+            }
+            held[to as usize] = true;
+            pending.push(to);
+        }
+    }
+    held
 }
 
 /// The counted objects of `snap`, sorted by id.

@@ -6,7 +6,7 @@ mod census;
 
 use serde::{Deserialize, Serialize};
 
-pub use census::{Classes, Counted, census, infer_interfaces};
+pub use census::{Classes, Counted, census, held_across, infer_interfaces};
 
 use crate::snapshot::Snapshot;
 
@@ -52,9 +52,16 @@ pub fn compare(before: &Snapshot, after: &Snapshot) -> Comparison {
 pub fn compare_with_new(before: &Snapshot, after: &Snapshot) -> (Comparison, NewObjects) {
     let (classes, base, current) = censuses(before, after);
     let comparison = compare_census(&base, &current, &classes);
+    let new = new_objects(&base, &current, &classes);
+    (comparison, new)
+}
+
+/// The objects of `current` that are not in `base` (or changed class), by
+/// class name, in id order.
+fn new_objects(base: &[Counted], current: &[Counted], classes: &Classes) -> NewObjects {
     let mut by_class: Vec<Vec<crate::snapshot::NodeIndex>> = Vec::new();
     let mut i = 0;
-    for c in &current {
+    for c in current {
         while i < base.len() && base[i].id < c.id {
             i += 1;
         }
@@ -69,13 +76,28 @@ pub fn compare_with_new(before: &Snapshot, after: &Snapshot) -> (Comparison, New
             by_class[k].push(c.node);
         }
     }
-    let new = by_class
+    by_class
         .into_iter()
         .enumerate()
         .filter(|(_, nodes)| !nodes.is_empty())
         .map(|(k, nodes)| (classes.name(k as u32).to_owned(), nodes))
-        .collect();
-    (comparison, new)
+        .collect()
+}
+
+/// The comparison of a step's two checkpoints (`t.checkpoint`), as
+/// [`compare_with_new`], leaving out the objects that exist at only one of
+/// them and that only the running checkpoint holds (see [`held_across`]);
+/// also which nodes of `after` the program holds.
+pub fn compare_step(before: &Snapshot, after: &Snapshot) -> (Comparison, NewObjects, Vec<bool>) {
+    let (classes, mut base, mut current) = censuses(before, after);
+    let counted = |list: &[Counted], id: u64| list.binary_search_by_key(&id, |c| c.id).is_ok();
+    let held_before = held_across(before, |id| counted(&current, id));
+    let held_after = held_across(after, |id| counted(&base, id));
+    base.retain(|c| held_before[c.node as usize]);
+    current.retain(|c| held_after[c.node as usize]);
+    let comparison = compare_census(&base, &current, &classes);
+    let new = new_objects(&base, &current, &classes);
+    (comparison, new, held_after)
 }
 
 /// Both censuses, with the property-set names of `after` applied to both.

@@ -219,3 +219,113 @@ fn unchanged_classes_are_omitted() {
     ]);
     assert_eq!(compare(&s, &s), Comparison::default());
 }
+
+/// Two checkpoints of a step, each taken from the harness's running
+/// continuation (the current microtask) while the test awaits it; `+` marks
+/// what exists at this checkpoint only. At the second, the call's frame
+/// holds its label (a literal, held by code too) and the list a new Todo:
+///
+/// ```text
+/// root ─▶ (Strong root list) ─current_microtask─▶ Job+ ─▶ closure+ ─▶ Context+
+///   ─▶ Generator+ (the call) ─┬─▶ (array)+ ─▶ "add" ◀─ code#5
+///                             └─▶ Promise+ ─▶ closure+ (the test's await)
+///                                   ─▶ Generator#11 (the test) ─▶ TodoList#13 ─▶ Todo+
+/// ```
+fn checkpoint(call: u64, second: bool) -> crate::snapshot::Snapshot {
+    let c = call;
+    type Edges<'a> = &'a [(&'a str, &'a str, usize)];
+    let (label, list): (Edges, Edges) = if second {
+        (&[("hidden", "0", 11)], &[("property", "0", 13)])
+    } else {
+        (&[], &[])
+    };
+    let mut nodes = vec![
+        (
+            "synthetic",
+            "",
+            1,
+            0,
+            &[("element", "1", 1), ("element", "2", 2)][..],
+        ),
+        (
+            "synthetic",
+            "(Strong root list)",
+            3,
+            0,
+            &[("internal", "current_microtask", 3)][..],
+        ),
+        ("code", "f", 5, 64, &[("internal", "x", 11)][..]),
+        (
+            "native",
+            "system / PromiseFulfillReactionJobTask",
+            c,
+            40,
+            &[("hidden", "3", 4)][..],
+        ),
+        ("closure", "", c + 2, 32, &[("internal", "context", 5)][..]),
+        (
+            "object",
+            "system / Context",
+            c + 4,
+            40,
+            &[("internal", "extension", 6)][..],
+        ),
+        (
+            "object",
+            "Generator",
+            c + 6,
+            48,
+            &[
+                ("internal", "parameters_and_registers", 7),
+                ("internal", "promise", 8),
+            ][..],
+        ),
+        ("array", "", c + 8, 16, label),
+        (
+            "object",
+            "Promise",
+            c + 10,
+            32,
+            &[("internal", "reactions", 9)][..],
+        ),
+        (
+            "closure",
+            "",
+            c + 12,
+            32,
+            &[("internal", "context", 10)][..],
+        ),
+        (
+            "object",
+            "Generator",
+            11,
+            48,
+            &[("property", "list", 12)][..],
+        ),
+        ("string", "add", 9, 24, &[][..]),
+        ("object", "TodoList", 13, 32, list),
+    ];
+    if second {
+        nodes.push(("object", "Todo", c + 14, 40, &[][..]));
+    }
+    snapshot(&nodes)
+}
+#[test]
+fn a_step_leaves_out_what_only_the_running_checkpoint_holds() {
+    let before = checkpoint(101, false);
+    let after = checkpoint(201, true);
+    // Without the step's rule, the harness's call shows, and the literal
+    // its frame holds counts as new.
+    let plain = compare(&before, &after);
+    for name in ["Generator", "Promise", "Function", "(string)"] {
+        assert!(plain.constructor(name).is_some(), "{name}: {plain:?}");
+    }
+    let (step, new, _) = compare_step(&before, &after);
+    let names: Vec<&str> = step.constructors.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["Todo"], "{step:?}");
+    assert_eq!((row(&step, "Todo").new, row(&step, "Todo").deleted), (1, 0));
+    assert_eq!(new.keys().collect::<Vec<_>>(), ["Todo"]);
+    // And an empty step is empty.
+    let (empty, ..) = compare_step(&checkpoint(101, false), &checkpoint(301, false));
+    assert_eq!(empty, Comparison::default());
+}

@@ -15,7 +15,7 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::diff::{Comparison, compare, compare_with_new};
+use crate::diff::{Comparison, compare, compare_step, compare_with_new};
 use crate::explain::{self, AllocationSite, RetainerPath};
 use crate::repeat::{Repetition, RunDelta};
 use crate::runtime::{
@@ -24,14 +24,19 @@ use crate::runtime::{
 };
 use crate::snapshot::{ParseError, Snapshot, parse};
 use crate::sourcemap::SourceMaps;
+use crate::steps::{BlockKind, Chain, Names};
 use crate::timings::Timings;
 
 pub use batch::{Batched, run_file};
 
-/// A measured block.
+/// A measured block: a `t.measure` block, a test's whole body, or a step
+/// between two checkpoints (see `steps`).
 #[derive(Debug, Clone)]
 pub struct Block {
     pub name: String,
+    pub kind: BlockKind,
+    /// A step's first checkpoint: its name and line in the test file.
+    pub from: Option<(String, Option<u32>)>,
     /// The block's own budget, as written (a test-level budget applies when
     /// this is `None`).
     pub budget: Option<serde_json::Value>,
@@ -41,6 +46,8 @@ pub struct Block {
     pub retainers: Vec<RetainerPath>,
     /// With `repeat`: what each run left behind, and what grew in all runs.
     pub repetition: Option<Repetition>,
+    /// With `repeat`: each run's Comparison against the run before.
+    pub runs: Vec<Comparison>,
     /// Bytes allocated during the block, garbage included (when the test
     /// asks for it).
     pub allocated_bytes: Option<u64>,
@@ -53,6 +60,26 @@ pub struct Block {
     /// call (`None` when that call is in another file, or for a test's
     /// whole body, which starts at the test's own line).
     pub line: Option<u32>,
+}
+
+impl Block {
+    /// A block named `name` that measured nothing yet.
+    pub fn named(name: String) -> Block {
+        Block {
+            name,
+            kind: BlockKind::Block,
+            from: None,
+            budget: None,
+            comparison: Comparison::default(),
+            retainers: Vec::new(),
+            repetition: None,
+            runs: Vec::new(),
+            allocated_bytes: None,
+            allocations: Vec::new(),
+            snapshots: None,
+            line: None,
+        }
+    }
 }
 
 /// Why a test did not finish normally.
@@ -80,6 +107,9 @@ pub enum Fault {
     },
     /// The harness's messages broke the protocol (or could not be read).
     Protocol(String),
+    /// The test used the API in a way that cannot be measured (a block or
+    /// step name used twice), in words that name the call.
+    Misuse(String),
     /// Something memcheck itself could not handle.
     Internal(String),
 }
@@ -192,7 +222,7 @@ fn ended_early(launch: &Launch, exit: Exit, output: String, during: Option<Unfin
 }
 
 /// A snapshot being received and parsed.
-struct Incoming {
+pub(crate) struct Incoming {
     label: String,
     tx: Option<SyncSender<Vec<u8>>>,
     cancel: Arc<AtomicBool>,
@@ -246,7 +276,7 @@ impl Incoming {
         self.tx = None;
     }
 
-    fn abandon(self) {
+    pub(crate) fn abandon(self) {
         self.cancel.store(true, Ordering::Relaxed);
         drop(self.tx);
         if let Some((path, file)) = self.file {
@@ -255,7 +285,7 @@ impl Incoming {
         }
     }
 
-    fn wait(self) -> Result<(Snapshot, Option<PathBuf>), String> {
+    pub(crate) fn wait(self) -> Result<(Snapshot, Option<PathBuf>), String> {
         let label = self.label;
         let snap = self
             .parsed
@@ -312,6 +342,8 @@ struct Receiving {
     maps: Arc<SourceMaps>,
     /// The test file's URL, to tell its lines from other files'.
     file_url: String,
+    /// The test file's name, for messages.
+    file_name: String,
     block_line: Option<u32>,
     run: TestRun,
     incoming: Option<Incoming>,
@@ -321,6 +353,10 @@ struct Receiving {
     block_budget: Option<serde_json::Value>,
     block_repeat: u32,
     allocated: Option<u64>,
+    /// The test's checkpoints (`t.checkpoint`), which close steps.
+    chain: Chain,
+    /// The names of its blocks and steps so far.
+    names: Names,
 }
 
 /// Run one test and measure its blocks. A test that can call `t.measure`
@@ -397,6 +433,9 @@ impl Receiving {
             clock: Clock::new(),
             maps: launch.host.source_maps(),
             file_url: crate::runtime::file_url(file),
+            file_name: file
+                .file_name()
+                .map_or(String::new(), |n| n.to_string_lossy().into_owned()),
             block_line: None,
             run: TestRun::default(),
             incoming: None,
@@ -406,6 +445,8 @@ impl Receiving {
             block_budget: None,
             block_repeat: 0,
             allocated: None,
+            chain: Chain::default(),
+            names: Names::default(),
         }
     }
 
@@ -464,12 +505,13 @@ impl Receiving {
                 }
             }
             Message::Block {
+                name,
                 budget,
                 repeat,
                 line,
                 url,
-                ..
             } => {
+                self.claim(&name, "t.measure", line, url.as_deref())?;
                 // The test has blocks: the whole-body snapshot is not needed.
                 if let Some(w) = self.whole_before.take() {
                     w.abandon();
@@ -477,6 +519,27 @@ impl Receiving {
                 self.block_budget = budget;
                 self.block_repeat = repeat;
                 self.block_line = line.filter(|_| url.as_deref() == Some(self.file_url.as_str()));
+            }
+            Message::Checkpoint {
+                name,
+                budget,
+                line,
+                url,
+            } => {
+                self.claim(&name, "t.checkpoint", line, url.as_deref())?;
+                if let Some(w) = self.whole_before.take() {
+                    w.abandon();
+                }
+                let line = line.filter(|_| url.as_deref() == Some(self.file_url.as_str()));
+                self.chain.announce(name, budget, line);
+            }
+            Message::CheckpointEnd { .. } => {
+                let snapshot = self.done.pop().ok_or_else(|| {
+                    Fault::Protocol("a checkpoint ended without its snapshot".into())
+                })?;
+                if let Some(step) = self.chain.close(snapshot, &self.maps).transpose() {
+                    self.push_block(step)?;
+                }
             }
             Message::BlockEnd { name } => {
                 let wanted = self.block_repeat.max(1) as usize + 1;
@@ -507,12 +570,30 @@ impl Receiving {
         Ok(())
     }
 
+    /// Take a block's or step's name, given by `call` at `line` of `url`.
+    fn claim(
+        &mut self,
+        name: &str,
+        call: &str,
+        line: Option<u32>,
+        url: Option<&str>,
+    ) -> Result<(), Fault> {
+        let file = match url {
+            Some(u) if u == self.file_url => self.file_name.as_str(),
+            Some(u) => u,
+            None => "?",
+        };
+        let at = format!("{file}:{}", line.map_or("?".to_owned(), |l| l.to_string()));
+        self.names.claim(name, call, &at).map_err(Fault::Misuse)
+    }
+
     /// Add a finished block to the run, or say why it could not be measured.
     fn push_block(&mut self, block: Result<(Block, Duration), String>) -> Result<(), Fault> {
         let (mut b, parse) = block.map_err(Fault::Internal)?;
         self.clock.block_done(parse, &mut self.run.timings);
         b.allocated_bytes = self.allocated.take();
-        b.line = self.block_line.take();
+        let line = self.block_line.take();
+        b.line = b.line.or(line);
         self.run.blocks.push(b);
         Ok(())
     }
@@ -526,6 +607,7 @@ impl Receiving {
         {
             i.abandon();
         }
+        self.chain.abandon();
     }
 }
 
@@ -555,31 +637,50 @@ fn finish_block(
         paths.push(path);
         if count > 2 {
             let base = previous.as_ref().unwrap_or(&first);
-            runs.push(RunDelta::from(&compare(base, &snap)));
+            runs.push(compare(base, &snap));
         }
         previous = Some(snap);
     }
     let after = previous.ok_or("a block without its after snapshot")?;
-    let (comparison, new) = compare_with_new(&first, &after);
+    let (comparison, retainers, allocations) = explained(&first, &after, false, maps);
     drop(first);
-    let retainers = explain::retainer_paths(&after, &comparison, &new);
-    let allocations = explain::allocation_sites(&after, &comparison, &new, maps);
-    let repetition = (count > 2).then(|| Repetition::from_runs(runs));
+    let repetition =
+        (count > 2).then(|| Repetition::from_runs(runs.iter().map(RunDelta::from).collect()));
     let last_path = paths.pop().flatten();
     Ok((
         Block {
-            name,
             budget,
             comparison,
             retainers,
             repetition,
-            allocated_bytes: None,
+            runs,
             allocations,
             snapshots: first_path.zip(last_path),
-            line: None,
+            ..Block::named(name)
         },
         waited,
     ))
+}
+
+/// The Comparison of two snapshots (a step's two checkpoints when `step`),
+/// with retainer paths and allocation sites for the new objects of its top
+/// classes.
+pub(crate) fn explained(
+    before: &Snapshot,
+    after: &Snapshot,
+    step: bool,
+    maps: &SourceMaps,
+) -> (Comparison, Vec<RetainerPath>, Vec<AllocationSite>) {
+    let (comparison, new, held) = if step {
+        let (c, new, held) = compare_step(before, after);
+        (c, new, Some(held))
+    } else {
+        let (c, new) = compare_with_new(before, after);
+        (c, new, None)
+    };
+    let retainers = explain::retainer_paths(after, &comparison, &new, held.as_deref());
+    let allocations = explain::allocation_sites(after, &comparison, &new, maps);
+    (comparison, retainers, allocations)
 }
 
 /// The times of a test's phases, from the messages as they arrive.
@@ -617,7 +718,9 @@ impl Clock {
                 t.load += self.loading.map_or(Duration::ZERO, |l| now - l);
                 self.started = Some(now);
             }
-            Message::Block { .. } | Message::WholeBefore if !self.warmed => {
+            Message::Block { .. } | Message::Checkpoint { .. } | Message::WholeBefore
+                if !self.warmed =>
+            {
                 self.warmed = true;
                 t.warmup += self.started.map_or(Duration::ZERO, |s| now - s);
             }

@@ -67,7 +67,7 @@ fn case(test: &TestReport) -> TestCase {
 fn first_reason(test: &TestReport) -> String {
     let from_block = test.blocks.iter().find_map(|b| {
         let reason = b.failures.first()?;
-        Some(format!("block {}: {reason}", super::quote_name(&b.name)))
+        Some(format!("{}: {reason}", b.title()))
     });
     from_block.unwrap_or_else(|| {
         let message = test.message.as_deref().unwrap_or_default();

@@ -10,6 +10,7 @@ use std::path::Path;
 use anyhow::Context as _;
 
 use super::{BlockReport, RunReport, Status, TestReport};
+use crate::steps::BlockKind;
 use crate::units::format_bytes;
 
 /// The longest failure text shown in full; longer ones are cut.
@@ -65,7 +66,8 @@ fn rows(report: &RunReport) -> Vec<String> {
             ));
             continue;
         }
-        for block in test.blocks.iter().filter(|b| b.failed() || b.changed()) {
+        let judged = test.blocks.iter().filter(|b| b.kind != BlockKind::Run);
+        for block in judged.filter(|b| b.failed() || b.changed()) {
             rows.push(block_row(test, &test_name, block));
         }
     }

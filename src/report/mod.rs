@@ -15,7 +15,7 @@ pub mod terminal;
 
 pub use model::{
     BaselineActivity, BlockReport, FileChanges, PendingFile, RunReport, Snapshots, Status,
-    TestReport, UnreferencedEntry,
+    TestReport, UnreferencedEntry, with_runs,
 };
 
 use std::fmt::Write as _;
@@ -201,6 +201,7 @@ pub fn fault(f: &Fault, file: &str) -> String {
             "memcheck could not trust this test's result: {m}\n(the harness's channel is its own; this is a bug in memcheck or in the runtime, or the test wrote to the channel on purpose)"
         ),
         Fault::Internal(m) => format!("memcheck could not measure this test: {m}"),
+        Fault::Misuse(m) => m.clone(),
     }
 }
 
@@ -239,11 +240,21 @@ fn crashed(file: &str, exit: &Exit, output: &str, during: &Unfinished) -> String
                 quote_name(name)
             );
         }
+        Unfinished::Checkpoint(name) if stalled => {
+            return format!(
+                "checkpoint {} never finished: the runtime stopped while it was taken",
+                quote_name(name)
+            );
+        }
         Unfinished::Test if stalled => {
             return "the test never finished: it awaits a promise that nothing is left to settle (no timer, no I/O), so the runtime stopped".to_owned();
         }
         Unfinished::Block(name) => format!(
             "the test exited before block {} ended (the runtime ended with {exit})",
+            quote_name(name)
+        ),
+        Unfinished::Checkpoint(name) => format!(
+            "the test exited while checkpoint {} was taken (the runtime ended with {exit})",
             quote_name(name)
         ),
         Unfinished::Test => format!("the runtime ended with {exit} before the test finished"),

@@ -17,6 +17,7 @@ use crate::explain::{AllocationSite, RetainerPath};
 use crate::measure::Block;
 use crate::repeat::Repetition;
 use crate::runtime::RuntimeInfo;
+use crate::steps::BlockKind;
 
 #[derive(Debug, Serialize, Default, Clone)]
 pub struct RunReport {
@@ -73,11 +74,27 @@ pub struct TestReport {
     pub timings: Option<crate::timings::Timings>,
 }
 
+/// A block, a step or a run: what one Comparison found, in the order the
+/// test closed them (a `repeat` block's runs follow it).
 #[derive(Debug, Serialize, Clone, Default)]
 pub struct BlockReport {
     pub name: String,
-    /// The line of the test file where the block starts (its `t.measure`
-    /// call; the test's line for a whole-body block).
+    /// `block` (a `t.measure` block, or a test's whole body), `step` (from
+    /// one `t.checkpoint` to the next) or `run` (one run of a `repeat`
+    /// block, against the run before; not judged, not in the baseline).
+    pub kind: BlockKind,
+    /// The `repeat` block a run belongs to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run_of: Option<String>,
+    /// The checkpoint a step starts from (the one before it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// The line of that checkpoint in the test file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from_line: Option<u32>,
+    /// The line of the test file where the block is (its `t.measure` call;
+    /// the test's line for a whole-body block; for a step, the
+    /// `t.checkpoint` call that closes it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub line: Option<u32>,
     pub retained_bytes: u64,
@@ -110,6 +127,10 @@ pub struct BlockReport {
     /// The block's whole failure text (reasons, diff, table, explanations).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failure_text: Option<String>,
+    /// A `repeat` block's runs, each against the one before (they become
+    /// entries of their own, see [`with_runs`]).
+    #[serde(skip)]
+    pub runs: Vec<Comparison>,
 }
 
 #[derive(Debug, Serialize, Clone)]
@@ -180,6 +201,9 @@ impl BlockReport {
         let c = &block.comparison;
         BlockReport {
             name: block.name.clone(),
+            kind: block.kind,
+            from: block.from.as_ref().map(|f| f.0.clone()),
+            from_line: block.from.as_ref().and_then(|f| f.1),
             line: block.line,
             retained_bytes: c.retained_bytes,
             retained_objects: c.retained_objects,
@@ -194,8 +218,30 @@ impl BlockReport {
                 .snapshots
                 .clone()
                 .map(|(before, after)| Snapshots { before, after }),
+            runs: block.runs.clone(),
             ..BlockReport::default()
         }
+    }
+
+    /// Run `i` (1-based) of this `repeat` block, as an entry of its own.
+    fn run(&self, i: usize, c: &Comparison) -> BlockReport {
+        BlockReport {
+            name: format!("{} › run {i}", self.name),
+            kind: BlockKind::Run,
+            run_of: Some(self.name.clone()),
+            line: self.line,
+            retained_bytes: c.retained_bytes,
+            retained_objects: c.retained_objects,
+            freed_bytes: c.freed_bytes,
+            freed_objects: c.freed_objects,
+            constructors: c.constructors.clone(),
+            ..BlockReport::default()
+        }
+    }
+
+    /// `block "name"`, `step "name"` or `run "name"`, for messages.
+    pub fn title(&self) -> String {
+        format!("{} {}", self.kind.word(), super::quote_name(&self.name))
     }
 
     pub fn failed(&self) -> bool {
@@ -241,6 +287,23 @@ impl BlockReport {
     }
 }
 
+/// A test's blocks and steps with each `repeat` block's runs after it, as
+/// entries of kind `run`, so that every output can show them as steps.
+pub fn with_runs(blocks: Vec<BlockReport>) -> Vec<BlockReport> {
+    let mut out = Vec::with_capacity(blocks.len());
+    for b in blocks {
+        let runs: Vec<BlockReport> = b
+            .runs
+            .iter()
+            .enumerate()
+            .map(|(i, c)| b.run(i + 1, c))
+            .collect();
+        out.push(b);
+        out.extend(runs);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -274,5 +337,52 @@ mod tests {
         assert_eq!(b.top_grown(3), [("B".to_owned(), 50), ("C".to_owned(), 3)]);
         b.baseline = Some(b.figures());
         assert!(!b.changed());
+    }
+}
+
+#[cfg(test)]
+mod run_tests {
+    use super::*;
+
+    #[test]
+    fn a_repeat_blocks_runs_follow_it_as_entries_of_their_own() {
+        let run = |n: u64| Comparison {
+            retained_objects: n,
+            ..Comparison::default()
+        };
+        let fill = BlockReport {
+            name: "fill".into(),
+            line: Some(7),
+            runs: vec![run(10), run(0)],
+            ..BlockReport::default()
+        };
+        let step = BlockReport {
+            name: "after".into(),
+            kind: BlockKind::Step,
+            ..BlockReport::default()
+        };
+        let all = with_runs(vec![fill, step]);
+        let shown: Vec<(String, BlockKind, Option<&str>, u64)> = all
+            .iter()
+            .map(|b| {
+                (
+                    b.name.clone(),
+                    b.kind,
+                    b.run_of.as_deref(),
+                    b.retained_objects,
+                )
+            })
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                ("fill".into(), BlockKind::Block, None, 0),
+                ("fill › run 1".into(), BlockKind::Run, Some("fill"), 10),
+                ("fill › run 2".into(), BlockKind::Run, Some("fill"), 0),
+                ("after".into(), BlockKind::Step, None, 0),
+            ]
+        );
+        assert_eq!(all[1].line, Some(7));
+        assert_eq!(all[3].title(), "step \"after\"");
     }
 }

@@ -1,5 +1,5 @@
-//! The terminal's text after libtest's own: each passing test's blocks
-//! (`--show-output`, as libtest's "successes" section), notes on figures
+//! The terminal's text after libtest's own: each passing test's blocks and
+//! steps (`--show-output`, as libtest's "successes" section), notes on figures
 //! that improved, and what happened to baselines: every figure `--update`
 //! changed, the pending files left for review, unreferenced entries.
 
@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 
 use super::{RunReport, Status, TestReport};
 use crate::baseline::stale::Unreferenced;
+use crate::steps::BlockKind;
 use crate::verdict;
 
 /// libtest's "successes" section: each passing test's blocks and output;
@@ -25,7 +26,8 @@ pub fn successes(report: &RunReport) -> String {
     let mut out = String::from("successes:\n");
     for (name, test) in &passed {
         let _ = write!(out, "\n---- {name} ----\n");
-        for block in &test.blocks {
+        // A `repeat` block's summary has its runs already.
+        for block in test.blocks.iter().filter(|b| b.kind != BlockKind::Run) {
             out.push_str(&verdict::summary(block));
         }
         if !test.output.trim().is_empty() {

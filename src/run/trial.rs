@@ -136,7 +136,7 @@ impl Recorder<'_> {
             message,
             output: self.output.clone(),
             duration: Some(self.started.elapsed()),
-            blocks,
+            blocks: report::with_runs(blocks),
         };
         self.ctx.shared.lock().unwrap().records.insert(key, report);
     }
@@ -450,7 +450,7 @@ impl<'a> Judged<'a> {
         {
             let _ = writeln!(
                 failures,
-                "block {name:?} is in the baseline but did not run; remove it with: {}",
+                "block or step {name:?} is in the baseline but did not run; remove it with: {}",
                 report::update_command(&self.full)
             );
         }

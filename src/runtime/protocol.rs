@@ -2,8 +2,10 @@
 //!
 //! The runner never trusts a verdict on its own: [`Conversation`] checks
 //! every message and snapshot chunk against the protocol (a test starts,
-//! its checkpoints come in order inside blocks that end, at least one block
-//! is measured, sizes stay within limits) and words any breach for the user.
+//! its checkpoints come in order inside blocks that end, each `t.checkpoint`
+//! brings exactly one snapshot and every one after the first closes a step,
+//! at least one block or step is measured, sizes stay within limits) and
+//! words any breach for the user.
 
 use serde::Deserialize;
 
@@ -37,6 +39,23 @@ pub enum Message {
         url: Option<String>,
     },
     BlockEnd {
+        name: String,
+    },
+    /// A `t.checkpoint`: the next snapshot is its own. Every checkpoint
+    /// after the test's first closes a step named `name`, measured from the
+    /// checkpoint before it.
+    Checkpoint {
+        name: String,
+        /// The budget of the step it closes (none on the first).
+        #[serde(default)]
+        budget: Option<serde_json::Value>,
+        /// Where `t.checkpoint` was called.
+        #[serde(default)]
+        line: Option<u32>,
+        #[serde(default)]
+        url: Option<String>,
+    },
+    CheckpointEnd {
         name: String,
     },
     Snapshot {
@@ -124,6 +143,8 @@ pub enum Unfinished {
     Test,
     /// Inside a block (`t.measure`) that never ended.
     Block(String),
+    /// While a checkpoint (`t.checkpoint`) was being taken.
+    Checkpoint(String),
 }
 
 /// Checks the harness's messages against the protocol, in order.
@@ -134,7 +155,12 @@ pub struct Conversation {
     snapshot: Option<(String, u64)>,
     /// The open block and the snapshots it has had so far.
     block: Option<(String, u32, u32)>,
+    /// The checkpoint being taken and the snapshots it has had so far.
+    checkpoint: Option<(String, u32)>,
+    /// Checkpoints taken; each one after the first measured a step.
+    checkpoints: u32,
     snapshots_outside_blocks: u32,
+    /// Blocks and steps measured.
     blocks: u32,
     whole: bool,
 }
@@ -146,6 +172,8 @@ impl Conversation {
             stage: Stage::Start,
             snapshot: None,
             block: None,
+            checkpoint: None,
+            checkpoints: 0,
             snapshots_outside_blocks: 0,
             blocks: 0,
             whole: false,
@@ -206,9 +234,9 @@ impl Conversation {
         match m {
             Message::Snapshot { label, .. } => {
                 self.snapshot = Some((label.clone(), 0));
-                match &mut self.block {
-                    Some((_, _, taken)) => *taken += 1,
-                    None => self.snapshots_outside_blocks += 1,
+                match (&mut self.block, &mut self.checkpoint) {
+                    (Some((_, _, taken)), _) | (None, Some((_, taken))) => *taken += 1,
+                    (None, None) => self.snapshots_outside_blocks += 1,
                 }
             }
             Message::SnapshotEnd { label } => match self.snapshot.take() {
@@ -219,6 +247,11 @@ impl Conversation {
             Message::Block { name, .. } => {
                 if let Some((open, ..)) = &self.block {
                     return Err(format!("block {name:?} started inside block {open:?}"));
+                }
+                if let Some((open, _)) = &self.checkpoint {
+                    return Err(format!(
+                        "block {name:?} started while checkpoint {open:?} was taken"
+                    ));
                 }
                 let repeat = match m {
                     Message::Block { repeat, .. } => *repeat,
@@ -243,8 +276,15 @@ impl Conversation {
                 }
                 None => return Err(format!("block {name:?} ended without starting")),
             },
+            Message::Checkpoint { name, .. } => return self.checkpoint_starts(name),
+            Message::CheckpointEnd { name } => return self.checkpoint_ends(name),
             Message::WholeAfter { .. } => {
-                if self.blocks > 0 || self.block.is_some() || self.snapshots_outside_blocks < 2 {
+                if self.blocks > 0
+                    || self.checkpoints > 0
+                    || self.block.is_some()
+                    || self.checkpoint.is_some()
+                    || self.snapshots_outside_blocks < 2
+                {
                     return Err("the whole-test block ended without its two checkpoints".into());
                 }
                 self.whole = true;
@@ -255,13 +295,23 @@ impl Conversation {
                         "the test reported success while block {open:?} was still open"
                     ));
                 }
+                if let Some((open, _)) = &self.checkpoint {
+                    return Err(format!(
+                        "the test reported success while checkpoint {open:?} was being taken"
+                    ));
+                }
                 if self.blocks == 0 && !self.whole {
                     return Err("the test reported success without measuring any block".into());
                 }
                 self.stage = Stage::Done;
             }
             Message::NeedsWhole => {
-                if self.blocks > 0 || self.block.is_some() || self.snapshots_outside_blocks > 0 {
+                if self.blocks > 0
+                    || self.checkpoints > 0
+                    || self.block.is_some()
+                    || self.checkpoint.is_some()
+                    || self.snapshots_outside_blocks > 0
+                {
                     return Err("the test asked to be measured whole after measuring".into());
                 }
                 self.stage = Stage::Done;
@@ -275,6 +325,40 @@ impl Conversation {
             }
         }
         Ok(())
+    }
+
+    /// A checkpoint starts: never inside a block or another checkpoint.
+    fn checkpoint_starts(&mut self, name: &str) -> Result<(), String> {
+        if let Some((open, ..)) = &self.block {
+            return Err(format!(
+                "checkpoint {name:?} was taken inside block {open:?}"
+            ));
+        }
+        if let Some((open, _)) = &self.checkpoint {
+            return Err(format!(
+                "checkpoint {name:?} started while checkpoint {open:?} was taken"
+            ));
+        }
+        self.checkpoint = Some((name.to_owned(), 0));
+        Ok(())
+    }
+
+    /// A checkpoint ends after exactly one snapshot; each one after the
+    /// first has measured a step.
+    fn checkpoint_ends(&mut self, name: &str) -> Result<(), String> {
+        match self.checkpoint.take() {
+            Some((open, 1)) if open == name => {
+                self.checkpoints += 1;
+                if self.checkpoints > 1 {
+                    self.blocks += 1;
+                }
+                Ok(())
+            }
+            Some((open, taken)) if open == name => Err(format!(
+                "checkpoint {name:?} ended after {taken} snapshots instead of 1"
+            )),
+            _ => Err(format!("checkpoint {name:?} ended without starting")),
+        }
     }
 
     /// Check a snapshot chunk of `len` bytes.
@@ -303,9 +387,10 @@ impl Conversation {
             Stage::Done => None,
             Stage::Start | Stage::Introduced => Some(Unfinished::Silent),
             Stage::Loading => Some(Unfinished::Loading),
-            Stage::Testing => Some(match &self.block {
-                Some((name, ..)) => Unfinished::Block(name.clone()),
-                None => Unfinished::Test,
+            Stage::Testing => Some(match (&self.block, &self.checkpoint) {
+                (Some((name, ..)), _) => Unfinished::Block(name.clone()),
+                (None, Some((name, _))) => Unfinished::Checkpoint(name.clone()),
+                (None, None) => Unfinished::Test,
             }),
         }
     }
@@ -321,6 +406,8 @@ fn describe(m: &Message) -> String {
         Message::TestStart { .. } => "test_start",
         Message::Block { .. } => "block",
         Message::BlockEnd { .. } => "block_end",
+        Message::Checkpoint { .. } => "checkpoint",
+        Message::CheckpointEnd { .. } => "checkpoint_end",
         Message::Snapshot { .. } => "snapshot",
         Message::SnapshotEnd { .. } => "snapshot_end",
         Message::WholeBefore => "whole_before",
@@ -432,6 +519,133 @@ mod tests {
         assert!(r.unwrap_err().contains("in the middle of a heap snapshot"));
         let mut c = Conversation::new(Mode::List);
         assert!(c.chunk(1).is_err());
+    }
+
+    /// A `t.checkpoint`: its message, one snapshot, its end.
+    fn checkpoint(name: &str, label: &str) -> [String; 4] {
+        [
+            format!(r#"{{"type":"checkpoint","name":"{name}","budget":null,"line":3}}"#),
+            format!(r#"{{"type":"snapshot","label":"{label}"}}"#),
+            format!(r#"{{"type":"snapshot_end","label":"{label}"}}"#),
+            format!(r#"{{"type":"checkpoint_end","name":"{name}"}}"#),
+        ]
+    }
+
+    fn owned(messages: &[String]) -> Vec<&str> {
+        START
+            .iter()
+            .copied()
+            .chain(messages.iter().map(String::as_str))
+            .collect()
+    }
+
+    #[test]
+    fn a_chain_of_checkpoints_measures_steps_around_blocks() {
+        let mut messages: Vec<String> = checkpoint("start", "c1").into();
+        messages.extend([
+            r#"{"type":"block","name":"b","budget":null,"repeat":0}"#.to_owned(),
+            r#"{"type":"snapshot","label":"b1"}"#.to_owned(),
+            r#"{"type":"snapshot_end","label":"b1"}"#.to_owned(),
+            r#"{"type":"snapshot","label":"b2"}"#.to_owned(),
+            r#"{"type":"snapshot_end","label":"b2"}"#.to_owned(),
+            r#"{"type":"block_end","name":"b"}"#.to_owned(),
+        ]);
+        messages.extend(checkpoint("end", "c2"));
+        messages.push(r#"{"type":"passed"}"#.to_owned());
+        let (c, r) = run(&owned(&messages));
+        assert_eq!(r, Ok(()));
+        assert!(c.finished());
+        // Two checkpoints alone measure a step.
+        let mut messages: Vec<String> = checkpoint("start", "c1").into();
+        messages.extend(checkpoint("end", "c2"));
+        messages.push(r#"{"type":"passed"}"#.to_owned());
+        assert_eq!(run(&owned(&messages)).1, Ok(()));
+    }
+
+    #[test]
+    fn one_checkpoint_measures_nothing_and_forbids_a_whole_run() {
+        let mut messages: Vec<String> = checkpoint("start", "c1").into();
+        messages.push(r#"{"type":"passed"}"#.to_owned());
+        let (_, r) = run(&owned(&messages));
+        assert_eq!(
+            r,
+            Err("the test reported success without measuring any block".into())
+        );
+        let mut messages: Vec<String> = checkpoint("start", "c1").into();
+        messages.push(r#"{"type":"needs_whole"}"#.to_owned());
+        let (_, r) = run(&owned(&messages));
+        assert_eq!(
+            r,
+            Err("the test asked to be measured whole after measuring".into())
+        );
+    }
+
+    #[test]
+    fn checkpoints_and_blocks_do_not_nest() {
+        let (_, r) = run(&with_start(&[
+            r#"{"type":"block","name":"b","budget":null}"#,
+            r#"{"type":"checkpoint","name":"c","budget":null}"#,
+        ]));
+        assert_eq!(
+            r,
+            Err("checkpoint \"c\" was taken inside block \"b\"".into())
+        );
+        let (_, r) = run(&with_start(&[
+            r#"{"type":"checkpoint","name":"c","budget":null}"#,
+            r#"{"type":"block","name":"b","budget":null}"#,
+        ]));
+        assert_eq!(
+            r,
+            Err("block \"b\" started while checkpoint \"c\" was taken".into())
+        );
+        let (_, r) = run(&with_start(&[
+            r#"{"type":"checkpoint","name":"c","budget":null}"#,
+            r#"{"type":"checkpoint","name":"d","budget":null}"#,
+        ]));
+        assert!(r.unwrap_err().contains("started while checkpoint \"c\""));
+    }
+
+    #[test]
+    fn a_checkpoint_takes_exactly_one_snapshot() {
+        let (_, r) = run(&with_start(&[
+            r#"{"type":"checkpoint","name":"c","budget":null}"#,
+            r#"{"type":"checkpoint_end","name":"c"}"#,
+        ]));
+        assert_eq!(
+            r,
+            Err("checkpoint \"c\" ended after 0 snapshots instead of 1".into())
+        );
+        let mut messages: Vec<String> = checkpoint("c", "c1").into();
+        messages.insert(3, r#"{"type":"snapshot","label":"x"}"#.to_owned());
+        messages.insert(4, r#"{"type":"snapshot_end","label":"x"}"#.to_owned());
+        let (_, r) = run(&owned(&messages));
+        assert_eq!(
+            r,
+            Err("checkpoint \"c\" ended after 2 snapshots instead of 1".into())
+        );
+        let (_, r) = run(&with_start(&[r#"{"type":"checkpoint_end","name":"c"}"#]));
+        assert_eq!(r, Err("checkpoint \"c\" ended without starting".into()));
+    }
+
+    #[test]
+    fn an_open_checkpoint_is_named_where_the_channel_ended() {
+        let (c, r) = run(&with_start(&[
+            r#"{"type":"checkpoint","name":"after clear","budget":{"objects":0}}"#,
+            r#"{"type":"snapshot","label":"c2"}"#,
+        ]));
+        assert_eq!(r, Ok(()));
+        assert_eq!(
+            c.unfinished(),
+            Some(Unfinished::Checkpoint("after clear".into()))
+        );
+        let (_, r) = run(&with_start(&[
+            r#"{"type":"checkpoint","name":"c","budget":null}"#,
+            r#"{"type":"passed"}"#,
+        ]));
+        assert!(
+            r.unwrap_err()
+                .contains("while checkpoint \"c\" was being taken")
+        );
     }
 
     #[test]

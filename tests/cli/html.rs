@@ -1,5 +1,6 @@
 //! The HTML report in a real browser: the binary runs `tests/fixtures/html`
-//! with `--html`, headless Chromium renders the page, and the tests read the
+//! (blocks) and `tests/fixtures/steps` (`t.checkpoint` steps) with
+//! `--html`, headless Chromium renders the pages, and the tests read the
 //! DOM it rendered (steps, Comparison rows, annotated source lines) against
 //! the `--json` report of the same run, and the page's own record of errors
 //! and requests (`data-problems`, `data-requests` on `<html>`), and
@@ -21,52 +22,63 @@ const INSTALL: &str = "apt-get install -y chromium";
 const PASSING: &str = "todos come and go";
 const FAILING: &str = "over budget </script><img src=x onerror=alert(1)>";
 
-/// One run of the fixture, shared by the tests.
+/// One run of a fixture with `--html`, `--json` and `--snapshots`.
 struct Run {
     dir: PathBuf,
     report: Value,
     page: PathBuf,
 }
 
+/// The HTML fixture, shared by the tests: one test is over its budget.
 fn run() -> &'static Run {
     static RUN: OnceLock<Run> = OnceLock::new();
-    RUN.get_or_init(|| {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("html-report");
-        let _ = std::fs::remove_dir_all(&dir);
-        copy_dir(
-            &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/html"),
-            &dir,
-        );
-        std::fs::create_dir_all(dir.join("out")).unwrap();
-        let args = [
-            "memcheck",
-            "--trace-allocations",
-            "--json",
-            "report.json",
-            "--snapshots",
-            "snaps",
-            "--html",
-            "out/report.html",
-        ];
-        let out = Command::new(BIN)
-            .args(args)
-            .current_dir(&dir)
-            .env_remove("CI")
-            .output()
-            .unwrap();
-        let log = String::from_utf8_lossy(&out.stderr).into_owned();
-        // One test is over its budget, by design.
-        assert_eq!(out.status.code(), Some(101), "{log}");
-        assert!(
-            log.contains("HTML report written to out/report.html"),
-            "{log}"
-        );
-        let report =
-            serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap())
-                .unwrap();
-        let page = dir.join("out/report.html");
-        Run { dir, report, page }
-    })
+    RUN.get_or_init(|| fixture_run("html", &[], 101))
+}
+
+/// The steps fixture's to-do list file: `t.checkpoint` steps, blocks and a
+/// `repeat` block's runs; it passes against its committed baselines.
+fn steps_run() -> &'static Run {
+    static RUN: OnceLock<Run> = OnceLock::new();
+    RUN.get_or_init(|| fixture_run("steps", &["todos.memtest.js::"], 0))
+}
+
+fn fixture_run(fixture: &str, filter: &[&str], code: i32) -> Run {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("html-report-{fixture}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(fixture),
+        &dir,
+    );
+    std::fs::create_dir_all(dir.join("out")).unwrap();
+    let args = [
+        "memcheck",
+        "--trace-allocations",
+        "--json",
+        "report.json",
+        "--snapshots",
+        "snaps",
+        "--html",
+        "out/report.html",
+    ];
+    let out = Command::new(BIN)
+        .args(args)
+        .args(filter)
+        .current_dir(&dir)
+        .env_remove("CI")
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(code), "{log}");
+    assert!(
+        log.contains("HTML report written to out/report.html"),
+        "{log}"
+    );
+    let report =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
+    let page = dir.join("out/report.html");
+    Run { dir, report, page }
 }
 
 fn chromium() -> PathBuf {
@@ -248,7 +260,11 @@ fn test_index(report: &Value, name: &str) -> usize {
 /// The 1-based line of the first line of `file` (in the fixture) that
 /// contains `needle`.
 fn line_of(file: &str, needle: &str) -> usize {
-    let text = std::fs::read_to_string(run().dir.join(file)).unwrap();
+    line_in(run(), file, needle)
+}
+
+fn line_in(run: &Run, file: &str, needle: &str) -> usize {
+    let text = std::fs::read_to_string(run.dir.join(file)).unwrap();
     1 + text
         .lines()
         .position(|l| l.contains(needle))
@@ -492,9 +508,229 @@ fn diff_html_shows_the_comparison_of_two_snapshots() {
 
 #[test]
 fn the_page_is_small_and_names_no_remote_resource() {
-    let html = std::fs::read_to_string(&run().page).unwrap();
-    assert!(html.len() < 200 * 1024, "{} bytes", html.len());
-    for needle in ["https://", "src=\"http", "href=\"http", "@import", "url("] {
-        assert!(!html.contains(needle), "the page names {needle}");
+    for run in [run(), steps_run()] {
+        let html = std::fs::read_to_string(&run.page).unwrap();
+        assert!(html.len() < 200 * 1024, "{} bytes", html.len());
+        for needle in ["https://", "src=\"http", "href=\"http", "@import", "url("] {
+            assert!(!html.contains(needle), "the page names {needle}");
+        }
     }
+}
+
+// ---- Steps (t.checkpoint) -------------------------------------------------------
+
+const STEPS: &str = "todo list, step by step";
+
+/// The tabs of the timeline: each step's name and what the card says it is.
+fn tabs(dom: &str) -> Vec<(String, String)> {
+    elements(dom, r#"role="tab""#)
+        .iter()
+        .map(|t| {
+            (
+                text(element(t, r#"class="step-name""#)),
+                text(element(t, r#"class="step-kind muted""#)),
+            )
+        })
+        .collect()
+}
+
+/// The text of the table cell `col` of class `class`'s row.
+fn cell(dom: &str, class: &str, col: &str) -> String {
+    let tr = element(
+        element(dom, r#"id="rows""#),
+        &format!(r#"data-class="{class}""#),
+    );
+    text(element(tr, &format!(r#"data-col="{col}""#)))
+}
+
+#[test]
+fn checkpoint_steps_show_in_order_with_their_comparison_rows() {
+    let run = steps_run();
+    let index = test_index(&run.report, STEPS);
+    let blocks = run.report["tests"][index]["blocks"].as_array().unwrap();
+    let add = line_in(run, "todos.memtest.js", r#"t.checkpoint("add 100")"#);
+    let clear = line_in(run, "todos.memtest.js", r#"t.checkpoint("clear""#);
+    let again = line_in(run, "todos.memtest.js", r#"t.checkpoint("add 50")"#);
+    let figures = [("100", "0"), ("0", "100"), ("50", "0")];
+    for (i, block) in blocks.iter().enumerate() {
+        let dom = render(&run.page, &format!("test={index}&step={i}"));
+        assert_eq!(
+            tabs(&dom),
+            [
+                (
+                    "add 100".to_owned(),
+                    format!("step from “start” · line {add}")
+                ),
+                (
+                    "clear".to_owned(),
+                    format!("step from “add 100” · line {clear}")
+                ),
+                (
+                    "add 50".to_owned(),
+                    format!("step from “clear” · line {again}")
+                ),
+            ]
+        );
+        let selected = element(&dom, r#"aria-selected="true""#);
+        assert!(
+            selected.contains(&format!(r#"data-step="{i}""#)),
+            "{selected}"
+        );
+        assert_rows_match(&dom, &block["constructors"]);
+        let todo = (cell(&dom, "Todo", "new"), cell(&dom, "Todo", "deleted"));
+        assert_eq!(
+            todo,
+            (figures[i].0.to_owned(), figures[i].1.to_owned()),
+            "step {i}"
+        );
+        // The committed baseline and the budget, beside this run's figures.
+        assert_eq!(cell(&dom, "Todo", "baseline_new"), figures[i].0);
+        let shown = element(&dom, r#"class="figures""#);
+        assert!(shown.contains("<dt>Baseline</dt>"), "{shown}");
+        if i == 1 {
+            assert!(
+                shown.contains("<dt>Budget</dt><dd>objects &lt;= 0</dd>"),
+                "{shown}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_allocating_function_is_annotated_with_its_new_todo_line_in_view() {
+    let run = steps_run();
+    let index = test_index(&run.report, STEPS);
+    let dom = render(&run.page, &format!("test={index}&step=0&class=Todo"));
+    let pressed = element(element(&dom, r#"class="files""#), r#"aria-pressed="true""#);
+    assert_eq!(text(pressed), "lib/todos.js");
+    let add = line_in(run, "lib/todos.js", "add(id) {");
+    let line = element(&dom, &format!(r#"data-line="{add}""#));
+    assert!(
+        start_tag(line, "<div").unwrap().contains("fn-start"),
+        "{line}"
+    );
+    let lens = text(element(line, r#"class="lens""#));
+    assert!(lens.contains("Todo ×100 · 3.91 KiB kept"), "{lens}");
+    let new_todo = line_in(run, "lib/todos.js", "new Todo(");
+    let body = element(&dom, &format!(r#"data-line="{new_todo}""#));
+    assert!(
+        start_tag(body, "<div").unwrap().contains("fn-body"),
+        "{body}"
+    );
+    // Scrolled there: the lines in view include `new Todo(`.
+    let code = start_tag(&dom[dom.find(r#"class="code""#).unwrap() - 5..], "<div").unwrap();
+    let view = code
+        .split(r#"data-view=""#)
+        .nth(1)
+        .expect("data-view")
+        .split('"')
+        .next()
+        .unwrap();
+    let (first, last) = view.split_once('-').unwrap();
+    let (first, last): (usize, usize) = (first.parse().unwrap(), last.parse().unwrap());
+    assert!(
+        (first..=last).contains(&new_todo),
+        "{view} misses line {new_todo}"
+    );
+    let sites = text(element(
+        element(&dom, r#"id="class-detail""#),
+        r#"class="sites""#,
+    ));
+    assert!(
+        sites.contains(&format!("add lib/todos.js:{add}")),
+        "{sites}"
+    );
+}
+
+#[test]
+fn the_test_file_marks_checkpoints_as_step_boundaries() {
+    let run = steps_run();
+    let index = test_index(&run.report, STEPS);
+    let dom = render(&run.page, &format!("test={index}&step=1"));
+    let file = "todos.memtest.js";
+    let lens = |needle: &str| {
+        let n = line_in(run, file, needle);
+        let line = element(&dom, &format!(r#"data-line="{n}""#));
+        (
+            start_tag(line, "<div").unwrap().to_owned(),
+            text(element(line, r#"class="lens""#)),
+        )
+    };
+    let (_, start) = lens(r#"t.checkpoint("start")"#);
+    assert!(start.contains("◇ start · opens step 1"), "{start}");
+    let (_, add) = lens(r#"t.checkpoint("add 100")"#);
+    assert!(add.contains("◆ step 1 · add 100"), "{add}");
+    let (tag, clear) = lens(r#"t.checkpoint("clear""#);
+    assert!(clear.contains("◆ step 2 · clear"), "{clear}");
+    assert!(tag.contains("current-step"), "{tag}");
+    // The code of the step selected, between its two checkpoints.
+    let inside = line_in(run, file, "list.clear();");
+    let line = element(&dom, &format!(r#"data-line="{inside}""#));
+    assert!(
+        start_tag(line, "<div").unwrap().contains("in-step"),
+        "{line}"
+    );
+    let before = line_in(run, file, "for (let i = 0; i < 100; i++)");
+    let line = element(&dom, &format!(r#"data-line="{before}""#));
+    assert!(
+        !start_tag(line, "<div").unwrap().contains("in-step"),
+        "{line}"
+    );
+}
+
+#[test]
+fn a_repeat_blocks_runs_are_steps_beside_blocks_and_checkpoints() {
+    let run = steps_run();
+    let index = test_index(&run.report, "steps around blocks");
+    let dom = render(&run.page, &format!("test={index}&step=3"));
+    let kinds: Vec<(String, String)> = tabs(&dom)
+        .into_iter()
+        .map(|(name, kind)| (name, kind.split(" · ").next().unwrap().to_owned()))
+        .collect();
+    let expected = [
+        ("add 10", "block"),
+        ("after the block", "step from “start”"),
+        ("replace", "block"),
+        ("replace › run 1", "run of a repeat block"),
+        ("replace › run 2", "run of a repeat block"),
+        ("replace › run 3", "run of a repeat block"),
+        ("end", "step from “after the block”"),
+    ];
+    assert_eq!(kinds, expected.map(|(n, k)| (n.to_owned(), k.to_owned())));
+    let head = text(element(&dom, r#"class="step-head""#));
+    assert!(
+        head.contains("one run of block “replace”, against the run before"),
+        "{head}"
+    );
+    assert_eq!(cell(&dom, "Todo", "new"), "1");
+    assert_eq!(cell(&dom, "Todo", "deleted"), "1");
+}
+
+#[test]
+fn diff_html_of_two_checkpoints_shows_the_steps_table() {
+    let run = steps_run();
+    let index = test_index(&run.report, STEPS);
+    let step = &run.report["tests"][index]["blocks"][0];
+    let snapshots = &step["snapshots"];
+    let out = Command::new(BIN)
+        .arg("diff")
+        .arg(run.dir.join(snapshots["before"].as_str().unwrap()))
+        .arg(run.dir.join(snapshots["after"].as_str().unwrap()))
+        .args(["--html", "diff.html"])
+        .current_dir(&run.dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dom = render(&run.dir.join("diff.html"), "");
+    assert_rows_match(&dom, &step["constructors"]);
+    assert_eq!(cell(&dom, "Todo", "new"), "100");
+    let chain = text(element(
+        element(&dom, r#"id="class-detail""#),
+        r#"class="chain""#,
+    ));
+    assert!(chain.ends_with("Todo"), "{chain}");
 }

@@ -8,5 +8,6 @@ mod isolation;
 mod lifecycle;
 mod projects;
 mod robustness;
+mod steps;
 mod suite;
 mod util;

@@ -2,8 +2,9 @@
 //! files and the files allocation frames point into (read from the project
 //! root), and the committed baselines. Also the page of `cargo memcheck diff`.
 //!
-//! Today every block becomes one step of kind `block`; its line is found in
-//! the test file's text (see `locate`).
+//! Every entry of a test's `blocks` becomes one step of the timeline, of
+//! its kind: a `t.measure` block, a `t.checkpoint` step, or a run of a
+//! `repeat` block.
 
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
@@ -13,6 +14,7 @@ use crate::baseline::BlockBaseline;
 use crate::diff::Comparison;
 use crate::explain::{AllocationSite, RetainerPath};
 use crate::report::{BlockReport, RunReport, Snapshots, Status, TestReport};
+use crate::steps::BlockKind;
 
 /// Source files larger than this are not embedded.
 const MAX_SOURCE_BYTES: u64 = 256 * 1024;
@@ -152,8 +154,15 @@ fn test(t: &TestReport, place: &Place) -> PageTest {
 fn step(b: &BlockReport, status: StepStatus, place: &Place) -> PageStep {
     PageStep {
         name: b.name.clone(),
-        kind: StepKind::Block,
+        kind: match b.kind {
+            BlockKind::Block => StepKind::Block,
+            BlockKind::Step => StepKind::Step,
+            BlockKind::Run => StepKind::Run,
+        },
         line: b.line,
+        from: b.from.clone(),
+        from_line: b.from_line,
+        run_of: b.run_of.clone(),
         status,
         retained_objects: b.retained_objects,
         retained_bytes: b.retained_bytes,
@@ -480,5 +489,35 @@ mod tests {
         let statuses: Vec<StepStatus> =
             test(&json, &place).steps.iter().map(|s| s.status).collect();
         assert_eq!(statuses, [StepStatus::Passed, StepStatus::Failed]);
+    }
+
+    #[test]
+    fn steps_and_runs_keep_their_kind_and_where_they_start() {
+        let mut add = block("add 100");
+        add.kind = BlockKind::Step;
+        add.from = Some("start".into());
+        add.from_line = Some(6);
+        add.line = Some(8);
+        let mut run = block("fill › run 1");
+        run.kind = BlockKind::Run;
+        run.run_of = Some("fill".into());
+        let json = TestReport {
+            file: "a.memtest.js".into(),
+            name: "t".into(),
+            blocks: vec![block("fill"), run, add],
+            ..TestReport::default()
+        };
+        let place = Place {
+            root: Path::new("/p"),
+            page_dir: Path::new("/p"),
+        };
+        let steps = test(&json, &place).steps;
+        let kinds: Vec<StepKind> = steps.iter().map(|s| s.kind).collect();
+        assert_eq!(kinds, [StepKind::Block, StepKind::Run, StepKind::Step]);
+        assert_eq!(steps[1].run_of.as_deref(), Some("fill"));
+        assert_eq!(
+            (steps[2].from.as_deref(), steps[2].from_line, steps[2].line),
+            (Some("start"), Some(6), Some(8))
+        );
     }
 }

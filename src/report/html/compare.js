@@ -163,12 +163,16 @@ function drawClass() {
     el("div", { class: "explain" },
       el("section", { "aria-label": "Kept alive by" },
         el("h5", { text: "Kept alive by (shortest path from a GC root)" }),
-        path ? chain(path.path) : el("p", { class: "muted", text: r.new
-          ? "No path recorded: memcheck finds one for the five classes with the most new objects."
-          : "No new object of this class is alive." })),
+        path ? chain(path.path) : el("p", { class: "muted", text: noPath(step, r) })),
       el("section", { "aria-label": "Allocated by" },
         el("h5", { text: "Allocated by (innermost frame first)" }),
         sites(step, r))));
+}
+
+function noPath(step, r) {
+  if (!r.new) return "No new object of this class is alive.";
+  if (step.kind === "run") return "A run has no paths of its own: see its block, “" + step.run_of + "”.";
+  return "No path recorded: memcheck finds one for the five classes with the most new objects.";
 }
 
 // A retainer path, `A .x → B [0] → C`, as boxes joined by labelled arrows.
@@ -204,6 +208,9 @@ function splitHop(part) {
 function sites(step, r) {
   const list = sitesOf(step, r.name);
   if (!r.new) return el("p", { class: "muted", text: "This step made no new object of this class." });
+  if (!list.length && step.kind === "run") {
+    return el("p", { class: "muted", text: "A run has no allocation sites of its own: see its block, “" + step.run_of + "”." });
+  }
   if (!list.length) {
     const anywhere = data.tests.some((t) => t.steps.some((s) => s.allocations.length));
     return el("p", { class: "muted", text: anywhere

@@ -68,8 +68,14 @@ pub struct PageStep {
     pub name: String,
     pub kind: StepKind,
     /// The line in the test file of the `t.measure` / `t.checkpoint` call
-    /// that closes the step (for a test without blocks, the `test` call).
+    /// that closes the step (for a test without blocks, the `test` call;
+    /// for a run, its block's).
     pub line: Option<u32>,
+    /// A step's opening checkpoint (the one before it): its label and line.
+    pub from: Option<String>,
+    pub from_line: Option<u32>,
+    /// The `repeat` block a run belongs to.
+    pub run_of: Option<String>,
     pub status: StepStatus,
     pub retained_objects: u64,
     pub retained_bytes: u64,

@@ -44,6 +44,7 @@ function line(n, text, marks, target) {
     if (m.start) classes.push("fn-start");
     if (m.boundary) classes.push("boundary");
     if (m.current) classes.push("current-step");
+    if (m.inStep) classes.push("in-step");
     if (m.selected) classes.push("selected-fn");
   }
   if (n === target) classes.push("target");
@@ -69,8 +70,21 @@ function scrollToLine(body, n) {
   const node = body.querySelector(`[data-line="${n}"]`);
   if (!node) return;
   requestAnimationFrame(() => {
-    body.scrollTop = Math.max(0, node.offsetTop - body.clientHeight / 3);
+    const offset = node.getBoundingClientRect().top - body.getBoundingClientRect().top;
+    body.scrollTop = Math.max(0, body.scrollTop + offset - body.clientHeight / 3);
+    noteView(body);
   });
+}
+
+// The lines in view, kept on the code box (`data-view="12-40"`) for tests
+// and the curious.
+function noteView(body) {
+  const box = body.getBoundingClientRect();
+  const shown = [...body.querySelectorAll(".src-line")].filter((l) => {
+    const r = l.getBoundingClientRect();
+    return r.top >= box.top - 1 && r.bottom <= box.bottom + 1;
+  });
+  if (shown.length) body.dataset.view = shown[0].dataset.line + "-" + shown[shown.length - 1].dataset.line;
 }
 
 // What each line of `file` carries: step boundaries of the test, and the
@@ -103,12 +117,29 @@ function annotate(test, step, file, lines) {
   return marks;
 }
 
-// The lines of the calls that close the test's steps.
+// The lines of the calls that close the test's steps (a run's block marks
+// its line), the checkpoint that opens the chain, and the code between the
+// two checkpoints of the step selected.
 function markSteps(test, at) {
+  const closing = new Set(test.steps.filter((s) => s.kind !== "run").map((s) => s.line));
+  const selected = currentStep();
+  if (selected && selected.kind === "step" && selected.from_line && selected.line > selected.from_line) {
+    for (let k = selected.from_line + 1; k < selected.line; k++) at(k).inStep = true;
+  }
   test.steps.forEach((s, i) => {
+    if (s.kind === "run") return;
+    const current = i === state.step;
+    if (s.from_line && !closing.has(s.from_line)) {
+      closing.add(s.from_line);
+      const m = at(s.from_line);
+      m.boundary = true;
+      m.current = m.current || current;
+      m.gutter.push(el("span", { class: "mark step-mark", text: "◇" }));
+      m.lens.push(el("span", { class: "chip step-chip open" + (current ? " current" : ""),
+        title: "the checkpoint that opens step " + (i + 1), text: "◇ " + s.from + " · opens step " + (i + 1) }));
+    }
     if (!s.line) return;
     const m = at(s.line);
-    const current = i === state.step;
     m.boundary = true;
     m.current = m.current || current;
     m.gutter.push(el("span", { class: "mark step-mark" + (current ? " current" : ""), text: "◆" + (i + 1) }));

@@ -87,11 +87,19 @@ function stepCard(step, i, scale) {
   el("span", { class: "step-top" },
     el("span", { class: "step-index", text: String(i + 1) }),
     el("span", { class: "step-name", text: step.name }),
-    el("span", { class: "step-kind muted", text: step.kind + (step.line ? " · line " + step.line : "") })),
+    el("span", { class: "step-kind muted", text: kindText(step) })),
   el("span", { class: "bars" }, rows.map(([label, f]) => barRow(step, label, f, scale))),
   el("span", { class: "step-foot" + (step.status === "failed" ? " fail" : ""),
     text: (step.status === "failed" ? "failed · " : "") +
       "kept " + plural(step.retained_objects, "object") + " · " + bytes(step.retained_bytes) }));
+}
+
+// What a step is, in a few words: `step from “start” · line 8`.
+function kindText(step) {
+  const line = step.line ? " · line " + step.line : "";
+  if (step.kind === "step" && step.from) return "step from “" + step.from + "”" + line;
+  if (step.kind === "run") return "run of a repeat block" + line;
+  return step.kind + line;
 }
 
 function barRow(step, label, f, scale) {
@@ -187,11 +195,27 @@ function stepHead(step) {
       el("span", { class: "muted", text: "Step " + (state.step + 1) + " · " }),
       el("span", { text: step.name }),
       step.status === "failed" ? el("span", { class: "status failed", text: "failed" }) : null),
-    step.line && test.file
-      ? el("p", { class: "muted" }, "closes at ",
-        sourceLink(test.file, step.line, test.file + ":" + step.line, "show where the step closes"))
-      : null,
+    where(step, test),
     snapshotLinks(step));
+}
+
+// Where the step is in the test file: the checkpoints around it, the
+// t.measure call of a block, the block a run belongs to.
+function where(step, test) {
+  if (!test.file) return null;
+  const at = (line, what) => (line
+    ? sourceLink(test.file, line, test.file + ":" + line, "show " + what)
+    : el("span", { class: "loc", text: "another file" }));
+  if (step.kind === "step") {
+    return el("p", { class: "muted" }, "from checkpoint “" + (step.from || "?") + "” at ",
+      at(step.from_line, "where the step opens"), " to checkpoint “" + step.name + "” at ",
+      at(step.line, "where the step closes"));
+  }
+  if (step.kind === "run") {
+    return el("p", { class: "muted" }, "one run of block “" + step.run_of + "”, against the run before; the block is at ",
+      at(step.line, "the block"));
+  }
+  return step.line ? el("p", { class: "muted" }, "t.measure at ", at(step.line, "the block")) : null;
 }
 
 function snapshotLinks(step) {
