@@ -117,3 +117,63 @@ fn timings_say_where_the_time_went() {
         "{timings}"
     );
 }
+
+/// Each test's entries as (kind, name, [(class, new, deleted)]): counts, not
+/// sizes (V8 trims a class's objects once it has made several, which earlier
+/// tests of a file may have done).
+fn step_counts(report: &Value) -> Vec<(String, Vec<(String, String, Vec<(String, u64, u64)>)>)> {
+    let rows = |b: &Value| -> Vec<(String, u64, u64)> {
+        b["constructors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["name"].as_str().unwrap().to_owned(),
+                    r["new"].as_u64().unwrap(),
+                    r["deleted"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    report["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            let blocks = t["blocks"].as_array().unwrap().iter();
+            let entries = blocks
+                .map(|b| {
+                    let kind = b["kind"].as_str().unwrap_or("block").to_owned();
+                    (kind, b["name"].as_str().unwrap().to_owned(), rows(b))
+                })
+                .collect();
+            (t["name"].as_str().unwrap().to_owned(), entries)
+        })
+        .collect()
+}
+
+#[test]
+fn in_file_isolation_each_test_has_its_own_chain_of_steps() {
+    let dir = project("steps", "isolation");
+    let args = ["todos.memtest.js::", "--json"];
+    let out = memcheck_with(
+        &dir,
+        &[&args[..], &["test.json"]].concat(),
+        &[("CI", "true")],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    with_isolation(&dir, "file");
+    let out = memcheck_with(
+        &dir,
+        &[&args[..], &["file.json"]].concat(),
+        &[("CI", "true")],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let (a, b) = (
+        step_counts(&read_json(&dir.join("test.json"))),
+        step_counts(&read_json(&dir.join("file.json"))),
+    );
+    assert_eq!(a.len(), 4, "{a:?}");
+    assert_eq!(a, b);
+}
