@@ -118,11 +118,16 @@ fn timings_say_where_the_time_went() {
     );
 }
 
+/// (class, new, deleted)
+type Row = (String, u64, u64);
+/// (kind, name, rows)
+type Entry = (String, String, Vec<Row>);
+
 /// Each test's entries as (kind, name, [(class, new, deleted)]): counts, not
 /// sizes (V8 trims a class's objects once it has made several, which earlier
 /// tests of a file may have done).
-fn step_counts(report: &Value) -> Vec<(String, Vec<(String, String, Vec<(String, u64, u64)>)>)> {
-    let rows = |b: &Value| -> Vec<(String, u64, u64)> {
+fn step_counts(report: &Value) -> Vec<(String, Vec<Entry>)> {
+    let rows = |b: &Value| -> Vec<Row> {
         b["constructors"]
             .as_array()
             .unwrap()
