@@ -26,7 +26,7 @@ printf '[runtime]\nengines = ["deno", "node"]\ntimeout = 1800000\n' > "$work/mem
 cache=${MEMCHECK_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/cargo-memcheck}
 DENO=${MEMCHECK_DENO:-$(ls "$cache"/deno-*/node_modules/@deno/*/deno | head -1)}
 NODE=${MEMCHECK_NODE:-$(ls "$cache"/node-*/node_modules/node-*/bin/node | head -1)}
-FLAGS=--expose-gc,--predictable,--no-lazy-feedback-allocation,--max-lazy,--no-flush-bytecode
+FLAGS=--expose-gc,--predictable,--no-lazy-feedback-allocation,--max-lazy,--no-flush-bytecode,--random-seed=1,--hash-seed=1
 
 bare() {
   case $1 in

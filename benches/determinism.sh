@@ -10,7 +10,7 @@ BIN=$PWD/target/release/cargo-memcheck
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 for i in $(seq 1 "$n"); do
-  (cd "$dir" && "$BIN" --include-ignored ${ENGINE:+--engine "$ENGINE"} --json "$out/run$i.json" >/dev/null 2>&1) || true
+  (cd "$dir" && CI=true "$BIN" --include-ignored ${ENGINE:+--engine "$ENGINE"} --json "$out/run$i.json" >/dev/null 2>&1) || true
   python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(json.dumps([[t["file"],t["name"],t["blocks"]] for t in r["tests"]], sort_keys=True))' "$out/run$i.json" > "$out/blocks$i"
 done
 distinct=$(sort -u "$out"/blocks* | wc -l)

@@ -40,7 +40,7 @@ config ""
 (cd "$work/suite" && "$BIN" --update >/dev/null 2>&1)
 
 cache=${MEMCHECK_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/cargo-memcheck}
-FLAGS=--expose-gc,--predictable,--no-lazy-feedback-allocation,--max-lazy,--no-flush-bytecode
+FLAGS=--expose-gc,--predictable,--no-lazy-feedback-allocation,--max-lazy,--no-flush-bytecode,--random-seed=1,--hash-seed=1
 cat > "$work/bare.mjs" <<'JS'
 import v8 from "node:v8";
 class Item { constructor(i) { this.i = i; } }

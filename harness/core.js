@@ -87,7 +87,11 @@ function dropChunk() {}
 // this checkpoint is in it.
 function capture(label) {
   const started = now();
-  // V8 collects all garbage itself before it takes a heap snapshot.
+  // V8 collects all garbage itself before it takes a heap snapshot; with
+  // allocation tracking on, that collection alone sometimes leaves objects
+  // of a repeat block's later runs without their stacks: a full collection
+  // first keeps them, run after run.
+  if (tracking) host.gc();
   const snapshot = host.takeSnapshot();
   SNAPSHOT.took = now() - started;
   if (label === null) {
@@ -170,7 +174,10 @@ function repeatCount(name, repeat) {
 // host opens before any user module loads, and then closes to the test.
 let inspector = null;
 
+let tracking = false;
+
 async function startTracking() {
+  tracking = true;
   await inspector.post("HeapProfiler.startTrackingHeapObjects", { trackAllocations: true });
 }
 

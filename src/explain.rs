@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use crate::diff::{Comparison, ConstructorDelta, NewObjects};
 use crate::retainers::RetainerTree;
-use crate::snapshot::Snapshot;
+use crate::snapshot::{NodeIndex, Snapshot};
 use crate::sourcemap::SourceMaps;
 
 /// How one new object of a class is kept alive.
@@ -80,19 +80,23 @@ pub fn retainer_paths(
         .into_iter()
         .filter_map(|row| {
             let nodes = new.get(&row.name)?;
-            // The closest; among the closest, the lowest id (`nodes` is in
-            // id order), not the first in the snapshot's node order.
-            let sample = nodes
+            let start = |n: NodeIndex| held.is_none_or(|h| h[n as usize]);
+            // The closest; among the closest, the path that reads first: the
+            // sample's id (heap order) moves from run to run, its path not.
+            let distances: Vec<(usize, NodeIndex)> = nodes
                 .iter()
-                .take(RETAINER_SAMPLES)
                 .filter_map(|&n| tree.distance(n).map(|d| (d, n)))
-                .min_by_key(|&(d, _)| d)?
-                .1;
+                .collect();
+            let closest = distances.iter().map(|&(d, _)| d).min()?;
+            let path = distances
+                .iter()
+                .filter(|&&(d, _)| d == closest)
+                .take(RETAINER_SAMPLES)
+                .filter_map(|&(_, n)| tree.describe_from(after, n, start))
+                .min()?;
             Some(RetainerPath {
                 constructor: row.name.clone(),
-                path: crate::report::relative_url(
-                    &tree.describe_from(after, sample, |n| held.is_none_or(|h| h[n as usize]))?,
-                ),
+                path: crate::report::relative_url(&path),
             })
         })
         .collect()

@@ -36,6 +36,8 @@ pub const V8_FLAGS: &[&str] = &[
     "--max-lazy",
     "--no-flush-bytecode",
     "--sampling-heap-profiler-suppress-randomness",
+    "--random-seed=1",
+    "--hash-seed=1",
 ];
 
 /// Errors getting a runtime to run, worded with the fix.
