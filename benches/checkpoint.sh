@@ -7,8 +7,9 @@
 #   ENGINES="node" bash benches/checkpoint.sh  (one engine)
 #
 # Ours: a test with K empty blocks (2 checkpoints each: settle, full GC,
-# snapshot, streaming to Rust, parse, compare) minus the same test with no
-# block, divided by 2K. Bare: K snapshots taken and read in one process.
+# snapshot, streaming to Rust, parse, compare) minus the same test with one
+# block, divided by 2(K-1). Bare: the median of K snapshots taken and read in
+# one process.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 K=${K:-10}
@@ -22,7 +23,7 @@ trap 'rm -rf "$work"' EXIT
 # Provision the runtimes (and learn where they are) through the tool itself.
 # A test of K blocks over a million objects outlasts the default timeout.
 printf '[runtime]\nengines = ["deno", "node"]\ntimeout = 1800000\n' > "$work/memcheck.toml"
-(cd "$work" && "$BIN" --list >/dev/null)
+(cd "$work" && "$BIN" --list >/dev/null 2>&1)
 cache=${MEMCHECK_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/cargo-memcheck}
 DENO=${MEMCHECK_DENO:-$(ls "$cache"/deno-*/node_modules/@deno/*/deno | head -1)}
 NODE=${MEMCHECK_NODE:-$(ls "$cache"/node-*/node_modules/node-*/bin/node | head -1)}
