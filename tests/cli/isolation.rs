@@ -127,20 +127,6 @@ type Entry = (String, String, Vec<Row>);
 /// sizes (V8 trims a class's objects once it has made several, which earlier
 /// tests of a file may have done).
 fn step_counts(report: &Value) -> Vec<(String, Vec<Entry>)> {
-    let rows = |b: &Value| -> Vec<Row> {
-        b["constructors"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|r| {
-                (
-                    r["name"].as_str().unwrap().to_owned(),
-                    r["new"].as_u64().unwrap(),
-                    r["deleted"].as_u64().unwrap(),
-                )
-            })
-            .collect()
-    };
     report["tests"]
         .as_array()
         .unwrap()

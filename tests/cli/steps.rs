@@ -25,22 +25,6 @@ fn entries(test: &Value) -> Vec<(String, String)> {
         .collect()
 }
 
-/// A block's rows as `(name, new, deleted)`.
-fn rows(block: &Value) -> Vec<(String, u64, u64)> {
-    block["constructors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            (
-                r["name"].as_str().unwrap().to_owned(),
-                r["new"].as_u64().unwrap(),
-                r["deleted"].as_u64().unwrap(),
-            )
-        })
-        .collect()
-}
-
 fn todo(new: u64, deleted: u64) -> Vec<(String, u64, u64)> {
     vec![("Todo".to_owned(), new, deleted)]
 }

@@ -122,6 +122,22 @@ pub fn outcome<'a>(text: &'a str, full_name: &str) -> Option<&'a str> {
         })
 }
 
+/// A block's rows as (class, new, deleted), in the report's order.
+pub fn rows(block: &Value) -> Vec<(String, u64, u64)> {
+    block["constructors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["name"].as_str().unwrap().to_owned(),
+                r["new"].as_u64().unwrap(),
+                r["deleted"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
 /// A block's rows as (class, new) pairs, by class name.
 pub fn news(block: &Value) -> Vec<(String, u64)> {
     let mut rows: Vec<(String, u64)> = block["constructors"]
