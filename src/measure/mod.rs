@@ -6,6 +6,7 @@
 //! runs the tests of one file in one process (`isolation = "file"`).
 
 mod batch;
+mod clock;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -28,6 +29,7 @@ use crate::steps::{BlockKind, Chain, Names};
 use crate::timings::Timings;
 
 pub use batch::{Batched, run_file};
+use clock::Clock;
 
 /// A measured block: a `t.measure` block, a test's whole body, or a step
 /// between two checkpoints (see `steps`).
@@ -681,73 +683,6 @@ pub(crate) fn explained(
     let retainers = explain::retainer_paths(after, &comparison, &new, held.as_deref());
     let allocations = explain::allocation_sites(after, &comparison, &new, maps);
     (comparison, retainers, allocations)
-}
-
-/// The times of a test's phases, from the messages as they arrive.
-struct Clock {
-    spawned: Instant,
-    last: Instant,
-    loading: Option<Instant>,
-    started: Option<Instant>,
-    warmed: bool,
-    snapshot: Option<Instant>,
-}
-
-impl Clock {
-    fn new() -> Clock {
-        let now = Instant::now();
-        Clock {
-            spawned: now,
-            last: now,
-            loading: None,
-            started: None,
-            warmed: false,
-            snapshot: None,
-        }
-    }
-
-    fn message(&mut self, m: &Message, t: &mut Timings) {
-        let now = Instant::now();
-        match m {
-            Message::Runtime(_) => t.start += now - self.spawned,
-            Message::Loading => {
-                t.start += now - self.last;
-                self.loading = Some(now);
-            }
-            Message::TestStart { .. } => {
-                t.load += self.loading.map_or(Duration::ZERO, |l| now - l);
-                self.started = Some(now);
-            }
-            Message::Block { .. } | Message::Checkpoint { .. } | Message::WholeBefore
-                if !self.warmed =>
-            {
-                self.warmed = true;
-                t.warmup += self.started.map_or(Duration::ZERO, |s| now - s);
-            }
-            Message::Snapshot { took, .. } => {
-                t.snapshot += Duration::from_secs_f64(took.max(0.0) / 1e3);
-                self.snapshot = Some(now);
-            }
-            Message::SnapshotEnd { .. } => {
-                t.transfer += self.snapshot.take().map_or(Duration::ZERO, |s| now - s);
-            }
-            _ => {}
-        }
-        self.last = now;
-    }
-
-    /// A block's snapshots were parsed (after waiting `parse`) and compared.
-    fn block_done(&mut self, parse: Duration, t: &mut Timings) {
-        let now = Instant::now();
-        t.parse += parse;
-        t.compare += (now - self.last).saturating_sub(parse);
-        self.last = now;
-    }
-
-    fn finish(&self, t: &mut Timings) {
-        t.total = self.spawned.elapsed();
-        t.settle_body();
-    }
 }
 
 /// A file or folder name for `label`: unsafe characters become `_`, long
