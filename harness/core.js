@@ -40,7 +40,15 @@ import {
 } from "./primordials.js";
 import { declaredTests, setRunningTest } from "./memcheck.js";
 import { callerSite, siteText } from "./site.js";
-import { describeTest, describeValue, jsonValue, wantsAllocated, wellFormed } from "./values.js";
+import {
+  BLOCK_OPTIONS,
+  describeTest,
+  describeValue,
+  jsonValue,
+  knownOptions,
+  wantsAllocated,
+  wellFormed,
+} from "./values.js";
 
 const CHUNK = 1 << 20;
 const KIND_JSON = 0x4a; // "J"
@@ -227,6 +235,7 @@ function blockOptions(name, options, site) {
   }
   let budget = null;
   try {
+    knownOptions(options, BLOCK_OPTIONS, "a block");
     budget = options.budget === undefined ? null : jsonValue(options.budget, "budget");
   } catch (error) {
     throw new TypeErrorCtor(`t.measure(${JSONStringify(name)}) at ${siteText(site)}: ${error.message}`);
@@ -293,7 +302,7 @@ function checkpointRefused(step, state, testName) {
   }
   if (state.open !== null) {
     return new ErrorCtor(
-      `${at} was called while ${openText(state.open)} ${state.open.checkpoint ? "was being taken" : "ran"}; await each t.measure and t.checkpoint before the next (is an \`await\` missing?), and take checkpoints outside t.measure blocks`,
+      `${at} was called while ${openAt(state.open)} ${state.open.checkpoint ? "was being taken" : "ran"}; await each t.measure and t.checkpoint before the next (is an \`await\` missing?), and take checkpoints outside t.measure blocks`,
     );
   }
   if (sampling) {
@@ -308,6 +317,11 @@ function checkpointRefused(step, state, testName) {
 /** `block "name"` or `checkpoint "name"`, for messages. */
 function openText(open) {
   return `${open.checkpoint ? "checkpoint" : "block"} ${JSONStringify(open.name)}`;
+}
+
+/** The open block or checkpoint with the line that started it. */
+function openAt(open) {
+  return `${openText(open)} (${siteText(open.site)})`;
 }
 
 let warmed = false;
@@ -348,7 +362,7 @@ async function runTest(entry, forceWhole) {
       }
       if (state.open !== null) {
         throw new ErrorCtor(
-          `t.measure(${label}) was called inside ${openText(state.open)}; blocks cannot nest (is an \`await\` missing before the first t.measure or t.checkpoint?)`,
+          `t.measure(${label}) was called inside ${openAt(state.open)}; blocks cannot nest (is an \`await\` missing before the first t.measure or t.checkpoint?)`,
         );
       }
       const block = blockOptions(name, options, site);

@@ -6,6 +6,8 @@
 
 import {
   ArrayIsArray,
+  ArrayPrototypeIncludes,
+  ArrayPrototypeJoin,
   JSONStringify,
   NumberIsFinite,
   NumberIsInteger,
@@ -96,6 +98,24 @@ export function timeoutOption(value) {
   );
 }
 
+const TEST_OPTIONS = ["budget", "timeout", "ignore", "allocated"];
+export const BLOCK_OPTIONS = ["budget", "repeat"];
+
+/**
+ * Throws on a key of `options` that is not in `known` (a typo such as
+ * `budjet` would otherwise leave the test without its budget).
+ */
+export function knownOptions(options, known, what) {
+  const keys = ObjectKeys(options);
+  for (let i = 0; i < keys.length; i++) {
+    if (!ArrayPrototypeIncludes(known, keys[i])) {
+      throw new TypeErrorCtor(
+        `unknown option ${JSONStringify(wellFormed(keys[i]))}; ${what} takes { ${ArrayPrototypeJoin(known, ", ")} }`,
+      );
+    }
+  }
+}
+
 /** What the runner needs to know of a declared test, checked. */
 export function describeTest(entry) {
   const options = entry.options;
@@ -109,6 +129,7 @@ export function describeTest(entry) {
     invalid: null,
   };
   try {
+    knownOptions(options, TEST_OPTIONS, "a test");
     listed.timeout = timeoutOption(options.timeout);
     listed.budget = options.budget === undefined ? null : jsonValue(options.budget, "budget");
   } catch (error) {

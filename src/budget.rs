@@ -24,6 +24,11 @@ impl Budget {
     /// Read a budget as the harness sent it (JSON from the test file).
     pub fn from_json(value: &serde_json::Value) -> Result<Budget, String> {
         Budget::deserialize(value).map_err(|e| {
+            // serde's words for a count that is not one.
+            let e = e.to_string().replace(
+                ", expected u64",
+                ": a count is a whole number, 0 or more",
+            );
             format!("invalid budget {value}: {e}; write e.g. {{ retained: \"256 KiB\", objects: 1000, constructors: {{ Widget: 10 }} }}")
         })
     }
@@ -147,6 +152,11 @@ mod tests {
             Budget::from_json(&serde_json::json!({ "retained": "1 furlong" }))
                 .unwrap_err()
                 .contains("furlong")
+        );
+        let e = Budget::from_json(&serde_json::json!({ "objects": -1 })).unwrap_err();
+        assert!(
+            e.contains("`-1`: a count is a whole number, 0 or more"),
+            "{e}"
         );
     }
 }

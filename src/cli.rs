@@ -232,6 +232,15 @@ fn run_command(mut args: RunArgs) -> anyhow::Result<i32> {
         ColorSetting::Never
     });
     let libtest_json = matches!(args.libtest.format, Some(FormatSetting::Json));
+    let engine = args
+        .engine
+        .as_deref()
+        .map(|e| e.parse())
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
+    if let Some(e) = engine {
+        report::suggest_engine(e);
+    }
     let opts = Options {
         update: args.update.map(|u| match u {
             UpdateArg::All => UpdateMode::All,
@@ -245,12 +254,7 @@ fn run_command(mut args: RunArgs) -> anyhow::Result<i32> {
         snapshots: args.snapshots,
         trace_allocations: args.trace_allocations,
         timings: args.timings,
-        engine: args
-            .engine
-            .as_deref()
-            .map(|e| e.parse())
-            .transpose()
-            .map_err(anyhow::Error::msg)?,
+        engine,
         show_output: args.libtest.show_output || args.libtest.nocapture,
         partition: args.partition,
         unreferenced: match args.unreferenced {
@@ -310,10 +314,13 @@ fn pending_command(args: &PendingArgs, accept: Option<bool>) -> anyhow::Result<i
     };
     let summary = review::summary(&outcome);
     if summary.is_empty() {
+        let names: Vec<String> = found.iter().flat_map(review::Found::names).collect();
         eprintln!(
-            "memcheck: no pending baseline matches {:?}",
-            args.filter.as_deref().unwrap_or("")
+            "memcheck: no pending baseline matches {:?}; pending:\n  {}",
+            args.filter.as_deref().unwrap_or(""),
+            names.join("\n  ")
         );
+        return Ok(exit::ERROR);
     }
     eprint!("{summary}");
     Ok(exit::OK)

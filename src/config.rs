@@ -298,12 +298,23 @@ impl Config {
         // document to point at their line.
         let at = |needle: &str, message: String| invalid(find(text, needle), message);
 
+        let tolerance_error = |section: &str, (m, value): (String, Option<String>)| {
+            invalid(
+                value
+                    .and_then(|v| find(text, &v))
+                    .or_else(|| find(text, section)),
+                m,
+            )
+        };
         let tolerance = resolve_tolerance(&raw.tolerance, Tolerance::default())
-            .map_err(|m| at("[tolerance]", m))?;
+            .map_err(|e| tolerance_error("[tolerance]", e))?;
         let mut tests = BTreeMap::new();
         for (name, t) in &raw.tests {
             let tol = if t.tolerance.objects.is_some() || t.tolerance.bytes.is_some() {
-                Some(resolve_tolerance(&t.tolerance, tolerance).map_err(|m| at(name, m))?)
+                Some(
+                    resolve_tolerance(&t.tolerance, tolerance)
+                        .map_err(|e| tolerance_error(name, e))?,
+                )
             } else {
                 None
             };
@@ -451,18 +462,22 @@ fn check_permission(flag: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn resolve_tolerance(raw: &RawTolerance, base: Tolerance) -> Result<Tolerance, String> {
-    let slack = |v: &Option<SlackText>, sizes: bool, default: Slack| -> Result<Slack, String> {
-        match v {
-            None => Ok(default),
-            Some(SlackText::Int(n)) => Ok(Slack::Absolute(*n)),
-            Some(SlackText::Text(t)) => Slack::parse(t, sizes),
+/// A tolerance checked; an error carries the text of the value at fault,
+/// so that it can be found in the document.
+fn resolve_tolerance(
+    raw: &RawTolerance,
+    base: Tolerance,
+) -> Result<Tolerance, (String, Option<String>)> {
+    let slack = |v: &Option<SlackText>, key: &str, sizes: bool, default: Slack| match v {
+        None => Ok(default),
+        Some(SlackText::Int(n)) => Ok(Slack::Absolute(*n)),
+        Some(SlackText::Text(t)) => {
+            Slack::parse(t, sizes).map_err(|e| (format!("tolerance.{key}: {e}"), Some(t.clone())))
         }
     };
     Ok(Tolerance {
-        objects: slack(&raw.objects, false, base.objects)
-            .map_err(|e| format!("tolerance.objects: {e}"))?,
-        bytes: slack(&raw.bytes, true, base.bytes).map_err(|e| format!("tolerance.bytes: {e}"))?,
+        objects: slack(&raw.objects, "objects", false, base.objects)?,
+        bytes: slack(&raw.bytes, "bytes", true, base.bytes)?,
     })
 }
 
@@ -525,8 +540,12 @@ mod tests {
         let err = parse("[tolerance]\nbytes = \"3 parsecs\"\n")
             .unwrap_err()
             .to_string();
-        assert!(err.contains("memcheck.toml:1:1"), "{err}");
+        assert!(
+            err.contains("memcheck.toml:2:9"),
+            "the value's place: {err}"
+        );
         assert!(err.contains("unknown unit `parsecs`"), "{err}");
+        assert!(err.contains("or a percentage like \"5%\""), "{err}");
     }
 
     #[test]

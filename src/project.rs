@@ -139,6 +139,10 @@ pub fn deno_config_in(dir: &Path) -> Option<PathBuf> {
 /// The specifier in a runtime's "cannot resolve" message, and whether the
 /// runtime said it found it in a package.json.
 fn unresolved_package(message: &str) -> Option<(&str, bool)> {
+    // Node: `Cannot find package 'left-pad' imported from …`.
+    if let Some(rest) = message.split("Cannot find package '").nth(1) {
+        return Some((rest.split('\'').next()?, false));
+    }
     if let Some(rest) = message.split("Could not resolve \"").nth(1)
         && message.contains("found it in a package.json")
     {
@@ -225,6 +229,14 @@ mod tests {
             )
             .unwrap();
         assert!(m.starts_with("`left-pad` is not a dependency of the project: add it to package.json (pnpm install left-pad)"), "{m}");
+        // Node's words for the same.
+        let m = p
+            .explain_unresolved("Error: Cannot find package 'lru-cache' imported from /p/a.js")
+            .unwrap();
+        assert!(
+            m.starts_with("run `pnpm install` first: `lru-cache`"),
+            "{m}"
+        );
         assert_eq!(
             p.explain_unresolved("Import \"./x.js\" not a dependency"),
             None

@@ -13,6 +13,7 @@ use std::path::Path;
 use crate::baseline::pending::{AcceptError, Pending};
 use crate::baseline::{BaselineError, TestBaseline};
 use crate::report::{self, FileChanges};
+use crate::runtime::Engine;
 use crate::{color, discover};
 
 /// Which pending tests a command settles.
@@ -52,15 +53,32 @@ pub struct Found {
 }
 
 impl Found {
+    /// The test's name as a run on its engine alone shows it: `file::test`,
+    /// with the engine in front for Node (`node:file::test`).
     pub fn full_name(&self, test: &str) -> String {
-        report::full_name(&self.source, test)
+        let name = report::full_name(&self.source, test);
+        match self.pending.engine {
+            Engine::Deno => name,
+            e => format!("{e}:{name}"),
+        }
     }
 
-    /// The tests `selection` picks, in order.
+    /// Every pending test's full name.
+    pub fn names(&self) -> Vec<String> {
+        let tests = self.pending.file.tests.keys();
+        tests.map(|t| self.full_name(t)).collect()
+    }
+
+    /// The tests `selection` picks, in order: by the name a run printed,
+    /// `file::test`, or `engine:file::test` when it ran several engines.
     fn picked(&self, selection: &Selection) -> Vec<String> {
         let tests = self.pending.file.tests.keys();
         tests
-            .filter(|t| selection.picks(&self.full_name(t)))
+            .filter(|t| {
+                let plain = report::full_name(&self.source, t);
+                let prefixed = format!("{}:{plain}", self.pending.engine);
+                selection.picks(&plain) || selection.picks(&prefixed)
+            })
             .cloned()
             .collect()
     }

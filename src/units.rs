@@ -132,7 +132,9 @@ impl Slack {
             return Ok(Slack::Percent(p));
         }
         if sizes {
-            parse_bytes(t).map(Slack::Absolute)
+            parse_bytes(t)
+                .map(Slack::Absolute)
+                .map_err(|e| format!("{e}, or a percentage like \"5%\""))
         } else {
             t.parse()
                 .map(Slack::Absolute)

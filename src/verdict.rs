@@ -24,7 +24,14 @@ pub struct Standard<'a> {
     pub tolerance: Tolerance,
     /// `--update`: figures are recorded, not compared.
     pub update: bool,
+    /// `--update` would record the test: none of its blocks is over a
+    /// budget or leaking. Otherwise no command to record it is offered.
+    pub recordable: bool,
 }
+
+/// Why no command to record a test is offered.
+pub const NOT_RECORDABLE: &str =
+    "--update does not record a test while one of its blocks or steps is over its budget or leaks";
 
 /// The outcome for one block.
 #[derive(Debug, Default)]
@@ -111,10 +118,14 @@ pub fn judge(block: &Block, std: &Standard) -> Verdict {
 /// Hold the block's figures (`actual`) against its baseline, if it has one.
 fn against_baseline(v: &mut Verdict, block: &Block, std: &Standard, actual: &BlockBaseline) {
     let Some(base) = std.recorded else {
+        let record = if std.recordable {
+            format!("record it: {}", report::update_command(std.full_name))
+        } else {
+            format!("({NOT_RECORDABLE})")
+        };
         v.reasons.push(format!(
-            "no baseline for this {}; record it: {}",
-            block.kind.word(),
-            report::update_command(std.full_name)
+            "no baseline for this {}; {record}",
+            block.kind.word()
         ));
         return;
     };
@@ -135,11 +146,13 @@ fn against_baseline(v: &mut Verdict, block: &Block, std: &Standard, actual: &Blo
             &mut v.details,
             report::text_diff(&base.render(), &actual.render()).lines(),
         );
-        let _ = writeln!(
-            v.details,
-            "  accept this run as the new baseline: {}",
-            report::update_command(std.full_name)
-        );
+        if std.recordable {
+            let _ = writeln!(
+                v.details,
+                "  accept this run as the new baseline: {}",
+                report::update_command(std.full_name)
+            );
+        }
     } else if !j.improvements.is_empty() && !v.grew {
         v.improvement = Some(j.improvements.join("; "));
     }

@@ -14,7 +14,7 @@ use super::{
     write_atomically,
 };
 use crate::report::{FileChanges, PendingFile, display_path};
-use crate::runtime::RuntimeInfo;
+use crate::runtime::{Engine, RuntimeInfo};
 
 /// The pending file beside a baseline file: `<baseline>.new`.
 pub fn path_for(baseline: &Path) -> PathBuf {
@@ -97,6 +97,8 @@ pub struct Pending {
     pub baseline: PathBuf,
     /// The test file's name, for the baseline's header.
     pub source_name: String,
+    /// The engine the baseline is for (from its name: `<file>.node.toml`).
+    pub engine: Engine,
     pub file: BaselineFile,
 }
 
@@ -109,16 +111,22 @@ impl Pending {
         let Some(file) = BaselineFile::load(path)? else {
             return Ok(None);
         };
-        let source_name = baseline
+        let stem = baseline
             .file_name()
             .and_then(|n| n.to_str())
             .and_then(|n| n.strip_suffix(".toml"))
-            .unwrap_or_default()
-            .to_owned();
+            .unwrap_or_default();
+        let (source_name, engine) = Engine::ALL
+            .into_iter()
+            .filter(|&e| e != Engine::Deno)
+            .find_map(|e| Some((stem.strip_suffix(&format!(".{e}"))?, e)))
+            .unwrap_or((stem, Engine::Deno));
+        let source_name = source_name.to_owned();
         Ok(Some(Pending {
             path: path.to_path_buf(),
             baseline,
             source_name,
+            engine,
             file,
         }))
     }

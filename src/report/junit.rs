@@ -17,11 +17,16 @@ use super::{RunReport, Status, TestReport};
 pub fn render(report: &RunReport) -> anyhow::Result<String> {
     let mut xml = Report::new("cargo-memcheck");
     let mut total = Duration::ZERO;
-    let mut files: Vec<&str> = report.tests.iter().map(|t| t.file.as_str()).collect();
-    files.dedup();
+    // One suite per file on its engine, in the order first seen.
+    let mut files: Vec<String> = Vec::new();
+    for key in report.tests.iter().map(TestReport::file_key) {
+        if !files.contains(&key) {
+            files.push(key);
+        }
+    }
     for file in files {
-        let mut suite = TestSuite::new(file);
-        for test in report.tests.iter().filter(|t| t.file == file) {
+        let mut suite = TestSuite::new(file.as_str());
+        for test in report.tests.iter().filter(|t| t.file_key() == file) {
             total += test.duration.unwrap_or_default();
             suite.add_test_case(case(test));
         }
@@ -52,7 +57,7 @@ fn case(test: &TestReport) -> TestCase {
         }
     };
     let mut case = TestCase::new(test.name.as_str(), status);
-    case.set_classname(test.file.as_str());
+    case.set_classname(test.file_key());
     if let Some(d) = test.duration {
         case.set_time(d);
     }

@@ -40,9 +40,25 @@ pub fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
 
+/// Options a suggested run command repeats so that it picks the same runs
+/// (`--engine node` when the engine was chosen on the command line); set
+/// once, before any test is judged.
+static RUN_FLAGS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Remember the engine chosen on the command line for suggested commands.
+pub fn suggest_engine(engine: crate::runtime::Engine) {
+    let _ = RUN_FLAGS.set(format!(" --engine {engine}"));
+}
+
+/// A run command with `args`, after the options that pick the same runs.
+pub fn run_command(args: &str) -> String {
+    let flags = RUN_FLAGS.get().map_or("", String::as_str);
+    format!("cargo memcheck{flags} {args}")
+}
+
 /// The command that records or refreshes one test's baseline.
 pub fn update_command(full_name: &str) -> String {
-    format!("cargo memcheck --update --exact {}", shell_quote(full_name))
+    run_command(&format!("--update --exact {}", shell_quote(full_name)))
 }
 
 /// The command that accepts one test's pending baseline.

@@ -48,6 +48,9 @@ pub struct TestReport {
     pub file: String,
     /// `deno` or `node`.
     pub engine: &'static str,
+    /// `engine:` when the run has several engines, as libtest names show it.
+    #[serde(skip)]
+    pub prefix: String,
     pub name: String,
     /// The line of the `test(...)` call.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -190,9 +193,20 @@ impl RunReport {
 }
 
 impl TestReport {
-    /// `file::name`, as libtest shows and filters it.
+    /// `file::name` (`engine:file::name` when the run has several
+    /// engines), as libtest shows and filters it.
     pub fn full_name(&self) -> String {
-        super::full_name(&self.file, &self.name)
+        format!(
+            "{}{}",
+            self.prefix,
+            super::full_name(&self.file, &self.name)
+        )
+    }
+
+    /// The test file on its engine: `file`, or `engine:file` when the run
+    /// has several engines.
+    pub fn file_key(&self) -> String {
+        format!("{}{}", self.prefix, self.file)
     }
 }
 

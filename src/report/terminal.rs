@@ -46,7 +46,7 @@ pub fn timings(report: &RunReport) -> String {
     let rows: Vec<(String, crate::timings::Timings)> = report
         .tests
         .iter()
-        .filter_map(|t| Some((format!("{}::{}", t.file, t.name), t.timings?)))
+        .filter_map(|t| Some((t.full_name(), t.timings?)))
         .collect();
     format!("\ntimings:\n{}", crate::timings::table(&rows))
 }

@@ -186,11 +186,13 @@ fn rerecord_command(state: &FileState, states: &[FileState]) -> String {
     };
     let keys: Vec<String> = states.iter().map(FileState::key).collect();
     match file_filter(&state.key(), keys.iter().map(String::as_str)) {
-        Some(filter) => format!(
-            "cargo memcheck --update{ignored} {}",
+        Some(filter) => report::run_command(&format!(
+            "--update{ignored} {}",
             report::shell_quote(&filter)
-        ),
-        None => format!("cargo memcheck --update{ignored}, which re-records every file"),
+        )),
+        None => {
+            report::run_command(&format!("--update{ignored}")) + ", which re-records every file"
+        }
     }
 }
 

@@ -197,6 +197,7 @@ fn assemble(states: &[Arc<FileState>], shared: &Shared, chosen: &HashSet<String>
                 tests.push(TestReport {
                     file: file.clone(),
                     engine: state.launch.engine.name(),
+                    prefix: state.prefix.clone(),
                     name,
                     line,
                     status: Status::Ignored,

@@ -128,6 +128,7 @@ impl Recorder<'_> {
         let report = TestReport {
             file: self.state.file.relative.clone(),
             engine: self.state.launch.engine.name(),
+            prefix: self.state.prefix.clone(),
             timings: self.timings,
             name: self.test.name.clone(),
             line: self.test.line,
@@ -372,10 +373,8 @@ impl<'a> Judged<'a> {
         }
         let settings = ctx.config.test(&state.file.relative, &test.name);
         let tolerance = settings.tolerance.unwrap_or(ctx.config.tolerance);
-        let verdicts = run
-            .blocks
-            .iter()
-            .map(|block| {
+        let judge_all = |recordable: bool| -> Vec<Verdict> {
+            let judge = |block: &crate::measure::Block| {
                 let standard = Standard {
                     full_name: &full,
                     baseline_path: &state.baseline_path,
@@ -383,10 +382,18 @@ impl<'a> Judged<'a> {
                     test_budget: plan.budget.as_ref(),
                     tolerance,
                     update: record_now,
+                    recordable,
                 };
                 verdict::judge(block, &standard)
-            })
-            .collect();
+            };
+            run.blocks.iter().map(judge).collect()
+        };
+        let mut verdicts = judge_all(true);
+        // A block over its budget or leaking keeps the whole test from being
+        // recorded: the others then offer no command that would not work.
+        if verdicts.iter().any(|v| v.record.is_none()) {
+            verdicts = judge_all(false);
+        }
         Ok(Judged {
             ctx,
             state,
@@ -426,6 +433,9 @@ impl<'a> Judged<'a> {
         {
             failures.push_str(&self.pending_lines());
         }
+        if !self.recordable() && !self.record_now && !self.ctx.opts.ci {
+            let _ = writeln!(failures, "no pending baseline: {}", verdict::NOT_RECORDABLE);
+        }
         if let Some(p) = proposal {
             let mut shared = self.ctx.shared.lock().unwrap();
             let per_file = shared.recordings.entry(self.state.key());
@@ -439,6 +449,11 @@ impl<'a> Judged<'a> {
         }
     }
 
+    /// None of the test's blocks is over a budget or leaking.
+    fn recordable(&self) -> bool {
+        self.verdicts.iter().all(|v| v.record.is_some())
+    }
+
     /// Blocks in the baseline that did not run.
     fn missing_blocks(&self, run: &TestRun, failures: &mut String) {
         let Some(t) = self.recorded.filter(|_| !self.record_now) else {
@@ -448,10 +463,14 @@ impl<'a> Judged<'a> {
             .keys()
             .filter(|n| !run.blocks.iter().any(|b| &&b.name == n))
         {
+            let remove = if self.recordable() {
+                format!("remove it with: {}", report::update_command(&self.full))
+            } else {
+                format!("({})", verdict::NOT_RECORDABLE)
+            };
             let _ = writeln!(
                 failures,
-                "block or step {name:?} is in the baseline but did not run; remove it with: {}",
-                report::update_command(&self.full)
+                "block or step {name:?} is in the baseline but did not run; {remove}"
             );
         }
     }

@@ -229,8 +229,19 @@ fn both_engines_run_every_test_with_a_baseline_file_each() {
         std::fs::read_to_string(dir.join("__memcheck__/widgets.memtest.js.toml")).unwrap(),
         deno_baseline
     );
-    let (code, t, report) = run_json(&dir, &[], "r.json");
+    let (code, t, report) = run_json(&dir, &["--junit", "j.xml"], "r.json");
     assert_eq!(code, Some(0), "{t}");
+    // JUnit: a suite per file on each engine, each test once.
+    let junit = std::fs::read_to_string(dir.join("j.xml")).unwrap();
+    for suite in ["deno:widgets.memtest.js", "node:widgets.memtest.js"] {
+        let open = format!("<testsuite name=\"{suite}\"");
+        assert_eq!(junit.matches(&open).count(), 1, "{junit}");
+    }
+    assert_eq!(
+        junit.matches("<testcase ").count(),
+        report["tests"].as_array().unwrap().len(),
+        "{junit}"
+    );
     let runtimes: Vec<&str> = report["runtimes"]
         .as_array()
         .unwrap()

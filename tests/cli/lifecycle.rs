@@ -82,7 +82,7 @@ fn reject_drops_the_pending_baseline_and_ci_writes_none() {
     memcheck(&dir, &[]);
     assert!(pending(&dir).is_some());
     let out = memcheck(&dir, &["reject", "no such test"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(
         text(&out).contains("no pending baseline matches"),
         "{}",
@@ -266,4 +266,63 @@ fn unreferenced_baselines_are_warned_rejected_ignored_or_deleted() {
     let (code, t) = run(None);
     assert_eq!(code, Some(0), "{t}");
     assert!(!t.contains("unreferenced"), "{t}");
+}
+
+/// On Node the pending file is `<file>.node.toml.new`: the names the run
+/// printed pick its tests, and the run commands it suggests keep the engine.
+#[test]
+fn on_node_the_suggested_commands_settle_the_pending_baseline() {
+    let dir = project("leak", "node-accept");
+    let out = memcheck(&dir, &["--engine", "node"]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(101), "{t}");
+    assert!(
+        t.contains(&format!(
+            "record it: cargo memcheck --engine node --update --exact '{GROWN}'"
+        )),
+        "{t}"
+    );
+    let pending = dir.join("__memcheck__/cache.memtest.js.node.toml.new");
+    assert!(pending.exists(), "{t}");
+
+    let out = memcheck(
+        &dir,
+        &["accept", "--exact", "cache.memtest.js::no such test"],
+    );
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "nothing matched: {t}");
+    assert!(
+        t.contains("pending:\n  node:cache.memtest.js::cache stays bounded"),
+        "{t}"
+    );
+
+    let out = memcheck(&dir, &["accept", "--exact", GROWN]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    assert!(!pending.exists(), "{t}");
+    let node =
+        std::fs::read_to_string(dir.join("__memcheck__/cache.memtest.js.node.toml")).unwrap();
+    assert!(
+        node.starts_with("# cargo-memcheck baseline for cache.memtest.js.\n"),
+        "{node}"
+    );
+    let out = memcheck(&dir, &["--engine", "node", "--exact", GROWN]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
+
+/// A test that leaks (or is over a budget) is never recorded, so it offers
+/// no command to record it, and says why no pending baseline was left.
+#[test]
+fn a_leaking_test_offers_no_command_to_record_it() {
+    let dir = project("explain", "unrecordable");
+    let name = "repeat.memtest.js::memo leaks on every run";
+    let out = memcheck(&dir, &["--exact", name]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(101), "{t}");
+    assert!(!t.contains("--update --exact"), "{t}");
+    assert!(
+        t.contains("no pending baseline: --update does not record a test while one of its blocks or steps is over its budget or leaks"),
+        "{t}"
+    );
+    assert!(!dir.join("__memcheck__/repeat.memtest.js.toml.new").exists());
 }

@@ -185,13 +185,13 @@ fn mistakes_with_checkpoints_fail_their_own_test_naming_the_line() {
     let t = text(&out);
     assert_eq!(out.status.code(), Some(101), "{t}");
     for expected in [
-        "t.checkpoint(\"end\") at mistakes.memtest.js:5 was called while checkpoint \"start\" was being taken; await each t.measure and t.checkpoint before the next (is an `await` missing?)",
+        "t.checkpoint(\"end\") at mistakes.memtest.js:5 was called while checkpoint \"start\" (mistakes.memtest.js:4) was being taken; await each t.measure and t.checkpoint before the next (is an `await` missing?)",
         "checkpoint \"end\" was started but the test returned before it finished — is `await t.checkpoint(...)` missing? (mistakes.memtest.js:10)",
         "t.checkpoint(\"alone\") at mistakes.memtest.js:14 is the test's only checkpoint: a step runs from one checkpoint to the next; add `await t.checkpoint(label)` after the code to measure",
         "t.checkpoint(\"fill\") at mistakes.memtest.js:20: the name is already used in this test, by t.measure at mistakes.memtest.js:19; give every block and step a name of its own (names key the baseline)",
         "t.checkpoint(\"start\") at mistakes.memtest.js:24 is the test's first checkpoint: it closes no step, so its budget applies to nothing",
         "t.checkpoint(\"start\") at mistakes.memtest.js:29: this test measures allocated bytes, which only t.measure blocks can",
-        "t.checkpoint(\"inner\") at mistakes.memtest.js:35 was called while block \"outer\" ran",
+        "t.checkpoint(\"inner\") at mistakes.memtest.js:35 was called while block \"outer\" (mistakes.memtest.js:34) ran",
         "t.checkpoint(\"late\") at mistakes.memtest.js:40 was called after test \"takes a checkpoint after it ended\" had ended; await it inside the test body",
     ] {
         assert!(t.contains(expected), "missing {expected:?} in:\n{t}");

@@ -306,7 +306,7 @@ fn config_errors_name_file_and_line() {
     let t = text(&out);
     assert_eq!(out.status.code(), Some(2), "{t}");
     assert!(
-        t.contains("memcheck.toml:3:1: tolerance.bytes: unknown unit `parsecs`"),
+        t.contains("memcheck.toml:4:9: tolerance.bytes: unknown unit `parsecs`"),
         "{t}"
     );
 

@@ -53,7 +53,7 @@ pub fn from_report(report: &RunReport, place: &Place) -> Page {
         kind: PageKind::Run,
         title: format!("cargo memcheck: {}", folder.unwrap_or_default()),
         generated_by: generated_by(),
-        runtime: Some(report.runtime.clone()),
+        runtimes: report.runtimes.clone(),
         tests,
         sources,
         hints,
@@ -105,9 +105,10 @@ pub fn from_diff(d: Compared, page_dir: &Path) -> Page {
         kind: PageKind::Diff,
         title: format!("cargo memcheck diff: {name}"),
         generated_by: generated_by(),
-        runtime: None,
+        runtimes: Vec::new(),
         tests: vec![PageTest {
             file: String::new(),
+            engine: None,
             name,
             status: TestStatus::Passed,
             message: None,
@@ -143,6 +144,7 @@ fn test(t: &TestReport, place: &Place) -> PageTest {
         .collect();
     PageTest {
         file: t.file.clone(),
+        engine: (!t.prefix.is_empty()).then(|| t.engine.to_owned()),
         name: t.name.clone(),
         status,
         message: t.message.clone(),
@@ -399,7 +401,7 @@ mod tests {
         fill.retained_objects = 1;
         fill.allocations = allocations;
         RunReport {
-            runtime: Default::default(),
+            runtimes: Vec::new(),
             tests: vec![TestReport {
                 file: "t.memtest.js".into(),
                 name: "t".into(),

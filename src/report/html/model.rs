@@ -19,8 +19,9 @@ pub struct Page {
     pub title: String,
     /// The tool and version that wrote the page, e.g. `cargo-memcheck 0.1.0`.
     pub generated_by: String,
-    /// The runtime the tests ran in (none for a `diff`).
-    pub runtime: Option<RuntimeInfo>,
+    /// The runtimes the tests ran in, in the order first seen (none for a
+    /// `diff`).
+    pub runtimes: Vec<RuntimeInfo>,
     pub tests: Vec<PageTest>,
     /// Source text by path relative to the project root (`/`-separated):
     /// the test files, and the files allocation frames point into. Only
@@ -44,6 +45,9 @@ pub struct PageTest {
     /// The test file, relative to the project root (a key of `sources` when
     /// its text is embedded).
     pub file: String,
+    /// The engine, when the run had several (`deno`, `node`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub engine: Option<String>,
     pub name: String,
     pub status: TestStatus,
     /// Why it failed (the terminal's message), if it did.

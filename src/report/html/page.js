@@ -165,8 +165,9 @@ function drawFrame() {
 
 function runtimeText() {
   const parts = [data.generated_by];
-  const r = data.runtime;
-  if (r && r.name) parts.push(r.name + " " + r.version + (r.v8 ? " · V8 " + r.v8 : ""));
+  for (const r of data.runtimes) {
+    if (r.name) parts.push(r.name + " " + r.version + (r.v8 ? " · V8 " + r.v8 : ""));
+  }
   return parts.join(" · ");
 }
 
@@ -224,7 +225,7 @@ function drawOverview() {
       el("span", { class: "test-title" },
         el("span", { class: "status " + t.status, text: t.status }),
         el("span", { class: "test-name", text: t.name })),
-      el("span", { class: "test-file muted", text: t.file }),
+      el("span", { class: "test-file muted", text: (t.engine ? t.engine + ": " : "") + t.file }),
       sparkline(t))));
     put(nav, el("h2", { text: "Tests" }), el("ul", { class: "tests" }, items));
   });
@@ -246,11 +247,17 @@ function sparkline(test) {
       class: test.steps[i].status === "failed" ? "bar failed" : v ? "bar" : "bar zero",
     }, svg("title", { text: test.steps[i].name + ": " + metricText(v) }));
   });
-  const net = test.steps.reduce((sum, s) => sum + s.constructors.reduce(
+  // A repeat block's runs and the checkpoint chain's steps overlap the
+  // blocks: the net is the chain's when there is one, else the blocks'.
+  const ofKind = (kind) => test.steps.filter((s) => s.kind === kind);
+  const steps = ofKind("step"), blocks = ofKind("block");
+  const net = (steps.length ? steps : blocks).reduce((sum, s) => sum + s.constructors.reduce(
     (a, r) => a + byMetric(r.delta, r.size_delta), 0), 0);
+  const counted = [steps.length ? plural(steps.length, "step") : "",
+    blocks.length ? plural(blocks.length, "block") : ""].filter(Boolean).join(", ");
   return el("span", { class: "spark" },
     svg("svg", { viewBox: `0 0 ${w} ${h}`, preserveAspectRatio: "none", role: "img", "aria-label": label },
       svg("line", { x1: 0, x2: w, y1: h - 0.5, y2: h - 0.5, class: "axis" }), bars),
     el("span", { class: "muted spark-label",
-      text: test.steps.length ? plural(test.steps.length, "step") + " · net " + signedMetric(net) : "not run" }));
+      text: test.steps.length ? counted + " · net " + signedMetric(net) : "not run" }));
 }

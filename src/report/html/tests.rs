@@ -41,9 +41,10 @@ fn page(test_name: &str, steps: Vec<PageStep>, source: &str) -> Page {
         kind: PageKind::Run,
         title: "memcheck".to_owned(),
         generated_by: "cargo-memcheck test".to_owned(),
-        runtime: None,
+        runtimes: Vec::new(),
         tests: vec![PageTest {
             file: "a.memtest.js".to_owned(),
+            engine: None,
             name: test_name.to_owned(),
             status: TestStatus::Failed,
             message: Some(test_name.to_owned()),
