@@ -140,16 +140,9 @@ pub fn rows(block: &Value) -> Vec<(String, u64, u64)> {
 
 /// A block's rows as (class, new) pairs, by class name.
 pub fn news(block: &Value) -> Vec<(String, u64)> {
-    let mut rows: Vec<(String, u64)> = block["constructors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            (
-                r["name"].as_str().unwrap().to_owned(),
-                r["new"].as_u64().unwrap(),
-            )
-        })
+    let mut rows: Vec<(String, u64)> = rows(block)
+        .into_iter()
+        .map(|(n, new, _)| (n, new))
         .collect();
     rows.sort();
     rows
