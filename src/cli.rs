@@ -378,6 +378,10 @@ fn diff_command(args: &DiffArgs) -> anyhow::Result<i32> {
         };
         let page_dir = path.parent().unwrap_or(std::path::Path::new(""));
         report::html::write(&report::html::from_diff(compared, page_dir), path)?;
+        eprintln!(
+            "memcheck: HTML report written to {}",
+            report::display_path(path)
+        );
     }
     Ok(exit::OK)
 }

@@ -45,11 +45,19 @@ impl Package {
     pub fn explain_unresolved(&self, message: &str) -> Option<String> {
         if let Some(name) = message.split("npm package not found in cache: \"").nth(1)
             && let Some(name) = name.split('"').next()
-            && self.deno_json.is_some()
+            && let Some(deno_json) = &self.deno_json
         {
-            return Some(format!(
-                "run `deno install` first: `{name}` is an npm: import that is not in Deno's cache (tests download nothing)"
-            ));
+            let listed = std::fs::read_to_string(deno_json)
+                .is_ok_and(|t| t.contains(&format!("\"npm:{name}")));
+            return Some(if listed {
+                format!(
+                    "run `deno install` first: `{name}` is an npm: import that is not in Deno's cache (tests download nothing)"
+                )
+            } else {
+                format!(
+                    "`{name}` is an npm: import that is not in Deno's cache (tests download nothing): add it to deno.json, which installs it: `deno add npm:{name}`"
+                )
+            });
         }
         let (specifier, listed_by_runtime) = unresolved_package(message)?;
         let name = package_name(specifier);
@@ -248,6 +256,18 @@ mod tests {
             .explain_unresolved(
                 "Failed loading … 0: npm package not found in cache: \"lru-cache\", --cached-only",
             )
+            .unwrap();
+        assert!(
+            m.ends_with("add it to deno.json, which installs it: `deno add npm:lru-cache`"),
+            "{m}"
+        );
+        std::fs::write(
+            root.join("deno.json"),
+            r#"{"imports": {"lru-cache": "npm:lru-cache@11"}}"#,
+        )
+        .unwrap();
+        let m = p
+            .explain_unresolved("npm package not found in cache: \"lru-cache\", --cached-only")
             .unwrap();
         assert!(
             m.starts_with("run `deno install` first: `lru-cache` is an npm: import"),

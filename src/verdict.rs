@@ -119,12 +119,12 @@ pub fn judge(block: &Block, std: &Standard) -> Verdict {
 fn against_baseline(v: &mut Verdict, block: &Block, std: &Standard, actual: &BlockBaseline) {
     let Some(base) = std.recorded else {
         let record = if std.recordable {
-            format!("record it: {}", report::update_command(std.full_name))
+            format!("; record it: {}", report::update_command(std.full_name))
         } else {
-            format!("({NOT_RECORDABLE})")
+            format!(" ({NOT_RECORDABLE})")
         };
         v.reasons.push(format!(
-            "no baseline for this {}; {record}",
+            "no baseline for this {}{record}",
             block.kind.word()
         ));
         return;

@@ -4,7 +4,8 @@
 //! test sees what earlier tests of its file left in the process (module
 //! state, globals, timers), and a process that ends early takes the tests
 //! after the one that ended it: they come back as `None`, to be run on
-//! their own.
+//! their own; so does the test it ended in, unless it was the first (an
+//! earlier test's timer may have ended it).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -82,6 +83,12 @@ pub fn run_file(
     {
         let mut run = finish(r);
         if run.fault.is_none() {
+            if exit != Exit::TimedOut && !runs.is_empty() {
+                // The process ended (exit, crash) during this test, but an
+                // earlier test may have ended it (a timer it left): this test
+                // runs again on its own, as the ones after it do.
+                return Ok(pad(runs, tests.len(), outputs));
+            }
             run.fault = Some(if exit == Exit::TimedOut {
                 Fault::TimedOut(current.timeout)
             } else {
@@ -96,6 +103,12 @@ pub fn run_file(
             runs.push(run);
         }
     }
+    Ok(pad(runs, tests.len(), outputs))
+}
+
+/// The runs in order with their runtime and output, then `None` up to
+/// `count` for the tests the process did not finish.
+fn pad(mut runs: Vec<TestRun>, count: usize, outputs: Vec<String>) -> Vec<Option<TestRun>> {
     // The runtime said who it is once; output: what came before the first
     // test's mark goes to the first.
     let runtime = runs.first().and_then(|r| r.runtime.clone());
@@ -110,8 +123,8 @@ pub fn run_file(
         run.output = text;
     }
     let mut out: Vec<Option<TestRun>> = runs.into_iter().map(Some).collect();
-    out.resize_with(tests.len(), || None);
-    Ok(out)
+    out.resize_with(count, || None);
+    out
 }
 
 fn finish(mut r: Receiving) -> TestRun {

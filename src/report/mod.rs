@@ -156,9 +156,9 @@ pub fn allocation_lines(sites: &[AllocationSite], grown: &[String], over: bool) 
         }
     };
     let mut per_class: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
-    sites
+    let candidates: Vec<&AllocationSite> = sites.iter().filter(wanted).collect();
+    let mut lines: Vec<String> = candidates
         .iter()
-        .filter(wanted)
         .filter(|s| {
             let n = per_class.entry(&s.constructor).or_default();
             *n += 1;
@@ -173,7 +173,12 @@ pub fn allocation_lines(sites: &[AllocationSite], grown: &[String], over: bool) 
             };
             format!("{} ×{}: {stack}", s.constructor, s.count)
         })
-        .collect()
+        .collect();
+    let left = candidates.len() - lines.len();
+    if left > 0 {
+        lines.push(format!("… {left} more (all of them in --json and --html)"));
+    }
+    lines
 }
 
 /// The failure lines of a `repeat` block whose objects grew in every run.

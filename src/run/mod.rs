@@ -253,8 +253,12 @@ fn report_run(
     if let Some(path) = &opts.markdown {
         report::markdown::write(model, path)?;
     }
-    if opts.github {
-        report::github::emit(model, &config.root)?;
+    // GitHub names the summary file; one it cannot take costs the summary,
+    // not the run's verdict.
+    if opts.github
+        && let Err(e) = report::github::emit(model, &config.root)
+    {
+        eprintln!("memcheck: warning: {e:#}");
     }
     Ok(())
 }

@@ -18,7 +18,7 @@ use crate::explain::AllocationSite;
 use crate::measure::{self, Fault, TestRef, TestRun};
 use crate::project::Package;
 use crate::report::{self, BlockReport, Status, TestReport};
-use crate::runtime::{Launch, ListedTest, RuntimeInfo};
+use crate::runtime::{Engine, Launch, ListedTest, RuntimeInfo};
 use crate::timings::Timings;
 use crate::verdict::{self, Standard, Verdict};
 
@@ -640,9 +640,23 @@ fn explain_fault(fault: &Fault, state: &FileState, launch: &Launch) -> String {
         _ => None,
     };
     match denied {
-        Some(why) => format!("{why}\n{message}"),
+        Some(why) => format!("{why}{}\n{message}", deno_to_install_with(&why, launch)),
         None => message,
     }
+}
+
+/// Advice to run `deno install` or `deno add` on a machine with no `deno`
+/// on PATH names the Deno memcheck installed.
+fn deno_to_install_with(why: &str, launch: &Launch) -> String {
+    let on_path = std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("deno").is_file()));
+    if on_path || launch.engine != Engine::Deno || !why.contains("`deno ") {
+        return String::new();
+    }
+    format!(
+        " (no `deno` on PATH; memcheck's own is {})",
+        report::shell_quote(&launch.binary.to_string_lossy())
+    )
 }
 
 fn line_suffix(test: &ListedTest) -> String {

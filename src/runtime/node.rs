@@ -140,6 +140,13 @@ fn explain(message: &str) -> Option<String> {
             "Node runs TypeScript by stripping types only: an enum, a namespace or parameter properties need transforming; add node_flags = [\"--experimental-transform-types\"] under [runtime] in memcheck.toml, or run this file on Deno (engine = \"deno\")".into(),
         );
     }
+    if message.contains("Unknown file extension \".tsx\"")
+        || message.contains("Unknown file extension \".jsx\"")
+    {
+        return Some(
+            "Node does not run JSX (.jsx, .tsx): run this file on Deno (engine = \"deno\", or `engines` without \"node\"), or test the compiled JavaScript".into(),
+        );
+    }
     if !message.contains("ERR_ACCESS_DENIED")
         && !message.contains("Access to this API has been restricted")
     {
@@ -211,6 +218,8 @@ mod tests {
         )
         .unwrap();
         assert!(m.contains("--experimental-transform-types"), "{m}");
+        let m = explain("TypeError: Unknown file extension \".tsx\" for /p/a.memtest.tsx").unwrap();
+        assert!(m.starts_with("Node does not run JSX"), "{m}");
         assert_eq!(explain("TypeError: boom"), None);
     }
 }

@@ -168,3 +168,33 @@ fn in_file_isolation_each_test_has_its_own_chain_of_steps() {
     assert_eq!(a.len(), 4, "{a:?}");
     assert_eq!(a, b);
 }
+
+/// A timer one test leaves behind may end the process during the next
+/// test: that test runs again on its own before it is judged.
+#[test]
+fn in_file_isolation_a_process_ended_by_an_earlier_test_costs_the_next_nothing() {
+    let dir = project("pass", "timer");
+    std::fs::write(
+        dir.join("timer.memtest.js"),
+        r#"import { test } from "memcheck";
+class T {}
+const keep = [];
+test("leaves a timer that exits", async (t) => {
+  await t.measure("m", () => { keep.push(new T()); });
+  setTimeout(() => Deno.exit(7), 100);
+});
+test("is slow", async (t) => {
+  await t.measure("m", async () => {
+    await new Promise((r) => setTimeout(r, 500));
+    keep.push(new T());
+  });
+});
+"#,
+    )
+    .unwrap();
+    with_isolation(&dir, "file");
+    let out = memcheck(&dir, &["timer.memtest.js::", "--update"]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    assert_eq!(outcome(&t, "timer.memtest.js::is slow"), Some("ok"), "{t}");
+}

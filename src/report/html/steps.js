@@ -60,6 +60,9 @@ function drawTimeline() {
         : el("p", { class: "empty", text: "This test recorded no steps." }),
       legend(test));
   });
+  // A step chosen by the URL or the keyboard may sit past the strip's edge.
+  const chosen = box.querySelector('[aria-selected="true"]');
+  if (chosen && chosen.scrollIntoView) chosen.scrollIntoView({ block: "nearest", inline: "nearest" });
 }
 
 const sum = (rows, f) => rows.reduce((a, r) => a + f(r), 0);
