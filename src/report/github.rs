@@ -52,13 +52,8 @@ pub fn annotations(report: &RunReport, root: &Path, base: &Path) -> String {
         let failing: Vec<_> = test.blocks.iter().filter(|b| b.failed()).collect();
         if failing.is_empty() {
             let message = test.message.as_deref().unwrap_or_default();
-            out.push_str(&command(
-                "error",
-                &file,
-                test.line,
-                &title(test, None),
-                message,
-            ));
+            let line = test.line.or_else(|| line_in(message, &test.file));
+            out.push_str(&command("error", &file, line, &title(test, None), message));
         }
         for block in failing {
             let line = block.line.or(test.line);
@@ -85,6 +80,19 @@ pub fn annotations(report: &RunReport, root: &Path, base: &Path) -> String {
         ));
     }
     out
+}
+
+/// The first `FILE:LINE` in `text` (a file that did not load names its
+/// place in its error, and has no test line of its own).
+fn line_in(text: &str, file: &str) -> Option<u32> {
+    let needle = format!("{file}:");
+    text.match_indices(&needle).find_map(|(i, _)| {
+        let digits: String = text[i + needle.len()..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        digits.parse().ok()
+    })
 }
 
 fn title(test: &TestReport, block: Option<&str>) -> String {
@@ -132,6 +140,13 @@ fn property(s: &str) -> String {
 mod tests {
     use super::*;
     use crate::report::{BlockReport, Status};
+
+    #[test]
+    fn a_file_that_did_not_load_is_annotated_at_the_line_its_error_names() {
+        let text = "a.memtest.js failed to load: SyntaxError: x\n    at a.memtest.js:3:18";
+        assert_eq!(line_in(text, "a.memtest.js"), Some(3));
+        assert_eq!(line_in("a.memtest.js: no line", "a.memtest.js"), None);
+    }
 
     #[test]
     fn one_line_per_failing_block_at_its_line() {
