@@ -32,7 +32,6 @@ import {
   Uint8ArrayCtor,
   Uint8ArrayPrototypeSubarray,
   NumberIsInteger,
-  ObjectKeys,
   ArrayPrototypeMap,
   ArrayPrototypePop,
   now,
@@ -42,6 +41,7 @@ import { declaredTests, setRunningTest } from "./memcheck.js";
 import { callerSite, siteText } from "./site.js";
 import {
   BLOCK_OPTIONS,
+  CHECKPOINT_OPTIONS,
   describeTest,
   describeValue,
   jsonValue,
@@ -276,14 +276,9 @@ function checkpointOptions(label, options, site) {
   if (options === null || typeof options !== "object") {
     throw new TypeErrorCtor(`${at}: options must be an object like { budget: { objects: 0 } }, not ${describeValue(options)}`);
   }
-  const keys = ObjectKeys(options);
-  for (let i = 0; i < keys.length; i++) {
-    if (keys[i] !== "budget") {
-      throw new TypeErrorCtor(`${at}: unknown option ${JSONStringify(wellFormed(keys[i]))}; a checkpoint takes { budget } only`);
-    }
-  }
   let budget = null;
   try {
+    knownOptions(options, CHECKPOINT_OPTIONS, "a checkpoint");
     budget = options.budget === undefined ? null : jsonValue(options.budget, "budget");
   } catch (error) {
     throw new TypeErrorCtor(`${at}: ${error.message}`);

@@ -100,6 +100,7 @@ export function timeoutOption(value) {
 
 const TEST_OPTIONS = ["budget", "timeout", "ignore", "allocated"];
 export const BLOCK_OPTIONS = ["budget", "repeat"];
+export const CHECKPOINT_OPTIONS = ["budget"];
 
 /**
  * Throws on a key of `options` that is not in `known` (a typo such as
@@ -110,7 +111,7 @@ export function knownOptions(options, known, what) {
   for (let i = 0; i < keys.length; i++) {
     if (!ArrayPrototypeIncludes(known, keys[i])) {
       throw new TypeErrorCtor(
-        `unknown option ${JSONStringify(wellFormed(keys[i]))}; ${what} takes { ${ArrayPrototypeJoin(known, ", ")} }`,
+        `unknown option ${JSONStringify(wellFormed(keys[i]))}; ${what} takes { ${ArrayPrototypeJoin(known, ", ")} } only`,
       );
     }
   }
