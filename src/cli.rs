@@ -16,7 +16,7 @@ use cargo_memcheck::partition::Partition;
 use cargo_memcheck::review::{self, Selection};
 use cargo_memcheck::run::{self, Options};
 use cargo_memcheck::sourcemap::SourceMaps;
-use cargo_memcheck::{diff, exit, explain, report, runtime, snapshot};
+use cargo_memcheck::{diff, exit, explain, report, runtime, snapshot, text};
 
 const ABOUT: &str = "Memory regression tests for JavaScript, run in a real V8 (Deno or Node.js).";
 
@@ -287,7 +287,7 @@ fn pending_command(args: &PendingArgs, accept: Option<bool>) -> anyhow::Result<i
         exact: args.exact,
     };
     if found.is_empty() {
-        let root = report::display_path(&config.root);
+        let root = text::display_path(&config.root);
         let root = if root.is_empty() { "." } else { root.as_str() };
         eprintln!("memcheck: no pending baselines under {root}");
         return Ok(exit::OK);
@@ -380,7 +380,7 @@ fn diff_command(args: &DiffArgs) -> anyhow::Result<i32> {
         report::html::write(&report::html::from_diff(compared, page_dir), path)?;
         eprintln!(
             "memcheck: HTML report written to {}",
-            report::display_path(path)
+            text::display_path(path)
         );
     }
     Ok(exit::OK)

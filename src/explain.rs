@@ -96,7 +96,7 @@ pub fn retainer_paths(
                 .min()?;
             Some(RetainerPath {
                 constructor: row.name.clone(),
-                path: crate::report::relative_url(&path),
+                path: relative_url(&path),
             })
         })
         .collect()
@@ -140,7 +140,7 @@ pub fn allocation_sites(
                         } else {
                             f.function
                         },
-                        file: crate::report::relative_url(&f.script),
+                        file: relative_url(&f.script),
                         line,
                         column,
                     }
@@ -190,4 +190,9 @@ fn top_grown(comparison: &Comparison) -> Vec<&ConstructorDelta> {
     grown.sort_by(|a, b| b.new.cmp(&a.new).then(b.alloc_size.cmp(&a.alloc_size)));
     grown.truncate(RETAINER_CLASSES);
     grown
+}
+
+/// A script URL (or a path naming some) as users read it.
+fn relative_url(url: &str) -> String {
+    crate::text::relative_urls(url, crate::runtime::deno::JOB_QUERY)
 }

@@ -8,8 +8,8 @@
 //! `steps` chains its checkpoints into steps,
 //! `budget`, `baseline` and `verdict` judge a block, `report` renders the
 //! run's model, `partition` picks a shard, `color` decides on colour,
-//! `run` ties everything into libtest trials, and `review` settles
-//! pending baselines.
+//! `run` ties everything into libtest trials, `review` settles
+//! pending baselines, and `text` quotes and escapes for all of them.
 
 pub mod baseline;
 pub mod budget;
@@ -31,6 +31,7 @@ pub mod runtime;
 pub mod snapshot;
 pub mod sourcemap;
 pub mod steps;
+pub mod text;
 pub mod timings;
 pub mod units;
 pub mod verdict;

@@ -11,6 +11,7 @@ use crate::config::Tolerance;
 use crate::explain::{AllocationSite, RetainerPath};
 use crate::measure::Block;
 use crate::report::{self, BlockReport};
+use crate::text;
 use crate::units::format_bytes;
 
 /// What a block is held against.
@@ -140,7 +141,7 @@ fn against_baseline(v: &mut Verdict, block: &Block, std: &Standard, actual: &Blo
         let _ = writeln!(
             v.details,
             "  baseline {}:",
-            report::display_path(std.baseline_path)
+            text::display_path(std.baseline_path)
         );
         indent(
             &mut v.details,
@@ -169,7 +170,7 @@ pub fn render(block: &Block, v: &Verdict, allocations: &[AllocationSite]) -> Str
         out,
         "{} {}:",
         block.kind.word(),
-        report::quote_name(&block.name)
+        text::quote_name(&block.name)
     );
     for r in &v.reasons {
         let _ = writeln!(out, "  {r}");

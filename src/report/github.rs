@@ -64,7 +64,7 @@ pub fn annotations(report: &RunReport, root: &Path, base: &Path) -> String {
     }
     for e in &report.baselines.unreferenced {
         let what = match &e.test {
-            Some(t) => format!("{} is no test of its file", super::quote_name(t)),
+            Some(t) => format!("{} is no test of its file", crate::text::quote_name(t)),
             None => "its test file no longer exists".to_owned(),
         };
         let file = relative(&root.join(&e.path), base);

@@ -27,18 +27,8 @@ use crate::explain::{AllocationSite, RetainerPath};
 use crate::measure::Fault;
 use crate::repeat::Repetition;
 use crate::runtime::{Exit, Unfinished};
+use crate::text::{quote_name, shell_quote};
 use crate::units::format_bytes;
-
-/// Quote a test name for a POSIX shell.
-pub fn shell_quote(s: &str) -> String {
-    if !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./:".contains(c))
-    {
-        return s.to_owned();
-    }
-    format!("'{}'", s.replace('\'', r"'\''"))
-}
 
 /// Options a suggested run command repeats so that it picks the same runs
 /// (`--engine node` when the engine was chosen on the command line); set
@@ -295,56 +285,6 @@ fn without_harness_lines(output: &str) -> String {
         .join("\n")
 }
 
-/// A test or block name in double quotes for messages: control
-/// characters written out, a long name cut (see [`full_name`]).
-pub fn quote_name(name: &str) -> String {
-    format!("\"{}\"", shorten(&escape_controls(name)))
-}
-
-/// `file::name` as libtest shows and filters it: control characters (ANSI
-/// escapes among them) are written out, so that no name can drive the
-/// terminal, and so that the name can be pasted into a filter.
-/// A name too long to show is cut, with a hash of the whole kept, so that
-/// it stays unique and can be pasted into a filter.
-pub fn full_name(file: &str, name: &str) -> String {
-    format!(
-        "{}::{}",
-        escape_controls(file),
-        shorten(&escape_controls(name))
-    )
-}
-
-/// The longest test name shown whole.
-const MAX_SHOWN: usize = 160;
-
-fn shorten(name: &str) -> String {
-    if name.chars().count() <= MAX_SHOWN {
-        return name.to_owned();
-    }
-    // FNV-1a: stable across runs and platforms.
-    let hash = name.bytes().fold(0x811c_9dc5_u32, |h, b| {
-        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
-    });
-    let head: String = name.chars().take(MAX_SHOWN - 12).collect();
-    format!("{head}…{hash:08x}")
-}
-
-/// `text` with control characters written as `\n`, `\t`, `\u{1b}`.
-pub fn escape_controls(text: &str) -> String {
-    if !text.chars().any(char::is_control) {
-        return text.to_owned();
-    }
-    text.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
-}
-
 /// A JS error as users want it: the message, then the stack frames that are
 /// not the harness's, with paths made relative.
 fn user_stack(message: &str, stack: &str) -> String {
@@ -374,19 +314,6 @@ fn user_stack(message: &str, stack: &str) -> String {
     out
 }
 
-/// `text` without the query that makes each job's main module URL unique.
-fn without_job_query(text: &str) -> String {
-    let query = crate::runtime::deno::JOB_QUERY;
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(i) = rest.find(query) {
-        out.push_str(&rest[..i]);
-        rest = rest[i + query.len()..].trim_start_matches(|c: char| c.is_ascii_digit());
-    }
-    out.push_str(rest);
-    out
-}
-
 /// A stack frame inside the runtime itself (Deno's `ext:`, Node's `node:`).
 fn runtime_frame(frame: &str) -> bool {
     ["(ext:", "at ext:", "(node:", "at node:"]
@@ -394,29 +321,10 @@ fn runtime_frame(frame: &str) -> bool {
         .any(|m| frame.contains(m))
 }
 
-/// A path as users want to read it: relative to the current directory when
-/// it is inside it.
-pub fn display_path(path: &std::path::Path) -> String {
-    std::env::current_dir()
-        .ok()
-        .and_then(|cwd| path.strip_prefix(cwd).ok().map(|p| p.display().to_string()))
-        .unwrap_or_else(|| path.display().to_string())
-}
-
-/// A script URL as a path relative to the current directory.
-pub fn relative_url(url: &str) -> String {
-    relative_urls(url)
-}
-
 /// Strip `file://`, the job's query (see [`crate::runtime::deno::JOB_QUERY`])
 /// and the current directory from paths in messages.
 fn relative_urls(text: &str) -> String {
-    let mut t = without_job_query(&text.replace("file://", ""));
-    if let Ok(cwd) = std::env::current_dir() {
-        let prefix = format!("{}/", cwd.display());
-        t = t.replace(&prefix, "");
-    }
-    t
+    crate::text::relative_urls(text, crate::runtime::deno::JOB_QUERY)
 }
 
 #[cfg(test)]
@@ -430,30 +338,6 @@ mod tests {
             user_stack("Error: x", stack),
             "Error: x\n    at f (a.js:1:2)"
         );
-    }
-
-    #[test]
-    fn the_job_query_is_left_out() {
-        assert_eq!(
-            without_job_query("at /p/a.js?memcheck-job=42:3:5 and /p/b.js?memcheck-job=7"),
-            "at /p/a.js:3:5 and /p/b.js"
-        );
-    }
-
-    #[test]
-    fn quotes_for_the_shell() {
-        assert_eq!(shell_quote("a.memtest.js::plain"), "a.memtest.js::plain");
-        assert_eq!(shell_quote("a::it's big"), r"'a::it'\''s big'");
-    }
-
-    #[test]
-    fn names_cannot_drive_the_terminal() {
-        assert_eq!(full_name("a.js", "red \u{1b}[31m"), "a.js::red \\u{1b}[31m");
-        assert_eq!(full_name("a.js", "two\nlines"), "a.js::two\\nlines");
-        assert_eq!(full_name("a.js", "plain ✓"), "a.js::plain ✓");
-        let long = full_name("a.js", &"x".repeat(10_000));
-        assert!(long.chars().count() < 200, "{long}");
-        assert_ne!(long, full_name("a.js", &"x".repeat(10_001)));
     }
 
     #[test]

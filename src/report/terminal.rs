@@ -106,7 +106,7 @@ fn unreferenced_text(report: &RunReport, mode: Unreferenced) -> String {
                 out,
                 "{lead} entry in {}: {} is no test of its file (renamed or deleted?)",
                 e.path,
-                super::quote_name(t)
+                crate::text::quote_name(t)
             ),
             None => writeln!(
                 out,

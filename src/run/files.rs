@@ -11,6 +11,7 @@ use crate::discover::TestFile;
 use crate::measure::{self, Fault, TestRun};
 use crate::report;
 use crate::runtime::{Launch, ListedTest, RuntimeError};
+use crate::text;
 
 use super::trial::Shared;
 
@@ -37,7 +38,7 @@ impl FileState {
         format!(
             "{}{}",
             self.prefix,
-            report::full_name(&self.file.relative, test)
+            text::full_name(&self.file.relative, test)
         )
     }
 
@@ -171,7 +172,7 @@ pub fn warn_unmatched(config: &Config, states: &[Arc<FileState>]) {
     for key in config.unmatched_tests(&listed) {
         eprintln!(
             "memcheck: warning: {}: [tests.{key:?}] names no test; write a test's name or `FILE::NAME` as `cargo memcheck --list` prints it",
-            report::display_path(&config.file)
+            text::display_path(&config.file)
         );
     }
 }
@@ -186,10 +187,9 @@ fn rerecord_command(state: &FileState, states: &[FileState]) -> String {
     };
     let keys: Vec<String> = states.iter().map(FileState::key).collect();
     match file_filter(&state.key(), keys.iter().map(String::as_str)) {
-        Some(filter) => report::run_command(&format!(
-            "--update{ignored} {}",
-            report::shell_quote(&filter)
-        )),
+        Some(filter) => {
+            report::run_command(&format!("--update{ignored} {}", text::shell_quote(&filter)))
+        }
         None => {
             report::run_command(&format!("--update{ignored}")) + ", which re-records every file"
         }

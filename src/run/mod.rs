@@ -23,7 +23,7 @@ use crate::discover::discover;
 use crate::partition::Partition;
 use crate::report::{self, RunReport, Status, TestReport};
 use crate::runtime::{Engine, Launch, LaunchSpec, cache_dir, provision};
-use crate::{exit, interrupt};
+use crate::{exit, interrupt, text};
 
 use files::FileState;
 use trial::{Context, Shared};
@@ -168,7 +168,7 @@ fn prepare_engine(
             eprintln!(
                 "memcheck: warning: on {}, the link {} → {} stays open to tests (its permission model follows links)",
                 engine.title(),
-                report::display_path(&e.link),
+                text::display_path(&e.link),
                 e.target.display()
             );
         }
@@ -244,7 +244,7 @@ fn report_run(
         report::html::write_run(model, &config.root, path)?;
         eprintln!(
             "memcheck: HTML report written to {}",
-            report::display_path(path)
+            text::display_path(path)
         );
     }
     if let Some(path) = &opts.junit {

@@ -19,6 +19,7 @@ use crate::measure::{self, Fault, TestRef, TestRun};
 use crate::project::Package;
 use crate::report::{self, BlockReport, Status, TestReport};
 use crate::runtime::{Engine, Launch, ListedTest, RuntimeInfo};
+use crate::text;
 use crate::timings::Timings;
 use crate::verdict::{self, Standard, Verdict};
 
@@ -518,7 +519,7 @@ impl<'a> Judged<'a> {
     fn pending_lines(&self) -> String {
         format!(
             "pending baseline: {} (the committed baseline is unchanged)\n  review it: cargo memcheck review\n  accept it: {}\n",
-            report::display_path(&baseline::pending::path_for(&self.state.baseline_path)),
+            text::display_path(&baseline::pending::path_for(&self.state.baseline_path)),
             report::accept_command(&self.full)
         )
     }
@@ -538,7 +539,7 @@ fn comparable(state: &FileState, run: &TestRun) -> Result<(), String> {
     }
     Err(format!(
         "baseline {} was recorded with {}, but this run uses {} (V8 {}); figures are not comparable across runtimes.\nre-record the file's baselines: {}",
-        report::display_path(&state.baseline_path),
+        text::display_path(&state.baseline_path),
         b.recorded_with(),
         baseline::runtime_label(&runtime),
         runtime.v8,
@@ -618,7 +619,7 @@ fn duplicate_name(file: &str, test: &ListedTest, first: Option<u32>) -> String {
     format!(
         "{file}{}: test name {} is already used{first} in this file; rename one of them (baselines and filters are keyed by name)",
         line_suffix(test),
-        report::quote_name(&test.name)
+        text::quote_name(&test.name)
     )
 }
 
@@ -655,7 +656,7 @@ fn deno_to_install_with(why: &str, launch: &Launch) -> String {
     }
     format!(
         " (no `deno` on PATH; memcheck's own is {})",
-        report::shell_quote(&launch.binary.to_string_lossy())
+        text::shell_quote(&launch.binary.to_string_lossy())
     )
 }
 

@@ -1,0 +1,124 @@
+//! Text as memcheck shows it: names quoted, shortened and escaped, control
+//! characters written out, paths made relative, commands quoted for a
+//! shell. It imports nothing of memcheck's, so every layer may use it.
+
+/// Quote a test name for a POSIX shell.
+pub fn shell_quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:".contains(c))
+    {
+        return s.to_owned();
+    }
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// A test or block name in double quotes for messages: control
+/// characters written out, a long name cut (see [`full_name`]).
+pub fn quote_name(name: &str) -> String {
+    format!("\"{}\"", shorten(&escape_controls(name)))
+}
+
+/// `file::name` as libtest shows and filters it: control characters (ANSI
+/// escapes among them) are written out, so that no name can drive the
+/// terminal, and so that the name can be pasted into a filter.
+/// A name too long to show is cut, with a hash of the whole kept, so that
+/// it stays unique and can be pasted into a filter.
+pub fn full_name(file: &str, name: &str) -> String {
+    format!(
+        "{}::{}",
+        escape_controls(file),
+        shorten(&escape_controls(name))
+    )
+}
+
+/// The longest test name shown whole.
+const MAX_SHOWN: usize = 160;
+
+fn shorten(name: &str) -> String {
+    if name.chars().count() <= MAX_SHOWN {
+        return name.to_owned();
+    }
+    // FNV-1a: stable across runs and platforms.
+    let hash = name.bytes().fold(0x811c_9dc5_u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    });
+    let head: String = name.chars().take(MAX_SHOWN - 12).collect();
+    format!("{head}…{hash:08x}")
+}
+
+/// `text` with control characters written as `\n`, `\t`, `\u{1b}`.
+pub fn escape_controls(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_owned();
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+/// A path as users want to read it: relative to the current directory when
+/// it is inside it.
+pub fn display_path(path: &std::path::Path) -> String {
+    std::env::current_dir()
+        .ok()
+        .and_then(|cwd| path.strip_prefix(cwd).ok().map(|p| p.display().to_string()))
+        .unwrap_or_else(|| path.display().to_string())
+}
+
+/// Paths in `text` as users read them: without `file://`, without `query`
+/// and the digits after it (what makes each job's main module URL unique),
+/// and relative to the current directory.
+pub fn relative_urls(text: &str, query: &str) -> String {
+    let text = text.replace("file://", "");
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text.as_str();
+    while let Some(i) = rest.find(query).filter(|_| !query.is_empty()) {
+        out.push_str(&rest[..i]);
+        rest = rest[i + query.len()..].trim_start_matches(|c: char| c.is_ascii_digit());
+    }
+    out.push_str(rest);
+    if let Ok(cwd) = std::env::current_dir() {
+        let prefix = format!("{}/", cwd.display());
+        out = out.replace(&prefix, "");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quotes_for_the_shell() {
+        assert_eq!(shell_quote("a.memtest.js::plain"), "a.memtest.js::plain");
+        assert_eq!(shell_quote("a::it's big"), r"'a::it'\''s big'");
+    }
+
+    #[test]
+    fn names_cannot_drive_the_terminal() {
+        assert_eq!(full_name("a.js", "red \u{1b}[31m"), "a.js::red \\u{1b}[31m");
+        assert_eq!(full_name("a.js", "two\nlines"), "a.js::two\\nlines");
+        assert_eq!(full_name("a.js", "plain ✓"), "a.js::plain ✓");
+        let long = full_name("a.js", &"x".repeat(10_000));
+        assert!(long.chars().count() < 200, "{long}");
+        assert_ne!(long, full_name("a.js", &"x".repeat(10_001)));
+    }
+
+    #[test]
+    fn the_job_query_is_left_out() {
+        assert_eq!(
+            relative_urls(
+                "at file:///p/a.js?memcheck-job=42:3:5 and /p/b.js?memcheck-job=7",
+                "?memcheck-job="
+            ),
+            "at /p/a.js:3:5 and /p/b.js"
+        );
+    }
+}
