@@ -47,29 +47,42 @@ fn shorten(name: &str) -> String {
     format!("{head}…{hash:08x}")
 }
 
-/// `text` with control characters written as `\n`, `\t`, `\u{1b}`.
+/// `text` with control characters written as `\n`, `\t`, `\u{1b}`: one
+/// line, and nothing in it a terminal would act on.
 pub fn escape_controls(text: &str) -> String {
-    if !text.chars().any(char::is_control) {
+    escape_where(text, char::is_control)
+}
+
+/// Text of many lines (what a test printed, a thrown error with its
+/// stack): control characters written out as [`escape_controls`] does,
+/// but newlines and tabs kept, so that lines and columns stay as they were.
+pub fn escape_text(text: &str) -> String {
+    escape_where(text, |c| c.is_control() && c != '\n' && c != '\t')
+}
+
+fn escape_where(text: &str, escaped: impl Fn(char) -> bool) -> String {
+    if !text.chars().any(&escaped) {
         return text.to_owned();
     }
-    text.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if escaped(c) {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// A path as users want to read it: relative to the current directory when
-/// it is inside it.
+/// it is inside it, control characters written out.
 pub fn display_path(path: &std::path::Path) -> String {
-    std::env::current_dir()
+    let shown = std::env::current_dir()
         .ok()
         .and_then(|cwd| path.strip_prefix(cwd).ok().map(|p| p.display().to_string()))
-        .unwrap_or_else(|| path.display().to_string())
+        .unwrap_or_else(|| path.display().to_string());
+    escape_controls(&shown)
 }
 
 /// Paths in `text` as users read them: without `file://`, without `query`
@@ -105,10 +118,20 @@ mod tests {
     fn names_cannot_drive_the_terminal() {
         assert_eq!(full_name("a.js", "red \u{1b}[31m"), "a.js::red \\u{1b}[31m");
         assert_eq!(full_name("a.js", "two\nlines"), "a.js::two\\nlines");
+        assert_eq!(full_name("a\nb.js", "t"), "a\\nb.js::t");
         assert_eq!(full_name("a.js", "plain ✓"), "a.js::plain ✓");
         let long = full_name("a.js", &"x".repeat(10_000));
         assert!(long.chars().count() < 200, "{long}");
         assert_ne!(long, full_name("a.js", &"x".repeat(10_001)));
+    }
+
+    #[test]
+    fn text_keeps_its_lines_and_loses_its_escapes() {
+        assert_eq!(
+            escape_text("a\tb\n\u{1b}[31mred\r\u{7}\u{9b}"),
+            "a\tb\n\\u{1b}[31mred\\r\\u{7}\\u{9b}"
+        );
+        assert_eq!(escape_controls("a\tb\nc"), "a\\tb\\nc");
     }
 
     #[test]

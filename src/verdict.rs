@@ -67,7 +67,7 @@ pub fn judge(block: &Block, std: &Standard) -> Verdict {
         Ok(Some(b)) => Some(b),
         Ok(None) => std.test_budget.cloned(),
         Err(e) => {
-            v.reasons.push(e);
+            v.reasons.push(text::escape_controls(&e));
             return v;
         }
     };
@@ -113,6 +113,11 @@ pub fn judge(block: &Block, std: &Standard) -> Verdict {
     indent(&mut v.details, report::table(&block.comparison).lines());
     v.grown.sort();
     v.grown.dedup();
+    // Reasons name the test's classes: one line each, as shown.
+    for r in &mut v.reasons {
+        *r = text::escape_controls(r);
+    }
+    v.improvement = v.improvement.map(|i| text::escape_controls(&i));
     v
 }
 
@@ -177,7 +182,7 @@ pub fn render(block: &Block, v: &Verdict, allocations: &[AllocationSite]) -> Str
     }
     out.push_str(&v.details);
     explain(&mut out, &block.retainers, allocations, &v.grown, v.grew);
-    out
+    text::escape_text(&out)
 }
 
 /// What a passing block did, for `--show-output`: its Comparison table,

@@ -97,7 +97,11 @@ fn line_in(text: &str, file: &str) -> Option<u32> {
 
 fn title(test: &TestReport, block: Option<&str>) -> String {
     match block {
-        Some(b) if b != test.name => format!("memcheck: {} › {}", test.full_name(), b),
+        Some(b) if b != test.name => format!(
+            "memcheck: {} › {}",
+            test.full_name(),
+            crate::text::escape_controls(b)
+        ),
         _ => format!("memcheck: {}", test.full_name()),
     }
 }

@@ -27,7 +27,7 @@ use crate::explain::{AllocationSite, RetainerPath};
 use crate::measure::Fault;
 use crate::repeat::Repetition;
 use crate::runtime::{Exit, Unfinished};
-use crate::text::{quote_name, shell_quote};
+use crate::text::{escape_controls, quote_name, shell_quote};
 use crate::units::format_bytes;
 
 /// Options a suggested run command repeats so that it picks the same runs
@@ -79,12 +79,18 @@ pub fn text_diff(old: &str, new: &str) -> String {
     out
 }
 
-/// The Comparison view as a table, sorted as given (by allocated size).
+/// The Comparison view as a table, sorted as given (by allocated size);
+/// class names, which tests choose, with their control characters written
+/// out.
 pub fn table(c: &Comparison) -> String {
-    let width = c
+    let names: Vec<String> = c
         .constructors
         .iter()
-        .map(|r| r.name.chars().count())
+        .map(|r| escape_controls(&r.name))
+        .collect();
+    let width = names
+        .iter()
+        .map(|n| n.chars().count())
         .max()
         .unwrap_or(0)
         .clamp(11, 60);
@@ -94,8 +100,8 @@ pub fn table(c: &Comparison) -> String {
         "{:<width$}  {:>8}  {:>9}  {:>8}  {:>12}  {:>12}  {:>12}",
         "Constructor", "# New", "# Deleted", "# Delta", "Alloc. Size", "Freed Size", "Size Delta"
     );
-    for r in &c.constructors {
-        let name: String = r.name.chars().take(60).collect();
+    for (r, name) in c.constructors.iter().zip(&names) {
+        let name: String = name.chars().take(60).collect();
         let _ = writeln!(
             out,
             "{name:<width$}  {:>8}  {:>9}  {:>+8}  {:>12}  {:>12}  {:>+12}",
@@ -115,6 +121,7 @@ pub fn table(c: &Comparison) -> String {
 
 /// Retainer paths worth showing: those of the constructors that grew past
 /// baseline or budget, or, when only totals grew, the top ones; at most 3.
+/// One line each: class and property names are the test's, escaped.
 pub fn retainer_lines(paths: &[RetainerPath], grown: &[String], over: bool) -> Vec<String> {
     let chosen: Vec<&RetainerPath> = if grown.is_empty() {
         if over {
@@ -131,12 +138,12 @@ pub fn retainer_lines(paths: &[RetainerPath], grown: &[String], over: bool) -> V
     chosen
         .into_iter()
         .take(3)
-        .map(|p| format!("{}: {}", p.constructor, p.path))
+        .map(|p| escape_controls(&format!("{}: {}", p.constructor, p.path)))
         .collect()
 }
 
 /// Allocation sites worth showing, chosen like [`retainer_lines`]: at most
-/// 2 per class, 6 in all.
+/// 2 per class, 6 in all; one line each, escaped.
 pub fn allocation_lines(sites: &[AllocationSite], grown: &[String], over: bool) -> Vec<String> {
     let wanted = |s: &&AllocationSite| {
         if grown.is_empty() {
@@ -161,7 +168,7 @@ pub fn allocation_lines(sites: &[AllocationSite], grown: &[String], over: bool) 
             } else {
                 s.stack.join(" ← ")
             };
-            format!("{} ×{}: {stack}", s.constructor, s.count)
+            escape_controls(&format!("{} ×{}: {stack}", s.constructor, s.count))
         })
         .collect();
     let left = candidates.len() - lines.len();
@@ -179,7 +186,7 @@ pub fn leak_lines(r: &Repetition) -> Vec<String> {
             let runs: Vec<String> = g.deltas.iter().map(|d| format!("{d:+}")).collect();
             format!(
                 "leak: {} grew in every one of {} runs ({} per run); repeated work must not keep objects",
-                g.name,
+                escape_controls(&g.name),
                 g.deltas.len(),
                 runs.join(" ")
             )
@@ -187,8 +194,9 @@ pub fn leak_lines(r: &Repetition) -> Vec<String> {
         .collect()
 }
 
-/// A fault as a failure message.
+/// A fault as a failure message, naming `file` escaped.
 pub fn fault(f: &Fault, file: &str) -> String {
+    let file = &escape_controls(file);
     match f {
         Fault::Load { message, stack } => {
             format!("{file} failed to load: {}", user_stack(message, stack))

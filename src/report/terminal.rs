@@ -1,14 +1,26 @@
-//! The terminal's text after libtest's own: each passing test's blocks and
-//! steps (`--show-output`, as libtest's "successes" section), notes on figures
-//! that improved, and what happened to baselines: every figure `--update`
-//! changed, the pending files left for review, unreferenced entries.
+//! The terminal's text: each failure as libtest prints it, then, after
+//! libtest's own, each passing test's blocks and steps (`--show-output`, as
+//! libtest's "successes" section), notes on figures that improved, and what
+//! happened to baselines: every figure `--update` changed, the pending files
+//! left for review, unreferenced entries. What tests print or name reaches
+//! it with its control characters written out.
 
 use std::fmt::Write as _;
 
 use super::{RunReport, Status, TestReport};
 use crate::baseline::stale::Unreferenced;
 use crate::steps::BlockKind;
-use crate::verdict;
+use crate::{color, text, verdict};
+
+/// A failure message (already escaped) as libtest prints it: memcheck's
+/// colour on its baseline diffs.
+pub fn failure(message: &str, colour: bool) -> String {
+    if colour {
+        color::paint_diffs(message)
+    } else {
+        message.to_owned()
+    }
+}
 
 /// libtest's "successes" section: each passing test's blocks and output;
 /// empty when no test passed.
@@ -31,7 +43,8 @@ pub fn successes(report: &RunReport) -> String {
             out.push_str(&verdict::summary(block));
         }
         if !test.output.trim().is_empty() {
-            let _ = writeln!(out, "--- output ---\n{}", test.output.trim_end());
+            let output = text::escape_text(test.output.trim_end());
+            let _ = writeln!(out, "--- output ---\n{output}");
         }
     }
     let _ = writeln!(out, "\nsuccesses:");

@@ -47,6 +47,17 @@ impl FileState {
         format!("{}{}", self.prefix, self.file.relative)
     }
 
+    /// The file on its engine as test names show it (control characters
+    /// written out): the name of the trial of a file that cannot be listed,
+    /// and what filters on its tests start with.
+    pub fn shown_key(&self) -> String {
+        format!(
+            "{}{}",
+            self.prefix,
+            text::escape_controls(&self.file.relative)
+        )
+    }
+
     /// The file's baseline, as the baseline module sees it.
     pub fn target(&self) -> Target<'_> {
         Target {
@@ -185,8 +196,8 @@ fn rerecord_command(state: &FileState, states: &[FileState]) -> String {
         Ok(tests) if tests.iter().any(|t| t.ignore) => " --include-ignored",
         _ => "",
     };
-    let keys: Vec<String> = states.iter().map(FileState::key).collect();
-    match file_filter(&state.key(), keys.iter().map(String::as_str)) {
+    let keys: Vec<String> = states.iter().map(FileState::shown_key).collect();
+    match file_filter(&state.shown_key(), keys.iter().map(String::as_str)) {
         Some(filter) => {
             report::run_command(&format!("--update{ignored} {}", text::shell_quote(&filter)))
         }

@@ -12,7 +12,6 @@ use libtest_mimic::{Failed, Trial};
 
 use crate::baseline::{self, Recording, TestBaseline, UpdateMode};
 use crate::budget::Budget;
-use crate::color;
 use crate::config::{Config, Isolation};
 use crate::explain::AllocationSite;
 use crate::measure::{self, Fault, TestRef, TestRun};
@@ -71,7 +70,7 @@ pub fn build(states: &[Arc<FileState>], ctx: &Arc<Context>) -> Vec<Trial> {
                     name: "(load)".to_owned(),
                     ..listed_placeholder()
                 };
-                let full = state.key();
+                let full = state.shown_key();
                 trials.push(failing_trial(ctx, state, test, full, message));
                 continue;
             }
@@ -113,13 +112,12 @@ impl Recorder<'_> {
         Ok(())
     }
 
-    /// Fail with `message`: plain in the model, coloured on the terminal.
+    /// Fail with `message`, whose control characters (in what the test
+    /// printed or threw) are written out for the model and every report;
+    /// on the terminal, coloured.
     fn fail(&self, blocks: Vec<BlockReport>, message: String) -> Result<(), Failed> {
-        let shown = if self.ctx.opts.color {
-            color::paint_diffs(&message)
-        } else {
-            message.clone()
-        };
+        let message = text::escape_text(&message);
+        let shown = report::terminal::failure(&message, self.ctx.opts.color);
         self.record(Status::Failed, Some(message), blocks);
         Err(shown.into())
     }
@@ -313,7 +311,7 @@ fn measure_test(
 fn plan(ctx: &Context, file: &str, test: &ListedTest) -> Result<Plan, String> {
     let settings = ctx.config.test(file, &test.name);
     if let Some(why) = &test.invalid {
-        return Err(format!("{file}{}: {why}", line_suffix(test)));
+        return Err(format!("{}: {why}", place(file, test)));
     }
     let timeout = match &test.timeout {
         None | Some(serde_json::Value::Null) => None,
@@ -321,8 +319,8 @@ fn plan(ctx: &Context, file: &str, test: &ListedTest) -> Result<Plan, String> {
             Some(ms) => Some(Duration::from_millis(ms)),
             None => {
                 return Err(format!(
-                    "{file}{}: invalid timeout {v}: write milliseconds as a whole number, e.g. {{ timeout: 5000 }}",
-                    line_suffix(test)
+                    "{}: invalid timeout {v}: write milliseconds as a whole number, e.g. {{ timeout: 5000 }}",
+                    place(file, test)
                 ));
             }
         },
@@ -332,7 +330,7 @@ fn plan(ctx: &Context, file: &str, test: &ListedTest) -> Result<Plan, String> {
         .as_ref()
         .map(Budget::from_json)
         .transpose()
-        .map_err(|e| format!("{file}{}: {e}", line_suffix(test)))?;
+        .map_err(|e| format!("{}: {e}", place(file, test)))?;
     Ok(Plan {
         timeout: timeout
             .or(settings.timeout)
@@ -509,7 +507,8 @@ impl<'a> Judged<'a> {
             if let Some(better) = &v.improvement {
                 shared.notes.push(format!(
                     "note: {} / {}: improved ({better}); lock it in: {lock_in}",
-                    self.full, block.name
+                    self.full,
+                    text::escape_controls(&block.name)
                 ));
             }
         }
@@ -617,8 +616,8 @@ fn listed_placeholder() -> ListedTest {
 fn duplicate_name(file: &str, test: &ListedTest, first: Option<u32>) -> String {
     let first = first.map(|l| format!(" at line {l}")).unwrap_or_default();
     format!(
-        "{file}{}: test name {} is already used{first} in this file; rename one of them (baselines and filters are keyed by name)",
-        line_suffix(test),
+        "{}: test name {} is already used{first} in this file; rename one of them (baselines and filters are keyed by name)",
+        place(file, test),
         text::quote_name(&test.name)
     )
 }
@@ -627,6 +626,18 @@ fn duplicate_name(file: &str, test: &ListedTest, first: Option<u32>) -> String {
 /// from the sandbox (what to grant) or the project (what to install).
 fn explain_fault(fault: &Fault, state: &FileState, launch: &Launch) -> String {
     let message = report::fault(fault, &state.file.relative);
+    // A runtime that loses a line break or tab of the file's name on the
+    // way to the module's URL reports the file missing: say why.
+    if let Fault::Load { message: why, .. } = fault
+        && why.contains("Module not found")
+        && state.file.relative.contains(['\n', '\r', '\t'])
+    {
+        return format!(
+            "{} cannot be loaded: {} loses the newline, tab or carriage return in its name on the way to the module's URL; rename the file\n{message}",
+            text::escape_controls(&state.file.relative),
+            launch.engine.title()
+        );
+    }
     let package = Package::of(&state.file.path, &launch.sandbox.root);
     let explain = |text: &str| {
         package
@@ -660,6 +671,8 @@ fn deno_to_install_with(why: &str, launch: &Launch) -> String {
     )
 }
 
-fn line_suffix(test: &ListedTest) -> String {
-    test.line.map(|l| format!(":{l}")).unwrap_or_default()
+/// `file:line` of a test's declaration, for messages.
+fn place(file: &str, test: &ListedTest) -> String {
+    let line = test.line.map(|l| format!(":{l}")).unwrap_or_default();
+    format!("{}{line}", text::escape_controls(file))
 }

@@ -263,3 +263,33 @@ fn colour_follows_the_flag_then_the_environment() {
     let json = std::fs::read_to_string(json_report).unwrap();
     assert!(!json.contains("\\u001b"), "{json}");
 }
+
+#[test]
+fn escape_sequences_a_test_controls_never_reach_the_terminal() {
+    let dir = project("hostile", "color-escapes");
+    let out = memcheck(&dir, &["commands.memtest.js::", "--color", "always"]);
+    assert_eq!(out.status.code(), Some(101), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    // Colour is on: libtest's own.
+    assert!(stdout.contains("\u{1b}[31mFAILED"), "{stdout}");
+    for shown in [
+        "Red\\u{1b}[31mClass\\u{7}",
+        "\\u{1b}[35mmagenta\\u{1b}[0m and a bell\\u{7}",
+        "two\\nlines \\u{7} bell",
+    ] {
+        assert!(stdout.contains(shown), "missing {shown:?} in:\n{stdout}");
+    }
+    for raw in [
+        "Red\u{1b}",
+        "\u{1b}[35m",
+        "\u{7}",
+        "two\nlines",
+        "X\n::error",
+    ] {
+        assert!(
+            !stdout.contains(raw),
+            "{raw:?} reached the terminal:\n{stdout}"
+        );
+    }
+    assert!(!String::from_utf8_lossy(&out.stderr).contains('\u{1b}'));
+}
