@@ -61,6 +61,59 @@ pub(crate) mod fuzz {
             state
         }
     }
+
+    /// Text a test could print or name, built from pieces that have broken
+    /// a terminal, a workflow-command reader or an XML writer: line ends,
+    /// blanks, escapes, controls, characters XML cannot hold, markup.
+    pub fn hostile_text(next: &mut impl FnMut() -> u64) -> String {
+        const PIECES: &[&str] = &[
+            "::",
+            "::error::x",
+            "::add-mask::s",
+            "::stop-commands::t",
+            "##[",
+            "##[error]y",
+            "\n",
+            "\r",
+            "\r\n",
+            "\t",
+            " ",
+            "\u{3000}",
+            "\u{85}",
+            "\u{2028}",
+            "\u{1b}[31m",
+            "\u{1b}]8;;u\u{7}",
+            "\u{7}",
+            "\0",
+            "\u{b}",
+            "\u{7f}",
+            "\u{9b}",
+            "\u{fffe}",
+            "\u{ffff}",
+            "\u{fdd0}",
+            "<",
+            ">",
+            "&",
+            "\"",
+            "'",
+            "]]>",
+            "%",
+            ",",
+            ":",
+            "=",
+            "a",
+            "é",
+            "😀",
+            "`",
+            "|",
+            "\\",
+            "--- baseline",
+        ];
+        let len = next() % 12;
+        (0..len)
+            .map(|_| PIECES[(next() % PIECES.len() as u64) as usize])
+            .collect()
+    }
 }
 
 /// Exit codes of `cargo memcheck`, as libtest and clap use them.

@@ -1,6 +1,7 @@
 //! Text as memcheck shows it: names quoted, shortened and escaped, control
 //! characters written out, paths made relative, commands quoted for a
-//! shell. It imports nothing of memcheck's, so every layer may use it.
+//! shell, and lines GitHub's runner would take for workflow commands
+//! disarmed. It imports nothing of memcheck's, so every layer may use it.
 
 /// Quote a test name for a POSIX shell.
 pub fn shell_quote(s: &str) -> String {
@@ -104,6 +105,37 @@ pub fn relative_urls(text: &str, query: &str) -> String {
     out
 }
 
+/// `text` with nothing GitHub's runner would execute: it reads a line
+/// (ended by `\n` or `\r`) as a workflow command when it starts with `::`
+/// after blanks, or anywhere it holds `##[` (the older form). The first
+/// character of each is written out (`\u{3a}:error::…`, `\u{23}#[error]…`),
+/// which the runner leaves alone and a reader still recognises.
+pub fn disarm_workflow_commands(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.split_inclusive(['\n', '\r']) {
+        let body = line.trim_start_matches(|c: char| c.is_whitespace() && c != '\n' && c != '\r');
+        out.push_str(&line[..line.len() - body.len()]);
+        let body = match body.strip_prefix(':') {
+            Some(after) if after.starts_with(':') => {
+                out.push_str("\\u{3a}");
+                after
+            }
+            _ => body,
+        };
+        out.push_str(&body.replace("##[", "\\u{23}#["));
+    }
+    out
+}
+
+/// Whether GitHub's runner would read a workflow command in `text`: a line
+/// (ended by `\n` or `\r`) that starts with `::` after blanks, or holds
+/// `##[`. What [`disarm_workflow_commands`] leaves never does.
+#[cfg(test)]
+pub fn has_workflow_command(text: &str) -> bool {
+    text.split(['\n', '\r'])
+        .any(|line| line.trim_start().starts_with("::") || line.contains("##["))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,5 +175,20 @@ mod tests {
             ),
             "at /p/a.js:3:5 and /p/b.js"
         );
+    }
+
+    #[test]
+    fn workflow_commands_are_disarmed() {
+        let text = "::error::a\n  ::add-mask::b\r::stop-commands::t\nsay ##[error]c\nkeep a::b\n\u{3000}::x::y";
+        let disarmed = disarm_workflow_commands(text);
+        assert_eq!(
+            disarmed,
+            "\\u{3a}:error::a\n  \\u{3a}:add-mask::b\r\\u{3a}:stop-commands::t\nsay \\u{23}#[error]c\nkeep a::b\n\u{3000}\\u{3a}:x::y"
+        );
+        assert!(has_workflow_command(text));
+        assert!(!has_workflow_command(&disarmed));
+        // Blank lines before a command, and text with none, are kept.
+        assert_eq!(disarm_workflow_commands(" \n ::e"), " \n \\u{3a}:e");
+        assert_eq!(disarm_workflow_commands("plain: text"), "plain: text");
     }
 }

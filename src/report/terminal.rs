@@ -3,7 +3,8 @@
 //! libtest's "successes" section), notes on figures that improved, and what
 //! happened to baselines: every figure `--update` changed, the pending files
 //! left for review, unreferenced entries. What tests print or name reaches
-//! it with its control characters written out.
+//! it with its control characters written out; under GitHub Actions, no line
+//! of it is a workflow command (see [`for_github`]).
 
 use std::fmt::Write as _;
 
@@ -13,12 +14,24 @@ use crate::steps::BlockKind;
 use crate::{color, text, verdict};
 
 /// A failure message (already escaped) as libtest prints it: memcheck's
-/// colour on its baseline diffs.
-pub fn failure(message: &str, colour: bool) -> String {
-    if colour {
+/// colour on its baseline diffs, and disarmed under GitHub.
+pub fn failure(message: &str, colour: bool, github: bool) -> String {
+    let painted = if colour {
         color::paint_diffs(message)
     } else {
         message.to_owned()
+    };
+    for_github(painted, github)
+}
+
+/// Text for stdout or stderr: under GitHub Actions (`github`), with no
+/// line its runner would take for a workflow command. memcheck's own
+/// commands are printed apart (see `github`).
+pub fn for_github(text: String, github: bool) -> String {
+    if github {
+        text::disarm_workflow_commands(&text)
+    } else {
+        text
     }
 }
 

@@ -114,10 +114,11 @@ impl Recorder<'_> {
 
     /// Fail with `message`, whose control characters (in what the test
     /// printed or threw) are written out for the model and every report;
-    /// on the terminal, coloured.
+    /// on the terminal, coloured, and disarmed under GitHub.
     fn fail(&self, blocks: Vec<BlockReport>, message: String) -> Result<(), Failed> {
         let message = text::escape_text(&message);
-        let shown = report::terminal::failure(&message, self.ctx.opts.color);
+        let opts = &self.ctx.opts;
+        let shown = report::terminal::failure(&message, opts.color, opts.github);
         self.record(Status::Failed, Some(message), blocks);
         Err(shown.into())
     }
