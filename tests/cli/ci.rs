@@ -493,3 +493,36 @@ fn escape_sequences_a_test_controls_never_reach_the_terminal() {
     }
     assert!(!String::from_utf8_lossy(&out.stderr).contains('\u{1b}'));
 }
+
+#[test]
+fn junit_names_are_the_jsons_as_far_as_xml_can_carry_them() {
+    let dir = project("hostile", "junit-names");
+    let out = memcheck(
+        &dir,
+        &[
+            "commands.memtest.js::",
+            "--junit",
+            "j.xml",
+            "--json",
+            "r.json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(101), "{}", text(&out));
+    let xml = std::fs::read_to_string(dir.join("j.xml")).unwrap();
+    let doc = roxmltree::Document::parse(&xml).unwrap_or_else(|e| panic!("{e}:\n{xml}"));
+    let junit: Vec<&str> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("testcase"))
+        .filter_map(|c| c.attribute("name"))
+        .collect();
+    let report = read_json(&dir.join("r.json"));
+    // XML 1.0 cannot hold a BEL at all: it is written out, never dropped.
+    let json: Vec<String> = report["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap().replace('\u{7}', "\\u{7}"))
+        .collect();
+    assert_eq!(junit, json, "{xml}");
+    assert!(junit.contains(&"two\nlines \\u{7} bell"), "{xml}");
+}
