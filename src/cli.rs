@@ -165,6 +165,12 @@ pub fn main() -> i32 {
             };
         }
     };
+    if cli.command.is_none() && cli.run.libtest.test_threads == Some(0) {
+        eprintln!(
+            "error: --test-threads must be at least 1 (0 would run nothing); leave it out to run one test per core"
+        );
+        return exit::USAGE;
+    }
     let result = match cli.command {
         Some(Command::Diff(d)) => diff_command(&d),
         Some(Command::Review(p)) => pending_command(&p, None),
@@ -281,7 +287,13 @@ fn parse_partition(s: &str) -> Result<Partition, String> {
 /// `review` (`accept` None), `accept` (Some(true)) or `reject` (Some(false)).
 fn pending_command(args: &PendingArgs, accept: Option<bool>) -> anyhow::Result<i32> {
     let config = load_config(args.config.as_ref())?;
-    let mut found = review::find(&config.root)?;
+    let review::Search {
+        mut found,
+        unreadable,
+    } = review::find(&config.root)?;
+    for problem in &unreadable {
+        eprintln!("memcheck: skipped: {problem}");
+    }
     let selection = Selection {
         filter: args.filter.clone(),
         exact: args.exact,
