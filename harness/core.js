@@ -32,10 +32,13 @@ import {
   Uint8ArrayCtor,
   Uint8ArrayPrototypeSubarray,
   NumberIsInteger,
+  ObjectKeys,
   ArrayPrototypeMap,
   ArrayPrototypePop,
   now,
+  restoreTestBuiltins,
   setTimeoutFn,
+  useOriginalBuiltins,
 } from "./primordials.js";
 import { declaredTests, setRunningTest } from "./memcheck.js";
 import { callerSite, siteText } from "./site.js";
@@ -94,6 +97,15 @@ function dropChunk() {}
 // snapshot is taken before anything is written, so that no message of
 // this checkpoint is in it.
 function capture(label) {
+  useOriginalBuiltins();
+  try {
+    captureWithBuiltins(label);
+  } finally {
+    restoreTestBuiltins();
+  }
+}
+
+function captureWithBuiltins(label) {
   const started = now();
   // V8 collects all garbage itself before it takes a heap snapshot; with
   // allocation tracking on, that collection alone sometimes leaves objects
@@ -444,6 +456,34 @@ function list() {
   send({ type: "tests", tests: ArrayPrototypeMap(declaredTests(), describeTest) });
 }
 
+// ---- Work left pending (isolation = "file") ---------------------------------
+// A test that returns while a timer or a handle of its is still active may
+// fail after it ended, in the next test's time. The runner charges such a
+// late error to the test that left work pending (it says so here), and
+// runs the test it surfaced in again on its own.
+
+let many = false;
+let resourcesBefore = null;
+
+/** How many active resources (timers, handles) of each kind there are. */
+function resourceCounts() {
+  const counts = { __proto__: null };
+  const list = host.activeResources?.() ?? [];
+  for (let i = 0; i < list.length; i++) counts[list[i]] = (counts[list[i]] ?? 0) + 1;
+  return counts;
+}
+
+/** Whether the test that just ended left more active resources than it found. */
+function leftPending() {
+  if (resourcesBefore === null) return false;
+  const now = resourceCounts();
+  const kinds = ObjectKeys(now);
+  for (let i = 0; i < kinds.length; i++) {
+    if (now[kinds[i]] > (resourcesBefore[kinds[i]] ?? 0)) return true;
+  }
+  return false;
+}
+
 async function runOne(index, trace, forceWhole) {
   const entry = declaredTests()[index];
   if (entry === undefined) {
@@ -456,11 +496,14 @@ async function runOne(index, trace, forceWhole) {
   try {
     if (trace) await startTracking();
     sampling = wantsAllocated(entry.options);
+    if (many) resourcesBefore = resourceCounts();
     if (!(await runTest(entry, forceWhole))) return;
     if (stray.error !== null) {
-      send({ type: "error", ...stray.error });
+      // In a shared process, a stray error may be an earlier test's: the
+      // runner finds out by running this test again on its own.
+      send({ type: "error", ...stray.error, stray: many });
     } else {
-      send({ type: "passed" });
+      send({ type: "passed", left_pending: many && leftPending() });
     }
   } catch (error) {
     send({ type: "error", ...describeError(error) });
@@ -483,6 +526,9 @@ export async function prepare(engineHost, args) {
     await inspector.post("HeapProfiler.enable", {});
     await host.closeInspectorToTests();
   }
+  // Whatever the first look at the active resources sets up, it does now,
+  // before any checkpoint.
+  if (args.mode === "run-many") host.activeResources?.();
   send({ type: "loading" });
 }
 
@@ -512,6 +558,7 @@ export async function afterLoad(args) {
 // process, each with its own checkpoints. A line on stdout marks where each
 // test's output starts; a failure stays the test's own.
 async function runMany(indices) {
+  many = true;
   for (let i = 0; i < indices.length; i++) {
     host.markOutput();
     stray.error = null;

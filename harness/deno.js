@@ -27,6 +27,8 @@ const stderrWrite = stderr.writeSync;
 const getHeapSnapshot = v8.getHeapSnapshot;
 const gc = globalThis.gc;
 const addEventListener = globalThis.addEventListener;
+const nodeProcess = globalThis.process;
+const getActiveResourcesInfo = nodeProcess?.getActiveResourcesInfo;
 
 function writeAllTo(target, method, bytes) {
   let off = 0;
@@ -79,6 +81,10 @@ const host = {
   markOutput() {
     writeAllTo(stdout, stdoutWrite, utf8(OUTPUT_MARK));
   },
+  // The kinds of the timers and handles that keep the process alive.
+  activeResources() {
+    return getActiveResourcesInfo === undefined ? [] : ReflectApply(getActiveResourcesInfo, nodeProcess, []);
+  },
   onStrayError(handler) {
     addEventListener("unhandledrejection", (event) => {
       event.preventDefault();
@@ -123,12 +129,20 @@ if (typeof gc !== "function") {
 }
 
 await prepare(host, args);
+// When the event loop empties while the harness still awaits the test (a
+// promise nothing will settle), Deno would end quietly with exit code 0:
+// say what Node says in that case, which the runner turns into words.
+let finished = false;
+addEventListener("beforeunload", () => {
+  if (!finished) writeAllTo(stderr, stderrWrite, utf8("Warning: Detected unsettled top-level await (the event loop emptied while the test awaited)\n"));
+});
 // Deno fires `load` once the main module (the test file) has been
 // evaluated, its top-level `await`s included.
 addEventListener("load", async () => {
   try {
     await afterLoad(args);
   } finally {
+    finished = true;
     // Timers or servers a test left running must not keep the runtime
     // alive: everything there is to say has been sent.
     exit(0);

@@ -24,6 +24,7 @@ const utilInspect = util.inspect;
 const getHeapSnapshot = v8.getHeapSnapshot;
 const gc = globalThis.gc;
 const on = proc.on;
+const getActiveResourcesInfo = proc.getActiveResourcesInfo;
 
 // `import { test } from "memcheck"` and `require("memcheck")` both name the
 // harness's module.
@@ -99,6 +100,10 @@ const host = {
   // the output there).
   markOutput() {
     writeAll(1, utf8(OUTPUT_MARK));
+  },
+  // The kinds of the timers and handles that keep the process alive.
+  activeResources() {
+    return ReflectApply(getActiveResourcesInfo, proc, []);
   },
   onStrayError(handler) {
     ReflectApply(on, proc, ["unhandledRejection", (reason) => handler("an unhandled promise rejection", reason)]);

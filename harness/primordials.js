@@ -75,3 +75,65 @@ export const ErrorStack = (error) => {
     return "";
   }
 };
+
+// Builtins the runtimes' own code calls while a snapshot is taken and
+// streamed (their stream and buffer code is JavaScript too). A test that
+// replaced one would break the snapshot; around each checkpoint the
+// originals are put back and the test's versions reinstated after. Only a
+// test that replaced something sees any write: nothing is allocated here.
+const arrayProto = Array.prototype;
+const typedProto = Object.getPrototypeOf(Uint8Array.prototype);
+const GUARDED = [
+  [arrayProto, "push"], [arrayProto, "pop"], [arrayProto, "shift"], [arrayProto, "unshift"],
+  [arrayProto, "splice"], [arrayProto, "slice"], [arrayProto, "concat"], [arrayProto, "indexOf"],
+  [arrayProto, "includes"], [arrayProto, "join"], [arrayProto, "map"], [arrayProto, "forEach"],
+  [arrayProto, "filter"], [arrayProto, Symbol.iterator],
+  [Function.prototype, "call"], [Function.prototype, "apply"], [Function.prototype, "bind"],
+  [Object, "keys"], [Object, "defineProperty"], [Object, "assign"], [Object, "create"],
+  [typedProto, "subarray"], [typedProto, "set"], [typedProto, "slice"],
+  [String.prototype, "slice"], [String.prototype, "indexOf"], [String.prototype, "charCodeAt"],
+  [Promise.prototype, "then"],
+  [Map.prototype, "get"], [Map.prototype, "set"], [Map.prototype, "has"], [Map.prototype, "delete"],
+  [Set.prototype, "add"], [Set.prototype, "has"], [Set.prototype, "delete"],
+  [JSON, "stringify"], [JSON, "parse"],
+];
+const originals = [];
+const replaced = [];
+for (let i = 0; i < GUARDED.length; i++) {
+  originals[i] = GUARDED[i][0][GUARDED[i][1]];
+  replaced[i] = undefined;
+}
+
+/** Put back every guarded builtin a test replaced (see `GUARDED`). */
+export function useOriginalBuiltins() {
+  for (let i = 0; i < GUARDED.length; i++) {
+    const owner = GUARDED[i][0];
+    const key = GUARDED[i][1];
+    let current;
+    try {
+      current = owner[key];
+    } catch {
+      continue;
+    }
+    if (current === originals[i]) continue;
+    replaced[i] = current;
+    try {
+      owner[key] = originals[i];
+    } catch {
+      replaced[i] = undefined;
+    }
+  }
+}
+
+/** Reinstate what the test had put in place of the guarded builtins. */
+export function restoreTestBuiltins() {
+  for (let i = 0; i < GUARDED.length; i++) {
+    if (replaced[i] === undefined) continue;
+    try {
+      GUARDED[i][0][GUARDED[i][1]] = replaced[i];
+    } catch {
+      // A test that froze its replacement in place keeps it.
+    }
+    replaced[i] = undefined;
+  }
+}

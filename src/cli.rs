@@ -4,6 +4,7 @@
 
 use std::io::IsTerminal as _;
 use std::path::PathBuf;
+use std::sync::LazyLock;
 
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use libtest_mimic::{ColorSetting, FormatSetting};
@@ -15,10 +16,22 @@ use cargo_memcheck::config::{Config, ConfigError};
 use cargo_memcheck::partition::Partition;
 use cargo_memcheck::review::{self, Selection};
 use cargo_memcheck::run::{self, Options};
+use cargo_memcheck::runtime::Engine;
 use cargo_memcheck::sourcemap::SourceMaps;
 use cargo_memcheck::{diff, exit, explain, report, runtime, snapshot, text};
 
 const ABOUT: &str = "Memory regression tests for JavaScript, run in a real V8 (Deno or Node.js).";
+
+/// `--version`: the crate's version and the runtimes it pins, since the
+/// figures (and so the baselines) depend on them:
+/// `0.1.0 (Deno 2.9.6, Node.js 24.21.0 pinned)`.
+static VERSION: LazyLock<String> = LazyLock::new(|| {
+    let pins: Vec<String> = Engine::ALL
+        .iter()
+        .map(|e| format!("{} {}", e.title(), e.default_version()))
+        .collect();
+    format!("{} ({} pinned)", env!("CARGO_PKG_VERSION"), pins.join(", "))
+});
 
 #[derive(Parser)]
 #[command(
@@ -165,6 +178,12 @@ pub fn main() -> i32 {
             };
         }
     };
+    if cli.command.is_none() && cli.run.libtest.test_threads == Some(0) {
+        eprintln!(
+            "error: --test-threads must be at least 1 (0 would run nothing); leave it out to run one test per core"
+        );
+        return exit::USAGE;
+    }
     let result = match cli.command {
         Some(Command::Diff(d)) => diff_command(&d),
         Some(Command::Review(p)) => pending_command(&p, None),
@@ -195,7 +214,7 @@ fn command() -> clap::Command {
     Cli::command()
         .about(ABOUT)
         .long_about(None)
-        .version(env!("CARGO_PKG_VERSION"))
+        .version(VERSION.as_str())
         .disable_version_flag(false)
         .help_template("{about}\n\n{usage-heading} {usage}\n\n{all-args}{after-help}")
         .after_help(
@@ -281,7 +300,13 @@ fn parse_partition(s: &str) -> Result<Partition, String> {
 /// `review` (`accept` None), `accept` (Some(true)) or `reject` (Some(false)).
 fn pending_command(args: &PendingArgs, accept: Option<bool>) -> anyhow::Result<i32> {
     let config = load_config(args.config.as_ref())?;
-    let mut found = review::find(&config.root)?;
+    let review::Search {
+        mut found,
+        unreadable,
+    } = review::find(&config.root)?;
+    for problem in &unreadable {
+        eprintln!("memcheck: skipped: {problem}");
+    }
     let selection = Selection {
         filter: args.filter.clone(),
         exact: args.exact,
@@ -432,6 +457,22 @@ mod tests {
             command()
                 .try_get_matches_from(["cargo-memcheck", "--partition", "hash:4/3"])
                 .is_err()
+        );
+    }
+
+    #[test]
+    fn version_names_the_pinned_runtimes() {
+        let e = command()
+            .try_get_matches_from(["cargo-memcheck", "--version"])
+            .err()
+            .unwrap();
+        assert_eq!(e.kind(), clap::error::ErrorKind::DisplayVersion);
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "cargo-memcheck {} (Deno 2.9.6, Node.js 24.21.0 pinned)\n",
+                env!("CARGO_PKG_VERSION")
+            )
         );
     }
 

@@ -76,6 +76,10 @@ struct RawRuntime {
     v8_flags: Vec<String>,
     #[serde(default)]
     node_flags: Vec<String>,
+    #[serde(default)]
+    env: BTreeMap<String, String>,
+    #[serde(default)]
+    pass_env: Vec<String>,
     timeout: Option<Millis>,
     isolation: Option<Isolation>,
 }
@@ -210,6 +214,10 @@ pub struct RuntimeConfig {
     pub v8_flags: Vec<String>,
     /// Node's own command-line options.
     pub node_flags: Vec<String>,
+    /// Variables set for tests (`runtime.env`).
+    pub env: BTreeMap<String, String>,
+    /// The runner's variables passed to tests, by name or `PREFIX*`.
+    pub pass_env: Vec<String>,
     pub timeout: Duration,
     pub isolation: Isolation,
 }
@@ -329,6 +337,24 @@ impl Config {
         for flag in &raw.runtime.allow {
             check_permission(flag).map_err(|m| at(flag, m))?;
         }
+        for name in &raw.runtime.pass_env {
+            if let Some(why) = crate::runtime::environment::invalid_name(name, true) {
+                return Err(at(name, format!("runtime.pass_env: {why}")));
+            }
+        }
+        for (name, value) in &raw.runtime.env {
+            if let Some(why) = crate::runtime::environment::invalid_name(name, false) {
+                return Err(at(name, format!("runtime.env: {why}")));
+            }
+            if value.contains('\0') {
+                return Err(at(
+                    name,
+                    format!(
+                        "runtime.env: the value of `{name}` holds a NUL character, which no environment can carry"
+                    ),
+                ));
+            }
+        }
         for flag in &raw.runtime.v8_flags {
             if !flag.starts_with("--") {
                 return Err(at(flag, format!("V8 flags start with `--`: `{flag}`")));
@@ -337,6 +363,16 @@ impl Config {
         let include = raw
             .include
             .unwrap_or_else(|| vec![DEFAULT_INCLUDE.to_owned()]);
+        for pattern in &include {
+            if let Some(why) = outside_project(pattern) {
+                return Err(at(
+                    pattern,
+                    format!(
+                        "include pattern `{pattern}` {why}: globs match files under the folder of memcheck.toml only; move memcheck.toml to a folder that holds the tests, or write the pattern relative to it"
+                    ),
+                ));
+            }
+        }
         for pattern in include.iter().chain(&raw.exclude) {
             crate::discover::glob_set(std::slice::from_ref(pattern))
                 .map_err(|e| at(pattern, format!("invalid glob `{pattern}`: {}", e.kind())))?;
@@ -363,6 +399,8 @@ impl Config {
                 allow: raw.runtime.allow,
                 v8_flags: raw.runtime.v8_flags,
                 node_flags: raw.runtime.node_flags,
+                env: raw.runtime.env,
+                pass_env: raw.runtime.pass_env,
                 timeout: Duration::from_millis(raw.runtime.timeout.map_or(60_000, |Millis(ms)| ms)),
                 isolation: raw.runtime.isolation.unwrap_or_default(),
             },
@@ -498,6 +536,18 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
         .map_or(before.len(), |i| before.len() - i - 1)
         + 1;
     (line, column)
+}
+
+/// Why an `include` glob reaches outside the project, if it does: an
+/// absolute path, or a `..` component.
+fn outside_project(pattern: &str) -> Option<&'static str> {
+    if pattern.starts_with('/') || pattern.starts_with('\\') || pattern.get(1..3) == Some(":/") {
+        return Some("is an absolute path");
+    }
+    pattern
+        .split(['/', '\\'])
+        .any(|part| part == "..")
+        .then_some("climbs out of the project with `..`")
 }
 
 #[cfg(test)]

@@ -84,16 +84,30 @@ impl Found {
     }
 }
 
+/// The pending files under a project root.
+#[derive(Default)]
+pub struct Search {
+    pub found: Vec<Found>,
+    /// Pending files that cannot be read, in words: named, and left alone,
+    /// so that one bad file never stops the others from being settled.
+    pub unreadable: Vec<String>,
+}
+
 /// Every pending file under the project root.
-pub fn find(root: &Path) -> Result<Vec<Found>, ReviewError> {
+pub fn find(root: &Path) -> Result<Search, ReviewError> {
     let files = discover::baseline_files(root).map_err(|message| ReviewError::Search {
         root: root.display().to_string(),
         message,
     })?;
-    let mut found = Vec::new();
+    let mut search = Search::default();
     for path in files {
-        let Some(pending) = Pending::load(&path)? else {
-            continue;
+        let pending = match Pending::load(&path) {
+            Ok(Some(p)) => p,
+            Ok(None) => continue,
+            Err(e) => {
+                search.unreadable.push(e.to_string());
+                continue;
+            }
         };
         let test_file = path
             .parent()
@@ -107,9 +121,9 @@ pub fn find(root: &Path) -> Result<Vec<Found>, ReviewError> {
             .map(|c| c.as_os_str().to_string_lossy())
             .collect::<Vec<_>>()
             .join("/");
-        found.push(Found { pending, source });
+        search.found.push(Found { pending, source });
     }
-    Ok(found)
+    Ok(search)
 }
 
 /// What a command did, for its closing lines.
@@ -311,7 +325,7 @@ mod tests {
     #[test]
     fn review_asks_for_each_test_and_does_what_it_is_told() {
         let root = project("ask");
-        let mut found = find(&root).unwrap();
+        let mut found = find(&root).unwrap().found;
         assert_eq!(found[0].source, "a.memtest.js");
         let mut input: &[u8] = b"what?\nr\na\n";
         let mut output = Vec::new();
@@ -341,14 +355,14 @@ mod tests {
     #[test]
     fn settle_picks_by_filter() {
         let root = project("filter");
-        let mut found = find(&root).unwrap();
+        let mut found = find(&root).unwrap().found;
         let exact = Selection {
             filter: Some("a.memtest.js::new".into()),
             exact: true,
         };
         let outcome = settle(&mut found, &exact, true).unwrap();
         assert_eq!(outcome.accepted[0].changes, ["\"new\": recorded (1 block)"]);
-        let left = find(&root).unwrap();
+        let left = find(&root).unwrap().found;
         assert_eq!(
             left[0].pending.file.tests.keys().collect::<Vec<_>>(),
             ["old"]

@@ -98,12 +98,19 @@ pub enum BaselineError {
         path: PathBuf,
         error: std::io::Error,
     },
-    #[error(
-        "baseline {path} is corrupt: {message}\nfix it by hand, or re-record it with `cargo memcheck --update` (it is never overwritten by a plain run)"
-    )]
+    #[error("{} {path} is corrupt: {message}\n{}", kind_of(path), fix_for(path))]
     Corrupt { path: PathBuf, message: String },
     #[error("cannot write baseline {path}: {error}")]
     Write {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error(
+        "{path} is a symbolic link: baselines are read and written only as real files in a real `__memcheck__` folder, so that no run writes outside the project; replace the link with the {what} it points to"
+    )]
+    Link { path: PathBuf, what: &'static str },
+    #[error("cannot lock {path} to update its baselines: {error}")]
+    Lock {
         path: PathBuf,
         error: std::io::Error,
     },
@@ -132,6 +139,7 @@ pub fn path_for(test_file: &Path, engine: Engine) -> PathBuf {
 impl BaselineFile {
     /// Load a baseline; `Ok(None)` when there is none yet.
     pub fn load(path: &Path) -> Result<Option<BaselineFile>, BaselineError> {
+        refuse_links(path)?;
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -142,15 +150,47 @@ impl BaselineFile {
                 });
             }
         };
-        toml::from_str(&text).map(Some).map_err(|e| {
-            let line = e.span().map_or(1, |s| {
-                text[..s.start.min(text.len())].matches('\n').count() + 1
-            });
-            BaselineError::Corrupt {
-                path: path.to_path_buf(),
-                message: format!("line {line}: {}", e.message().trim()),
+        let corrupt = |line: usize, message: String| BaselineError::Corrupt {
+            path: path.to_path_buf(),
+            message: format!("line {line}: {message}"),
+        };
+        let file: BaselineFile = toml::from_str(&text).map_err(|e| {
+            let line = e.span().map_or(1, |s| line_of(&text, s.start));
+            corrupt(line, e.message().trim().to_owned())
+        })?;
+        if let Some((line, message)) = file.duplicate_row(&text) {
+            return Err(corrupt(line, message));
+        }
+        Ok(Some(file))
+    }
+
+    /// A block that lists one constructor twice, as (line, message): the
+    /// file was edited by hand or merged badly, and no row may silently win.
+    fn duplicate_row(&self, text: &str) -> Option<(usize, String)> {
+        for (test, blocks) in &self.tests {
+            for (block, b) in blocks {
+                let mut seen = std::collections::BTreeSet::new();
+                let Some(dup) = b.constructors.iter().find(|c| !seen.insert(&c.name)) else {
+                    continue;
+                };
+                let header = format!("[tests.{}.{}]", quote(test), quote(block));
+                let start = text.find(&header).unwrap_or(0);
+                let name = quote(&dup.name);
+                let second = text[start..]
+                    .match_indices(&name)
+                    .nth(1)
+                    .map_or(start, |(i, _)| start + i);
+                return Some((
+                    line_of(text, second),
+                    format!(
+                        "constructor {name} is listed twice in block {} of test {}; keep one row (re-record with `cargo memcheck --update`)",
+                        quote(block),
+                        quote(test)
+                    ),
+                ));
             }
-        })
+        }
+        None
     }
 
     pub fn recorded_with(&self) -> String {
@@ -209,19 +249,92 @@ impl BaselineFile {
     }
 }
 
-/// Replace `path` with `text` atomically (creating its folder).
+/// Replace `path` with `text` atomically (creating its folder): the text
+/// goes to a new file of a random name, created exclusively in the same
+/// folder, which is then renamed over `path`. Nothing is written through a
+/// link: a planted `x.toml.tmp` link is never opened, and the rename
+/// replaces a link at `path` rather than following it.
 fn write_atomically(path: &Path, text: &str) -> Result<(), BaselineError> {
+    use std::io::Write as _;
     let fail = |error| BaselineError::Write {
         path: path.to_path_buf(),
         error,
     };
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(fail)?;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(fail)?;
+    refuse_links(path)?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".memcheck-")
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(fail)?;
+    tmp.write_all(text.as_bytes()).map_err(fail)?;
+    tmp.as_file().sync_all().map_err(fail)?;
+    tmp.persist(path).map_err(|e| fail(e.error))?;
+    Ok(())
+}
+
+/// Baselines live in a real `__memcheck__` folder and are real files: a
+/// link in either place could send reads and writes outside the project.
+fn refuse_links(path: &Path) -> Result<(), BaselineError> {
+    let is_link = |p: &Path| std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink());
+    if let Some(dir) = path.parent().filter(|d| is_link(d)) {
+        return Err(BaselineError::Link {
+            path: dir.to_path_buf(),
+            what: "folder",
+        });
     }
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    std::fs::write(&tmp, text).map_err(fail)?;
-    std::fs::rename(&tmp, path).map_err(fail)
+    if is_link(path) {
+        return Err(BaselineError::Link {
+            path: path.to_path_buf(),
+            what: "file",
+        });
+    }
+    Ok(())
+}
+
+/// Whether a file could be written at `path` (no link in the way, and a
+/// writable folder for it), so that a message never promises a file that
+/// cannot be written; why not, in words.
+pub fn writable(path: &Path) -> Result<(), String> {
+    refuse_links(path).map_err(|e| e.to_string())?;
+    let folder = path
+        .ancestors()
+        .skip(1)
+        .find(|d| d.as_os_str().is_empty() || d.is_dir())
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let Ok(c_path) = std::ffi::CString::new(folder.as_os_str().as_encoded_bytes()) else {
+        return Err(format!("{} cannot be written", folder.display()));
+    };
+    // SAFETY: `c_path` is a valid NUL-terminated string for the call.
+    if unsafe { libc::access(c_path.as_ptr(), libc::W_OK) } != 0 {
+        return Err(format!(
+            "{} is not writable ({})",
+            folder.display(),
+            std::io::Error::last_os_error()
+        ));
+    }
+    Ok(())
+}
+
+/// Hold an advisory lock on the folder that holds `baseline`'s
+/// `__memcheck__` while a read-merge-write of its files runs, so that two
+/// runs on one project (two `--update`s, a run and an `accept`) take turns
+/// and neither loses the other's entries. The lock goes with the guard.
+pub fn lock(baseline: &Path) -> Result<std::fs::File, BaselineError> {
+    let dir = baseline
+        .parent()
+        .and_then(Path::parent)
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let fail = |error| BaselineError::Lock {
+        path: dir.to_path_buf(),
+        error,
+    };
+    let folder = std::fs::File::open(dir).map_err(fail)?;
+    folder.lock().map_err(fail)?;
+    Ok(folder)
 }
 
 /// Remove `path`; one already gone is fine.
@@ -244,6 +357,32 @@ pub fn guarded<T>(write: impl FnOnce() -> Result<T, BaselineError>) -> Result<T,
         return Err(BaselineError::Interrupted);
     }
     write()
+}
+
+/// "baseline" or "pending baseline", by the file's name.
+fn kind_of(path: &Path) -> &'static str {
+    if pending::baseline_of(path).is_some() {
+        "pending baseline"
+    } else {
+        "baseline"
+    }
+}
+
+/// How to repair a corrupt file, true to what memcheck will do with it.
+fn fix_for(path: &Path) -> String {
+    if pending::baseline_of(path).is_some() {
+        format!(
+            "it holds only a run's proposals: delete it (rm {}), or let the next run of its tests rewrite it",
+            crate::text::shell_quote(&path.display().to_string())
+        )
+    } else {
+        "fix it by hand, or re-record it with `cargo memcheck --update` (it is never overwritten by a plain run)".to_owned()
+    }
+}
+
+/// The 1-based line of byte `at` in `text`.
+fn line_of(text: &str, at: usize) -> usize {
+    text[..at.min(text.len())].matches('\n').count() + 1
 }
 
 /// How a runtime is named in a baseline header.

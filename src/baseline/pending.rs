@@ -142,6 +142,8 @@ impl Pending {
     /// Move `tests`' entries into the baseline and out of the pending
     /// file; what changed in the baseline.
     pub fn accept(&mut self, tests: &[String]) -> Result<FileChanges, AcceptError> {
+        let _lock = super::lock(&self.baseline)?;
+        self.reload()?;
         let old = match BaselineFile::load(&self.baseline)? {
             Some(b) if b.runtime != self.file.runtime || b.v8 != self.file.v8 => {
                 return Err(AcceptError::OtherRuntime {
@@ -163,7 +165,7 @@ impl Pending {
             }
         }
         guarded(|| merged.save(&self.baseline, &self.source_name))?;
-        self.drop_tests(tests)?;
+        self.drop_locked(tests)?;
         Ok(FileChanges {
             path: display_path(&self.baseline),
             changes: file_changes(&old, &merged),
@@ -172,6 +174,21 @@ impl Pending {
 
     /// Drop `tests`' entries from the pending file (removing it once empty).
     pub fn drop_tests(&mut self, tests: &[String]) -> Result<(), BaselineError> {
+        let _lock = super::lock(&self.baseline)?;
+        self.reload()?;
+        self.drop_locked(tests)
+    }
+
+    /// Read the pending file again (another run may have changed it since
+    /// it was found); the caller holds the lock.
+    fn reload(&mut self) -> Result<(), BaselineError> {
+        self.file.tests = BaselineFile::load(&self.path)?
+            .map(|f| f.tests)
+            .unwrap_or_default();
+        Ok(())
+    }
+
+    fn drop_locked(&mut self, tests: &[String]) -> Result<(), BaselineError> {
         self.file.tests.retain(|t, _| !tests.contains(t));
         if self.file.tests.is_empty() {
             guarded(|| remove(&self.path))

@@ -79,6 +79,7 @@ pub fn delete(stale: &[Stale]) -> Result<(), BaselineError> {
         }
     }
     for (path, tests) in per_file {
+        let _lock = super::lock(path)?;
         let whole = stale.iter().any(|s| s.path == path && s.test.is_none());
         let Ok(Some(mut file)) = BaselineFile::load(path) else {
             guarded(|| remove(path))?;

@@ -128,6 +128,12 @@ pub struct TestRun {
     pub needs_whole: bool,
     /// Where the time went.
     pub timings: Timings,
+    /// In a shared process: the test returned with timers or handles of
+    /// its own still active (a late error may be its doing).
+    pub left_pending: bool,
+    /// In a shared process: its fault surfaced outside its own promise
+    /// chain, and may be an earlier test's.
+    pub stray: bool,
 }
 
 /// What listing a file gave: the runtime that did it, and its tests or why
@@ -559,9 +565,15 @@ impl Receiving {
                 let block = finish_block(name, None, vec![before, after], &self.maps);
                 self.push_block(block)?;
             }
-            Message::Error { message, stack } => {
+            Message::Error {
+                message,
+                stack,
+                stray,
+            } => {
+                self.run.stray = stray;
                 self.run.fault = Some(Fault::Threw { message, stack })
             }
+            Message::Passed { left_pending } => self.run.left_pending = left_pending,
             Message::LoadError { message, stack } => {
                 self.run.fault = Some(Fault::Load { message, stack })
             }

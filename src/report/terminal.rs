@@ -94,8 +94,10 @@ pub fn after_run(report: &RunReport, unreferenced: Unreferenced) -> String {
         let tests: usize = pending.iter().map(|p| p.tests.len()).sum();
         let _ = writeln!(
             out,
-            "memcheck: {tests} pending baseline{} (this run's figures where they differ from the committed baselines, which are unchanged):",
-            if tests == 1 { "" } else { "s" }
+            "memcheck: pending baselines for {tests} test{} in {} file{} (this run's figures where they differ from the committed baselines, which are unchanged):",
+            if tests == 1 { "" } else { "s" },
+            pending.len(),
+            if pending.len() == 1 { "" } else { "s" }
         );
         for file in pending {
             let n = file.tests.len();

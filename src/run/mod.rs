@@ -22,7 +22,7 @@ use crate::config::Config;
 use crate::discover::discover;
 use crate::partition::Partition;
 use crate::report::{self, RunReport, Status, TestReport};
-use crate::runtime::{Engine, Launch, LaunchSpec, cache_dir, provision};
+use crate::runtime::{Engine, Environment, Launch, LaunchSpec, cache_dir, provision};
 use crate::{exit, interrupt, text};
 
 use files::FileState;
@@ -166,6 +166,7 @@ fn prepare_engine(
         allow: config.runtime.allow.clone(),
         v8_flags: config.runtime.v8_flags.clone(),
         node_flags: config.runtime.node_flags.clone(),
+        env: Environment::from_runner(&config.runtime.pass_env, &config.runtime.env),
     })?;
     if !launch.host.closes_links() {
         for e in &launch.sandbox.escapes {
@@ -242,10 +243,23 @@ fn report_run(
         shown(report::terminal::after_run(model, opts.unreferenced))
     );
     if let Some(dir) = &opts.snapshots {
-        eprintln!(
-            "memcheck: heap snapshots kept in {} (open them in Chrome DevTools, Memory tab)",
-            dir.display()
-        );
+        let kept = model
+            .tests
+            .iter()
+            .flat_map(|t| &t.blocks)
+            .filter(|b| b.snapshots.is_some())
+            .count();
+        if kept > 0 {
+            eprintln!(
+                "memcheck: heap snapshots kept in {} (open them in Chrome DevTools, Memory tab)",
+                text::display_path(dir)
+            );
+        } else {
+            eprintln!(
+                "memcheck: no heap snapshot was kept in {} (the failures above say why)",
+                text::display_path(dir)
+            );
+        }
     }
     if let Some(path) = &opts.json {
         report::json::write(model, path)?;

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::baseline::stale::{self, Stale, Unreferenced};
-use crate::baseline::{self, Recording, TestBaseline, pending, update};
+use crate::baseline::{self, BaselineFile, Recording, Target, TestBaseline, pending, update};
 use crate::config::Config;
 use crate::discover;
 use crate::report::{RunReport, UnreferencedEntry};
@@ -62,7 +62,14 @@ fn settle_file(
     runtime: &RuntimeInfo,
     report: &mut RunReport,
 ) -> Result<(), String> {
-    let target = state.target();
+    // Another run on this project may have written the file since it was
+    // loaded: merge into what is there now, one run at a time.
+    let _lock = baseline::lock(&state.baseline_path).map_err(|e| e.to_string())?;
+    let loaded = BaselineFile::load(&state.baseline_path).map_err(|e| e.to_string());
+    let target = Target {
+        loaded: &loaded,
+        ..state.target()
+    };
     let writes: BTreeMap<String, TestBaseline> = recs
         .iter()
         .filter_map(|(t, r)| match r {

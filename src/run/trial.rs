@@ -270,12 +270,73 @@ fn run_batch(ctx: &Context, state: &FileState) -> BTreeMap<usize, TestRun> {
         });
     }
     let label = format!("{} ({} tests, one process)", state.key(), picked.len());
-    let runs = measure::run_file(&state.launch, &label, &picked).unwrap_or_default();
+    let mut runs = measure::run_file(&state.launch, &label, &picked).unwrap_or_default();
+    charge_late_errors(ctx, state, &picked, &mut runs);
     picked
         .iter()
         .zip(runs)
         .filter_map(|(b, r)| Some((b.test.index, r?)))
         .collect()
+}
+
+/// In a shared process, an error that surfaced outside a test's own
+/// promise chain (a late rejection, a timer that threw) may be an earlier
+/// test's. The test it surfaced in runs again on its own: if it passes
+/// there, the error is charged to the nearest earlier test that returned
+/// with work still pending, and the test keeps its own run; if it fails
+/// there too, the error was its own.
+fn charge_late_errors(
+    ctx: &Context,
+    state: &FileState,
+    picked: &[measure::Batched],
+    runs: &mut [Option<TestRun>],
+) {
+    let Ok(tests) = &state.tests else { return };
+    for i in 0..runs.len().min(picked.len()) {
+        let Some(Fault::Threw { message, stack }) = runs[i]
+            .as_ref()
+            .filter(|r| r.stray)
+            .and_then(|r| r.fault.clone())
+        else {
+            continue;
+        };
+        let b = &picked[i];
+        let test = &tests[b.test.index];
+        let Ok(alone) = measure_test(
+            ctx,
+            &state.launch,
+            b.test,
+            test,
+            (b.timeout, b.keep.clone()),
+        ) else {
+            runs[i] = None;
+            continue;
+        };
+        if alone.fault.is_none() {
+            let late = format!(
+                "{message}, after this test had ended (it surfaced while {} ran in the same process, which passes on its own): the test returned with a timer or handle still active; clear it, or await what it does, before the test returns",
+                text::quote_name(b.test.name)
+            );
+            let culprit = (0..i).rev().find(|&j| {
+                runs[j]
+                    .as_ref()
+                    .is_some_and(|r| r.left_pending && r.fault.is_none())
+            });
+            match culprit.and_then(|j| runs[j].as_mut()) {
+                Some(earlier) => {
+                    earlier.fault = Some(Fault::Threw {
+                        message: late,
+                        stack: stack.clone(),
+                    })
+                }
+                None => ctx.shared.lock().unwrap().notes.push(format!(
+                    "memcheck: warning: {message} surfaced while {} ran in a shared process (isolation = \"file\"); it passes on its own and no earlier test left a timer or handle active, so no test was charged",
+                    state.full_name(b.test.name)
+                )),
+            }
+        }
+        runs[i] = Some(alone);
+    }
 }
 
 /// Where a test's snapshots go with `--snapshots`.
@@ -517,9 +578,13 @@ impl<'a> Judged<'a> {
 
     /// Where the pending baseline goes, and the commands that settle it.
     fn pending_lines(&self) -> String {
+        let path = baseline::pending::path_for(&self.state.baseline_path);
+        if let Err(why) = baseline::writable(&path) {
+            return format!("no pending baseline: {why}\n");
+        }
         format!(
             "pending baseline: {} (the committed baseline is unchanged)\n  review it: cargo memcheck review\n  accept it: {}\n",
-            text::display_path(&baseline::pending::path_for(&self.state.baseline_path)),
+            text::display_path(&path),
             report::accept_command(&self.full)
         )
     }
@@ -626,7 +691,9 @@ fn duplicate_name(file: &str, test: &ListedTest, first: Option<u32>) -> String {
 /// A fault as a failure message, led by what to do about it when it comes
 /// from the sandbox (what to grant) or the project (what to install).
 fn explain_fault(fault: &Fault, state: &FileState, launch: &Launch) -> String {
-    let message = report::fault(fault, &state.file.relative);
+    let message = launch
+        .host
+        .reword(&report::fault(fault, &state.file.relative));
     // A runtime that loses a line break or tab of the file's name on the
     // way to the module's URL reports the file missing: say why.
     if let Fault::Load { message: why, .. } = fault

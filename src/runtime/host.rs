@@ -25,6 +25,13 @@ pub trait Host: Send + Sync + std::fmt::Debug {
     /// limits), explained with the fix; `None` for any other message.
     fn explain(&self, message: &str, sandbox: &Sandbox) -> Option<String>;
 
+    /// A runtime's message with the advice that does not apply under
+    /// memcheck (a command-line flag it does not take) put in memcheck's
+    /// terms; the message itself when there is none.
+    fn reword(&self, message: &str) -> String {
+        message.to_owned()
+    }
+
     /// The runtime's own report, in a test's output, of a test file that
     /// did not load (before any of it ran), as an error message.
     fn load_error(&self, output: &str) -> Option<String>;

@@ -5,6 +5,7 @@
 mod channel;
 pub mod deno;
 mod engine;
+pub mod environment;
 mod harness;
 mod host;
 mod node;
@@ -20,6 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 pub use channel::{ChannelDir, Frame, FrameError, FrameReader, Limits};
 pub use engine::Engine;
+pub use environment::Environment;
 pub use harness::{Harness, file_url};
 pub use host::Host;
 pub use output::Captured;
@@ -129,6 +131,8 @@ pub struct Launch {
     /// Open the inspector for the harness (sampling allocated bytes).
     pub inspector: bool,
     pub sandbox: Arc<Sandbox>,
+    /// The variables a test process sees (never the runner's own).
+    pub env: Arc<Environment>,
     /// This run's private folder: channels and import maps.
     pub run_dir: Arc<ChannelDir>,
 }
@@ -144,6 +148,7 @@ pub struct LaunchSpec<'a> {
     pub v8_flags: Vec<String>,
     /// Node's own command-line options (`runtime.node_flags`).
     pub node_flags: Vec<String>,
+    pub env: Environment,
 }
 
 impl Launch {
@@ -170,6 +175,7 @@ impl Launch {
             trace: false,
             inspector: false,
             sandbox: Arc::new(sandbox),
+            env: Arc::new(spec.env),
             run_dir: Arc::new(run_dir),
         })
     }

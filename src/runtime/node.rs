@@ -63,11 +63,8 @@ impl Host for NodeHost {
             .arg(channel)
             .arg(file_url(&job.file))
             .args(job.harness_args(launch, !user_inspector));
-        cmd.current_dir(&package.dir)
-            .env("NO_COLOR", "1")
-            .env_remove("FORCE_COLOR")
-            .env_remove("NODE_OPTIONS")
-            .env_remove("RUST_BACKTRACE");
+        launch.env.apply(&mut cmd);
+        cmd.current_dir(&package.dir).env("NO_COLOR", "1");
         Ok(cmd)
     }
 

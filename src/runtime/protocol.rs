@@ -75,13 +75,23 @@ pub enum Message {
     WholeAfter {
         name: String,
     },
-    Passed,
+    Passed {
+        /// In a shared process (`isolation = "file"`): the test returned
+        /// with more timers or handles active than it found.
+        #[serde(default)]
+        left_pending: bool,
+    },
     /// The test measured no block and was not measured whole: run it again
     /// as a whole-body block.
     NeedsWhole,
     Error {
         message: String,
         stack: String,
+        /// In a shared process: the error surfaced outside the test's own
+        /// promise chain (an unhandled rejection, a timer that threw), so it
+        /// may be an earlier test's.
+        #[serde(default)]
+        stray: bool,
     },
     Fatal {
         message: String,
@@ -289,7 +299,7 @@ impl Conversation {
                 }
                 self.whole = true;
             }
-            Message::Passed => {
+            Message::Passed { .. } => {
                 if let Some((open, ..)) = &self.block {
                     return Err(format!(
                         "the test reported success while block {open:?} was still open"
@@ -413,7 +423,7 @@ fn describe(m: &Message) -> String {
         Message::WholeBefore => "whole_before",
         Message::Allocated { .. } => "allocated",
         Message::WholeAfter { .. } => "whole_after",
-        Message::Passed => "passed",
+        Message::Passed { .. } => "passed",
         Message::NeedsWhole => "needs_whole",
         Message::Error { .. } => "error",
         Message::Fatal { .. } => "fatal",

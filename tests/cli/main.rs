@@ -3,10 +3,12 @@
 
 mod ci;
 mod engines;
+mod environment;
 mod html;
 mod isolation;
 mod lifecycle;
 mod projects;
+mod reliability;
 mod robustness;
 mod steps;
 mod suite;

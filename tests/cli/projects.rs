@@ -27,7 +27,7 @@ fn install(dir: &Path, program: &Path, args: &[&str]) {
     );
 }
 
-fn npm_ci(dir: &Path) {
+pub(crate) fn npm_ci(dir: &Path) {
     install(
         dir,
         Path::new("npm"),

@@ -71,6 +71,10 @@ impl Host for DenoHost {
         runtime_error(output)
     }
 
+    fn reword(&self, message: &str) -> String {
+        reword_flags(message)
+    }
+
     fn source_maps(&self) -> Arc<SourceMaps> {
         self.source_maps.clone()
     }
@@ -132,6 +136,15 @@ fn command(
     if inspector && !user_sys {
         cmd.arg("--allow-sys");
     }
+    // The environment holds nothing secret (see `environment`): reading it
+    // is every test's right, as on Node.
+    if !launch
+        .allow
+        .iter()
+        .any(|a| a == "env" || a.starts_with("env="))
+    {
+        cmd.arg("--allow-env");
+    }
     cmd.args(launch.allow.iter().map(|a| format!("--allow-{a}")))
         .arg(format!("--v8-flags={}", flags.join(",")))
         .arg("--preload")
@@ -142,6 +155,7 @@ fn command(
     if package.may_require(&job.file) {
         cmd.arg("--commonjs");
     }
+    launch.env.apply(&mut cmd);
     cmd.current_dir(cwd)
         .env("DENO_DIR", &host.deno_dir)
         .env("NO_COLOR", "1")
@@ -150,10 +164,7 @@ fn command(
         .env("HTTPS_PROXY", NOWHERE)
         .env("HTTP_PROXY", NOWHERE)
         .env("https_proxy", NOWHERE)
-        .env("http_proxy", NOWHERE)
-        .env_remove("NO_PROXY")
-        .env_remove("no_proxy")
-        .env_remove("RUST_BACKTRACE");
+        .env("http_proxy", NOWHERE);
     Ok(cmd)
 }
 
@@ -248,7 +259,63 @@ pub fn explain_denial(message: &str, sandbox: &Sandbox) -> Option<String> {
             return Some(link_denial(&format!("reading {path}"), e));
         }
     }
-    network_denial(message)
+    network_denial(message).or_else(|| denial(message))
+}
+
+/// Deno's denials say `run again with the --allow-net flag`, a flag
+/// memcheck does not take: name the `memcheck.toml` key that grants it.
+fn reword_flags(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(at) = rest.find("run again with the --allow-") {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + "run again with the --allow-".len()..];
+        let kind: String = after.chars().take_while(char::is_ascii_lowercase).collect();
+        let Some(tail) = after[kind.len()..].strip_prefix(" flag") else {
+            out.push_str("run again with the --allow-");
+            rest = after;
+            continue;
+        };
+        out.push_str(&format!(
+            "grant it in memcheck.toml: [runtime] allow = [\"{kind}\"] (or \"{kind}=…\" for less)"
+        ));
+        rest = tail;
+    }
+    out.push_str(rest);
+    out
+}
+
+/// A denial of `kind` access to `resource`, explained with the grant.
+fn denial(message: &str) -> Option<String> {
+    let from = message.find("Requires ")? + "Requires ".len();
+    let kind: String = message[from..]
+        .chars()
+        .take_while(char::is_ascii_lowercase)
+        .collect();
+    let what = match kind.as_str() {
+        "read" => "reading outside the project",
+        "write" => "writing files",
+        "net" => "the network",
+        "env" => "this environment variable",
+        "sys" => "system information",
+        "run" => "starting a child process",
+        "ffi" => "loading a native library",
+        "import" => "importing from the network",
+        _ => return None,
+    };
+    let resource = between(&message[from..], "access to \"", "\"");
+    let grant = match resource {
+        Some(r) if kind != "env" => format!("\"{kind}={r}\""),
+        _ => format!("\"{kind}\""),
+    };
+    let hint = if kind == "env" {
+        ": memcheck gives tests a clean environment; pass a variable of yours with [runtime] pass_env = [\"NAME\"], or set one with [runtime] env = { NAME = \"value\" }"
+    } else {
+        ""
+    };
+    Some(format!(
+        "{what} is not granted to tests{hint}; grant it in memcheck.toml: [runtime] allow = [{grant}]"
+    ))
 }
 
 fn link_denial(what: &str, e: &super::sandbox::Escape) -> String {
@@ -324,6 +391,30 @@ mod tests {
         assert_eq!(imports["file:///shared/"], "file:///shared/");
         assert_eq!(imports["file:///cache/h/"], "file:///cache/h/");
         assert_eq!(imports["file:///p/link/"], "memcheck-symlink:///p/link/");
+    }
+
+    #[test]
+    fn denials_name_the_key_not_a_flag() {
+        let m = "NotCapable: Requires net access to \"example.com:443\", run again with the --allow-net flag";
+        assert_eq!(
+            reword_flags(m),
+            "NotCapable: Requires net access to \"example.com:443\", grant it in memcheck.toml: [runtime] allow = [\"net\"] (or \"net=…\" for less)"
+        );
+        assert_eq!(
+            denial(m).unwrap(),
+            "the network is not granted to tests; grant it in memcheck.toml: [runtime] allow = [\"net=example.com:443\"]"
+        );
+        let env = denial(
+            "NotCapable: Requires env access to \"SECRET\", run again with the --allow-env flag",
+        )
+        .unwrap();
+        assert!(env.contains("pass_env = [\"NAME\"]"), "{env}");
+        assert!(
+            !reword_flags("Requires run access to \"ls\", run again with the --allow-run flag")
+                .contains("--allow")
+        );
+        assert_eq!(reword_flags("nothing to do"), "nothing to do");
+        assert_eq!(denial("TypeError: boom"), None);
     }
 
     #[test]
