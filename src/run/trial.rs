@@ -330,7 +330,8 @@ fn charge_late_errors(
                     })
                 }
                 None => ctx.shared.lock().unwrap().notes.push(format!(
-                    "memcheck: warning: {message} surfaced while {} ran in a shared process (isolation = \"file\"); it passes on its own and no earlier test left a timer or handle active, so no test was charged",
+                    "memcheck: warning: {} surfaced while {} ran in a shared process (isolation = \"file\"); it passes on its own and no earlier test left a timer or handle active, so no test was charged",
+                    text::escape_controls(&message),
                     state.full_name(b.test.name)
                 )),
             }
