@@ -127,7 +127,11 @@ pub fn allocation_sites(
             }
             let stack: Vec<StackFrame> = frames
                 .into_iter()
-                .filter(|f| !f.script.is_empty() && !f.script.contains("/harness-"))
+                .filter(|f| {
+                    !f.script.is_empty()
+                        && !f.script.contains("/harness-")
+                        && !f.script.contains("/__memcheck__/harness/")
+                })
                 .take(FRAMES_PER_SITE)
                 .map(|f| {
                     // TypeScript and JSX: the line the user wrote.

@@ -411,7 +411,9 @@ pub fn relative_url(url: &str) -> String {
 /// Strip `file://`, the job's query (see [`crate::runtime::deno::JOB_QUERY`])
 /// and the current directory from paths in messages.
 fn relative_urls(text: &str) -> String {
-    let mut t = without_job_query(&text.replace("file://", ""));
+    // A page's files are served from the project root at one origin.
+    let t = text.replace("http://memcheck.localhost/", "");
+    let mut t = without_job_query(&t.replace("file://", ""));
     if let Ok(cwd) = std::env::current_dir() {
         let prefix = format!("{}/", cwd.display());
         t = t.replace(&prefix, "");
