@@ -102,6 +102,13 @@ pub fn retainer_paths(
         .collect()
 }
 
+/// Whether a class is one of a page's DOM node classes (`<div>`,
+/// `Detached <li>`, `Text`), which V8 records no allocation stack for.
+fn is_dom_class(name: &str) -> bool {
+    let name = name.strip_prefix("Detached ").unwrap_or(name);
+    name.starts_with('<') || matches!(name, "Text" | "Comment" | "CDATASection")
+}
+
 /// The stacks that allocated the new objects of the top classes.
 pub fn allocation_sites(
     after: &Snapshot,
@@ -114,6 +121,10 @@ pub fn allocation_sites(
     }
     let mut out = Vec::new();
     for row in top_grown(comparison) {
+        // A page's DOM nodes are the browser's, made without a JS stack.
+        if is_dom_class(&row.name) {
+            continue;
+        }
         let Some(nodes) = new.get(&row.name) else {
             continue;
         };

@@ -52,10 +52,10 @@ fn find_in(
 
 fn explicit(binary: PathBuf, origin: &str) -> Result<Provisioned, RuntimeError> {
     if !binary.is_file() {
-        return Err(RuntimeError::Missing {
-            binary,
-            origin: origin.to_owned(),
-        });
+        return Err(RuntimeError::Browser(format!(
+            "the browser {} (from {origin}) does not exist; fix the path, or unset it to look for chromium, chromium-browser, google-chrome or chrome on PATH",
+            binary.display()
+        )));
     }
     Ok(Provisioned {
         binary,

@@ -222,12 +222,14 @@ impl PageSession {
                 self.print(&format!("{text}\n"));
             }
             "Inspector.targetCrashed" => {
-                self.crashed = Some("the page crashed".into());
+                self.crashed =
+                    Some("the page crashed (it ran out of memory, or its renderer died)".into());
                 self.ended = true;
             }
             "Target.detachedFromTarget" => {
-                self.crashed
-                    .get_or_insert_with(|| "the page was closed".into());
+                self.crashed.get_or_insert_with(|| {
+                    "the page was closed (window.close(), or the browser closed it)".into()
+                });
                 self.ended = true;
             }
             CLOSED => self.browser_closed(),
@@ -237,7 +239,7 @@ impl PageSession {
 
     fn browser_closed(&mut self) {
         self.crashed
-            .get_or_insert_with(|| "the browser ended".into());
+            .get_or_insert_with(|| "the browser ended; the next test starts a new one".into());
         self.ended = true;
     }
 

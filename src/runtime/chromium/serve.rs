@@ -42,9 +42,9 @@ pub enum Answer {
 /// `harness`, and the page text `page` (for `run.html`).
 pub fn answer(url: &str, root: &Path, harness: &Path, page: &str) -> Answer {
     let Some(rest) = url.strip_prefix(ORIGIN).filter(|r| r.starts_with('/')) else {
-        return Answer::Refuse(format!(
-            "{url}: tests have no network; serve what the test needs from the project"
-        ));
+        return Answer::Refuse(
+            "tests have no network; serve what the test needs from the project".into(),
+        );
     };
     let path = rest.split(['?', '#']).next().unwrap_or("/");
     let path = percent_decode(path);
