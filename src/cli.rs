@@ -28,6 +28,7 @@ const ABOUT: &str = "Memory regression tests for JavaScript, run in a real V8 (D
 static VERSION: LazyLock<String> = LazyLock::new(|| {
     let pins: Vec<String> = Engine::ALL
         .iter()
+        .filter(|e| e.is_pinned())
         .map(|e| format!("{} {}", e.title(), e.default_version()))
         .collect();
     format!("{} ({} pinned)", env!("CARGO_PKG_VERSION"), pins.join(", "))

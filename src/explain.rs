@@ -96,10 +96,17 @@ pub fn retainer_paths(
                 .min()?;
             Some(RetainerPath {
                 constructor: row.name.clone(),
-                path: relative_url(&path),
+                path: relative_urls(&path),
             })
         })
         .collect()
+}
+
+/// Whether a class is one of a page's DOM node classes (`<div>`,
+/// `Detached <li>`, `Text`), which V8 records no allocation stack for.
+fn is_dom_class(name: &str) -> bool {
+    let name = name.strip_prefix("Detached ").unwrap_or(name);
+    name.starts_with('<') || matches!(name, "Text" | "Comment" | "CDATASection")
 }
 
 /// The stacks that allocated the new objects of the top classes.
@@ -114,6 +121,10 @@ pub fn allocation_sites(
     }
     let mut out = Vec::new();
     for row in top_grown(comparison) {
+        // A page's DOM nodes are the browser's, made without a JS stack.
+        if is_dom_class(&row.name) {
+            continue;
+        }
         let Some(nodes) = new.get(&row.name) else {
             continue;
         };
@@ -127,7 +138,11 @@ pub fn allocation_sites(
             }
             let stack: Vec<StackFrame> = frames
                 .into_iter()
-                .filter(|f| !f.script.is_empty() && !f.script.contains("/harness-"))
+                .filter(|f| {
+                    !f.script.is_empty()
+                        && !f.script.contains("/harness-")
+                        && !f.script.contains("/__memcheck__/harness/")
+                })
                 .take(FRAMES_PER_SITE)
                 .map(|f| {
                     // TypeScript and JSX: the line the user wrote.
@@ -140,7 +155,7 @@ pub fn allocation_sites(
                         } else {
                             f.function
                         },
-                        file: relative_url(&f.script),
+                        file: relative_urls(&f.script),
                         line,
                         column,
                     }
@@ -192,7 +207,12 @@ fn top_grown(comparison: &Comparison) -> Vec<&ConstructorDelta> {
     grown
 }
 
-/// A script URL (or a path naming some) as users read it.
-fn relative_url(url: &str) -> String {
-    crate::text::relative_urls(url, crate::runtime::deno::JOB_QUERY)
+/// Script URLs in `text` (a URL, a retainer path, a message) as users read
+/// them: without the origin a page's files are served from (the project
+/// root), `file://`, or the query that makes each Deno job's main module URL
+/// unique (see [`crate::runtime::deno::JOB_QUERY`]), and relative to the
+/// current directory.
+pub fn relative_urls(text: &str) -> String {
+    let text = text.replace("http://memcheck.localhost/", "");
+    crate::text::relative_urls(&text, crate::runtime::deno::JOB_QUERY)
 }

@@ -243,6 +243,20 @@ fn crashed(file: &str, exit: &Exit, output: &str, during: &Unfinished) -> String
              under [runtime] in memcheck.toml",
         );
     }
+    if let Exit::Crashed(why) = exit {
+        let at = match during {
+            Unfinished::Block(name) => format!(" during block {}", quote_name(name)),
+            Unfinished::Checkpoint(name) => {
+                format!(" while checkpoint {} was taken", quote_name(name))
+            }
+            Unfinished::Loading => format!(" while {file} loaded"),
+            _ => String::new(),
+        };
+        return format!(
+            "{why}{at}; only this test fails, the next one gets a new page{hint}\n{}",
+            tail.join("\n")
+        );
+    }
     let head = match during {
         Unfinished::Loading if stalled => {
             // The runtime's own message points into the harness: leave it out.
@@ -329,10 +343,9 @@ fn runtime_frame(frame: &str) -> bool {
         .any(|m| frame.contains(m))
 }
 
-/// Strip `file://`, the job's query (see [`crate::runtime::deno::JOB_QUERY`])
-/// and the current directory from paths in messages.
+/// Paths in messages as users read them (see [`crate::explain::relative_urls`]).
 fn relative_urls(text: &str) -> String {
-    crate::text::relative_urls(text, crate::runtime::deno::JOB_QUERY)
+    crate::explain::relative_urls(text)
 }
 
 #[cfg(test)]

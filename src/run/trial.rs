@@ -433,6 +433,18 @@ impl<'a> Judged<'a> {
         if !record_now {
             comparable(state, run)?;
         }
+        if let (Ok(Some(b)), Some(runtime)) = (&state.baseline, &run.runtime)
+            && let Some(drift) = b.browser_drift(runtime)
+        {
+            let note = format!(
+                "memcheck: warning: {}: {drift}",
+                text::display_path(&state.baseline_path)
+            );
+            let mut shared = ctx.shared.lock().unwrap();
+            if !shared.notes.contains(&note) {
+                shared.notes.push(note);
+            }
+        }
         let settings = ctx.config.test(&state.file.relative, &test.name);
         let tolerance = settings.tolerance.unwrap_or(ctx.config.tolerance);
         let judge_all = |recordable: bool| -> Vec<Verdict> {
