@@ -1,0 +1,90 @@
+//! Allocation sites: one allocation is one site even when V8 inlines the
+//! function that made it, runtime frames are marked, `warmup` leaves
+//! first-use objects out, and real packages' fixed leaks fail on their
+//! leaky versions only, explained by the structure that leaked.
+
+use serde_json::Value;
+
+use crate::util::*;
+
+/// The test `name` of `engine` in a JSON report.
+fn on<'a>(report: &'a Value, engine: &str, name: &str) -> &'a Value {
+    report["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["engine"] == engine && t["name"] == name)
+        .unwrap_or_else(|| panic!("no {engine} test {name} in {report}"))
+}
+
+/// A block's allocation sites of `class`, as (count, first frame).
+fn sites_of(block: &Value, class: &str) -> Vec<(u64, String)> {
+    block["allocations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["constructor"] == class)
+        .map(|s| {
+            let top = s["stack"][0].as_str().unwrap_or("").to_owned();
+            (s["count"].as_u64().unwrap(), top)
+        })
+        .collect()
+}
+
+#[test]
+fn an_inlined_allocation_is_one_site_and_tracking_keeps_the_figures() {
+    let dir = project("sites", "inline");
+    let out = memcheck(&dir, &["inline.memtest.js", "--json", "r.json"]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(101), "{t}");
+    let report = read_json(&dir.join("r.json"));
+    for engine in ["deno", "node"] {
+        // `make` is inlined into `keep` once the loop is hot: the re-run
+        // that tracks allocations keeps its frame.
+        let hot = block(on(&report, engine, "hot loop"), "3k items");
+        let sites = sites_of(hot, "Item");
+        assert_eq!(sites.len(), 1, "{engine}: {sites:?}\n{t}");
+        assert_eq!(sites[0].0, 3000, "{engine}: {sites:?}");
+        assert!(
+            sites[0].1.starts_with("make (inline.memtest.js:12:"),
+            "{engine}: {sites:?}"
+        );
+        // Every run of a repeat block keeps its stacks, all of them `on`'s.
+        let repeated = block(on(&report, engine, "repeat hot"), "300 names");
+        for class in ["Array", "(string)"] {
+            let sites = sites_of(repeated, class);
+            assert_eq!(sites.len(), 1, "{engine} {class}: {sites:?}\n{t}");
+            assert_eq!(sites[0].0, 1500, "{engine} {class}: {sites:?}");
+            assert!(
+                sites[0].1.starts_with("on (inline.memtest.js:28:"),
+                "{engine} {class}: {sites:?}"
+            );
+        }
+    }
+
+    // The flags of the tracked run change where objects are charged, never
+    // which are alive: a run tracked throughout has the same rows.
+    let out = memcheck(
+        &dir,
+        &[
+            "inline.memtest.js",
+            "--trace-allocations",
+            "--json",
+            "t.json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(101), "{}", text(&out));
+    let traced = read_json(&dir.join("t.json"));
+    for engine in ["deno", "node"] {
+        for (name, block_name) in [("hot loop", "3k items"), ("repeat hot", "300 names")] {
+            let plain = block(on(&report, engine, name), block_name);
+            let tracked = block(on(&traced, engine, name), block_name);
+            assert_eq!(rows(plain), rows(tracked), "{engine} {name}");
+            assert_eq!(plain["retained_bytes"], tracked["retained_bytes"]);
+            assert_eq!(
+                plain["allocations"], tracked["allocations"],
+                "{engine} {name}"
+            );
+        }
+    }
+}
