@@ -226,7 +226,7 @@ fn explain(
     if !sites.is_empty() {
         let _ = writeln!(
             out,
-            "  allocated by (innermost frame first; lines point at the function):"
+            "  allocated by (innermost project frame first; lines point at the function):"
         );
         indent(out, sites);
     }

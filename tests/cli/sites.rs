@@ -88,3 +88,39 @@ fn an_inlined_allocation_is_one_site_and_tracking_keeps_the_figures() {
         }
     }
 }
+
+#[test]
+fn the_runtimes_own_frames_are_marked_and_the_project_frame_leads() {
+    let dir = project("sites", "runtime");
+    let out = memcheck(&dir, &["runtime.memtest.js", "--json", "r.json"]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(101), "{t}");
+    let report = read_json(&dir.join("r.json"));
+    // Listener records: Node's `Listener`, Deno's arrays.
+    for (engine, class) in [("deno", "Array"), ("node", "Listener")] {
+        let expected = format!(
+            "{class} ×20: listen (runtime.memtest.js:7:16) ← (anonymous) (runtime.memtest.js:11:66) (via ({engine}) addEventListener)"
+        );
+        assert!(t.contains(&expected), "missing {expected:?} in:\n{t}");
+        let b = block(
+            on(&report, engine, "listeners on an event target"),
+            "listeners on an event target",
+        );
+        let site = b["allocations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["constructor"] == class)
+            .unwrap_or_else(|| panic!("{engine}: no {class} site in {b}"));
+        // Innermost first in the JSON, the runtime's frame marked.
+        assert_eq!(site["frames"][0]["runtime"], engine, "{site}");
+        assert_eq!(site["frames"][0]["function"], "addEventListener", "{site}");
+        let prefix = format!("({engine}) addEventListener (");
+        assert!(
+            site["stack"][0].as_str().unwrap().starts_with(&prefix),
+            "{site}"
+        );
+        assert_eq!(site["frames"][1]["function"], "listen", "{site}");
+        assert!(site["frames"][1].get("runtime").is_none(), "{site}");
+    }
+}
