@@ -124,3 +124,59 @@ fn the_runtimes_own_frames_are_marked_and_the_project_frame_leads() {
         assert!(site["frames"][1].get("runtime").is_none(), "{site}");
     }
 }
+
+#[test]
+fn warmup_leaves_first_use_objects_out_and_bad_values_fail_with_their_line() {
+    let dir = project("sites", "warmup");
+    let out = memcheck(&dir, &["warmup", "--update", "--json", "r.json"]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(101), "{t}");
+    let report = read_json(&dir.join("r.json"));
+    for engine in ["deno", "node"] {
+        // The module-level table the first call builds shows without
+        // warmup, and nothing does with it.
+        let cold = on(&report, engine, "first use, measured cold");
+        assert_eq!(cold["status"], "failed", "{engine}: {t}");
+        let rows = news(block(cold, "format"));
+        assert!(
+            rows.contains(&("Pattern".to_owned(), 10)),
+            "{engine}: {rows:?}"
+        );
+        let warm = on(&report, engine, "first use, warmed up");
+        assert_eq!(warm["status"], "passed", "{engine}: {t}");
+        assert_eq!(block(warm, "format")["retained_objects"], 0, "{engine}");
+        let counted = on(&report, engine, "warmup runs before the checkpoints");
+        assert_eq!(counted["status"], "passed", "{engine}: {t}");
+
+        for (name, line, why) in [
+            (
+                "warmup zero",
+                4,
+                "warmup must be true or a whole number from 1 to 100, not 0",
+            ),
+            (
+                "warmup as text",
+                8,
+                r#"warmup must be true or a whole number from 1 to 100, not "1""#,
+            ),
+            (
+                "warmup past 100",
+                12,
+                "warmup must be true or a whole number from 1 to 100, not 101",
+            ),
+            (
+                "warmup misspelt",
+                16,
+                r#"unknown option "warmpu"; a block takes { budget, repeat, warmup } only"#,
+            ),
+        ] {
+            let failed = on(&report, engine, name);
+            let expected = format!(r#"t.measure("b") at warmup-invalid.memtest.js:{line}: {why}"#);
+            assert!(
+                failed["message"].as_str().unwrap().contains(&expected),
+                "{engine} {name}: {}",
+                failed["message"]
+            );
+        }
+    }
+}
