@@ -148,10 +148,17 @@ pub fn site_text(frames: &[StackFrame]) -> String {
     }
 }
 
-/// Whether the runtime itself made these objects: the innermost frame is
-/// the runtime's.
-pub fn made_by_runtime(site: &AllocationSite) -> bool {
-    site.frames.first().is_some_and(|f| f.runtime.is_some())
+/// The runtime whose own code made every one of a block's new objects that
+/// has a stack (the innermost frame of each site is an `ext:` or `node:`
+/// script), as its features do on first use; `None` when a site is the
+/// project's, or no site has a stack.
+pub fn made_by_runtime(sites: &[AllocationSite]) -> Option<&'static str> {
+    let mut tracked = sites.iter().filter_map(|s| s.frames.first()).peekable();
+    let runtime = tracked.peek()?.runtime;
+    tracked
+        .all(|f| f.runtime.is_some())
+        .then_some(runtime)
+        .flatten()
 }
 
 /// Retainer paths are found for this many classes per block, largest first.
@@ -375,5 +382,28 @@ mod tests {
         ]);
         assert_eq!(site_text(&only_runtime), "(deno) a ← (deno) b ← (deno) c");
         assert_eq!(site_text(&[]), UNTRACKED);
+    }
+
+    #[test]
+    fn objects_all_made_by_the_runtime_are_told_apart() {
+        let site = |frames: Vec<StackFrame>| AllocationSite {
+            constructor: "X".into(),
+            count: 1,
+            stack: Vec::new(),
+            frames,
+        };
+        let runtime = site(vec![
+            frame("stream", "ext:deno_web/09_file.js"),
+            frame("t", "t.js"),
+        ]);
+        let project = site(vec![frame("format", "lib.js")]);
+        let untracked = site(Vec::new());
+        assert_eq!(
+            made_by_runtime(&[runtime.clone(), untracked.clone()]),
+            Some("deno")
+        );
+        assert_eq!(made_by_runtime(&[runtime, project]), None);
+        assert_eq!(made_by_runtime(&[untracked]), None);
+        assert_eq!(made_by_runtime(&[]), None);
     }
 }

@@ -142,11 +142,33 @@ fn warmup_leaves_first_use_objects_out_and_bad_values_fail_with_their_line() {
             rows.contains(&("Pattern".to_owned(), 10)),
             "{engine}: {rows:?}"
         );
+        // The project's own objects: one run cannot tell them from a leak.
+        assert!(
+            !cold["message"].as_str().unwrap().contains("hint:"),
+            "{engine}: {}",
+            cold["message"]
+        );
         let warm = on(&report, engine, "first use, warmed up");
         assert_eq!(warm["status"], "passed", "{engine}: {t}");
         assert_eq!(block(warm, "format")["retained_objects"], 0, "{engine}");
         let counted = on(&report, engine, "warmup runs before the checkpoints");
         assert_eq!(counted["status"], "passed", "{engine}: {t}");
+
+        // The runtime's own first-use objects: a hint to use warmup.
+        let cold = on(&report, engine, "first crypto use, cold");
+        let message = cold["message"].as_str().unwrap();
+        assert_eq!(cold["status"], "failed", "{engine}: {t}");
+        assert!(
+            message.contains("own code made these objects"),
+            "{engine}: {message}"
+        );
+        assert!(
+            message.contains(r#"t.measure("random", { warmup: 1 }, fn)"#),
+            "{engine}: {message}"
+        );
+        let warm = on(&report, engine, "first crypto use, warmed up");
+        assert_eq!(warm["status"], "passed", "{engine}: {t}");
+        assert_eq!(block(warm, "random")["retained_objects"], 0, "{engine}");
 
         for (name, line, why) in [
             (
