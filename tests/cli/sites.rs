@@ -202,3 +202,80 @@ fn warmup_leaves_first_use_objects_out_and_bad_values_fail_with_their_line() {
         }
     }
 }
+
+/// The retainer path of `class` in a block, as text.
+fn path_of(block: &Value, class: &str) -> String {
+    block["retainers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["constructor"] == class)
+        .and_then(|p| p["path"].as_str())
+        .unwrap_or_else(|| panic!("no path for {class} in {block}"))
+        .to_owned()
+}
+
+/// Real packages at the version before and after an upstream leak fix
+/// (`tests/fixtures/npm-leaks/README.md` cites each report and fix): the
+/// leaky one fails, explained by a path and a site that name what leaked;
+/// the fixed one passes against its baseline. Only the words that name
+/// the structure are checked, not how a path is laid out.
+#[test]
+fn real_packages_fail_on_their_leaky_versions_only() {
+    let dir = project("npm-leaks", "suite");
+    crate::projects::npm_ci(&dir);
+    let out = memcheck(&dir, &["--json", "r.json"]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(101), "{t}");
+    let report = read_json(&dir.join("r.json"));
+    // (leaky test, fixed test, block, class, words of its path, its site)
+    let cases = [
+        (
+            "debug 4.2.0 keeps every instance",
+            "debug 4.3.0 lets them go",
+            "100 loggers",
+            "Function",
+            ["createDebug", ".instances"],
+            "createDebug (node_modules/debug-leaky/src/common.js:",
+        ),
+        (
+            "component-emitter 1.2.1 keeps an array per event",
+            "component-emitter 1.3.0 drops it",
+            "100 one-off jobs",
+            "Array",
+            ["Emitter", "._callbacks"],
+            "addEventListener (node_modules/component-emitter-leaky/index.js:",
+        ),
+        (
+            "lru-cache 7.8.0 keeps evicted values",
+            "lru-cache 7.8.1 clears them",
+            "100 sets",
+            "Payload",
+            ["LRUCache", ".valList"],
+            "(test/lru.memtest.js:23:",
+        ),
+    ];
+    for engine in ["deno", "node"] {
+        for (leaky, fixed, block_name, class, words, site) in &cases {
+            let failed = on(&report, engine, leaky);
+            assert_eq!(failed["status"], "failed", "{engine} {leaky}: {t}");
+            let b = block(failed, block_name);
+            let path = path_of(b, class);
+            for word in words {
+                assert!(
+                    path.contains(word),
+                    "{engine} {leaky}: {word:?} not in {path}"
+                );
+            }
+            let sites = sites_of(b, class);
+            assert!(
+                sites.first().is_some_and(|(_, top)| top.contains(site)),
+                "{engine} {leaky}: {site:?} not the first site of {class}: {sites:?}"
+            );
+            let message = failed["message"].as_str().unwrap();
+            assert!(message.contains(site), "{engine} {leaky}: {message}");
+            let passed = on(&report, engine, fixed);
+            assert_eq!(passed["status"], "passed", "{engine} {fixed}: {t}");
+        }
+    }
+}
