@@ -77,6 +77,7 @@ function send(message) {
 // Let timers, microtasks and stream teardown run, so that what they allocated
 // is garbage by the next snapshot.
 function settle() {
+  if (host.settle !== undefined) return host.settle();
   return new PromiseCtor((resolve) => setTimeoutFn(resolve, 0));
 }
 
@@ -112,7 +113,7 @@ function captureWithBuiltins(label) {
   // of a repeat block's later runs without their stacks: a full collection
   // first keeps them, run after run.
   if (tracking) host.gc();
-  const snapshot = host.takeSnapshot();
+  const snapshot = host.takeSnapshot(label);
   SNAPSHOT.took = now() - started;
   if (label === null) {
     host.readSnapshot(snapshot, dropChunk);

@@ -201,10 +201,17 @@ pub fn retainer_paths(
                 .min()?;
             Some(RetainerPath {
                 constructor: row.name.clone(),
-                path: crate::report::relative_url(&path),
+                path: relative_urls(&path),
             })
         })
         .collect()
+}
+
+/// Whether a class is one of a page's DOM node classes (`<div>`,
+/// `Detached <li>`, `Text`), which V8 records no allocation stack for.
+fn is_dom_class(name: &str) -> bool {
+    let name = name.strip_prefix("Detached ").unwrap_or(name);
+    name.starts_with('<') || matches!(name, "Text" | "Comment" | "CDATASection")
 }
 
 /// The stacks that allocated the new objects of the top classes.
@@ -219,6 +226,10 @@ pub fn allocation_sites(
     }
     let mut out = Vec::new();
     for row in top_grown(comparison) {
+        // A page's DOM nodes are the browser's, made without a JS stack.
+        if is_dom_class(&row.name) {
+            continue;
+        }
         let Some(nodes) = new.get(&row.name) else {
             continue;
         };
@@ -232,7 +243,11 @@ pub fn allocation_sites(
             }
             let all: Vec<StackFrame> = frames
                 .into_iter()
-                .filter(|f| !f.script.is_empty() && !f.script.contains("/harness-"))
+                .filter(|f| {
+                    !f.script.is_empty()
+                        && !f.script.contains("/harness-")
+                        && !f.script.contains("/__memcheck__/harness/")
+                })
                 .map(|f| {
                     let runtime = runtime_of(&f.script);
                     // TypeScript and JSX: the line the user wrote.
@@ -247,7 +262,7 @@ pub fn allocation_sites(
                         } else {
                             f.function
                         },
-                        file: crate::report::relative_url(&f.script),
+                        file: relative_urls(&f.script),
                         line,
                         column,
                         runtime,
@@ -299,6 +314,16 @@ fn top_grown(comparison: &Comparison) -> Vec<&ConstructorDelta> {
     grown.sort_by(|a, b| b.new.cmp(&a.new).then(b.alloc_size.cmp(&a.alloc_size)));
     grown.truncate(RETAINER_CLASSES);
     grown
+}
+
+/// Script URLs in `text` (a URL, a retainer path, a message) as users read
+/// them: without the origin a page's files are served from (the project
+/// root), `file://`, or the query that makes each Deno job's main module URL
+/// unique (see [`crate::runtime::deno::JOB_QUERY`]), and relative to the
+/// current directory.
+pub fn relative_urls(text: &str) -> String {
+    let text = text.replace("http://memcheck.localhost/", "");
+    crate::text::relative_urls(&text, crate::runtime::deno::JOB_QUERY)
 }
 
 #[cfg(test)]

@@ -120,6 +120,9 @@ impl RetainerTree {
         // internal backing array are folded into the hop that enters them.
         let mut hops: Vec<(String, String)> = Vec::new();
         for &(from, e) in steps {
+            if is_blink_internal(snap, from) {
+                continue;
+            }
             let backing = matches!(snap.node_type_name(from), "array" | "hidden");
             let edge = match snap.edge_type_name(e) {
                 "context" => format!("::{}", snap.edge_name_str(e).unwrap_or("")),
@@ -145,13 +148,21 @@ impl RetainerTree {
                         .unwrap_or_else(|| label(snap, from));
                     let edge = match edge.strip_prefix("(parameters_and_registers)") {
                         Some(rest) => format!("(locals){rest}"),
+                        // The browser's own objects link by slot numbers
+                        // that mean nothing to a reader.
+                        None if snap.node_type_name(from) == "native" && edge.starts_with('[') => {
+                            String::new()
+                        }
                         None => edge,
                     };
                     hops.push((name, edge));
                 }
             }
         }
-        let mut parts: Vec<String> = hops.into_iter().map(|(n, e)| format!("{n} {e}")).collect();
+        let mut parts: Vec<String> = hops
+            .into_iter()
+            .map(|(n, e)| format!("{n} {e}").trim_end().to_owned())
+            .collect();
         if parts.len() > MAX_STEPS {
             parts.drain(MAX_STEPS / 2..parts.len() - MAX_STEPS / 2);
             parts.insert(MAX_STEPS / 2, "…".into());
@@ -201,6 +212,16 @@ fn async_frame(snap: &Snapshot, n: NodeIndex) -> Option<String> {
     })
 }
 
+/// The browser's own bookkeeping between a page object and what it holds
+/// (Blink's heap vectors and wrappers): left out of paths, which read
+/// `Window → EventListener → Function ::this → …`.
+fn is_blink_internal(snap: &Snapshot, n: NodeIndex) -> bool {
+    snap.node_type_name(n) == "native" && {
+        let name = snap.name(n);
+        name.starts_with("blink::") || name.starts_with("cppgc::") || name == "V8EventListener"
+    }
+}
+
 /// Synthetic roots and V8's internal holders at the start of a path.
 fn is_plumbing(snap: &Snapshot, n: NodeIndex) -> bool {
     matches!(snap.node_type_name(n), "synthetic" | "hidden" | "array")
@@ -219,6 +240,7 @@ fn label(snap: &Snapshot, n: NodeIndex) -> String {
         {
             "(global)".into()
         }
+        "native" if snap.is_detached(n) => format!("Detached {name}"),
         "object" | "native" => name.split(" / ").next().unwrap_or(name).trim().to_owned(),
         "synthetic" => name.to_owned(),
         "string" | "concatenated string" | "sliced string" => "(string)".into(),

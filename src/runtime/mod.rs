@@ -3,6 +3,7 @@
 //! speaks over a channel of its own inside a sandbox.
 
 mod channel;
+pub mod chromium;
 pub mod deno;
 mod engine;
 pub mod environment;
@@ -118,6 +119,13 @@ pub enum RuntimeError {
     /// The project's own configuration (`deno.json`) cannot be used.
     #[error("{0}")]
     ProjectConfig(String),
+    #[error(
+        "no Chromium or Chrome was found for engine = \"chromium\" (tried {tried}); memcheck never downloads a browser: install one (Debian, Ubuntu: `apt-get install chromium`) or point MEMCHECK_CHROMIUM (or chromium_path under [runtime] in memcheck.toml) at an installed Chrome"
+    )]
+    NoBrowser { tried: String },
+    /// The browser could not be driven (it died, or broke the protocol).
+    #[error("{0}")]
+    Browser(String),
 }
 
 /// Comment lines for the header of a baseline recorded with `runtime`
@@ -182,6 +190,7 @@ impl Launch {
         let host: Arc<dyn Host> = match spec.engine {
             Engine::Deno => Arc::new(deno::DenoHost::new(&harness, &sandbox, run_dir.path())),
             Engine::Node => Arc::new(node::NodeHost::new(spec.node_flags)),
+            Engine::Chromium => Arc::new(chromium::ChromiumHost::new()),
         };
         Ok(Launch {
             engine: spec.engine,
