@@ -182,7 +182,35 @@ pub fn render(block: &Block, v: &Verdict, allocations: &[AllocationSite]) -> Str
     }
     out.push_str(&v.details);
     explain(&mut out, &block.retainers, allocations, &v.grown, v.grew);
+    if let Some(hint) = warmup_hint(block, v, allocations) {
+        let _ = writeln!(out, "  {hint}");
+    }
     text::escape_text(&out)
+}
+
+/// A hint to use `warmup` for a block that grew when every new object it
+/// has a stack for was made by the runtime's own code, as on the first use
+/// of one of its features; not for blocks that warm up already (`warmup`,
+/// `repeat`) or steps, which cannot.
+fn warmup_hint(block: &Block, v: &Verdict, allocations: &[AllocationSite]) -> Option<String> {
+    if !v.grew
+        || block.kind != crate::steps::BlockKind::Block
+        || block.warmup > 0
+        || !block.runs.is_empty()
+    {
+        return None;
+    }
+    let runtime = match crate::explain::made_by_runtime(allocations)? {
+        "deno" => "Deno",
+        _ => "Node.js",
+    };
+    Some(format!(
+        "hint: {runtime}'s own code made these objects, as it does on the first use of a feature \
+         (a module it loads lazily, a cache):\n    if this is one-time setup, run the code once \
+         before the first checkpoint: t.measure({}, {{ warmup: 1 }}, fn);\n    if their number \
+         grows with the work the block does, they leak",
+        text::quote_name(&block.name)
+    ))
 }
 
 /// What a passing block did, for `--show-output`: its Comparison table,
@@ -232,7 +260,7 @@ fn explain(
     if !sites.is_empty() {
         let _ = writeln!(
             out,
-            "  allocated by (innermost frame first; lines point at the function):"
+            "  allocated by (innermost project frame first; lines point at the function):"
         );
         indent(out, sites);
     }

@@ -62,6 +62,9 @@ pub struct Block {
     /// call (`None` when that call is in another file, or for a test's
     /// whole body, which starts at the test's own line).
     pub line: Option<u32>,
+    /// Runs of the body before the first checkpoint that `warmup` asked for
+    /// (0 without it; a `repeat` block's own warm-up run is not counted).
+    pub warmup: u32,
 }
 
 impl Block {
@@ -80,6 +83,7 @@ impl Block {
             allocations: Vec::new(),
             snapshots: None,
             line: None,
+            warmup: 0,
         }
     }
 }
@@ -360,6 +364,7 @@ struct Receiving {
     expect_whole: bool,
     block_budget: Option<serde_json::Value>,
     block_repeat: u32,
+    block_warmup: u32,
     allocated: Option<u64>,
     /// The test's checkpoints (`t.checkpoint`), which close steps.
     chain: Chain,
@@ -452,6 +457,7 @@ impl Receiving {
             expect_whole: false,
             block_budget: None,
             block_repeat: 0,
+            block_warmup: 0,
             allocated: None,
             chain: Chain::default(),
             names: Names::default(),
@@ -516,6 +522,7 @@ impl Receiving {
                 name,
                 budget,
                 repeat,
+                warmup,
                 line,
                 url,
             } => {
@@ -526,6 +533,7 @@ impl Receiving {
                 }
                 self.block_budget = budget;
                 self.block_repeat = repeat;
+                self.block_warmup = warmup;
                 self.block_line = line.filter(|_| url.as_deref() == Some(self.file_url.as_str()));
             }
             Message::Checkpoint {
@@ -552,7 +560,9 @@ impl Receiving {
             Message::BlockEnd { name } => {
                 let wanted = self.block_repeat.max(1) as usize + 1;
                 let snapshots = self.done.split_off(self.done.len().saturating_sub(wanted));
-                let block = finish_block(name, self.block_budget.take(), snapshots, &self.maps);
+                let warmup = std::mem::take(&mut self.block_warmup);
+                let block = finish_block(name, self.block_budget.take(), snapshots, &self.maps)
+                    .map(|(b, parse)| (Block { warmup, ..b }, parse));
                 self.push_block(block)?;
             }
             Message::WholeAfter { name } => {

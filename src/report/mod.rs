@@ -162,14 +162,7 @@ pub fn allocation_lines(sites: &[AllocationSite], grown: &[String], over: bool) 
             *n <= 2
         })
         .take(6)
-        .map(|s| {
-            let stack = if s.stack.is_empty() {
-                crate::explain::UNTRACKED.to_owned()
-            } else {
-                s.stack.join(" ← ")
-            };
-            escape_controls(&format!("{} ×{}: {stack}", s.constructor, s.count))
-        })
+        .map(|s| escape_controls(&format!("{} ×{}: {}", s.constructor, s.count, s.text())))
         .collect();
     let left = candidates.len() - lines.len();
     if left > 0 {

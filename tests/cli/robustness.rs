@@ -93,7 +93,7 @@ fn mistakes_fail_their_own_test_naming_the_line() {
         "t.measure(\"late\") was called after test \"calls t.measure after it ended\" had ended (mistakes.memtest.js:18); await it inside the test body",
         "an unhandled promise rejection: Error: nobody catches this\n    at Object.fn (mistakes.memtest.js:22:18)",
         "mistakes.memtest.js:25: unknown option \"budjet\"; a test takes { budget, timeout, ignore, allocated }",
-        "t.measure(\"runs\") at mistakes.memtest.js:28: unknown option \"repeats\"; a block takes { budget, repeat }",
+        "t.measure(\"runs\") at mistakes.memtest.js:28: unknown option \"repeats\"; a block takes { budget, repeat, warmup }",
         "t.measure(\"second\") was called inside block \"first\" (mistakes.memtest.js:32); blocks cannot nest",
     ] {
         assert!(t.contains(expected), "missing {expected:?} in:\n{t}");
