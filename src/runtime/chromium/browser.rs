@@ -29,29 +29,38 @@ pub struct Browser {
     _registered: interrupt::Registered,
 }
 
+/// What a browser was started with: the binary and its V8 flags (a
+/// tracked re-run needs flags of its own).
+type Key = (PathBuf, Vec<String>);
+
+/// How many browsers a thread keeps: the run's, and a tracked re-run's.
+const KEPT: usize = 2;
+
 thread_local! {
-    /// This thread's browser, by binary.
-    static BROWSER: RefCell<Option<(PathBuf, Arc<Browser>)>> = const { RefCell::new(None) };
+    /// This thread's browsers, the last used first.
+    static BROWSERS: RefCell<Vec<(Key, Arc<Browser>)>> = const { RefCell::new(Vec::new()) };
 }
 
-/// This thread's browser for `binary`, started when there is none or the
-/// last one died.
+/// This thread's browser for `binary` with `js_flags`, started when there
+/// is none or the last one died.
 pub fn for_thread(
     binary: &Path,
     js_flags: &[String],
     env: &Environment,
 ) -> Result<Arc<Browser>, RuntimeError> {
-    BROWSER.with(|cell| {
-        let mut slot = cell.borrow_mut();
-        if let Some((path, browser)) = slot.as_ref()
-            && path == binary
-            && browser.conn.alive()
-        {
-            return Ok(browser.clone());
+    let key: Key = (binary.to_path_buf(), js_flags.to_vec());
+    BROWSERS.with(|cell| {
+        let mut kept = cell.borrow_mut();
+        kept.retain(|(_, b)| b.conn.alive());
+        if let Some(at) = kept.iter().position(|(k, _)| *k == key) {
+            let entry = kept.remove(at);
+            let browser = entry.1.clone();
+            kept.insert(0, entry);
+            return Ok(browser);
         }
-        *slot = None;
         let browser = Arc::new(Browser::start(binary, js_flags, env)?);
-        *slot = Some((binary.to_path_buf(), browser.clone()));
+        kept.insert(0, (key, browser.clone()));
+        kept.truncate(KEPT);
         Ok(browser)
     })
 }
