@@ -15,6 +15,7 @@ import { registerHooks } from "node:module";
 import { installConsole, formatArgs } from "./console.js";
 import { afterLoad, loadFailed, prepare } from "./core.js";
 import { OUTPUT_MARK, chunkBytes, inspectorPoster, parseArgs, utf8 } from "./hosts.js";
+import { installGuards } from "./node-guards.js";
 
 const proc = process;
 const exit = proc.exit;
@@ -91,7 +92,7 @@ const host = {
   errorDetails(error) {
     // A denied call names what it touched; a syntax error's place is only
     // in the text util.inspect prints above it ("file:///a.js:4").
-    if (error?.code === "ERR_ACCESS_DENIED" && typeof error.resource === "string") {
+    if (error?.code === "ERR_ACCESS_DENIED" && typeof error.resource === "string" && error.resource !== "") {
       return { note: `resource: ${error.resource}` };
     }
     return {};
@@ -113,6 +114,15 @@ const host = {
 
 const [channel, file, mode, ...rest] = proc.argv.slice(2);
 const args = parseArgs(channel, mode, rest);
+// What Node's permission model leaves open (the network, node:sqlite,
+// signals) is refused in JavaScript, before the test file loads, unless
+// `runtime.allow` grants it (the runner passes --allow-net, --allow-write,
+// --allow-run after the other flags).
+installGuards({
+  net: rest.includes("--allow-net"),
+  write: rest.includes("--allow-write"),
+  run: rest.includes("--allow-run"),
+});
 
 installConsole(
   inspect,

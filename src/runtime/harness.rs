@@ -23,6 +23,10 @@ const FILES: &[(&str, &str)] = &[
     ("deno.js", include_str!("../../harness/deno.js")),
     ("node.mjs", include_str!("../../harness/node.mjs")),
     ("page.js", include_str!("../../harness/page.js")),
+    (
+        "node-guards.js",
+        include_str!("../../harness/node-guards.js"),
+    ),
     // The harness's `.js` files are modules, for Node too.
     ("package.json", "{ \"type\": \"module\" }\n"),
 ];

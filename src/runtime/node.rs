@@ -7,9 +7,10 @@
 //! - Writes: the harness's channel only; no child processes, workers,
 //!   native addons or inspector unless granted (`run`, `worker`, `ffi`,
 //!   `inspector`).
-//! - Network: Node 24's model has no switch for it; a test can reach the
-//!   network (the baseline header and the README say so). Node never
-//!   downloads modules, so imports stay local.
+//! - What the model has no switch for is refused by the harness's guards
+//!   (`harness/node-guards.js`), in JavaScript, unless granted: the network
+//!   (`net`), node:sqlite (`write`), signals to other processes (`run`).
+//!   Node never downloads modules, so imports stay local.
 //! - The inspector: granted only to jobs that track or sample allocations;
 //!   the harness opens its session, then refuses new ones.
 //! - TypeScript: Node strips types in place, so positions need no map; code
@@ -62,7 +63,8 @@ impl Host for NodeHost {
             .arg(&launch.harness.node_entry)
             .arg(channel)
             .arg(file_url(&job.file))
-            .args(job.harness_args(launch, !user_inspector));
+            .args(job.harness_args(launch, !user_inspector))
+            .args(guard_flags(&launch.allow));
         launch.env.apply(&mut cmd);
         cmd.current_dir(&package.dir).env("NO_COLOR", "1");
         Ok(cmd)
@@ -117,6 +119,21 @@ fn permission_flags(entry: &str) -> Vec<String> {
     }
 }
 
+/// The grants the harness's guards check (`harness/node-guards.js`): what
+/// Node's permission model has no switch for. `net=HOST` opens the whole
+/// network, as Node cannot tell hosts apart; any `write` opens node:sqlite.
+fn guard_flags(allow: &[String]) -> Vec<String> {
+    ["net", "write", "run"]
+        .into_iter()
+        .filter(|name| {
+            allow
+                .iter()
+                .any(|a| a.split_once('=').map_or(a.as_str(), |(n, _)| n) == *name)
+        })
+        .map(|name| format!("--allow-{name}"))
+        .collect()
+}
+
 /// The error Node prints when the test file does not compile: the place
 /// (`file:///a.js:4`), the line with a caret under the column, then
 /// `SyntaxError: …`. As one message with its place as a frame.
@@ -144,10 +161,20 @@ fn explain(message: &str) -> Option<String> {
             "Node does not run JSX (.jsx, .tsx): run this file on Deno (engine = \"deno\", or `engines` without \"node\"), or test the compiled JavaScript".into(),
         );
     }
+    // The harness's guards (harness/node-guards.js) name the call and the
+    // grant themselves.
+    if message.contains("memcheck: ") && message.contains(" is not granted to tests; grant it") {
+        return None;
+    }
     if !message.contains("ERR_ACCESS_DENIED")
         && !message.contains("Access to this API has been restricted")
     {
         return None;
+    }
+    if message.contains("ERR_ACCESS_DENIED]: process.binding") {
+        return Some(
+            "Node's internal bindings (process.binding) are closed to tests by Node's permission model; no `allow` entry opens them".into(),
+        );
     }
     // The harness adds the path a denied call touched: `(resource: /a/b)`.
     let resource = message
@@ -194,6 +221,14 @@ mod tests {
     }
 
     #[test]
+    fn the_guards_are_told_what_is_granted() {
+        let allow = ["net=localhost", "write=/tmp/a", "env"].map(String::from);
+        assert_eq!(guard_flags(&allow), ["--allow-net", "--allow-write"]);
+        assert_eq!(guard_flags(&["run".to_owned()]), ["--allow-run"]);
+        assert!(guard_flags(&["network".to_owned()]).is_empty());
+    }
+
+    #[test]
     fn a_compile_error_is_read_with_its_place() {
         let out = "file:///p/a.js:4\n  const x = ;\n            ^\n\nSyntaxError: Unexpected token ';'\n    at compile (node:internal/x:1:1)\n";
         assert_eq!(
@@ -218,5 +253,19 @@ mod tests {
         let m = explain("TypeError: Unknown file extension \".tsx\" for /p/a.memtest.tsx").unwrap();
         assert!(m.starts_with("Node does not run JSX"), "{m}");
         assert_eq!(explain("TypeError: boom"), None);
+        let m = explain("Error [ERR_ACCESS_DENIED]: process.binding\n    at Object.fn (a.js:1:9)")
+            .unwrap();
+        assert!(
+            m.starts_with("Node's internal bindings (process.binding)"),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn the_guards_denials_are_left_as_they_are() {
+        // Printed whole by Node (the code among its properties), as a
+        // crash shows it.
+        let m = "Error: memcheck: opening a SQLite database (sqlite.DatabaseSync) is not granted to tests; grant it in memcheck.toml: [runtime] allow = [\"write\"]\n  code: 'ERR_ACCESS_DENIED'";
+        assert_eq!(explain(m), None);
     }
 }
