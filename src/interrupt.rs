@@ -1,26 +1,66 @@
 //! Ctrl-C, SIGTERM and SIGHUP: every running test's process group is
 //! killed, the tests cut off are named, no baseline is written, and the
 //! runner exits (130, 143 or 129) within about a second; a second signal
-//! kills at once. Each runtime process registers here while it runs.
+//! kills at once. The other signals that would end the runner (SIGUSR1,
+//! SIGALRM, SIGQUIT…) do the same. A signal that a test's process (or a
+//! process of its group) sends the runner stops nothing: that test's group
+//! is killed and the test fails for it. Each runtime process registers
+//! here while it runs.
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
-use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-use signal_hook::iterator::Signals;
+use libc::{c_int, siginfo_t};
+use signal_hook::iterator::SignalsInfo;
+use signal_hook::iterator::exfiltrator::WithRawSiginfo;
+use signal_hook::low_level::signal_name;
+
+type Signals = SignalsInfo<WithRawSiginfo>;
 
 static CANCELLED: AtomicBool = AtomicBool::new(false);
 static NEXT: AtomicU64 = AtomicU64::new(0);
 
-fn running() -> MutexGuard<'static, BTreeMap<u64, (i32, String)>> {
-    static RUNNING: OnceLock<Mutex<BTreeMap<u64, (i32, String)>>> = OnceLock::new();
+/// A running process group: its id, what it is (for messages), and the
+/// signal it sent the runner, if any (0: none).
+#[derive(Debug)]
+struct Running {
+    pgid: i32,
+    label: String,
+    sent: Arc<AtomicI32>,
+}
+
+fn running() -> MutexGuard<'static, BTreeMap<u64, Running>> {
+    static RUNNING: OnceLock<Mutex<BTreeMap<u64, Running>>> = OnceLock::new();
     RUNNING
         .get_or_init(Default::default)
         .lock()
         .unwrap_or_else(|e| e.into_inner())
+}
+
+/// The signals that would end the runner, Ctrl-C's first: all of them are
+/// handled, so that one sent by a test fails that test instead. (SIGKILL
+/// and SIGSTOP cannot be; fault signals like SIGSEGV are left to mean a
+/// fault; SIGPIPE is ignored.)
+fn handled() -> Vec<c_int> {
+    use libc::*;
+    let mut signals = vec![
+        SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM, SIGVTALRM, SIGPROF, SIGIO,
+        SIGXCPU, SIGXFSZ,
+    ];
+    #[cfg(target_os = "linux")]
+    {
+        signals.push(SIGPWR);
+        signals.extend(SIGRTMIN()..=SIGRTMAX());
+    }
+    signals
+}
+
+/// A signal's name (`SIGUSR1`), or its number.
+pub fn name(signal: c_int) -> String {
+    signal_name(signal).map_or_else(|| format!("signal {signal}"), str::to_owned)
 }
 
 /// Held while files that must not be cut in half (baselines) are written.
@@ -45,11 +85,21 @@ pub fn stop_if_cancelled() {
 
 /// A process group in the registry; leaves it on drop.
 #[derive(Debug)]
-pub struct Registered(u64);
+pub struct Registered {
+    id: u64,
+    sent: Arc<AtomicI32>,
+}
+
+impl Registered {
+    /// The signal this group sent the runner (it was killed for it).
+    pub fn sent(&self) -> Option<c_int> {
+        Some(self.sent.load(Ordering::SeqCst)).filter(|&s| s != 0)
+    }
+}
 
 impl Drop for Registered {
     fn drop(&mut self) {
-        running().remove(&self.0);
+        running().remove(&self.id);
     }
 }
 
@@ -57,18 +107,28 @@ impl Drop for Registered {
 /// name, or what it is doing).
 pub fn register(pgid: i32, label: String) -> Registered {
     let id = NEXT.fetch_add(1, Ordering::Relaxed);
-    running().insert(id, (pgid, label));
-    Registered(id)
+    let sent = Arc::new(AtomicI32::new(0));
+    let entry = Running {
+        pgid,
+        label,
+        sent: sent.clone(),
+    };
+    running().insert(id, entry);
+    Registered { id, sent }
 }
 
-/// Start handling SIGINT, SIGTERM and SIGHUP; `cleanup` runs before exit
-/// (removing temporary files).
+/// Start handling the signals that would end the runner; `cleanup` runs
+/// before exit (removing temporary files).
 pub fn install(cleanup: impl Fn() + Send + 'static) -> std::io::Result<()> {
-    let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP])?;
+    let mut signals = Signals::new(handled())?;
     std::thread::Builder::new()
         .name("memcheck-signals".into())
         .spawn(move || {
-            if let Some(signal) = signals.forever().next() {
+            while let Some(info) = signals.forever().next() {
+                if blame(&info) {
+                    continue;
+                }
+                let signal = info.si_signo;
                 CANCELLED.store(true, Ordering::SeqCst);
                 stop_all(signal, &mut signals);
                 cleanup();
@@ -80,13 +140,52 @@ pub fn install(cleanup: impl Fn() + Send + 'static) -> std::io::Result<()> {
     Ok(())
 }
 
-fn stop_all(signal: i32, signals: &mut Signals) {
-    let groups: Vec<(i32, String)> = running().values().cloned().collect();
-    let name = match signal {
-        SIGINT => "SIGINT",
-        SIGTERM => "SIGTERM",
-        _ => "SIGHUP",
+/// The process that sent a signal with kill(2) or sigqueue(3) (not the
+/// kernel, the terminal or a timer).
+fn sender(info: &siginfo_t) -> Option<i32> {
+    #[cfg(target_os = "linux")]
+    let by_a_process = matches!(
+        info.si_code,
+        libc::SI_USER | libc::SI_QUEUE | libc::SI_TKILL
+    );
+    // macOS's SI_USER and SI_QUEUE.
+    #[cfg(not(target_os = "linux"))]
+    let by_a_process = matches!(info.si_code, 0x10001 | 0x10002);
+    // SAFETY: si_pid is set for a signal a process sent.
+    let pid = by_a_process.then(|| unsafe { info.si_pid() })?;
+    (pid > 0).then_some(pid)
+}
+
+/// A signal sent by a running test's process, or another of its group
+/// (one it started, while that still lives): that group is killed and the
+/// test will fail for it. Whether it was.
+fn blame(info: &siginfo_t) -> bool {
+    let Some(pid) = sender(info) else {
+        return false;
     };
+    // SAFETY: getpgid(2) only reads; -1 if the sender is gone.
+    let group = unsafe { libc::getpgid(pid) };
+    let running = running();
+    let Some(test) = running
+        .values()
+        .find(|r| r.pgid == pid || (group > 0 && r.pgid == group))
+    else {
+        return false;
+    };
+    let _ = test
+        .sent
+        .compare_exchange(0, info.si_signo, Ordering::SeqCst, Ordering::SeqCst);
+    // SAFETY: kill(2) on a process group we started.
+    unsafe { libc::kill(-test.pgid, libc::SIGKILL) };
+    true
+}
+
+fn stop_all(signal: i32, signals: &mut Signals) {
+    let groups: Vec<(i32, String)> = running()
+        .values()
+        .map(|r| (r.pgid, r.label.clone()))
+        .collect();
+    let name = name(signal);
     let mut msg = format!("\nmemcheck: interrupted by {name}");
     if groups.is_empty() {
         msg.push_str("; no test was running");

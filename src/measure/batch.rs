@@ -5,7 +5,8 @@
 //! state, globals, timers), and a process that ends early takes the tests
 //! after the one that ended it: they come back as `None`, to be run on
 //! their own; so does the test it ended in, unless it was the first (an
-//! earlier test's timer may have ended it).
+//! earlier test's timer may have ended it). A process that signalled the
+//! runner gives every test back to be run on its own.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -77,6 +78,11 @@ pub fn run_file(
     }
     r.abandon();
     let (exit, outputs) = session.finish_segments();
+    // A signal sent to the runner fails the test that sent it: each test
+    // runs again on its own, to tell which.
+    if matches!(exit, Exit::SentSignal(_)) {
+        return Ok(tests.iter().map(|_| None).collect());
+    }
     // The test the process was on when it ended, if any.
     if let Some(current) = tests.get(runs.len())
         && (r.run.fault.is_some() || runs.is_empty() || !talk.finished())

@@ -118,6 +118,9 @@ pub enum Fault {
     Misuse(String),
     /// Something memcheck itself could not handle.
     Internal(String),
+    /// The test's process (or one it started) sent the runner a signal,
+    /// named (`SIGUSR1`); its process group was killed for it.
+    SentSignal(String),
 }
 
 /// Everything one test run produced.
@@ -200,6 +203,7 @@ pub fn list(
     }
     let (exit, output) = session.finish();
     let result = match result {
+        _ if let Some(fault) = sent_signal(&exit) => Err(fault),
         Some(r) => r,
         None if exit == Exit::TimedOut => Err(Fault::TimedOut(timeout)),
         None => Err(ended_early(launch, exit, output, talk.unfinished())),
@@ -208,6 +212,14 @@ pub fn list(
         runtime,
         tests: result,
     })
+}
+
+/// A process that signalled the runner fails for that, whatever else it did.
+fn sent_signal(exit: &Exit) -> Option<Fault> {
+    match exit {
+        Exit::SentSignal(s) => Some(Fault::SentSignal(crate::interrupt::name(*s))),
+        _ => None,
+    }
 }
 
 /// Why the runtime ended before the harness said how things went. A test
@@ -430,6 +442,9 @@ fn run_once(
     r.clock.finish(&mut r.run.timings);
     let mut run = r.run;
     run.output = output;
+    if let Some(fault) = sent_signal(&exit) {
+        run.fault = Some(fault);
+    }
     if run.fault.is_none() && !talk.finished() {
         run.fault = Some(if exit == Exit::TimedOut {
             Fault::TimedOut(timeout)

@@ -214,6 +214,9 @@ pub fn fault(f: &Fault, file: &str) -> String {
         ),
         Fault::Internal(m) => format!("memcheck could not measure this test: {m}"),
         Fault::Misuse(m) => m.clone(),
+        Fault::SentSignal(signal) => format!(
+            "the test sent {signal} to the runner; its process group was killed (a test may signal only its own process)"
+        ),
     }
 }
 

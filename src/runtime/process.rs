@@ -38,6 +38,9 @@ pub enum Exit {
     TimedOut,
     /// A page that crashed, or whose browser ended, in words.
     Crashed(String),
+    /// Killed by us because it (or a process of its group) sent this
+    /// signal to the runner.
+    SentSignal(i32),
 }
 
 impl std::fmt::Display for Exit {
@@ -47,6 +50,11 @@ impl std::fmt::Display for Exit {
             Exit::Signal(s) => write!(f, "signal {s}{}", signal_name(*s)),
             Exit::TimedOut => write!(f, "timeout"),
             Exit::Crashed(why) => write!(f, "{why}"),
+            Exit::SentSignal(s) => write!(
+                f,
+                "SIGKILL, after it sent {} to the runner",
+                interrupt::name(*s)
+            ),
         }
     }
 }
@@ -126,7 +134,7 @@ pub struct ProcessSession {
     output: Option<JoinHandle<Vec<Captured>>>,
     deadline: Instant,
     timed_out: bool,
-    _registered: interrupt::Registered,
+    registered: interrupt::Registered,
     cleanup: Vec<std::path::PathBuf>,
 }
 
@@ -174,7 +182,7 @@ impl ProcessSession {
             output: Some(output),
             deadline: Instant::now() + timeout,
             timed_out: false,
-            _registered: registered,
+            registered,
             cleanup: [vec![channel], launch.host.leftovers(job)].concat(),
         })
     }
@@ -236,7 +244,9 @@ impl ProcessSession {
             .take()
             .and_then(|h| h.join().ok())
             .unwrap_or_default();
-        let exit = if self.timed_out {
+        let exit = if let Some(signal) = self.registered.sent() {
+            Exit::SentSignal(signal)
+        } else if self.timed_out {
             Exit::TimedOut
         } else {
             match status {
