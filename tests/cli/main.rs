@@ -11,6 +11,7 @@ mod lifecycle;
 mod projects;
 mod reliability;
 mod robustness;
+mod sandbox;
 mod sites;
 mod steps;
 mod suite;
