@@ -83,7 +83,7 @@ impl Host for NodeHost {
     }
 
     fn sandbox_notes(&self) -> Vec<String> {
-        vec!["recorded on Node, whose permission model has no network switch: tests could reach the network".into()]
+        vec!["recorded on Node, whose permission model leaves links out of the project open and has no network switch (memcheck's harness refuses the network instead)".into()]
     }
 
     fn closes_links(&self) -> bool {
