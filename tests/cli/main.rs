@@ -7,6 +7,7 @@ mod environment;
 mod html;
 mod isolation;
 mod lifecycle;
+mod paths;
 mod projects;
 mod reliability;
 mod robustness;
