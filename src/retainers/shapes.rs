@@ -10,10 +10,9 @@
 //! shape is described as text.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
-use super::{
-    EdgeText, RetainerTree, UNREACHED, edge_text, is_dictionary, is_plumbing, module_context,
-};
+use super::{EdgeText, RetainerTree, UNREACHED, edge_text, is_dictionary, module_context};
 use crate::snapshot::{NodeIndex, Snapshot, type_codes};
 
 /// Groups shown per class: the largest, then the next ones that hold a
@@ -63,6 +62,44 @@ const SYSTEM_NAME: u32 = u32::MAX;
 const OTHER_NAME: u32 = u32::MAX - 1;
 const CONTEXT_NAME: u32 = u32::MAX - 2;
 
+/// What a node's name says about how a path reads it, by string index.
+#[derive(Clone, Copy, Default)]
+struct NameKind {
+    known: bool,
+    /// `system…`: V8's own (see `is_plumbing`).
+    system: bool,
+    /// `system / Context…`: a scope.
+    context: bool,
+    generator: bool,
+}
+
+/// A fast hash for the small integer keys of shapes (one step per object
+/// of a million-object class): the multiply-rotate hash rustc uses.
+#[derive(Default)]
+struct Fx(u64);
+
+impl Hasher for Fx {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u8(&mut self, n: u8) {
+        self.write_u64(u64::from(n));
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<Fx>>;
+
 /// The shapes of the paths of one snapshot's nodes, found as asked for.
 pub struct PathShapes<'a> {
     tree: &'a RetainerTree,
@@ -70,15 +107,20 @@ pub struct PathShapes<'a> {
     start: &'a dyn Fn(NodeIndex) -> bool,
     /// Each node's shape id once walked, else `UNSET`.
     shape: Vec<u32>,
-    steps: HashMap<Step, u32>,
+    steps: FxMap<Step, u32>,
     /// Edge texts by (edge type, name, leaves a backing array, leaves a
     /// dictionary), and their ids.
-    edges: HashMap<(u8, u32, bool, bool), u32>,
+    edges: FxMap<(u8, u32, bool, bool), u32>,
     edge_texts: HashMap<String, u32>,
-    dictionaries: HashMap<NodeIndex, bool>,
+    dictionaries: FxMap<NodeIndex, bool>,
+    names: Vec<NameKind>,
     backing: Vec<u8>,
+    /// Node types that are V8's plumbing (see `is_plumbing`).
+    plumbing: Vec<u8>,
     /// Node types whose names paths never show (strings, numbers…).
     unnamed: Vec<u8>,
+    property: Vec<u8>,
+    element: Vec<u8>,
     walk: Vec<NodeIndex>,
 }
 
@@ -96,14 +138,20 @@ impl<'a> PathShapes<'a> {
             snap,
             start,
             shape: vec![UNSET; snap.node_count()],
-            steps: HashMap::new(),
-            edges: HashMap::new(),
+            steps: FxMap::default(),
+            edges: FxMap::default(),
             edge_texts: HashMap::new(),
-            dictionaries: HashMap::new(),
+            dictionaries: FxMap::default(),
+            names: vec![NameKind::default(); snap.strings.len()],
             backing: type_codes(&snap.node_types, |t| matches!(t, "array" | "hidden")),
+            plumbing: type_codes(&snap.node_types, |t| {
+                matches!(t, "synthetic" | "hidden" | "array")
+            }),
             unnamed: type_codes(&snap.node_types, |t| {
                 !matches!(t, "object" | "native" | "closure" | "synthetic")
             }),
+            property: type_codes(&snap.edge_types, |t| t == "property"),
+            element: type_codes(&snap.edge_types, |t| t == "element"),
             walk: Vec::new(),
         }
     }
@@ -132,7 +180,7 @@ impl<'a> PathShapes<'a> {
     /// Every group of `nodes` (of the largest shapes), largest first.
     fn all_groups(&mut self, nodes: &[NodeIndex]) -> Vec<PathGroup> {
         // Shape id → (count, first node of that shape, in `nodes`' order).
-        let mut counts: HashMap<u32, (u64, usize)> = HashMap::new();
+        let mut counts: FxMap<u32, (u64, usize)> = FxMap::default();
         for (i, &n) in nodes.iter().enumerate() {
             if let Some(s) = self.target_shape(n) {
                 counts.entry(s).or_insert((0, i)).0 += 1;
@@ -203,28 +251,51 @@ impl<'a> PathShapes<'a> {
         shape
     }
 
+    /// What the name of `m` says (see [`NameKind`]), read once per name.
+    fn name_kind(&mut self, m: NodeIndex) -> NameKind {
+        let index = self.snap.node_name[m as usize] as usize;
+        match self.names.get(index) {
+            Some(kind) if kind.known => *kind,
+            _ => {
+                let name = self.snap.name(m);
+                let kind = NameKind {
+                    known: true,
+                    system: name.starts_with("system"),
+                    context: name.starts_with("system / Context"),
+                    generator: name == "Generator",
+                };
+                if let Some(slot) = self.names.get_mut(index) {
+                    *slot = kind;
+                }
+                kind
+            }
+        }
+    }
+
     /// The shape of `m`, whose holder's shape is `holder`; as the end of a
     /// path when `target`.
     fn step(&mut self, holder: u32, m: NodeIndex, target: bool) -> u32 {
         let snap = self.snap;
+        let kind = self.name_kind(m);
+        let node_type = snap.node_type[m as usize];
         // A path starts at its first program object: what comes before is
-        // not shown, so it is all one shape.
-        let program = !is_plumbing(snap, m) && (self.start)(m);
+        // not shown, so it is all one shape (as `is_plumbing` says).
+        let start = (self.start)(m);
+        let program = !(self.plumbing.contains(&node_type) || kind.system) && start;
         if holder == BEFORE && !program && !target {
             return BEFORE;
         }
         let from = self.tree.parent[m as usize];
         let e = self.tree.parent_edge[m as usize] as usize;
         let edge_type = snap.edge_type[e];
-        let property = snap.edge_type_name(e) == "property";
-        let dictionary = property
+        let dictionary = self.property.contains(&edge_type)
             && *self
                 .dictionaries
                 .entry(from)
                 .or_insert_with(|| is_dictionary(snap, from));
         let backing = self.backing.contains(&snap.node_type[from as usize]);
         // Every element edge reads `[i]`, whatever its index.
-        let name = if snap.edge_type_name(e) == "element" {
+        let name = if self.element.contains(&edge_type) {
             0
         } else {
             snap.edge_name[e]
@@ -245,25 +316,20 @@ impl<'a> PathShapes<'a> {
                 id
             }
         };
-        let name = snap.name(m);
         let step = Step {
             holder,
             edge,
-            node_type: snap.node_type[m as usize],
-            name: if self.unnamed.contains(&snap.node_type[m as usize]) {
+            node_type,
+            name: if self.unnamed.contains(&node_type) {
                 // Only whether it looks like V8's own (see `is_plumbing`).
-                if name.starts_with("system") {
-                    SYSTEM_NAME
-                } else {
-                    OTHER_NAME
-                }
-            } else if name.starts_with("system / Context") {
+                if kind.system { SYSTEM_NAME } else { OTHER_NAME }
+            } else if kind.context {
                 CONTEXT_NAME
             } else {
                 snap.node_name[m as usize]
             },
-            start: (self.start)(m),
-            identity: if name == "Generator" || module_context(snap, m).is_some() {
+            start,
+            identity: if kind.generator || (kind.context && module_context(snap, m).is_some()) {
                 m
             } else {
                 UNREACHED
