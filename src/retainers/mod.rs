@@ -142,7 +142,7 @@ impl RetainerTree {
         let mut value_next = false;
         for &(from, e) in steps {
             let backing = matches!(snap.node_type_name(from), "array" | "hidden");
-            let folds = backing || snap.name(from).starts_with("system / Context");
+            let folds = backing || is_context(snap, from);
             let dictionary = snap.edge_type_name(e) == "property" && is_dictionary(snap, from);
             let (edge, entry) = match edge_text(snap, e, backing, dictionary) {
                 EdgeText::Plain(text) => (text, false),
@@ -151,19 +151,28 @@ impl RetainerTree {
                 EdgeText::Entry { key } if folds => (format!("key {key}"), true),
                 EdgeText::Entry { .. } => ("(WeakMap key)".to_owned(), true),
             };
+            let context_hop = hops.last().is_some_and(|last| last.1 == "(context)");
+            let module = if folds && context_hop {
+                module_context(snap, from)
+            } else {
+                None
+            };
             match hops.last_mut() {
+                // A module's top-level variables, through any of its
+                // functions, read `(module a.js) ::v`: what holds the
+                // function does not matter, the module keeps its scope.
+                Some(_) if module.is_some() => {
+                    hops.clear();
+                    hops.extend(module.map(|m| (m, edge)));
+                }
+                // A closure's scope chain (`Context (previous) → Context`)
+                // is still its context.
+                Some(_) if context_hop && edge == "(previous)" && is_context(snap, from) => {}
                 Some(last) if folds => {
                     // `X (context) → Context ::v` reads `X ::v`;
                     // `Map (table) → (array) [3]` reads `Map (table)[i]`;
                     // `WeakMap (table) → (array) entry` reads `WeakMap key K`.
-                    if entry || last.1 == "(context)" {
-                        // A module's top-level variables, through any of
-                        // its functions, read `(module a.js) ::v`.
-                        if last.1 == "(context)"
-                            && let Some(module) = module_context(snap, from)
-                        {
-                            last.0 = module;
-                        }
+                    if entry || context_hop {
                         last.1 = edge;
                     } else {
                         last.1.push_str(&edge);
@@ -230,11 +239,27 @@ fn module_body(snap: &Snapshot, generator: NodeIndex) -> Option<String> {
     Some(format!("(module {url})"))
 }
 
+/// Whether `n` is a scope: a function's or a module's variables.
+fn is_context(snap: &Snapshot, n: NodeIndex) -> bool {
+    snap.name(n).starts_with("system / Context")
+}
+
+/// Whether `n` is a global object: Deno names it `… [JSGlobalObject]`, Node
+/// `global`, with its proxy among V8's internal edges (written last).
+fn is_global(snap: &Snapshot, n: NodeIndex) -> bool {
+    let name = snap.name(n);
+    name.contains("[JSGlobalObject]")
+        || name.contains("[JSGlobalProxy]")
+        || snap.edges(n).rev().take(16).any(|e| {
+            snap.edge_type_name(e) == "internal" && snap.edge_name_str(e) == Some("global_proxy")
+        })
+}
+
 /// `(module URL)` when `context` is the scope of an ES module's top-level
 /// variables: its `extension` is the module, whose body's `Generator` runs
 /// in it. Every function of the module holds it too.
 fn module_context(snap: &Snapshot, context: NodeIndex) -> Option<String> {
-    if !snap.name(context).starts_with("system / Context") {
+    if !is_context(snap, context) {
         return None;
     }
     let module = edge_named(snap, context, "extension")?;
@@ -310,7 +335,7 @@ fn entry_key(name: &str) -> Option<String> {
 /// dictionary (`(object properties)`), and it has many of them. A global
 /// object is a dictionary too, but its properties are names, not keys.
 fn is_dictionary(snap: &Snapshot, n: NodeIndex) -> bool {
-    if snap.node_type_name(n) != "object" || label(snap, n) == "(global)" {
+    if snap.node_type_name(n) != "object" || is_global(snap, n) {
         return false;
     }
     // V8 writes an object's internal edges after its properties.
@@ -401,11 +426,7 @@ fn label(snap: &Snapshot, n: NodeIndex) -> String {
         "closure" if name.is_empty() => "Function".into(),
         "closure" => format!("Function {name}"),
         "object" | "native" if name.starts_with("system / Context") => "(context)".into(),
-        "object" | "native"
-            if name.contains("[JSGlobalObject]") || name.contains("[JSGlobalProxy]") =>
-        {
-            "(global)".into()
-        }
+        "object" | "native" if is_global(snap, n) => "(global)".into(),
         // V8's own objects (`system / WeakArrayList`…) hold things only on
         // the program's behalf.
         "object" | "native" if name.starts_with("system") => "(internal)".into(),
@@ -679,55 +700,124 @@ mod tests {
     }
 
     /// A module's top-level variable reached through one of the module's
-    /// functions reads as the module's, as it does through the module's
-    /// body. (Node names the script by its URL alone.)
+    /// functions, however it is held and through its scope chain, reads as
+    /// the module's, as it does through the module's body; another scope
+    /// on the chain reads as the function's. (Node names the script by its
+    /// URL alone.)
     ///
     /// ```text
-    /// root ─▶ closure log ─(context)─▶ Context ─::loggers─▶ Array
-    ///           Context ─(extension)─▶ SourceTextModule ─▶ Generator ─(context)─▶ Context
-    ///           Generator ─function─▶ closure ─shared─▶ SFI ─script─▶ file:///p/log.js
+    /// root ─▶ Object ─.fn─▶ closure log ─(context)─▶ Context #4 ─(previous)─▶ Context #2
+    ///   Context #2 ─::loggers─▶ Array;  Context #2 ─(extension)─▶ SourceTextModule
+    ///   SourceTextModule ─▶ Generator ─(context)─▶ Context #2
+    ///   Generator ─function─▶ closure ─shared─▶ SFI ─script─▶ file:///p/log.js
+    /// root ─▶ closure f ─(context)─▶ Context #10 ─(previous)─▶ Context #11 ─::x─▶ Item
     /// ```
     #[test]
     fn a_module_scope_reached_through_a_function_is_the_modules() {
         let s = snapshot(&[
-            ("synthetic", "", 1, 0, &[("element", "1", 1)]),
-            ("closure", "log", 3, 32, &[("internal", "context", 2)]),
+            (
+                "synthetic",
+                "",
+                1,
+                0,
+                &[("element", "1", 1), ("element", "2", 12)],
+            ),
+            ("object", "Object", 3, 32, &[("property", "fn", 3)]),
             (
                 "object",
                 "system / Context",
                 5,
                 32,
-                &[("context", "loggers", 3), ("internal", "extension", 4)],
+                &[("context", "loggers", 4), ("internal", "extension", 5)],
             ),
-            ("object", "Array", 7, 16, &[]),
+            ("closure", "log", 7, 32, &[("internal", "context", 11)]),
+            ("object", "Array", 9, 16, &[]),
             (
                 "hidden",
                 "system / SourceTextModule",
-                9,
+                11,
                 64,
-                &[("hidden", "4", 5)],
+                &[("hidden", "4", 6)],
             ),
             (
                 "object",
                 "Generator",
-                11,
+                13,
                 40,
-                &[("internal", "function", 6), ("internal", "context", 2)],
+                &[("internal", "function", 7), ("internal", "context", 2)],
             ),
-            ("closure", "", 13, 32, &[("internal", "shared", 7)]),
+            ("closure", "", 15, 32, &[("internal", "shared", 8)]),
             (
                 "code",
                 "(shared function info)",
-                15,
+                17,
                 32,
-                &[("internal", "script", 8)],
+                &[("internal", "script", 9)],
             ),
-            ("code", "file:///p/log.js", 17, 32, &[]),
+            ("code", "file:///p/log.js", 19, 32, &[]),
+            ("object", "Item", 21, 16, &[]),
+            (
+                "object",
+                "system / Context",
+                23,
+                32,
+                &[("internal", "previous", 2)],
+            ),
+            ("closure", "f", 25, 32, &[("internal", "context", 13)]),
+            (
+                "object",
+                "system / Context",
+                27,
+                32,
+                &[("internal", "previous", 14)],
+            ),
+            (
+                "object",
+                "system / Context",
+                29,
+                32,
+                &[("context", "x", 10)],
+            ),
+        ]);
+        let tree = RetainerTree::build(&s);
+        assert_eq!(
+            tree.describe(&s, 4).unwrap(),
+            "(module file:///p/log.js) ::loggers → Array"
+        );
+        assert_eq!(tree.describe(&s, 10).unwrap(), "Function f ::x → Item");
+    }
+
+    /// Node's global object is named `global`: it reads `(global)` as
+    /// Deno's does, and its properties are names, not keys, though V8
+    /// keeps them in a dictionary.
+    ///
+    /// ```text
+    /// root ─▶ global ─.a….p, .implicitKeep─▶ Array ─[0]─▶ Session
+    ///           └─(global_proxy)─▶ global;  └─(properties)─▶ (object properties)
+    /// ```
+    #[test]
+    fn a_global_object_reads_global_and_keeps_its_names() {
+        let mut edges: Vec<(&str, &str, usize)> = "abcdefghijklmnop"
+            .split("")
+            .filter(|n| !n.is_empty())
+            .map(|n| ("property", n, 4))
+            .collect();
+        edges.push(("property", "implicitKeep", 2));
+        edges.push(("internal", "global_proxy", 5));
+        edges.push(("internal", "properties", 6));
+        let s = snapshot(&[
+            ("synthetic", "", 1, 0, &[("element", "1", 1)]),
+            ("object", "global", 3, 32, &edges),
+            ("object", "Array", 5, 16, &[("element", "0", 3)]),
+            ("object", "Session", 7, 16, &[]),
+            ("object", "Object", 9, 16, &[]),
+            ("object", "global", 11, 16, &[]),
+            ("array", "(object properties)", 13, 512, &[]),
         ]);
         let tree = RetainerTree::build(&s);
         assert_eq!(
             tree.describe(&s, 3).unwrap(),
-            "(module file:///p/log.js) ::loggers → Array"
+            "(global) .implicitKeep → Array [i] → Session"
         );
     }
 }

@@ -12,7 +12,9 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
-use super::{EdgeText, RetainerTree, UNREACHED, edge_text, is_dictionary, module_context};
+use super::{
+    EdgeText, RetainerTree, UNREACHED, edge_text, is_dictionary, is_global, module_context,
+};
 use crate::snapshot::{NodeIndex, Snapshot, type_codes};
 
 /// Groups shown per class: the largest, then the next ones that hold a
@@ -44,8 +46,9 @@ pub struct PathGroup {
 
 /// One step of a shape: the shape of the holder, the edge as it reads, and
 /// what decides how the node reads (its type, name, whether a path may
-/// start there, and, for a `Generator` or a module's scope, which one: it
-/// is named after the module or async function).
+/// start there, and, for a `Generator`, a module's scope or a global
+/// object, which one: they are named after the module or async function,
+/// or by what they are rather than by their name).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct Step {
     holder: u32,
@@ -71,6 +74,8 @@ struct NameKind {
     /// `system / Context…`: a scope.
     context: bool,
     generator: bool,
+    /// Might name a global object (see `is_global`).
+    global: bool,
 }
 
 /// A fast hash for the small integer keys of shapes (one step per object
@@ -263,6 +268,7 @@ impl<'a> PathShapes<'a> {
                     system: name.starts_with("system"),
                     context: name.starts_with("system / Context"),
                     generator: name == "Generator",
+                    global: name == "global" || name.contains("[JSGlobal"),
                 };
                 if let Some(slot) = self.names.get_mut(index) {
                     *slot = kind;
@@ -329,7 +335,10 @@ impl<'a> PathShapes<'a> {
                 snap.node_name[m as usize]
             },
             start,
-            identity: if kind.generator || (kind.context && module_context(snap, m).is_some()) {
+            identity: if kind.generator
+                || (kind.context && module_context(snap, m).is_some())
+                || (kind.global && is_global(snap, m))
+            {
                 m
             } else {
                 UNREACHED
