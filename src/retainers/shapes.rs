@@ -127,7 +127,13 @@ pub struct PathShapes<'a> {
     property: Vec<u8>,
     element: Vec<u8>,
     walk: Vec<NodeIndex>,
+    /// The last step taken, and its shape.
+    last: Option<(StepInputs, u32)>,
 }
+
+/// What a step's shape follows from, but a named node's identity:
+/// (holder, edge key, node type, node name, start).
+type StepInputs = (u32, (u8, u32, bool, bool), u8, u32, bool);
 
 impl<'a> PathShapes<'a> {
     /// Shapes of paths in `snap` (whose tree is `tree`) that start at the
@@ -158,6 +164,7 @@ impl<'a> PathShapes<'a> {
             property: type_codes(&snap.edge_types, |t| t == "property"),
             element: type_codes(&snap.edge_types, |t| t == "element"),
             walk: Vec::new(),
+            last: None,
         }
     }
 
@@ -307,6 +314,17 @@ impl<'a> PathShapes<'a> {
             snap.edge_name[e]
         };
         let key = (edge_type, name, backing, dictionary);
+        // Objects side by side (a million in one array) take the same step
+        // as the one before: no hashing. A node named after what it is
+        // (a module, a global) is never taken for another.
+        let same = (holder, key, node_type, snap.node_name[m as usize], start);
+        let named = kind.generator || kind.context || kind.global;
+        if let Some((last, shape)) = self.last
+            && last == same
+            && !named
+        {
+            return shape;
+        }
         let edge = match self.edges.get(&key) {
             _ if holder == BEFORE => NO_EDGE,
             Some(&id) => id,
@@ -346,7 +364,9 @@ impl<'a> PathShapes<'a> {
         };
         // Ids 0 and 1 are `BEFORE` and `NO_PATH`.
         let next = self.steps.len() as u32 + 2;
-        *self.steps.entry(step).or_insert(next)
+        let shape = *self.steps.entry(step).or_insert(next);
+        self.last = (!named).then_some((same, shape));
+        shape
     }
 }
 
