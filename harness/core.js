@@ -77,6 +77,7 @@ function send(message) {
 // Let timers, microtasks and stream teardown run, so that what they allocated
 // is garbage by the next snapshot.
 function settle() {
+  if (host.settle !== undefined) return host.settle();
   return new PromiseCtor((resolve) => setTimeoutFn(resolve, 0));
 }
 
@@ -112,7 +113,7 @@ function captureWithBuiltins(label) {
   // of a repeat block's later runs without their stacks: a full collection
   // first keeps them, run after run.
   if (tracking) host.gc();
-  const snapshot = host.takeSnapshot();
+  const snapshot = host.takeSnapshot(label);
   SNAPSHOT.took = now() - started;
   if (label === null) {
     host.readSnapshot(snapshot, dropChunk);
@@ -154,13 +155,16 @@ async function runBlockBody(fn) {
 // The snapshots are taken in the frame of the function that runs the block,
 // never in a helper's fresh async frame: that frame would be new in "after".
 // With `repeat`, the body runs once to warm up, then `repeat` times with a
-// checkpoint after each run.
+// checkpoint after each run. `warmup` runs it that many times more before
+// the first checkpoint, so that what its first call sets up once (a cache,
+// a lazily loaded module) is there before the block is measured.
 async function measureBlock(block, fn, index) {
   const repeat = block.repeat;
   const labels = [`b${index}-before`];
   for (let i = 1; i <= (repeat > 1 ? repeat : 1); i++) labels[i] = repeat > 0 ? `b${index}-run${i}` : `b${index}-after`;
-  send({ type: "block", name: block.name, budget: block.budget, repeat, line: block.site?.line ?? null, url: block.site?.url ?? null });
-  if (repeat > 0) await runBlockBody(fn);
+  send({ type: "block", name: block.name, budget: block.budget, repeat, warmup: block.warmup, line: block.site?.line ?? null, url: block.site?.url ?? null });
+  const warmups = (repeat > 0 ? 1 : 0) + block.warmup;
+  for (let i = 0; i < warmups; i++) await runBlockBody(fn);
   await settle();
   await settle();
   capture(labels[0]);
@@ -187,6 +191,17 @@ function repeatCount(name, repeat) {
     );
   }
   return repeat;
+}
+
+// `warmup: true` is 1 run before the first checkpoint; a number is that
+// many; `false` or no key, none.
+function warmupCount(warmup) {
+  if (warmup === undefined || warmup === false) return 0;
+  if (warmup === true) return 1;
+  if (typeof warmup !== "number" || !NumberIsInteger(warmup) || warmup < 1 || warmup > 100) {
+    throw new TypeErrorCtor(`warmup must be true or a whole number from 1 to 100, not ${describeValue(warmup)}`);
+  }
+  return warmup;
 }
 
 // Allocation tracking (a re-run that explains a failure) and the sampling
@@ -246,13 +261,15 @@ function blockOptions(name, options, site) {
     throw new TypeErrorCtor(`t.measure(${JSONStringify(name)}): options must be an object, not ${describeValue(options)}`);
   }
   let budget = null;
+  let warmup = 0;
   try {
     knownOptions(options, BLOCK_OPTIONS, "a block");
     budget = options.budget === undefined ? null : jsonValue(options.budget, "budget");
+    warmup = warmupCount(options.warmup);
   } catch (error) {
     throw new TypeErrorCtor(`t.measure(${JSONStringify(name)}) at ${siteText(site)}: ${error.message}`);
   }
-  return { name: wellFormed(name), budget, repeat: repeatCount(name, options.repeat), site };
+  return { name: wellFormed(name), budget, repeat: repeatCount(name, options.repeat), warmup, site };
 }
 
 // Whether a test's function may call t.measure or t.checkpoint: its source

@@ -99,7 +99,7 @@ export function timeoutOption(value) {
 }
 
 const TEST_OPTIONS = ["budget", "timeout", "ignore", "allocated"];
-export const BLOCK_OPTIONS = ["budget", "repeat"];
+export const BLOCK_OPTIONS = ["budget", "repeat", "warmup"];
 export const CHECKPOINT_OPTIONS = ["budget"];
 
 /**

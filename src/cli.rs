@@ -18,7 +18,7 @@ use cargo_memcheck::review::{self, Selection};
 use cargo_memcheck::run::{self, Options};
 use cargo_memcheck::runtime::Engine;
 use cargo_memcheck::sourcemap::SourceMaps;
-use cargo_memcheck::{diff, exit, explain, report, runtime, snapshot};
+use cargo_memcheck::{diff, exit, explain, report, runtime, snapshot, text};
 
 const ABOUT: &str = "Memory regression tests for JavaScript, run in a real V8 (Deno or Node.js).";
 
@@ -28,6 +28,7 @@ const ABOUT: &str = "Memory regression tests for JavaScript, run in a real V8 (D
 static VERSION: LazyLock<String> = LazyLock::new(|| {
     let pins: Vec<String> = Engine::ALL
         .iter()
+        .filter(|e| e.is_pinned())
         .map(|e| format!("{} {}", e.title(), e.default_version()))
         .collect();
     format!("{} ({} pinned)", env!("CARGO_PKG_VERSION"), pins.join(", "))
@@ -312,7 +313,7 @@ fn pending_command(args: &PendingArgs, accept: Option<bool>) -> anyhow::Result<i
         exact: args.exact,
     };
     if found.is_empty() {
-        let root = report::display_path(&config.root);
+        let root = text::display_path(&config.root);
         let root = if root.is_empty() { "." } else { root.as_str() };
         eprintln!("memcheck: no pending baselines under {root}");
         return Ok(exit::OK);
@@ -407,7 +408,7 @@ fn diff_command(args: &DiffArgs) -> anyhow::Result<i32> {
         report::html::write(&report::html::from_diff(compared, page_dir), path)?;
         eprintln!(
             "memcheck: HTML report written to {}",
-            report::display_path(path)
+            text::display_path(path)
         );
     }
     Ok(exit::OK)

@@ -70,6 +70,7 @@ struct RawRuntime {
     node: Option<String>,
     deno_path: Option<PathBuf>,
     node_path: Option<PathBuf>,
+    chromium_path: Option<PathBuf>,
     #[serde(default)]
     allow: Vec<String>,
     #[serde(default)]
@@ -208,6 +209,8 @@ pub struct RuntimeConfig {
     /// Explicit binaries (win over the cached download).
     pub deno_path: Option<PathBuf>,
     pub node_path: Option<PathBuf>,
+    /// The browser for `engine = "chromium"`, when not found on PATH.
+    pub chromium_path: Option<PathBuf>,
     /// Extra permissions (`read`, `net=localhost`…), mapped to each engine's flags.
     pub allow: Vec<String>,
     /// Extra V8 flags, added to the ones memcheck needs.
@@ -228,6 +231,7 @@ impl RuntimeConfig {
         match engine {
             Engine::Deno => &self.deno,
             Engine::Node => &self.node,
+            Engine::Chromium => "",
         }
     }
 
@@ -236,6 +240,7 @@ impl RuntimeConfig {
         match engine {
             Engine::Deno => self.deno_path.as_deref(),
             Engine::Node => self.node_path.as_deref(),
+            Engine::Chromium => self.chromium_path.as_deref(),
         }
     }
 }
@@ -396,6 +401,7 @@ impl Config {
                     .unwrap_or_else(|| Engine::Node.default_version().to_owned()),
                 deno_path: raw.runtime.deno_path,
                 node_path: raw.runtime.node_path,
+                chromium_path: raw.runtime.chromium_path,
                 allow: raw.runtime.allow,
                 v8_flags: raw.runtime.v8_flags,
                 node_flags: raw.runtime.node_flags,
@@ -456,7 +462,10 @@ fn engines(raw: &RawRuntime) -> Result<Vec<Engine>, String> {
         }
         (Some(one), None) => vec![one.clone()],
         (None, Some(many)) if many.is_empty() => {
-            return Err("runtime.engines is empty; name at least one of \"deno\", \"node\"".into());
+            return Err(
+                "runtime.engines is empty; name at least one of \"deno\", \"node\", \"chromium\""
+                    .into(),
+            );
         }
         (None, Some(many)) => many.clone(),
         (None, None) => vec![Engine::Deno.name().to_owned()],

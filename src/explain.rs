@@ -41,17 +41,26 @@ pub struct KeptAlive {
     pub grown: Vec<GrownObject>,
 }
 
-/// Where new objects of a class were allocated: the innermost frames of
-/// one allocation stack, and how many of the new objects it made.
+/// Where new objects of a class were allocated: the frames of one
+/// allocation stack (see [`site_frames`]), and how many of the new objects
+/// it made.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct AllocationSite {
     pub constructor: String,
     pub count: u64,
-    /// Innermost first: `function (file:line:column)`.
+    /// Innermost first: `function (file:line:column)`, the runtime's own
+    /// frames marked `(deno) function (ext:…)` or `(node) function (node:…)`.
     pub stack: Vec<String>,
-    /// The same frames, as fields (for the HTML report); not in the JSON.
-    #[serde(skip_serializing)]
+    /// The same frames, as fields (`runtime` on the runtime's own).
     pub frames: Vec<StackFrame>,
+}
+
+impl AllocationSite {
+    /// The site as a failure shows it, led by the first frame in the project;
+    /// see [`site_text`].
+    pub fn text(&self) -> String {
+        site_text(&self.frames)
+    }
 }
 
 /// One frame of an allocation stack. V8 records the allocating function,
@@ -64,22 +73,118 @@ pub struct StackFrame {
     pub file: String,
     pub line: u32,
     pub column: u32,
+    /// The runtime whose own code this is (`"deno"` for `ext:` scripts,
+    /// `"node"` for `node:` ones); absent for the project's code and its
+    /// packages.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<&'static str>,
 }
 
 impl StackFrame {
-    /// `function (file:line:column)`, as in [`AllocationSite::stack`].
+    /// `function (file:line:column)`, as in [`AllocationSite::stack`];
+    /// `(deno) function (ext:…)` for the runtime's own.
     pub fn describe(&self) -> String {
         format!(
-            "{} ({}:{}:{})",
-            self.function, self.file, self.line, self.column
+            "{}{} ({}:{}:{})",
+            self.runtime_prefix(),
+            self.function,
+            self.file,
+            self.line,
+            self.column
         )
+    }
+
+    /// The frame in a failure's text: the runtime's own frames by name
+    /// only (`(deno) addEventListener`), as their place in a bundled
+    /// internal script tells the reader nothing.
+    pub fn short(&self) -> String {
+        match self.runtime {
+            Some(_) => format!("{}{}", self.runtime_prefix(), self.function),
+            None => self.describe(),
+        }
+    }
+
+    fn runtime_prefix(&self) -> String {
+        self.runtime.map(|r| format!("({r}) ")).unwrap_or_default()
+    }
+}
+
+/// The runtime a script belongs to, from its URL: Deno's own modules are
+/// `ext:` URLs (its Node.js layer `ext:deno_node/…` too), Node's are
+/// `node:` (`internal/…` in older versions).
+pub fn runtime_of(script: &str) -> Option<&'static str> {
+    if script.starts_with("ext:") {
+        Some("deno")
+    } else if script.starts_with("node:") || script.starts_with("internal/") {
+        Some("node")
+    } else {
+        None
     }
 }
 
 /// Allocation sites kept per class.
 const SITES_PER_CLASS: usize = 3;
-/// Frames kept per site.
+/// Frames kept per site, from the first frame in the project outward.
 const FRAMES_PER_SITE: usize = 3;
+
+/// The frames a site keeps of a stack (innermost first, the harness's
+/// left out): the first frame in the project and the two after it, and,
+/// when the runtime allocated inside that frame, the runtime's innermost
+/// frame and the one the project called (the frames between them are
+/// dropped). A stack with no frame in the project keeps its innermost
+/// three.
+pub fn site_frames(frames: Vec<StackFrame>) -> Vec<StackFrame> {
+    match frames.iter().position(|f| f.runtime.is_none()) {
+        None => frames.into_iter().take(FRAMES_PER_SITE).collect(),
+        Some(first) => {
+            let mut out = Vec::with_capacity(FRAMES_PER_SITE + 2);
+            if first > 0 {
+                out.push(frames[0].clone());
+            }
+            if first > 1 {
+                out.push(frames[first - 1].clone());
+            }
+            out.extend(frames.into_iter().skip(first).take(FRAMES_PER_SITE));
+            out
+        }
+    }
+}
+
+/// A site's frames as a failure shows them, innermost first and joined by
+/// `←`, led by the first frame in the project; the runtime's frames inside
+/// it follow in `(via …)`:
+/// `Foo ×10: addListener (lib.js:5:3) ← run (t.js:9:1) (via (deno) addEventListener)`.
+pub fn site_text(frames: &[StackFrame]) -> String {
+    let join = |frames: &[StackFrame]| {
+        frames
+            .iter()
+            .map(StackFrame::short)
+            .collect::<Vec<_>>()
+            .join(" ← ")
+    };
+    match frames.iter().position(|f| f.runtime.is_none()) {
+        _ if frames.is_empty() => UNTRACKED.to_owned(),
+        Some(first) if first > 0 => format!(
+            "{} (via {})",
+            join(&frames[first..]),
+            join(&frames[..first])
+        ),
+        _ => join(frames),
+    }
+}
+
+/// The runtime whose own code made every one of a block's new objects that
+/// has a stack (the innermost frame of each site is an `ext:` or `node:`
+/// script), as its features do on first use; `None` when a site is the
+/// project's, or no site has a stack.
+pub fn made_by_runtime(sites: &[AllocationSite]) -> Option<&'static str> {
+    let mut tracked = sites.iter().filter_map(|s| s.frames.first()).peekable();
+    let runtime = tracked.peek()?.runtime;
+    tracked
+        .all(|f| f.runtime.is_some())
+        .then_some(runtime)
+        .flatten()
+}
 
 /// Retainer paths are found for this many classes per block, largest first.
 const RETAINER_CLASSES: usize = 5;
@@ -111,7 +216,7 @@ pub fn retainer_paths(
         };
         retainers.extend(shapes.groups(nodes).into_iter().map(|g| RetainerPath {
             constructor: row.name.clone(),
-            path: crate::report::relative_url(&g.path),
+            path: relative_urls(&g.path),
             count: g.count,
             total: nodes.len() as u64,
         }));
@@ -123,7 +228,7 @@ pub fn retainer_paths(
         .filter_map(|g| {
             Some(GrownObject {
                 constructor: g.class.clone(),
-                path: crate::report::relative_url(&shapes.describe(g.node)?),
+                path: relative_urls(&shapes.describe(g.node)?),
                 before: g.before,
                 after: g.after,
             })
@@ -139,6 +244,13 @@ pub fn retainer_paths(
     KeptAlive { retainers, grown }
 }
 
+/// Whether a class is one of a page's DOM node classes (`<div>`,
+/// `Detached <li>`, `Text`), which V8 records no allocation stack for.
+fn is_dom_class(name: &str) -> bool {
+    let name = name.strip_prefix("Detached ").unwrap_or(name);
+    name.starts_with('<') || matches!(name, "Text" | "Comment" | "CDATASection")
+}
+
 /// The stacks that allocated the new objects of the top classes.
 pub fn allocation_sites(
     after: &Snapshot,
@@ -151,6 +263,10 @@ pub fn allocation_sites(
     }
     let mut out = Vec::new();
     for row in top_grown(comparison) {
+        // A page's DOM nodes are the browser's, made without a JS stack.
+        if is_dom_class(&row.name) {
+            continue;
+        }
         let Some(nodes) = new.get(&row.name) else {
             continue;
         };
@@ -162,14 +278,20 @@ pub fn allocation_sites(
                 untracked += 1;
                 continue;
             }
-            let stack: Vec<StackFrame> = frames
+            let all: Vec<StackFrame> = frames
                 .into_iter()
-                .filter(|f| !f.script.is_empty() && !f.script.contains("/harness-"))
-                .take(FRAMES_PER_SITE)
+                .filter(|f| {
+                    !f.script.is_empty()
+                        && !f.script.contains("/harness-")
+                        && !f.script.contains("/__memcheck__/harness/")
+                })
                 .map(|f| {
+                    let runtime = runtime_of(&f.script);
                     // TypeScript and JSX: the line the user wrote.
-                    let (line, column) = maps
-                        .original(&f.script, f.line, f.column)
+                    let (line, column) = runtime
+                        .is_none()
+                        .then(|| maps.original(&f.script, f.line, f.column))
+                        .flatten()
                         .unwrap_or((f.line, f.column));
                     StackFrame {
                         function: if f.function.is_empty() {
@@ -177,12 +299,14 @@ pub fn allocation_sites(
                         } else {
                             f.function
                         },
-                        file: crate::report::relative_url(&f.script),
+                        file: relative_urls(&f.script),
                         line,
                         column,
+                        runtime,
                     }
                 })
                 .collect();
+            let stack = site_frames(all);
             if !stack.is_empty() {
                 *counts.entry(stack).or_default() += 1;
             }
@@ -227,4 +351,121 @@ fn top_grown(comparison: &Comparison) -> Vec<&ConstructorDelta> {
     grown.sort_by(|a, b| b.new.cmp(&a.new).then(b.alloc_size.cmp(&a.alloc_size)));
     grown.truncate(RETAINER_CLASSES);
     grown
+}
+
+/// Script URLs in `text` (a URL, a retainer path, a message) as users read
+/// them: without the origin a page's files are served from (the project
+/// root), `file://`, or the query that makes each Deno job's main module URL
+/// unique (see [`crate::runtime::deno::JOB_QUERY`]), and relative to the
+/// current directory.
+pub fn relative_urls(text: &str) -> String {
+    let text = text.replace("http://memcheck.localhost/", "");
+    crate::text::relative_urls(&text, crate::runtime::deno::JOB_QUERY)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(function: &str, file: &str) -> StackFrame {
+        StackFrame {
+            function: function.into(),
+            file: file.into(),
+            line: 1,
+            column: 2,
+            runtime: runtime_of(file),
+        }
+    }
+
+    #[test]
+    fn runtime_scripts_are_told_by_their_url() {
+        assert_eq!(runtime_of("ext:deno_web/02_event.js"), Some("deno"));
+        assert_eq!(
+            runtime_of("ext:deno_node/internal/streams/readable.js"),
+            Some("deno")
+        );
+        assert_eq!(runtime_of("node:internal/streams/readable"), Some("node"));
+        assert_eq!(runtime_of("internal/streams/readable.js"), Some("node"));
+        assert_eq!(runtime_of("lib.js"), None);
+        assert_eq!(runtime_of("node_modules/mitt/dist/mitt.mjs"), None);
+        assert_eq!(runtime_of("/p/internal/x.js"), None);
+    }
+
+    /// `insert` (deno) ← `addEventListener` (deno) ← `listen` (lib.js) ←
+    /// `run` (t.js) ← `main` (t.js) ← `start` (t.js) ← `boot` (t.js):
+    /// the site keeps the runtime's innermost frame and the one the
+    /// project called, then three frames from the project's first.
+    #[test]
+    fn a_site_leads_with_the_project_frame() {
+        let stack = vec![
+            frame("insert", "ext:deno_web/02_event.js"),
+            frame("innerHelper", "ext:deno_web/02_event.js"),
+            frame("addEventListener", "ext:deno_web/02_event.js"),
+            frame("listen", "lib.js"),
+            frame("run", "t.js"),
+            frame("main", "t.js"),
+            frame("start", "t.js"),
+        ];
+        let kept = site_frames(stack);
+        let names: Vec<&str> = kept.iter().map(|f| f.function.as_str()).collect();
+        assert_eq!(
+            names,
+            ["insert", "addEventListener", "listen", "run", "main"]
+        );
+        assert_eq!(
+            site_text(&kept),
+            "listen (lib.js:1:2) ← run (t.js:1:2) ← main (t.js:1:2) \
+             (via (deno) insert ← (deno) addEventListener)"
+        );
+        assert_eq!(
+            kept[0].describe(),
+            "(deno) insert (ext:deno_web/02_event.js:1:2)"
+        );
+    }
+
+    #[test]
+    fn project_stacks_read_as_before_and_runtime_callers_are_short() {
+        let kept = site_frames(vec![
+            frame("onEvent", "app.js"),
+            frame("dispatchEvent", "node:internal/event_target"),
+            frame("main", "app.js"),
+            frame("start", "app.js"),
+        ]);
+        assert_eq!(kept.len(), 3);
+        assert_eq!(
+            site_text(&kept),
+            "onEvent (app.js:1:2) ← (node) dispatchEvent ← main (app.js:1:2)"
+        );
+        let only_runtime = site_frames(vec![
+            frame("a", "ext:core/01_core.js"),
+            frame("b", "ext:core/01_core.js"),
+            frame("c", "ext:core/01_core.js"),
+            frame("d", "ext:core/01_core.js"),
+        ]);
+        assert_eq!(site_text(&only_runtime), "(deno) a ← (deno) b ← (deno) c");
+        assert_eq!(site_text(&[]), UNTRACKED);
+    }
+
+    #[test]
+    fn objects_all_made_by_the_runtime_are_told_apart() {
+        let site = |frames: Vec<StackFrame>| AllocationSite {
+            constructor: "X".into(),
+            count: 1,
+            stack: Vec::new(),
+            frames,
+        };
+        let runtime = site(vec![
+            frame("stream", "ext:deno_web/09_file.js"),
+            frame("t", "t.js"),
+        ]);
+        let project = site(vec![frame("format", "lib.js")]);
+        let untracked = site(Vec::new());
+        assert_eq!(
+            made_by_runtime(&[runtime.clone(), untracked.clone()]),
+            Some("deno")
+        );
+        assert_eq!(made_by_runtime(&[runtime, project]), None);
+        assert_eq!(made_by_runtime(&[untracked]), None);
+        assert_eq!(made_by_runtime(&[]), None);
+    }
 }

@@ -8,8 +8,8 @@
 //! `steps` chains its checkpoints into steps,
 //! `budget`, `baseline` and `verdict` judge a block, `report` renders the
 //! run's model, `partition` picks a shard, `color` decides on colour,
-//! `run` ties everything into libtest trials, and `review` settles
-//! pending baselines.
+//! `run` ties everything into libtest trials, `review` settles
+//! pending baselines, and `text` quotes and escapes for all of them.
 
 pub mod baseline;
 pub mod budget;
@@ -31,6 +31,7 @@ pub mod runtime;
 pub mod snapshot;
 pub mod sourcemap;
 pub mod steps;
+pub mod text;
 pub mod timings;
 pub mod units;
 pub mod verdict;
@@ -59,6 +60,59 @@ pub(crate) mod fuzz {
             state ^= state << 17;
             state
         }
+    }
+
+    /// Text a test could print or name, built from pieces that have broken
+    /// a terminal, a workflow-command reader or an XML writer: line ends,
+    /// blanks, escapes, controls, characters XML cannot hold, markup.
+    pub fn hostile_text(next: &mut impl FnMut() -> u64) -> String {
+        const PIECES: &[&str] = &[
+            "::",
+            "::error::x",
+            "::add-mask::s",
+            "::stop-commands::t",
+            "##[",
+            "##[error]y",
+            "\n",
+            "\r",
+            "\r\n",
+            "\t",
+            " ",
+            "\u{3000}",
+            "\u{85}",
+            "\u{2028}",
+            "\u{1b}[31m",
+            "\u{1b}]8;;u\u{7}",
+            "\u{7}",
+            "\0",
+            "\u{b}",
+            "\u{7f}",
+            "\u{9b}",
+            "\u{fffe}",
+            "\u{ffff}",
+            "\u{fdd0}",
+            "<",
+            ">",
+            "&",
+            "\"",
+            "'",
+            "]]>",
+            "%",
+            ",",
+            ":",
+            "=",
+            "a",
+            "é",
+            "😀",
+            "`",
+            "|",
+            "\\",
+            "--- baseline",
+        ];
+        let len = next() % 12;
+        (0..len)
+            .map(|_| PIECES[(next() % PIECES.len() as u64) as usize])
+            .collect()
     }
 }
 

@@ -14,7 +14,7 @@ use crate::baseline::pending::{AcceptError, Pending};
 use crate::baseline::{BaselineError, TestBaseline};
 use crate::report::{self, FileChanges};
 use crate::runtime::Engine;
-use crate::{color, discover};
+use crate::{color, discover, text};
 
 /// Which pending tests a command settles.
 #[derive(Clone, Debug, Default)]
@@ -56,7 +56,7 @@ impl Found {
     /// The test's name as a run on its engine alone shows it: `file::test`,
     /// with the engine in front for Node (`node:file::test`).
     pub fn full_name(&self, test: &str) -> String {
-        let name = report::full_name(&self.source, test);
+        let name = text::full_name(&self.source, test);
         match self.pending.engine {
             Engine::Deno => name,
             e => format!("{e}:{name}"),
@@ -75,7 +75,7 @@ impl Found {
         let tests = self.pending.file.tests.keys();
         tests
             .filter(|t| {
-                let plain = report::full_name(&self.source, t);
+                let plain = text::full_name(&self.source, t);
                 let prefixed = format!("{}:{plain}", self.pending.engine);
                 selection.picks(&plain) || selection.picks(&prefixed)
             })
@@ -230,7 +230,7 @@ fn show(f: &Found, test: &str, seen: usize, total: usize) -> String {
         out,
         "\n[{seen}/{total}] {} ({})",
         f.full_name(test),
-        report::display_path(&f.pending.path)
+        text::display_path(&f.pending.path)
     );
     let old = f.pending.committed(test).map(|t| render(&t));
     let new = f
@@ -253,7 +253,7 @@ fn show(f: &Found, test: &str, seen: usize, total: usize) -> String {
 fn render(blocks: &TestBaseline) -> String {
     let mut out = String::new();
     for (name, b) in blocks {
-        let _ = writeln!(out, "[{}]", report::quote_name(name));
+        let _ = writeln!(out, "[{}]", text::quote_name(name));
         out.push_str(&b.render());
     }
     out

@@ -151,7 +151,7 @@ impl Names {
     /// Take `name` for the call `call` made at `at` (`file:line`), or say
     /// why it cannot be.
     pub(crate) fn claim(&mut self, name: &str, call: &str, at: &str) -> Result<(), String> {
-        let this = format!("{call}({})", crate::report::quote_name(name));
+        let this = format!("{call}({})", crate::text::quote_name(name));
         match self.0.get(name) {
             Some(first) => Err(format!(
                 "{this} at {at}: the name is already used in this test, by {first}; give every block and step a name of its own (names key the baseline)"

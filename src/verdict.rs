@@ -11,6 +11,7 @@ use crate::config::Tolerance;
 use crate::explain::{AllocationSite, GrownObject, RetainerPath};
 use crate::measure::Block;
 use crate::report::{self, BlockReport};
+use crate::text;
 use crate::units::format_bytes;
 
 /// What a block is held against.
@@ -66,7 +67,7 @@ pub fn judge(block: &Block, std: &Standard) -> Verdict {
         Ok(Some(b)) => Some(b),
         Ok(None) => std.test_budget.cloned(),
         Err(e) => {
-            v.reasons.push(e);
+            v.reasons.push(text::escape_controls(&e));
             return v;
         }
     };
@@ -112,6 +113,11 @@ pub fn judge(block: &Block, std: &Standard) -> Verdict {
     indent(&mut v.details, report::table(&block.comparison).lines());
     v.grown.sort();
     v.grown.dedup();
+    // Reasons name the test's classes: one line each, as shown.
+    for r in &mut v.reasons {
+        *r = text::escape_controls(r);
+    }
+    v.improvement = v.improvement.map(|i| text::escape_controls(&i));
     v
 }
 
@@ -140,7 +146,7 @@ fn against_baseline(v: &mut Verdict, block: &Block, std: &Standard, actual: &Blo
         let _ = writeln!(
             v.details,
             "  baseline {}:",
-            report::display_path(std.baseline_path)
+            text::display_path(std.baseline_path)
         );
         indent(
             &mut v.details,
@@ -169,7 +175,7 @@ pub fn render(block: &Block, v: &Verdict, allocations: &[AllocationSite]) -> Str
         out,
         "{} {}:",
         block.kind.word(),
-        report::quote_name(&block.name)
+        text::quote_name(&block.name)
     );
     for r in &v.reasons {
         let _ = writeln!(out, "  {r}");
@@ -181,7 +187,35 @@ pub fn render(block: &Block, v: &Verdict, allocations: &[AllocationSite]) -> Str
         allocations,
     };
     explain(&mut out, &why, &v.grown, v.grew);
-    out
+    if let Some(hint) = warmup_hint(block, v, allocations) {
+        let _ = writeln!(out, "  {hint}");
+    }
+    text::escape_text(&out)
+}
+
+/// A hint to use `warmup` for a block that grew when every new object it
+/// has a stack for was made by the runtime's own code, as on the first use
+/// of one of its features; not for blocks that warm up already (`warmup`,
+/// `repeat`) or steps, which cannot.
+fn warmup_hint(block: &Block, v: &Verdict, allocations: &[AllocationSite]) -> Option<String> {
+    if !v.grew
+        || block.kind != crate::steps::BlockKind::Block
+        || block.warmup > 0
+        || !block.runs.is_empty()
+    {
+        return None;
+    }
+    let runtime = match crate::explain::made_by_runtime(allocations)? {
+        "deno" => "Deno",
+        _ => "Node.js",
+    };
+    Some(format!(
+        "hint: {runtime}'s own code made these objects, as it does on the first use of a feature \
+         (a module it loads lazily, a cache):\n    if this is one-time setup, run the code once \
+         before the first checkpoint: t.measure({}, {{ warmup: 1 }}, fn);\n    if their number \
+         grows with the work the block does, they leak",
+        text::quote_name(&block.name)
+    ))
 }
 
 /// What a passing block did, for `--show-output`: its Comparison table,
@@ -249,7 +283,7 @@ fn explain(out: &mut String, why: &Why, grown: &[String], over: bool) {
     if !sites.is_empty() {
         let _ = writeln!(
             out,
-            "  allocated by (innermost frame first; lines point at the function):"
+            "  allocated by (innermost project frame first; lines point at the function):"
         );
         indent(out, sites);
     }

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::{BaselineFile, BlockBaseline, TestBaseline};
-use crate::report::quote_name;
+use crate::text::quote_name;
 
 /// Every test, block and figure that differs from `old` to `new`, one line
 /// each (`"test" › "block": retained_objects 100 → 150 (grew by 50)`).

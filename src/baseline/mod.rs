@@ -197,9 +197,27 @@ impl BaselineFile {
         format!("{} (V8 {})", self.runtime, self.v8)
     }
 
-    /// Whether this baseline was recorded with `runtime`.
+    /// Whether this baseline was recorded with `runtime`. A browser is
+    /// the one installed on the machine and updates on its own: a baseline
+    /// from any version of it compares (see [`BaselineFile::browser_drift`]).
     pub fn matches_runtime(&self, runtime: &RuntimeInfo) -> bool {
+        if runtime.name == "chromium" {
+            return self.runtime.split(' ').next() == Some("chromium");
+        }
         self.runtime == runtime_label(runtime) && self.v8 == runtime.v8
+    }
+
+    /// For a browser baseline recorded on another major version than
+    /// `runtime`'s: a warning that its figures may differ.
+    pub fn browser_drift(&self, runtime: &RuntimeInfo) -> Option<String> {
+        let recorded = self.runtime.strip_prefix("chromium ")?;
+        let major = |v: &str| v.split('.').next().map(str::to_owned);
+        (runtime.name == "chromium" && major(recorded) != major(&runtime.version)).then(|| {
+            format!(
+                "recorded with Chromium {recorded}, run with {}: figures may differ between major versions of the browser; re-record with `cargo memcheck --update` once they are checked",
+                runtime.version
+            )
+        })
     }
 
     /// The file's text: stable order, one constructor a line.
@@ -373,7 +391,7 @@ fn fix_for(path: &Path) -> String {
     if pending::baseline_of(path).is_some() {
         format!(
             "it holds only a run's proposals: delete it (rm {}), or let the next run of its tests rewrite it",
-            crate::report::shell_quote(&path.display().to_string())
+            crate::text::shell_quote(&path.display().to_string())
         )
     } else {
         "fix it by hand, or re-record it with `cargo memcheck --update` (it is never overwritten by a plain run)".to_owned()

@@ -13,8 +13,9 @@ use super::{
     BaselineError, BaselineFile, Recording, Target, TestBaseline, file_changes, guarded, remove,
     write_atomically,
 };
-use crate::report::{FileChanges, PendingFile, display_path};
+use crate::report::{FileChanges, PendingFile};
 use crate::runtime::{Engine, RuntimeInfo};
+use crate::text::display_path;
 
 /// The pending file beside a baseline file: `<baseline>.new`.
 pub fn path_for(baseline: &Path) -> PathBuf {

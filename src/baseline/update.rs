@@ -7,8 +7,9 @@
 use std::collections::BTreeMap;
 
 use super::{BaselineError, BaselineFile, Target, TestBaseline, file_changes, guarded};
-use crate::report::{FileChanges, display_path, quote_name};
+use crate::report::FileChanges;
 use crate::runtime::RuntimeInfo;
+use crate::text::{display_path, quote_name};
 
 /// Update modes of `--update`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -115,6 +115,12 @@ fn class_name<'s>(snap: &'s Snapshot, n: NodeIndex, interfaces: &Interfaces) -> 
             {
                 return shape.into();
             }
+            // Chromium suffixes some names with the page's origin
+            // (`HTMLDivElement (prototype) / http://…`).
+            let name = name
+                .split_once(" / http://")
+                .or_else(|| name.split_once(" / https://"))
+                .map_or(name, |(class, _)| class);
             // `<div id="x">` groups as `<div>`.
             match (name.starts_with('<'), name.find(' ')) {
                 (true, Some(space)) => format!("{}>", &name[..space]).into(),
@@ -140,6 +146,44 @@ fn is_noise_type(ty: &str) -> bool {
     )
 }
 
+/// Whether a node is one of a page's DOM nodes (an element, text or
+/// comment), which DevTools lists by tag though the snapshot calls it
+/// `native`; Blink's other natives stay out, as V8's internals do.
+fn is_dom_node(snap: &Snapshot, n: NodeIndex) -> bool {
+    snap.node_type_name(n) == "native" && {
+        let name = snap.name(n);
+        name.starts_with('<') || matches!(name, "Text" | "Comment" | "CDATASection")
+    }
+}
+
+/// The DOM nodes detached from their document: those the snapshot marks
+/// so, and, as DevTools spreads it, the DOM nodes they reach that it does
+/// not mark attached (the detached node's subtree).
+fn detached_nodes(snap: &Snapshot) -> Vec<bool> {
+    let count = snap.node_count();
+    let mut detached = vec![false; count];
+    let mut pending: Vec<NodeIndex> = (0..count as NodeIndex)
+        .filter(|&n| snap.is_detached(n) && is_dom_node(snap, n))
+        .collect();
+    for &n in &pending {
+        detached[n as usize] = true;
+    }
+    while let Some(n) = pending.pop() {
+        for e in snap.edges(n) {
+            let to = snap.edge_to(e);
+            if detached[to as usize]
+                || !is_dom_node(snap, to)
+                || snap.node_detached.get(to as usize) == Some(&1)
+            {
+                continue;
+            }
+            detached[to as usize] = true;
+            pending.push(to);
+        }
+    }
+    detached
+}
+
 /// Nodes whose size DevTools folds into their single owner; we also fold an
 /// ArrayBuffer's backing store into the ArrayBuffer, so buffers show their
 /// real weight.
@@ -161,7 +205,10 @@ fn is_metadata(snap: &Snapshot, n: NodeIndex) -> bool {
         "code" | "object shape" => true,
         "synthetic" => matches!(
             snap.name(n),
-            "(Stack roots)" | "(Handle scope)" | "(Internalized strings)"
+            "(Stack roots)"
+                | "(Handle scope)"
+                | "(Internalized strings)"
+                | "C++ native stack roots"
         ),
         _ => {
             let name = snap.name(n);
@@ -170,6 +217,18 @@ fn is_metadata(snap: &Snapshot, n: NodeIndex) -> bool {
                 || name.starts_with("system / RegExpMatchInfo")
         }
     }
+}
+
+/// Whether edge `e` of `from` is a handle the inspector holds, not the
+/// program: in a page, a checkpoint pauses in the debugger, which keeps
+/// the paused frames' scopes as objects (`(Global handles)` →
+/// `N / DevTools console`) until it resumes.
+fn is_inspector_handle(snap: &Snapshot, from: NodeIndex, e: usize) -> bool {
+    snap.node_type_name(from) == "synthetic"
+        && snap.name(from) == "(Global handles)"
+        && snap
+            .edge_name_str(e)
+            .is_some_and(|n| n.ends_with("/ DevTools console"))
 }
 
 /// Which nodes the program keeps: those with a retainer that is program
@@ -194,7 +253,7 @@ fn kept_by_program(snap: &Snapshot) -> Vec<bool> {
                 }
                 let to = snap.edge_to(e) as usize;
                 retained[to] = true;
-                held[to] |= program;
+                held[to] |= program && !is_inspector_handle(snap, from, e);
             }
         }
         (0..count)
@@ -255,7 +314,11 @@ pub fn held_across(snap: &Snapshot, lived: impl Fn(u64) -> bool) -> Vec<bool> {
     while let Some(n) = pending.pop() {
         for e in snap.edges(n) {
             let to = snap.edge_to(e);
-            if snap.edge_type_name(e) == "weak" || held[to as usize] || inert[to as usize] {
+            if snap.edge_type_name(e) == "weak"
+                || held[to as usize]
+                || inert[to as usize]
+                || is_inspector_handle(snap, n, e)
+            {
                 continue;
             }
             held[to as usize] = true;
@@ -296,10 +359,12 @@ pub fn census(snap: &Snapshot, classes: &mut Classes, interfaces: &Interfaces) -
         }
     }
 
+    let detached = detached_nodes(snap);
     let mut out = Vec::new();
     for n in 0..count as NodeIndex {
         let i = n as usize;
-        if size[i] == 0 || is_noise_type(snap.node_type_name(n)) {
+        let dom = is_dom_node(snap, n);
+        if size[i] == 0 || (is_noise_type(snap.node_type_name(n)) && !dom) {
             continue;
         }
         // Kept alive by code and metadata alone (a literal's boilerplate),
@@ -307,9 +372,12 @@ pub fn census(snap: &Snapshot, classes: &mut Classes, interfaces: &Interfaces) -
         if !kept[i] {
             continue;
         }
-        let name = class_name(snap, n, interfaces);
+        let mut name = class_name(snap, n, interfaces);
         if name.starts_with("system / ") {
             continue;
+        }
+        if detached[i] {
+            name = format!("Detached {name}").into();
         }
         out.push(Counted {
             id: snap.id(n),

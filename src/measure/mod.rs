@@ -64,6 +64,9 @@ pub struct Block {
     /// call (`None` when that call is in another file, or for a test's
     /// whole body, which starts at the test's own line).
     pub line: Option<u32>,
+    /// Runs of the body before the first checkpoint that `warmup` asked for
+    /// (0 without it; a `repeat` block's own warm-up run is not counted).
+    pub warmup: u32,
 }
 
 impl Block {
@@ -83,6 +86,7 @@ impl Block {
             allocations: Vec::new(),
             snapshots: None,
             line: None,
+            warmup: 0,
         }
     }
 }
@@ -363,6 +367,7 @@ struct Receiving {
     expect_whole: bool,
     block_budget: Option<serde_json::Value>,
     block_repeat: u32,
+    block_warmup: u32,
     allocated: Option<u64>,
     /// The test's checkpoints (`t.checkpoint`), which close steps.
     chain: Chain,
@@ -455,6 +460,7 @@ impl Receiving {
             expect_whole: false,
             block_budget: None,
             block_repeat: 0,
+            block_warmup: 0,
             allocated: None,
             chain: Chain::default(),
             names: Names::default(),
@@ -519,6 +525,7 @@ impl Receiving {
                 name,
                 budget,
                 repeat,
+                warmup,
                 line,
                 url,
             } => {
@@ -529,6 +536,7 @@ impl Receiving {
                 }
                 self.block_budget = budget;
                 self.block_repeat = repeat;
+                self.block_warmup = warmup;
                 self.block_line = line.filter(|_| url.as_deref() == Some(self.file_url.as_str()));
             }
             Message::Checkpoint {
@@ -555,7 +563,9 @@ impl Receiving {
             Message::BlockEnd { name } => {
                 let wanted = self.block_repeat.max(1) as usize + 1;
                 let snapshots = self.done.split_off(self.done.len().saturating_sub(wanted));
-                let block = finish_block(name, self.block_budget.take(), snapshots, &self.maps);
+                let warmup = std::mem::take(&mut self.block_warmup);
+                let block = finish_block(name, self.block_budget.take(), snapshots, &self.maps)
+                    .map(|(b, parse)| (Block { warmup, ..b }, parse));
                 self.push_block(block)?;
             }
             Message::WholeAfter { name } => {

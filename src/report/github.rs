@@ -4,9 +4,15 @@
 //! that failed before it measured), with the path relative to the
 //! repository root; a `::warning` per unreferenced baseline entry; and the
 //! Markdown summary appended to `$GITHUB_STEP_SUMMARY`.
+//!
+//! Nothing a test controls may become a command: the run's text is printed
+//! inside a `::stop-commands::TOKEN` region (a token of the run's own), and
+//! is disarmed line by line besides (`text::disarm_workflow_commands`);
+//! memcheck's own commands come after the region, their text escaped.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use anyhow::Context as _;
 
@@ -27,6 +33,60 @@ pub fn emit(report: &RunReport, root: &Path) -> anyhow::Result<()> {
         .with_context(|| format!("cannot open the step summary {}", path.to_string_lossy()))?;
     file.write_all(markdown::render(report).as_bytes())
         .with_context(|| format!("cannot append to {}", path.to_string_lossy()))
+}
+
+/// The token of the stop-commands region open now, if one is.
+static STOPPED: Mutex<Option<String>> = Mutex::new(None);
+
+/// Resumes workflow commands when dropped (on an error or a panic too).
+#[must_use = "workflow commands resume when this is dropped"]
+pub struct Resume(());
+
+impl Drop for Resume {
+    fn drop(&mut self) {
+        resume_commands();
+    }
+}
+
+/// Stop GitHub's runner from reading workflow commands until the guard is
+/// dropped (or [`resume_commands`] is called): what the tests print or name
+/// is printed in between.
+pub fn stop_commands() -> Resume {
+    let token = token();
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "::stop-commands::{token}");
+    let _ = out.flush();
+    *STOPPED.lock().unwrap_or_else(|e| e.into_inner()) = Some(token);
+    Resume(())
+}
+
+/// Let the runner read workflow commands again, if they were stopped; the
+/// signal handler calls it too, so that an interrupted run leaves the
+/// job's later steps their commands.
+pub fn resume_commands() {
+    let token = STOPPED.lock().unwrap_or_else(|e| e.into_inner()).take();
+    if let Some(token) = token {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "::{token}::");
+        let _ = out.flush();
+    }
+}
+
+/// A token no test can know ahead: two 64-bit hashes from std's randomly
+/// keyed hasher (the OS's randomness), with the process and the time mixed
+/// in.
+fn token() -> String {
+    use std::hash::{BuildHasher as _, Hasher as _};
+    let half = || {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u32(std::process::id());
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        h.write_u128(now.as_nanos());
+        h.finish()
+    };
+    format!("memcheck-{:016x}{:016x}", half(), half())
 }
 
 /// What paths are relative to: `GITHUB_WORKSPACE` when set, else the git
@@ -64,7 +124,7 @@ pub fn annotations(report: &RunReport, root: &Path, base: &Path) -> String {
     }
     for e in &report.baselines.unreferenced {
         let what = match &e.test {
-            Some(t) => format!("{} is no test of its file", super::quote_name(t)),
+            Some(t) => format!("{} is no test of its file", crate::text::quote_name(t)),
             None => "its test file no longer exists".to_owned(),
         };
         let file = relative(&root.join(&e.path), base);
@@ -97,7 +157,11 @@ fn line_in(text: &str, file: &str) -> Option<u32> {
 
 fn title(test: &TestReport, block: Option<&str>) -> String {
     match block {
-        Some(b) if b != test.name => format!("memcheck: {} › {}", test.full_name(), b),
+        Some(b) if b != test.name => format!(
+            "memcheck: {} › {}",
+            test.full_name(),
+            crate::text::escape_controls(b)
+        ),
         _ => format!("memcheck: {}", test.full_name()),
     }
 }
@@ -196,5 +260,138 @@ mod tests {
         let found = repository_root(&dir.join("pkg"), None);
         assert_eq!(found, dir.canonicalize().unwrap());
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Whatever tests print, throw or name, the text memcheck prints under
+    /// GitHub holds no workflow command (and, anywhere, no control
+    /// character but newline and tab), and its own commands are one line
+    /// each. Run longer with
+    /// `MEMCHECK_FUZZ_ITERS=100000 cargo test --lib random_test_text`.
+    #[test]
+    fn random_test_text_never_becomes_a_workflow_command() {
+        use crate::baseline::stale::Unreferenced;
+        use crate::diff::ConstructorDelta;
+        use crate::explain::{AllocationSite, GrownObject, RetainerPath};
+        use crate::measure::Fault;
+        use crate::report::{UnreferencedEntry, terminal};
+        use crate::runtime::{Exit, Unfinished};
+        use crate::text::{escape_text, has_workflow_command};
+
+        let terminal_text = |t: &str| {
+            assert!(
+                !t.contains(|c: char| c.is_control() && c != '\n' && c != '\t'),
+                "{t:?}"
+            );
+        };
+        let mut next = crate::fuzz::rng();
+        for i in 0..crate::fuzz::iterations(2000) {
+            let mut raw = || crate::fuzz::hostile_text(&mut next);
+            // A failure message as a trial builds it: what the test threw or
+            // printed, then escaped.
+            let fault = match i % 3 {
+                0 => Fault::Threw {
+                    message: raw(),
+                    stack: raw(),
+                },
+                1 => Fault::Load {
+                    message: raw(),
+                    stack: raw(),
+                },
+                _ => Fault::Crashed {
+                    exit: Exit::Code(1),
+                    output: raw(),
+                    during: Unfinished::Block(raw()),
+                },
+            };
+            let message = escape_text(&format!(
+                "{}\n--- output ---\n{}",
+                super::super::fault(&fault, &raw()),
+                raw()
+            ));
+            terminal_text(&message);
+            for colour in [false, true] {
+                let shown = terminal::failure(&message, colour, true);
+                assert!(!has_workflow_command(&shown), "{shown:?}");
+            }
+            let row = |name: String| ConstructorDelta {
+                name,
+                new: 1,
+                deleted: 0,
+                delta: 1,
+                alloc_size: 8,
+                freed_size: 0,
+                size_delta: 8,
+            };
+            let block = BlockReport {
+                name: raw(),
+                constructors: vec![row(raw()), row(raw())],
+                retainers: vec![RetainerPath {
+                    constructor: raw(),
+                    path: raw(),
+                    count: 1,
+                    total: 2,
+                }],
+                grown: vec![GrownObject {
+                    constructor: raw(),
+                    path: raw(),
+                    before: 8,
+                    after: 8192,
+                }],
+                allocations: vec![AllocationSite {
+                    constructor: raw(),
+                    count: 2,
+                    stack: vec![raw()],
+                    frames: Vec::new(),
+                }],
+                failures: vec![raw()],
+                failure_text: Some(raw()),
+                ..BlockReport::default()
+            };
+            let tests = [Status::Passed, Status::Failed, Status::Failed]
+                .into_iter()
+                .map(|status| TestReport {
+                    file: raw(),
+                    name: raw(),
+                    status,
+                    message: Some(message.clone()),
+                    output: raw(),
+                    blocks: vec![block.clone()],
+                    timings: Some(crate::timings::Timings::default()),
+                    ..TestReport::default()
+                })
+                .collect();
+            let report = RunReport {
+                tests,
+                baselines: crate::report::BaselineActivity {
+                    unreferenced: vec![UnreferencedEntry {
+                        path: crate::text::display_path(Path::new(&raw())),
+                        test: Some(raw()),
+                        deleted: false,
+                    }],
+                    ..Default::default()
+                },
+                ..RunReport::default()
+            };
+            for text in [
+                terminal::successes(&report),
+                terminal::timings(&report),
+                terminal::after_run(&report, Unreferenced::Warn),
+            ] {
+                terminal_text(&text);
+                let shown = terminal::for_github(text, true);
+                assert!(!has_workflow_command(&shown), "{shown:?}");
+            }
+            // memcheck's own commands: one line each, read as it means them.
+            let commands = annotations(&report, Path::new("/r"), Path::new("/r"));
+            let lines: Vec<&str> = commands.split(['\n', '\r']).collect();
+            assert_eq!(lines.len(), 2 + 1 + 1, "{commands:?}");
+            assert_eq!(lines.last(), Some(&""), "{commands:?}");
+            for line in &lines[..3] {
+                let (info, _) = line[2..].split_once("::").expect("a command");
+                let (name, properties) = info.split_once(' ').expect("properties");
+                assert!(["error", "warning"].contains(&name), "{line:?}");
+                assert!(!properties.contains(':'), "{line:?}");
+            }
+        }
     }
 }

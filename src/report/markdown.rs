@@ -142,12 +142,12 @@ fn failures(report: &RunReport) -> String {
     out
 }
 
-/// Text for a table cell: one line, Markdown and HTML inert.
+/// Text for a table cell: one line (control characters written out),
+/// Markdown and HTML inert.
 fn cell(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
+    for c in crate::text::escape_controls(s).chars() {
         match c {
-            '\n' | '\r' => out.push(' '),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '&' => out.push_str("&amp;"),

@@ -27,18 +27,8 @@ use crate::explain::{AllocationSite, GrownObject, RetainerPath};
 use crate::measure::Fault;
 use crate::repeat::Repetition;
 use crate::runtime::{Exit, Unfinished};
+use crate::text::{escape_controls, quote_name, shell_quote};
 use crate::units::format_bytes;
-
-/// Quote a test name for a POSIX shell.
-pub fn shell_quote(s: &str) -> String {
-    if !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./:".contains(c))
-    {
-        return s.to_owned();
-    }
-    format!("'{}'", s.replace('\'', r"'\''"))
-}
 
 /// Options a suggested run command repeats so that it picks the same runs
 /// (`--engine node` when the engine was chosen on the command line); set
@@ -89,12 +79,18 @@ pub fn text_diff(old: &str, new: &str) -> String {
     out
 }
 
-/// The Comparison view as a table, sorted as given (by allocated size).
+/// The Comparison view as a table, sorted as given (by allocated size);
+/// class names, which tests choose, with their control characters written
+/// out.
 pub fn table(c: &Comparison) -> String {
-    let width = c
+    let names: Vec<String> = c
         .constructors
         .iter()
-        .map(|r| r.name.chars().count())
+        .map(|r| escape_controls(&r.name))
+        .collect();
+    let width = names
+        .iter()
+        .map(|n| n.chars().count())
         .max()
         .unwrap_or(0)
         .clamp(11, 60);
@@ -104,8 +100,8 @@ pub fn table(c: &Comparison) -> String {
         "{:<width$}  {:>8}  {:>9}  {:>8}  {:>12}  {:>12}  {:>12}",
         "Constructor", "# New", "# Deleted", "# Delta", "Alloc. Size", "Freed Size", "Size Delta"
     );
-    for r in &c.constructors {
-        let name: String = r.name.chars().take(60).collect();
+    for (r, name) in c.constructors.iter().zip(&names) {
+        let name: String = name.chars().take(60).collect();
         let _ = writeln!(
             out,
             "{name:<width$}  {:>8}  {:>9}  {:>+8}  {:>12}  {:>12}  {:>+12}",
@@ -125,7 +121,8 @@ pub fn table(c: &Comparison) -> String {
 
 /// Retainer paths worth showing: those of the constructors that grew past
 /// baseline or budget, or, when only totals grew, the top ones; at most 3
-/// classes, each with its groups (`Function ×2000 of 2015: …`).
+/// classes, each with its groups (`Function ×2000 of 2015: …`). One line
+/// each: class and property names are the test's, escaped.
 pub fn retainer_lines(paths: &[RetainerPath], grown: &[String], over: bool) -> Vec<String> {
     let wanted = |p: &&RetainerPath| {
         if grown.is_empty() {
@@ -153,25 +150,25 @@ pub fn retainer_lines(paths: &[RetainerPath], grown: &[String], over: bool) -> V
             } else {
                 format!(" of {}", p.total)
             };
-            format!("{} ×{}{of}: {}", p.constructor, p.count, p.path)
+            escape_controls(&format!("{} ×{}{of}: {}", p.constructor, p.count, p.path))
         })
         .collect()
 }
 
 /// Objects that grew in place, largest growth first: at most 3, then how
-/// many more there are.
+/// many more there are; one line each, escaped.
 pub fn grown_lines(grown: &[GrownObject]) -> Vec<String> {
     let mut lines: Vec<String> = grown
         .iter()
         .take(3)
         .map(|g| {
-            format!(
+            escape_controls(&format!(
                 "{} grew {} → {}: {}",
                 g.constructor,
                 format_bytes(g.before),
                 format_bytes(g.after),
                 g.path
-            )
+            ))
         })
         .collect();
     if grown.len() > 3 {
@@ -184,7 +181,7 @@ pub fn grown_lines(grown: &[GrownObject]) -> Vec<String> {
 }
 
 /// Allocation sites worth showing, chosen like [`retainer_lines`]: at most
-/// 2 per class, 6 in all.
+/// 2 per class, 6 in all; one line each, escaped.
 pub fn allocation_lines(sites: &[AllocationSite], grown: &[String], over: bool) -> Vec<String> {
     let wanted = |s: &&AllocationSite| {
         if grown.is_empty() {
@@ -203,14 +200,7 @@ pub fn allocation_lines(sites: &[AllocationSite], grown: &[String], over: bool) 
             *n <= 2
         })
         .take(6)
-        .map(|s| {
-            let stack = if s.stack.is_empty() {
-                crate::explain::UNTRACKED.to_owned()
-            } else {
-                s.stack.join(" ← ")
-            };
-            format!("{} ×{}: {stack}", s.constructor, s.count)
-        })
+        .map(|s| escape_controls(&format!("{} ×{}: {}", s.constructor, s.count, s.text())))
         .collect();
     let left = candidates.len() - lines.len();
     if left > 0 {
@@ -227,7 +217,7 @@ pub fn leak_lines(r: &Repetition) -> Vec<String> {
             let runs: Vec<String> = g.deltas.iter().map(|d| format!("{d:+}")).collect();
             format!(
                 "leak: {} grew in every one of {} runs ({} per run); repeated work must not keep objects",
-                g.name,
+                escape_controls(&g.name),
                 g.deltas.len(),
                 runs.join(" ")
             )
@@ -235,8 +225,9 @@ pub fn leak_lines(r: &Repetition) -> Vec<String> {
         .collect()
 }
 
-/// A fault as a failure message.
+/// A fault as a failure message, naming `file` escaped.
 pub fn fault(f: &Fault, file: &str) -> String {
+    let file = &escape_controls(file);
     match f {
         Fault::Load { message, stack } => {
             format!("{file} failed to load: {}", user_stack(message, stack))
@@ -281,6 +272,20 @@ fn crashed(file: &str, exit: &Exit, output: &str, during: &Unfinished) -> String
             "\nthe JavaScript heap reached its limit: the test keeps more than V8 may hold \
              (a leak?), or needs a larger heap: v8_flags = [\"--max-old-space-size=MiB\"] \
              under [runtime] in memcheck.toml",
+        );
+    }
+    if let Exit::Crashed(why) = exit {
+        let at = match during {
+            Unfinished::Block(name) => format!(" during block {}", quote_name(name)),
+            Unfinished::Checkpoint(name) => {
+                format!(" while checkpoint {} was taken", quote_name(name))
+            }
+            Unfinished::Loading => format!(" while {file} loaded"),
+            _ => String::new(),
+        };
+        return format!(
+            "{why}{at}; only this test fails, the next one gets a new page{hint}\n{}",
+            tail.join("\n")
         );
     }
     let head = match during {
@@ -333,56 +338,6 @@ fn without_harness_lines(output: &str) -> String {
         .join("\n")
 }
 
-/// A test or block name in double quotes for messages: control
-/// characters written out, a long name cut (see [`full_name`]).
-pub fn quote_name(name: &str) -> String {
-    format!("\"{}\"", shorten(&escape_controls(name)))
-}
-
-/// `file::name` as libtest shows and filters it: control characters (ANSI
-/// escapes among them) are written out, so that no name can drive the
-/// terminal, and so that the name can be pasted into a filter.
-/// A name too long to show is cut, with a hash of the whole kept, so that
-/// it stays unique and can be pasted into a filter.
-pub fn full_name(file: &str, name: &str) -> String {
-    format!(
-        "{}::{}",
-        escape_controls(file),
-        shorten(&escape_controls(name))
-    )
-}
-
-/// The longest test name shown whole.
-const MAX_SHOWN: usize = 160;
-
-fn shorten(name: &str) -> String {
-    if name.chars().count() <= MAX_SHOWN {
-        return name.to_owned();
-    }
-    // FNV-1a: stable across runs and platforms.
-    let hash = name.bytes().fold(0x811c_9dc5_u32, |h, b| {
-        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
-    });
-    let head: String = name.chars().take(MAX_SHOWN - 12).collect();
-    format!("{head}…{hash:08x}")
-}
-
-/// `text` with control characters written as `\n`, `\t`, `\u{1b}`.
-pub fn escape_controls(text: &str) -> String {
-    if !text.chars().any(char::is_control) {
-        return text.to_owned();
-    }
-    text.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
-}
-
 /// A JS error as users want it: the message, then the stack frames that are
 /// not the harness's, with paths made relative.
 fn user_stack(message: &str, stack: &str) -> String {
@@ -412,19 +367,6 @@ fn user_stack(message: &str, stack: &str) -> String {
     out
 }
 
-/// `text` without the query that makes each job's main module URL unique.
-fn without_job_query(text: &str) -> String {
-    let query = crate::runtime::deno::JOB_QUERY;
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(i) = rest.find(query) {
-        out.push_str(&rest[..i]);
-        rest = rest[i + query.len()..].trim_start_matches(|c: char| c.is_ascii_digit());
-    }
-    out.push_str(rest);
-    out
-}
-
 /// A stack frame inside the runtime itself (Deno's `ext:`, Node's `node:`).
 fn runtime_frame(frame: &str) -> bool {
     ["(ext:", "at ext:", "(node:", "at node:"]
@@ -432,29 +374,9 @@ fn runtime_frame(frame: &str) -> bool {
         .any(|m| frame.contains(m))
 }
 
-/// A path as users want to read it: relative to the current directory when
-/// it is inside it.
-pub fn display_path(path: &std::path::Path) -> String {
-    std::env::current_dir()
-        .ok()
-        .and_then(|cwd| path.strip_prefix(cwd).ok().map(|p| p.display().to_string()))
-        .unwrap_or_else(|| path.display().to_string())
-}
-
-/// A script URL as a path relative to the current directory.
-pub fn relative_url(url: &str) -> String {
-    relative_urls(url)
-}
-
-/// Strip `file://`, the job's query (see [`crate::runtime::deno::JOB_QUERY`])
-/// and the current directory from paths in messages.
+/// Paths in messages as users read them (see [`crate::explain::relative_urls`]).
 fn relative_urls(text: &str) -> String {
-    let mut t = without_job_query(&text.replace("file://", ""));
-    if let Ok(cwd) = std::env::current_dir() {
-        let prefix = format!("{}/", cwd.display());
-        t = t.replace(&prefix, "");
-    }
-    t
+    crate::explain::relative_urls(text)
 }
 
 #[cfg(test)]
@@ -468,30 +390,6 @@ mod tests {
             user_stack("Error: x", stack),
             "Error: x\n    at f (a.js:1:2)"
         );
-    }
-
-    #[test]
-    fn the_job_query_is_left_out() {
-        assert_eq!(
-            without_job_query("at /p/a.js?memcheck-job=42:3:5 and /p/b.js?memcheck-job=7"),
-            "at /p/a.js:3:5 and /p/b.js"
-        );
-    }
-
-    #[test]
-    fn quotes_for_the_shell() {
-        assert_eq!(shell_quote("a.memtest.js::plain"), "a.memtest.js::plain");
-        assert_eq!(shell_quote("a::it's big"), r"'a::it'\''s big'");
-    }
-
-    #[test]
-    fn names_cannot_drive_the_terminal() {
-        assert_eq!(full_name("a.js", "red \u{1b}[31m"), "a.js::red \\u{1b}[31m");
-        assert_eq!(full_name("a.js", "two\nlines"), "a.js::two\\nlines");
-        assert_eq!(full_name("a.js", "plain ✓"), "a.js::plain ✓");
-        let long = full_name("a.js", &"x".repeat(10_000));
-        assert!(long.chars().count() < 200, "{long}");
-        assert_ne!(long, full_name("a.js", &"x".repeat(10_001)));
     }
 
     #[test]

@@ -203,7 +203,7 @@ impl TestReport {
         format!(
             "{}{}",
             self.prefix,
-            super::full_name(&self.file, &self.name)
+            crate::text::full_name(&self.file, &self.name)
         )
     }
 
@@ -260,7 +260,11 @@ impl BlockReport {
 
     /// `block "name"`, `step "name"` or `run "name"`, for messages.
     pub fn title(&self) -> String {
-        format!("{} {}", self.kind.word(), super::quote_name(&self.name))
+        format!(
+            "{} {}",
+            self.kind.word(),
+            crate::text::quote_name(&self.name)
+        )
     }
 
     pub fn failed(&self) -> bool {

@@ -1,14 +1,39 @@
-//! The terminal's text after libtest's own: each passing test's blocks and
-//! steps (`--show-output`, as libtest's "successes" section), notes on figures
-//! that improved, and what happened to baselines: every figure `--update`
-//! changed, the pending files left for review, unreferenced entries.
+//! The terminal's text: each failure as libtest prints it, then, after
+//! libtest's own, each passing test's blocks and steps (`--show-output`, as
+//! libtest's "successes" section), notes on figures that improved, and what
+//! happened to baselines: every figure `--update` changed, the pending files
+//! left for review, unreferenced entries. What tests print or name reaches
+//! it with its control characters written out; under GitHub Actions, no line
+//! of it is a workflow command (see [`for_github`]).
 
 use std::fmt::Write as _;
 
 use super::{RunReport, Status, TestReport};
 use crate::baseline::stale::Unreferenced;
 use crate::steps::BlockKind;
-use crate::verdict;
+use crate::{color, text, verdict};
+
+/// A failure message (already escaped) as libtest prints it: memcheck's
+/// colour on its baseline diffs, and disarmed under GitHub.
+pub fn failure(message: &str, colour: bool, github: bool) -> String {
+    let painted = if colour {
+        color::paint_diffs(message)
+    } else {
+        message.to_owned()
+    };
+    for_github(painted, github)
+}
+
+/// Text for stdout or stderr: under GitHub Actions (`github`), with no
+/// line its runner would take for a workflow command. memcheck's own
+/// commands are printed apart (see `github`).
+pub fn for_github(text: String, github: bool) -> String {
+    if github {
+        text::disarm_workflow_commands(&text)
+    } else {
+        text
+    }
+}
 
 /// libtest's "successes" section: each passing test's blocks and output;
 /// empty when no test passed.
@@ -31,7 +56,8 @@ pub fn successes(report: &RunReport) -> String {
             out.push_str(&verdict::summary(block));
         }
         if !test.output.trim().is_empty() {
-            let _ = writeln!(out, "--- output ---\n{}", test.output.trim_end());
+            let output = text::escape_text(test.output.trim_end());
+            let _ = writeln!(out, "--- output ---\n{output}");
         }
     }
     let _ = writeln!(out, "\nsuccesses:");
@@ -108,7 +134,7 @@ fn unreferenced_text(report: &RunReport, mode: Unreferenced) -> String {
                 out,
                 "{lead} entry in {}: {} is no test of its file (renamed or deleted?)",
                 e.path,
-                super::quote_name(t)
+                crate::text::quote_name(t)
             ),
             None => writeln!(
                 out,

@@ -141,6 +141,9 @@ impl RetainerTree {
         // The node after a WeakMap entry's edge is the entry's value.
         let mut value_next = false;
         for &(from, e) in steps {
+            if is_blink_internal(snap, from) {
+                continue;
+            }
             let backing = matches!(snap.node_type_name(from), "array" | "hidden");
             let folds = backing || is_context(snap, from);
             let dictionary = snap.edge_type_name(e) == "property" && is_dictionary(snap, from);
@@ -188,6 +191,11 @@ impl RetainerTree {
                     }
                     let edge = match edge.strip_prefix("(parameters_and_registers)") {
                         Some(rest) => format!("(locals){rest}"),
+                        // The browser's own objects link by slot numbers
+                        // that mean nothing to a reader.
+                        None if snap.node_type_name(from) == "native" && edge.starts_with('[') => {
+                            String::new()
+                        }
                         None => edge,
                     };
                     hops.push((name, edge));
@@ -195,7 +203,10 @@ impl RetainerTree {
             }
             value_next |= entry;
         }
-        let mut parts: Vec<String> = hops.into_iter().map(|(n, e)| format!("{n} {e}")).collect();
+        let mut parts: Vec<String> = hops
+            .into_iter()
+            .map(|(n, e)| format!("{n} {e}").trim_end().to_owned())
+            .collect();
         if parts.len() > MAX_STEPS {
             parts.drain(MAX_STEPS / 2..parts.len() - MAX_STEPS / 2);
             parts.insert(MAX_STEPS / 2, "…".into());
@@ -413,6 +424,16 @@ fn async_frame(snap: &Snapshot, n: NodeIndex) -> Option<String> {
     })
 }
 
+/// The browser's own bookkeeping between a page object and what it holds
+/// (Blink's heap vectors and wrappers): left out of paths, which read
+/// `Window → EventListener → Function ::this → …`.
+fn is_blink_internal(snap: &Snapshot, n: NodeIndex) -> bool {
+    snap.node_type_name(n) == "native" && {
+        let name = snap.name(n);
+        name.starts_with("blink::") || name.starts_with("cppgc::") || name == "V8EventListener"
+    }
+}
+
 /// Synthetic roots and V8's internal holders at the start of a path.
 fn is_plumbing(snap: &Snapshot, n: NodeIndex) -> bool {
     matches!(snap.node_type_name(n), "synthetic" | "hidden" | "array")
@@ -427,6 +448,7 @@ fn label(snap: &Snapshot, n: NodeIndex) -> String {
         "closure" => format!("Function {name}"),
         "object" | "native" if name.starts_with("system / Context") => "(context)".into(),
         "object" | "native" if is_global(snap, n) => "(global)".into(),
+        "native" if snap.is_detached(n) => format!("Detached {name}"),
         // V8's own objects (`system / WeakArrayList`…) hold things only on
         // the program's behalf.
         "object" | "native" if name.starts_with("system") => "(internal)".into(),

@@ -56,6 +56,8 @@ struct Step {
     node_type: u8,
     name: u32,
     start: bool,
+    /// A detached DOM node reads `Detached <div>`.
+    detached: bool,
     identity: NodeIndex,
 }
 
@@ -132,8 +134,8 @@ pub struct PathShapes<'a> {
 }
 
 /// What a step's shape follows from, but a named node's identity:
-/// (holder, edge key, node type, node name, start).
-type StepInputs = (u32, (u8, u32, bool, bool), u8, u32, bool);
+/// (holder, edge key, node type, node name, start, detached).
+type StepInputs = (u32, (u8, u32, bool, bool), u8, u32, bool, bool);
 
 impl<'a> PathShapes<'a> {
     /// Shapes of paths in `snap` (whose tree is `tree`) that start at the
@@ -317,7 +319,14 @@ impl<'a> PathShapes<'a> {
         // Objects side by side (a million in one array) take the same step
         // as the one before: no hashing. A node named after what it is
         // (a module, a global) is never taken for another.
-        let same = (holder, key, node_type, snap.node_name[m as usize], start);
+        let same = (
+            holder,
+            key,
+            node_type,
+            snap.node_name[m as usize],
+            start,
+            snap.is_detached(m),
+        );
         let named = kind.generator || kind.context || kind.global;
         if let Some((last, shape)) = self.last
             && last == same
@@ -353,6 +362,7 @@ impl<'a> PathShapes<'a> {
                 snap.node_name[m as usize]
             },
             start,
+            detached: snap.is_detached(m),
             identity: if kind.generator
                 || (kind.context && module_context(snap, m).is_some())
                 || (kind.global && is_global(snap, m))

@@ -11,6 +11,7 @@ use crate::discover::TestFile;
 use crate::measure::{self, Fault, TestRun};
 use crate::report;
 use crate::runtime::{Launch, ListedTest, RuntimeError};
+use crate::text;
 
 use super::trial::Shared;
 
@@ -37,13 +38,24 @@ impl FileState {
         format!(
             "{}{}",
             self.prefix,
-            report::full_name(&self.file.relative, test)
+            text::full_name(&self.file.relative, test)
         )
     }
 
     /// The file on its engine: what records and recordings are keyed by.
     pub fn key(&self) -> String {
         format!("{}{}", self.prefix, self.file.relative)
+    }
+
+    /// The file on its engine as test names show it (control characters
+    /// written out): the name of the trial of a file that cannot be listed,
+    /// and what filters on its tests start with.
+    pub fn shown_key(&self) -> String {
+        format!(
+            "{}{}",
+            self.prefix,
+            text::escape_controls(&self.file.relative)
+        )
     }
 
     /// The file's baseline, as the baseline module sees it.
@@ -171,7 +183,7 @@ pub fn warn_unmatched(config: &Config, states: &[Arc<FileState>]) {
     for key in config.unmatched_tests(&listed) {
         eprintln!(
             "memcheck: warning: {}: [tests.{key:?}] names no test; write a test's name or `FILE::NAME` as `cargo memcheck --list` prints it",
-            report::display_path(&config.file)
+            text::display_path(&config.file)
         );
     }
 }
@@ -184,12 +196,11 @@ fn rerecord_command(state: &FileState, states: &[FileState]) -> String {
         Ok(tests) if tests.iter().any(|t| t.ignore) => " --include-ignored",
         _ => "",
     };
-    let keys: Vec<String> = states.iter().map(FileState::key).collect();
-    match file_filter(&state.key(), keys.iter().map(String::as_str)) {
-        Some(filter) => report::run_command(&format!(
-            "--update{ignored} {}",
-            report::shell_quote(&filter)
-        )),
+    let keys: Vec<String> = states.iter().map(FileState::shown_key).collect();
+    match file_filter(&state.shown_key(), keys.iter().map(String::as_str)) {
+        Some(filter) => {
+            report::run_command(&format!("--update{ignored} {}", text::shell_quote(&filter)))
+        }
         None => {
             report::run_command(&format!("--update{ignored}")) + ", which re-records every file"
         }

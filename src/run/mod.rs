@@ -23,7 +23,7 @@ use crate::discover::discover;
 use crate::partition::Partition;
 use crate::report::{self, RunReport, Status, TestReport};
 use crate::runtime::{Engine, Environment, Launch, LaunchSpec, cache_dir, provision};
-use crate::{exit, interrupt};
+use crate::{exit, interrupt, text};
 
 use files::FileState;
 use trial::{Context, Shared};
@@ -89,6 +89,9 @@ pub fn run(config: &Config, args: &Arguments, opts: &Options) -> anyhow::Result<
     args.test_threads = args
         .test_threads
         .or_else(|| Some(threads::default_threads()));
+    // Under GitHub, its runner reads no workflow command from here until
+    // memcheck's own annotations: nothing the tests print or name can be one.
+    let stopped = opts.github.then(report::github::stop_commands);
     let conclusion = libtest_mimic::run(&args, trials);
     if args.list {
         return Ok(exit::OK);
@@ -102,7 +105,7 @@ pub fn run(config: &Config, args: &Arguments, opts: &Options) -> anyhow::Result<
         opts.unreferenced,
         &mut model,
     );
-    report_run(config, &args, opts, &model)?;
+    report_run(config, &args, opts, &model, stopped)?;
     for e in &errors {
         eprintln!("error: {e}");
     }
@@ -132,6 +135,7 @@ fn prepare(config: &Config, opts: &Options) -> anyhow::Result<Vec<Launch>> {
         .map(|l| l.run_dir.path().to_path_buf())
         .collect();
     interrupt::install(move || {
+        report::github::resume_commands();
         for dir in &run_dirs {
             let _ = std::fs::remove_dir_all(dir);
         }
@@ -169,7 +173,7 @@ fn prepare_engine(
             eprintln!(
                 "memcheck: warning: on {}, the link {} → {} stays open to tests (its permission model follows links)",
                 engine.title(),
-                report::display_path(&e.link),
+                text::display_path(&e.link),
                 e.target.display()
             );
         }
@@ -217,21 +221,27 @@ fn assemble(states: &[Arc<FileState>], shared: &Shared, chosen: &HashSet<String>
 }
 
 /// Every reporter renders the model: the terminal's text after libtest's,
-/// then each file asked for, and GitHub's annotations and summary.
+/// then each file asked for, and GitHub's annotations and summary, once
+/// the runner reads commands again (`stopped` dropped).
 fn report_run(
     config: &Config,
     args: &Arguments,
     opts: &Options,
     model: &RunReport,
+    stopped: Option<report::github::Resume>,
 ) -> anyhow::Result<()> {
     let libtest_json = matches!(args.format, Some(FormatSetting::Json));
+    let shown = |text: String| report::terminal::for_github(text, opts.github);
     if opts.show_output && !libtest_json {
-        print!("{}", report::terminal::successes(model));
+        print!("{}", shown(report::terminal::successes(model)));
     }
     if opts.timings && !libtest_json {
-        print!("{}", report::terminal::timings(model));
+        print!("{}", shown(report::terminal::timings(model)));
     }
-    eprint!("{}", report::terminal::after_run(model, opts.unreferenced));
+    eprint!(
+        "{}",
+        shown(report::terminal::after_run(model, opts.unreferenced))
+    );
     if let Some(dir) = &opts.snapshots {
         let kept = model
             .tests
@@ -242,12 +252,12 @@ fn report_run(
         if kept > 0 {
             eprintln!(
                 "memcheck: heap snapshots kept in {} (open them in Chrome DevTools, Memory tab)",
-                report::display_path(dir)
+                text::display_path(dir)
             );
         } else {
             eprintln!(
                 "memcheck: no heap snapshot was kept in {} (the failures above say why)",
-                report::display_path(dir)
+                text::display_path(dir)
             );
         }
     }
@@ -258,7 +268,7 @@ fn report_run(
         report::html::write_run(model, &config.root, path)?;
         eprintln!(
             "memcheck: HTML report written to {}",
-            report::display_path(path)
+            text::display_path(path)
         );
     }
     if let Some(path) = &opts.junit {
@@ -267,6 +277,7 @@ fn report_run(
     if let Some(path) = &opts.markdown {
         report::markdown::write(model, path)?;
     }
+    drop(stopped);
     // GitHub names the summary file; one it cannot take costs the summary,
     // not the run's verdict.
     if opts.github

@@ -10,8 +10,9 @@ use crate::baseline::stale::{self, Stale, Unreferenced};
 use crate::baseline::{self, BaselineFile, Recording, Target, TestBaseline, pending, update};
 use crate::config::Config;
 use crate::discover;
-use crate::report::{RunReport, UnreferencedEntry, display_path};
+use crate::report::{RunReport, UnreferencedEntry};
 use crate::runtime::{Engine, RuntimeInfo};
+use crate::text::display_path;
 
 use super::files::FileState;
 

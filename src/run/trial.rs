@@ -12,13 +12,13 @@ use libtest_mimic::{Failed, Trial};
 
 use crate::baseline::{self, Recording, TestBaseline, UpdateMode};
 use crate::budget::Budget;
-use crate::color;
 use crate::config::{Config, Isolation};
 use crate::explain::AllocationSite;
 use crate::measure::{self, Fault, TestRef, TestRun};
 use crate::project::Package;
 use crate::report::{self, BlockReport, Status, TestReport};
 use crate::runtime::{Engine, Launch, ListedTest, RuntimeInfo};
+use crate::text;
 use crate::timings::Timings;
 use crate::verdict::{self, Standard, Verdict};
 
@@ -70,7 +70,7 @@ pub fn build(states: &[Arc<FileState>], ctx: &Arc<Context>) -> Vec<Trial> {
                     name: "(load)".to_owned(),
                     ..listed_placeholder()
                 };
-                let full = state.key();
+                let full = state.shown_key();
                 trials.push(failing_trial(ctx, state, test, full, message));
                 continue;
             }
@@ -112,13 +112,13 @@ impl Recorder<'_> {
         Ok(())
     }
 
-    /// Fail with `message`: plain in the model, coloured on the terminal.
+    /// Fail with `message`, whose control characters (in what the test
+    /// printed or threw) are written out for the model and every report;
+    /// on the terminal, coloured, and disarmed under GitHub.
     fn fail(&self, blocks: Vec<BlockReport>, message: String) -> Result<(), Failed> {
-        let shown = if self.ctx.opts.color {
-            color::paint_diffs(&message)
-        } else {
-            message.clone()
-        };
+        let message = text::escape_text(&message);
+        let opts = &self.ctx.opts;
+        let shown = report::terminal::failure(&message, opts.color, opts.github);
         self.record(Status::Failed, Some(message), blocks);
         Err(shown.into())
     }
@@ -315,7 +315,7 @@ fn charge_late_errors(
         if alone.fault.is_none() {
             let late = format!(
                 "{message}, after this test had ended (it surfaced while {} ran in the same process, which passes on its own): the test returned with a timer or handle still active; clear it, or await what it does, before the test returns",
-                report::quote_name(b.test.name)
+                text::quote_name(b.test.name)
             );
             let culprit = (0..i).rev().find(|&j| {
                 runs[j]
@@ -330,7 +330,8 @@ fn charge_late_errors(
                     })
                 }
                 None => ctx.shared.lock().unwrap().notes.push(format!(
-                    "memcheck: warning: {message} surfaced while {} ran in a shared process (isolation = \"file\"); it passes on its own and no earlier test left a timer or handle active, so no test was charged",
+                    "memcheck: warning: {} surfaced while {} ran in a shared process (isolation = \"file\"); it passes on its own and no earlier test left a timer or handle active, so no test was charged",
+                    text::escape_controls(&message),
                     state.full_name(b.test.name)
                 )),
             }
@@ -373,7 +374,7 @@ fn measure_test(
 fn plan(ctx: &Context, file: &str, test: &ListedTest) -> Result<Plan, String> {
     let settings = ctx.config.test(file, &test.name);
     if let Some(why) = &test.invalid {
-        return Err(format!("{file}{}: {why}", line_suffix(test)));
+        return Err(format!("{}: {why}", place(file, test)));
     }
     let timeout = match &test.timeout {
         None | Some(serde_json::Value::Null) => None,
@@ -381,8 +382,8 @@ fn plan(ctx: &Context, file: &str, test: &ListedTest) -> Result<Plan, String> {
             Some(ms) => Some(Duration::from_millis(ms)),
             None => {
                 return Err(format!(
-                    "{file}{}: invalid timeout {v}: write milliseconds as a whole number, e.g. {{ timeout: 5000 }}",
-                    line_suffix(test)
+                    "{}: invalid timeout {v}: write milliseconds as a whole number, e.g. {{ timeout: 5000 }}",
+                    place(file, test)
                 ));
             }
         },
@@ -392,7 +393,7 @@ fn plan(ctx: &Context, file: &str, test: &ListedTest) -> Result<Plan, String> {
         .as_ref()
         .map(Budget::from_json)
         .transpose()
-        .map_err(|e| format!("{file}{}: {e}", line_suffix(test)))?;
+        .map_err(|e| format!("{}: {e}", place(file, test)))?;
     Ok(Plan {
         timeout: timeout
             .or(settings.timeout)
@@ -431,6 +432,18 @@ impl<'a> Judged<'a> {
         };
         if !record_now {
             comparable(state, run)?;
+        }
+        if let (Ok(Some(b)), Some(runtime)) = (&state.baseline, &run.runtime)
+            && let Some(drift) = b.browser_drift(runtime)
+        {
+            let note = format!(
+                "memcheck: warning: {}: {drift}",
+                text::display_path(&state.baseline_path)
+            );
+            let mut shared = ctx.shared.lock().unwrap();
+            if !shared.notes.contains(&note) {
+                shared.notes.push(note);
+            }
         }
         let settings = ctx.config.test(&state.file.relative, &test.name);
         let tolerance = settings.tolerance.unwrap_or(ctx.config.tolerance);
@@ -569,7 +582,8 @@ impl<'a> Judged<'a> {
             if let Some(better) = &v.improvement {
                 shared.notes.push(format!(
                     "note: {} / {}: improved ({better}); lock it in: {lock_in}",
-                    self.full, block.name
+                    self.full,
+                    text::escape_controls(&block.name)
                 ));
             }
         }
@@ -583,7 +597,7 @@ impl<'a> Judged<'a> {
         }
         format!(
             "pending baseline: {} (the committed baseline is unchanged)\n  review it: cargo memcheck review\n  accept it: {}\n",
-            report::display_path(&path),
+            text::display_path(&path),
             report::accept_command(&self.full)
         )
     }
@@ -603,7 +617,7 @@ fn comparable(state: &FileState, run: &TestRun) -> Result<(), String> {
     }
     Err(format!(
         "baseline {} was recorded with {}, but this run uses {} (V8 {}); figures are not comparable across runtimes.\nre-record the file's baselines: {}",
-        report::display_path(&state.baseline_path),
+        text::display_path(&state.baseline_path),
         b.recorded_with(),
         baseline::runtime_label(&runtime),
         runtime.v8,
@@ -681,9 +695,9 @@ fn listed_placeholder() -> ListedTest {
 fn duplicate_name(file: &str, test: &ListedTest, first: Option<u32>) -> String {
     let first = first.map(|l| format!(" at line {l}")).unwrap_or_default();
     format!(
-        "{file}{}: test name {} is already used{first} in this file; rename one of them (baselines and filters are keyed by name)",
-        line_suffix(test),
-        report::quote_name(&test.name)
+        "{}: test name {} is already used{first} in this file; rename one of them (baselines and filters are keyed by name)",
+        place(file, test),
+        text::quote_name(&test.name)
     )
 }
 
@@ -693,6 +707,18 @@ fn explain_fault(fault: &Fault, state: &FileState, launch: &Launch) -> String {
     let message = launch
         .host
         .reword(&report::fault(fault, &state.file.relative));
+    // A runtime that loses a line break or tab of the file's name on the
+    // way to the module's URL reports the file missing: say why.
+    if let Fault::Load { message: why, .. } = fault
+        && why.contains("Module not found")
+        && state.file.relative.contains(['\n', '\r', '\t'])
+    {
+        return format!(
+            "{} cannot be loaded: {} loses the newline, tab or carriage return in its name on the way to the module's URL; rename the file\n{message}",
+            text::escape_controls(&state.file.relative),
+            launch.engine.title()
+        );
+    }
     let package = Package::of(&state.file.path, &launch.sandbox.root);
     let explain = |text: &str| {
         package
@@ -722,10 +748,12 @@ fn deno_to_install_with(why: &str, launch: &Launch) -> String {
     }
     format!(
         " (no `deno` on PATH; memcheck's own is {})",
-        report::shell_quote(&launch.binary.to_string_lossy())
+        text::shell_quote(&launch.binary.to_string_lossy())
     )
 }
 
-fn line_suffix(test: &ListedTest) -> String {
-    test.line.map(|l| format!(":{l}")).unwrap_or_default()
+/// `file:line` of a test's declaration, for messages.
+fn place(file: &str, test: &ListedTest) -> String {
+    let line = test.line.map(|l| format!(":{l}")).unwrap_or_default();
+    format!("{}{line}", text::escape_controls(file))
 }

@@ -4,20 +4,29 @@
 use std::fmt;
 use std::str::FromStr;
 
-/// A JavaScript runtime with V8.
+/// A JavaScript runtime with V8: Deno and Node are pinned and installed by
+/// memcheck; Chromium is the browser found on the machine, never
+/// downloaded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Engine {
     Deno,
     Node,
+    Chromium,
 }
 
 impl Engine {
-    pub const ALL: [Engine; 2] = [Engine::Deno, Engine::Node];
+    pub const ALL: [Engine; 3] = [Engine::Deno, Engine::Node, Engine::Chromium];
+
+    /// Whether memcheck pins and installs this engine itself.
+    pub fn is_pinned(self) -> bool {
+        self != Engine::Chromium
+    }
 
     pub fn name(self) -> &'static str {
         match self {
             Engine::Deno => "deno",
             Engine::Node => "node",
+            Engine::Chromium => "chromium",
         }
     }
 
@@ -26,14 +35,16 @@ impl Engine {
         match self {
             Engine::Deno => "Deno",
             Engine::Node => "Node.js",
+            Engine::Chromium => "Chromium",
         }
     }
 
-    /// The pinned version.
+    /// The pinned version (none for Chromium: the installed browser's).
     pub fn default_version(self) -> &'static str {
         match self {
             Engine::Deno => "2.9.6",
             Engine::Node => "24.21.0",
+            Engine::Chromium => "",
         }
     }
 
@@ -42,6 +53,7 @@ impl Engine {
         match self {
             Engine::Deno => "MEMCHECK_DENO",
             Engine::Node => "MEMCHECK_NODE",
+            Engine::Chromium => "MEMCHECK_CHROMIUM",
         }
     }
 
@@ -63,6 +75,7 @@ impl Engine {
         match self {
             Engine::Deno => "deno",
             Engine::Node => "bin/node",
+            Engine::Chromium => "",
         }
     }
 
@@ -72,6 +85,10 @@ impl Engine {
         match self {
             Engine::Deno => first.strip_prefix("deno ")?.split(' ').next(),
             Engine::Node => first.trim().strip_prefix('v'),
+            // `Chromium 156.0.8078.114 built on Debian…`, `Google Chrome 131.0…`
+            Engine::Chromium => first
+                .split(' ')
+                .find(|w| w.chars().next().is_some_and(|c| c.is_ascii_digit())),
         }
     }
 }
@@ -89,8 +106,9 @@ impl FromStr for Engine {
         match s {
             "deno" => Ok(Engine::Deno),
             "node" => Ok(Engine::Node),
+            "chromium" => Ok(Engine::Chromium),
             other => Err(format!(
-                "`{other}` is not an engine; write \"deno\" or \"node\""
+                "`{other}` is not an engine; write \"deno\", \"node\" or \"chromium\""
             )),
         }
     }
@@ -111,7 +129,7 @@ mod tests {
             "bun"
                 .parse::<Engine>()
                 .unwrap_err()
-                .contains("\"deno\" or \"node\"")
+                .contains("\"deno\", \"node\" or \"chromium\"")
         );
     }
 }

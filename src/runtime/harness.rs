@@ -22,6 +22,7 @@ const FILES: &[(&str, &str)] = &[
     ("hosts.js", include_str!("../../harness/hosts.js")),
     ("deno.js", include_str!("../../harness/deno.js")),
     ("node.mjs", include_str!("../../harness/node.mjs")),
+    ("page.js", include_str!("../../harness/page.js")),
     // The harness's `.js` files are modules, for Node too.
     ("package.json", "{ \"type\": \"module\" }\n"),
 ];

@@ -7,7 +7,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
+use std::time::Duration;
 
+use super::process::{ProcessSession, Session};
 use super::{Job, Launch, RuntimeError, Sandbox};
 use crate::sourcemap::SourceMaps;
 
@@ -15,6 +17,16 @@ use crate::sourcemap::SourceMaps;
 pub trait Host: Send + Sync + std::fmt::Debug {
     /// The command that runs `job`, its harness frames going to `channel`.
     fn command(&self, launch: &Launch, job: &Job, channel: &Path) -> Result<Command, RuntimeError>;
+
+    /// Start `job`: by default a child process running [`Host::command`].
+    fn start(
+        &self,
+        launch: &Launch,
+        job: &Job,
+        timeout: Duration,
+    ) -> Result<Session, RuntimeError> {
+        ProcessSession::start(launch, job, timeout).map(Session::Process)
+    }
 
     /// What `job` leaves behind that must go once it has ended.
     fn leftovers(&self, _job: &Job) -> Vec<PathBuf> {

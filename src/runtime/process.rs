@@ -36,6 +36,8 @@ pub enum Exit {
     Signal(i32),
     /// Killed by us after the deadline.
     TimedOut,
+    /// A page that crashed, or whose browser ended, in words.
+    Crashed(String),
 }
 
 impl std::fmt::Display for Exit {
@@ -44,6 +46,7 @@ impl std::fmt::Display for Exit {
             Exit::Code(c) => write!(f, "exit code {c}"),
             Exit::Signal(s) => write!(f, "signal {s}{}", signal_name(*s)),
             Exit::TimedOut => write!(f, "timeout"),
+            Exit::Crashed(why) => write!(f, "{why}"),
         }
     }
 }
@@ -61,8 +64,62 @@ fn signal_name(s: i32) -> &'static str {
     }
 }
 
+/// A running job: a child process of the runtime, or a page of the
+/// browser (see [`super::chromium`]).
+pub enum Session {
+    Process(ProcessSession),
+    Page(Box<super::chromium::PageSession>),
+}
+
+impl Session {
+    /// Start the harness for `job`, with a deadline, as its engine's host
+    /// starts it.
+    pub fn start(launch: &Launch, job: &Job, timeout: Duration) -> Result<Session, RuntimeError> {
+        launch.host.start(launch, job, timeout)
+    }
+
+    /// The next event, or `None` once the deadline has passed.
+    pub fn next_event(&mut self) -> Option<Event> {
+        match self {
+            Session::Process(p) => p.next_event(),
+            Session::Page(p) => p.next_event(),
+        }
+    }
+
+    /// Stop the job now.
+    pub fn kill(&mut self) {
+        match self {
+            Session::Process(p) => p.kill(),
+            Session::Page(p) => p.kill(),
+        }
+    }
+
+    /// A new deadline, `timeout` from now.
+    pub fn restart_clock(&mut self, timeout: Duration) {
+        match self {
+            Session::Process(p) => p.restart_clock(timeout),
+            Session::Page(p) => p.restart_clock(timeout),
+        }
+    }
+
+    /// How the job ended, with what it printed.
+    pub fn finish(self) -> (Exit, String) {
+        let (exit, segments) = self.finish_segments();
+        (exit, segments.concat())
+    }
+
+    /// [`Session::finish`], with the output split where the harness marked
+    /// the start of each test (the first part came before any).
+    pub fn finish_segments(self) -> (Exit, Vec<String>) {
+        match self {
+            Session::Process(p) => p.finish_segments(),
+            Session::Page(p) => p.finish_segments(),
+        }
+    }
+}
+
 /// A running harness process.
-pub struct Session {
+pub struct ProcessSession {
     pgid: i32,
     events: Receiver<Event>,
     waiter: Option<JoinHandle<Option<ExitStatus>>>,
@@ -73,9 +130,13 @@ pub struct Session {
     cleanup: Vec<std::path::PathBuf>,
 }
 
-impl Session {
-    /// Start the harness for `job`, with a deadline.
-    pub fn start(launch: &Launch, job: &Job, timeout: Duration) -> Result<Session, RuntimeError> {
+impl ProcessSession {
+    /// Start the harness for `job` in a child process, with a deadline.
+    pub fn start(
+        launch: &Launch,
+        job: &Job,
+        timeout: Duration,
+    ) -> Result<ProcessSession, RuntimeError> {
         let (channel, read, hold) = launch.run_dir.open().map_err(RuntimeError::Channel)?;
         let mut cmd = launch.host.command(launch, job, &channel)?;
         let (out_read, out_write) = std::io::pipe().map_err(RuntimeError::Channel)?;
@@ -106,7 +167,7 @@ impl Session {
         // The waiter reaps the child, then lets go of our end of the
         // channel so that the reader sees its end once the pipe is drained.
         let waiter = std::thread::spawn(move || wait_and_release(child, hold));
-        Ok(Session {
+        Ok(ProcessSession {
             pgid,
             events: rx,
             waiter: Some(waiter),
@@ -156,14 +217,7 @@ impl Session {
 
     /// Wait for the process to end (killing it if it outlives the deadline
     /// or a short grace after its channel closed), and return how it ended
-    /// with what it printed.
-    pub fn finish(self) -> (Exit, String) {
-        let (exit, segments) = self.finish_segments();
-        (exit, segments.concat())
-    }
-
-    /// [`Session::finish`], with the output split where the harness marked
-    /// the start of each test (the first part came before any).
+    /// with what it printed, split where the harness marked each test.
     pub fn finish_segments(mut self) -> (Exit, Vec<String>) {
         let grace = Instant::now() + Duration::from_secs(5);
         while !self.waiter.as_ref().is_none_or(|w| w.is_finished()) {
@@ -198,7 +252,7 @@ impl Session {
     }
 }
 
-impl Drop for Session {
+impl Drop for ProcessSession {
     fn drop(&mut self) {
         if let Some(w) = self.waiter.take() {
             if !w.is_finished() {

@@ -32,6 +32,10 @@ pub enum Message {
         /// Measured runs of a `repeat` block (0: a plain block).
         #[serde(default)]
         repeat: u32,
+        /// Runs of the body before the first checkpoint (`warmup`), besides
+        /// a `repeat` block's own.
+        #[serde(default)]
+        warmup: u32,
         /// Where `t.measure` was called.
         #[serde(default)]
         line: Option<u32>,

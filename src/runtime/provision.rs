@@ -76,6 +76,9 @@ pub fn provision(
     configured: Option<&Path>,
     cache: &Path,
 ) -> Result<Provisioned, RuntimeError> {
+    if !engine.is_pinned() {
+        return super::chromium::find_browser(configured);
+    }
     if let Some(path) = std::env::var_os(engine.env_var()).filter(|v| !v.is_empty()) {
         return explicit(PathBuf::from(path), format!("${}", engine.env_var()));
     }
@@ -270,7 +273,7 @@ mod tests {
 
     #[test]
     fn every_published_platform_is_pinned() {
-        for engine in Engine::ALL {
+        for engine in Engine::ALL.into_iter().filter(|e| e.is_pinned()) {
             let version = engine.default_version();
             for (os, arch) in [
                 ("linux", "x86_64"),

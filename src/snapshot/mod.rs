@@ -43,6 +43,9 @@ pub struct Snapshot {
     pub(crate) strings: Strings,
     /// Each node's allocation trace id, when allocations were tracked.
     pub(crate) node_trace: Vec<u32>,
+    /// Each node's `detachedness` (Chromium's DOM: 1 attached, 2 detached),
+    /// when the snapshot has the field.
+    pub(crate) node_detached: Vec<u8>,
     pub(crate) trace_functions: Vec<TraceFunction>,
     pub(crate) trace_nodes: std::collections::HashMap<u32, TraceNode>,
 }
@@ -87,6 +90,12 @@ pub(crate) fn type_codes(types: &[String], wanted: impl Fn(&str) -> bool) -> Vec
 impl Snapshot {
     pub fn node_count(&self) -> usize {
         self.node_id.len()
+    }
+
+    /// Whether a DOM node was detached from its document (Chromium's
+    /// `detachedness` field is 2); false for snapshots without the field.
+    pub fn is_detached(&self, n: NodeIndex) -> bool {
+        self.node_detached.get(n as usize) == Some(&2)
     }
 
     /// Whether any node is a JS object or closure: false for an empty or

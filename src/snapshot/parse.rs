@@ -78,6 +78,8 @@ struct Layout {
     edge_types: Vec<String>,
     /// `trace_node_id`, present in snapshots taken while tracking allocations.
     n_trace: Option<usize>,
+    /// `detachedness` (Chromium): 1 attached, 2 detached from the document.
+    n_detached: Option<usize>,
     trace: TraceLayout,
 }
 
@@ -117,6 +119,7 @@ impl Layout {
             node_types,
             edge_types,
             n_trace: meta.node_fields.iter().position(|f| f == "trace_node_id"),
+            n_detached: meta.node_fields.iter().position(|f| f == "detachedness"),
             trace: {
                 let at = |name: &str| {
                     meta.trace_function_info_fields
@@ -289,6 +292,9 @@ fn read_nodes<R: Read>(p: &mut Parser<R>, l: &Layout, snap: &mut Snapshot) -> Re
         snap.first_edge.push(edges.min(u32::MAX as u64) as u32);
         if let Some(t) = l.n_trace {
             snap.node_trace.push(r[t].min(u32::MAX as u64) as u32);
+        }
+        if let Some(d) = l.n_detached {
+            snap.node_detached.push(r[d].min(255) as u8);
         }
     })?;
     if let Some(id) = bad_id {

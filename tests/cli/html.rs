@@ -795,3 +795,28 @@ fn diff_html_of_two_checkpoints_shows_the_steps_table() {
     ));
     assert!(chain.ends_with("Todo"), "{chain}");
 }
+
+#[test]
+fn runtime_frames_are_marked_and_the_project_frame_is_annotated() {
+    // Deno's `addEventListener` makes the records that hold the listeners:
+    // the page leads with `listen`, the project's frame, and shows the
+    // runtime's own frame by name, as `via (deno) addEventListener`.
+    let run = fixture_run("sites", &["--engine", "deno", "runtime.memtest.js"], 101);
+    let dom = render(&run.page, "test=0&step=0&class=Array");
+    let detail = element(&dom, r#"id="class-detail""#);
+    let sites = element(detail, r#"class="sites""#);
+    let listen = line_in(&run, "runtime.memtest.js", "function listen");
+    // The text of the list's items runs together.
+    let frames = text(element(sites, r#"class="frames""#));
+    assert!(
+        frames.starts_with(&format!(
+            "in listen runtime.memtest.js:{listen}called from "
+        )),
+        "{frames}"
+    );
+    assert!(frames.ends_with("via (deno) addEventListener"), "{frames}");
+    assert!(sites.contains(r#"class="runtime""#), "{sites}");
+    let line = element(&dom, &format!(r#"data-line="{listen}""#));
+    let lens = text(element(line, r#"class="lens""#));
+    assert!(lens.contains("Array ×20"), "{lens}");
+}

@@ -1,6 +1,7 @@
 //! Integration tests: the real `cargo-memcheck` binary, the real Deno, on
 //! copies of the fixture projects in `tests/fixtures/`.
 
+mod chromium;
 mod ci;
 mod engines;
 mod environment;
@@ -11,6 +12,7 @@ mod paths;
 mod projects;
 mod reliability;
 mod robustness;
+mod sites;
 mod steps;
 mod suite;
 mod util;

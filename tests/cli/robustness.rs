@@ -93,7 +93,7 @@ fn mistakes_fail_their_own_test_naming_the_line() {
         "t.measure(\"late\") was called after test \"calls t.measure after it ended\" had ended (mistakes.memtest.js:18); await it inside the test body",
         "an unhandled promise rejection: Error: nobody catches this\n    at Object.fn (mistakes.memtest.js:22:18)",
         "mistakes.memtest.js:25: unknown option \"budjet\"; a test takes { budget, timeout, ignore, allocated }",
-        "t.measure(\"runs\") at mistakes.memtest.js:28: unknown option \"repeats\"; a block takes { budget, repeat }",
+        "t.measure(\"runs\") at mistakes.memtest.js:28: unknown option \"repeats\"; a block takes { budget, repeat, warmup }",
         "t.measure(\"second\") was called inside block \"first\" (mistakes.memtest.js:32); blocks cannot nest",
     ] {
         assert!(t.contains(expected), "missing {expected:?} in:\n{t}");
@@ -288,21 +288,23 @@ fn processes_under(dir: &Path) -> Vec<String> {
 
 #[test]
 fn ctrl_c_stops_every_test_and_writes_no_baseline() {
-    interrupt_with(libc::SIGINT, "SIGINT", 130);
+    interrupt_with(libc::SIGINT, "SIGINT", 130, false);
 }
 
 #[test]
 fn sigterm_stops_every_test_and_writes_no_baseline() {
-    interrupt_with(libc::SIGTERM, "SIGTERM", 143);
+    // Under GitHub too, where the runner must read commands again after.
+    interrupt_with(libc::SIGTERM, "SIGTERM", 143, true);
 }
 
-fn interrupt_with(signal: i32, name: &str, code: i32) {
+fn interrupt_with(signal: i32, name: &str, code: i32, github: bool) {
     let dir = project("interrupt", name);
     provision();
     let baseline = dir.join("__memcheck__/slow.memtest.js.toml");
     let before = std::fs::read_to_string(&baseline).unwrap();
     let mut child = Command::new(BIN)
         .args(["--update", "--test-threads", "2"])
+        .args(github.then_some("--github"))
         .current_dir(&dir)
         .env_remove("CI")
         .stdout(Stdio::piped())
@@ -313,7 +315,7 @@ fn interrupt_with(signal: i32, name: &str, code: i32) {
     let stdout = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
     let mut pipe = child.stdout.take().unwrap();
     let sink = stdout.clone();
-    std::thread::spawn(move || {
+    let reader = std::thread::spawn(move || {
         let mut buf = [0u8; 4096];
         while let Ok(n) = pipe.read(&mut buf) {
             if n == 0 {
@@ -360,6 +362,18 @@ fn interrupt_with(signal: i32, name: &str, code: i32) {
         "processes outlived the run"
     );
     assert_eq!(std::fs::read_to_string(&baseline).unwrap(), before);
+    reader.join().unwrap();
+    let out = stdout.lock().unwrap();
+    if github {
+        let token = out
+            .lines()
+            .find_map(|l| l.strip_prefix("::stop-commands::"))
+            .unwrap_or_else(|| panic!("commands were never stopped:\n{out}"));
+        assert!(
+            out.trim_end().ends_with(&format!("\n::{token}::")),
+            "commands were not resumed:\n{out}"
+        );
+    }
 }
 
 /// Every `cargo memcheck …` command in `text`, split into arguments as a

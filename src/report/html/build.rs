@@ -198,6 +198,7 @@ fn site(s: &AllocationSite, root: &Path) -> PageSite {
                 file: project_path(root, &f.file).unwrap_or_else(|| f.file.clone()),
                 line: f.line,
                 column: f.column,
+                runtime: f.runtime,
             })
             .collect(),
     }
@@ -426,6 +427,7 @@ mod tests {
             file: file.display().to_string(),
             line,
             column: 3,
+            runtime: None,
         };
         let site = AllocationSite {
             constructor: "X".into(),

@@ -179,7 +179,7 @@ function drawClass() {
         el("h5", { text: "Kept alive by (paths from a GC root, grouped by shape; [i] is any index)" }),
         paths.length ? groups(paths) : el("p", { class: "muted", text: noPath(step, r) })),
       el("section", { "aria-label": "Allocated by" },
-        el("h5", { text: "Allocated by (innermost frame first)" }),
+        el("h5", { text: "Allocated by (innermost project frame first)" }),
         sites(step, r))));
 }
 
@@ -246,11 +246,23 @@ function sites(step, r) {
     el("span", { class: "site-count", text: "×" + count(s.count) }),
     el("span", { class: "muted", text: " · " + bytes(Math.round(s.count * each)) + " kept " }),
     s.frames.length
-      ? el("ol", { class: "frames" }, s.frames.map((f, i) => el("li", {},
-        el("span", { class: "muted", text: i ? "called from " : "in " }),
-        el("code", { text: f.function }), " ",
-        sourceLink(f.file, f.line, f.file + ":" + f.line, "show " + f.function + " in the source"))))
+      ? el("ol", { class: "frames" }, leadingFrames(s.frames).map((f, i) => el("li", f.runtime ? { class: "runtime" } : {},
+        el("span", { class: "muted", text: f.inner ? "via " : i ? "called from " : "in " }),
+        f.runtime
+          ? el("code", { title: f.file + ":" + f.line + ":" + f.column, text: "(" + f.runtime + ") " + f.function })
+          : [el("code", { text: f.function }), " ",
+            sourceLink(f.file, f.line, f.file + ":" + f.line, "show " + f.function + " in the source")])))
       : el("span", { class: "muted", text: "(no allocation stack recorded by V8)" }))));
+}
+
+// A site's frames as the failure text shows them: from the first frame in
+// the project outward, then the runtime's own frames inside it, marked
+// `inner` ("via"). The runtime's frames show by name, their bundled
+// script's place in a tooltip.
+function leadingFrames(frames) {
+  const first = frames.findIndex((f) => !f.runtime);
+  if (first <= 0) return frames;
+  return frames.slice(first).concat(frames.slice(0, first).map((f) => Object.assign({}, f, { inner: true })));
 }
 
 // A link-like button that opens `file` at `line` in the source view, or

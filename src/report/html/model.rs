@@ -142,6 +142,10 @@ pub struct PageFrame {
     pub file: String,
     pub line: u32,
     pub column: u32,
+    /// The runtime whose own code this is (`"deno"`, `"node"`); absent for
+    /// the project's code. The page shows such frames by name, muted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<&'static str>,
 }
 
 /// A step's recorded baseline figures.

@@ -154,9 +154,12 @@ function groupSites(step, file) {
   for (const s of step.allocations) {
     const r = step.constructors.find((c) => c.name === s.constructor);
     const each = r && r.new ? r.alloc_size / r.new : 0;
+    // The first frame in the project made the objects, as far as its
+    // source can tell: the runtime's frames inside it have no source here.
+    const lead = Math.max(0, s.frames.findIndex((f) => !f.runtime));
     s.frames.forEach((f, i) => {
       if (f.file !== file) return;
-      const role = i === 0 ? "alloc" : "via";
+      const role = i === lead ? "alloc" : "via";
       const key = f.line + ":" + role + ":" + s.constructor;
       const g = groups.get(key) || { name: s.constructor, count: 0, bytes: 0, line: f.line, column: f.column };
       g.count += s.count;

@@ -1,0 +1,228 @@
+//! One headless browser per test thread, reused from test to test: started
+//! with the pipe transport in a process group of its own (so Ctrl-C and
+//! the runner's death take it down), with a profile folder of its own that
+//! goes with it. A browser that died is replaced by the next test.
+
+use std::cell::RefCell;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::cdp::Connection;
+use crate::interrupt;
+use crate::runtime::{Environment, RuntimeError, RuntimeInfo};
+
+/// How long the browser may take to answer at start-up.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A running browser.
+pub struct Browser {
+    pub conn: Arc<Connection>,
+    pub info: RuntimeInfo,
+    child: Child,
+    profile: PathBuf,
+    _registered: interrupt::Registered,
+}
+
+/// What a browser was started with: the binary and its V8 flags (a
+/// tracked re-run needs flags of its own).
+type Key = (PathBuf, Vec<String>);
+
+/// How many browsers a thread keeps: the run's, and a tracked re-run's.
+const KEPT: usize = 2;
+
+thread_local! {
+    /// This thread's browsers, the last used first.
+    static BROWSERS: RefCell<Vec<(Key, Arc<Browser>)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// This thread's browser for `binary` with `js_flags`, started when there
+/// is none or the last one died.
+pub fn for_thread(
+    binary: &Path,
+    js_flags: &[String],
+    env: &Environment,
+) -> Result<Arc<Browser>, RuntimeError> {
+    let key: Key = (binary.to_path_buf(), js_flags.to_vec());
+    BROWSERS.with(|cell| {
+        let mut kept = cell.borrow_mut();
+        kept.retain(|(_, b)| b.conn.alive());
+        if let Some(at) = kept.iter().position(|(k, _)| *k == key) {
+            let entry = kept.remove(at);
+            let browser = entry.1.clone();
+            kept.insert(0, entry);
+            return Ok(browser);
+        }
+        let browser = Arc::new(Browser::start(binary, js_flags, env)?);
+        kept.insert(0, (key, browser.clone()));
+        kept.truncate(KEPT);
+        Ok(browser)
+    })
+}
+
+impl Browser {
+    fn start(
+        binary: &Path,
+        js_flags: &[String],
+        env: &Environment,
+    ) -> Result<Browser, RuntimeError> {
+        let fail = |error: std::io::Error| RuntimeError::Spawn {
+            binary: binary.to_path_buf(),
+            error,
+        };
+        let profile = std::env::temp_dir().join(format!(
+            "memcheck-chromium-{}-{}",
+            std::process::id(),
+            unique()
+        ));
+        std::fs::create_dir_all(&profile).map_err(fail)?;
+        // The browser reads commands from fd 3 and writes to fd 4.
+        let (to_browser_read, to_browser_write) = std::io::pipe().map_err(fail)?;
+        let (from_browser_read, from_browser_write) = std::io::pipe().map_err(fail)?;
+        let (read_fd, write_fd): (OwnedFd, OwnedFd) =
+            (to_browser_read.into(), from_browser_write.into());
+        let mut cmd = Command::new(binary);
+        cmd.args(flags(&profile, js_flags));
+        env.apply(&mut cmd);
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0);
+        let (r, w) = (read_fd.as_raw_fd(), write_fd.as_raw_fd());
+        // SAFETY: only async-signal-safe calls between fork and exec: dup2
+        // puts the pipe ends at fds 3 and 4 (clearing close-on-exec), and
+        // prctl asks the kernel to kill the browser if the runner dies.
+        unsafe {
+            cmd.pre_exec(move || {
+                // Out of the way first, in case either end is fd 3 or 4.
+                let (r, w) = (
+                    libc::fcntl(r, libc::F_DUPFD, 10),
+                    libc::fcntl(w, libc::F_DUPFD, 10),
+                );
+                if r < 0 || w < 0 || libc::dup2(r, 3) < 0 || libc::dup2(w, 4) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                #[cfg(target_os = "linux")]
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        let child = cmd.spawn().map_err(fail)?;
+        drop(read_fd);
+        drop(write_fd);
+        let registered = interrupt::register(child.id() as i32, "chromium".into());
+        let conn = Connection::new(
+            std::fs::File::from(OwnedFd::from(to_browser_write)),
+            std::fs::File::from(OwnedFd::from(from_browser_read)),
+        );
+        let mut browser = Browser {
+            conn,
+            info: RuntimeInfo::default(),
+            child,
+            profile,
+            _registered: registered,
+        };
+        let version = browser
+            .conn
+            .call("Browser.getVersion", json!({}), START_TIMEOUT)
+            .map_err(|e| {
+                RuntimeError::Browser(format!(
+                    "{} did not start as a headless browser: {e}",
+                    binary.display()
+                ))
+            })?;
+        browser.info = info_of(&version);
+        Ok(browser)
+    }
+}
+
+/// `HeadlessChrome/156.0.8078.114` and `jsVersion` as the runtime's name,
+/// version and V8.
+fn info_of(version: &serde_json::Value) -> RuntimeInfo {
+    let product = version["product"].as_str().unwrap_or_default();
+    RuntimeInfo {
+        name: "chromium".into(),
+        version: product
+            .split_once('/')
+            .map_or(product, |(_, v)| v)
+            .to_owned(),
+        v8: version["jsVersion"].as_str().unwrap_or_default().to_owned(),
+    }
+}
+
+/// The browser's command line: headless, nothing in the background, no
+/// first-run work, a profile of its own, the runner's V8 flags.
+fn flags(profile: &Path, js_flags: &[String]) -> Vec<String> {
+    let mut flags: Vec<String> = [
+        "--headless=new",
+        "--remote-debugging-pipe",
+        "--no-first-run",
+        "--no-default-browser-check",
+        "--disable-gpu",
+        "--disable-extensions",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-default-apps",
+        "--mute-audio",
+        "--password-store=basic",
+        "--use-mock-keychain",
+    ]
+    .map(String::from)
+    .to_vec();
+    flags.push(format!("--user-data-dir={}", profile.display()));
+    if !js_flags.is_empty() {
+        flags.push(format!("--js-flags={}", js_flags.join(" ")));
+    }
+    // Chromium's sandbox refuses to run as root (CI containers).
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        flags.push("--no-sandbox".into());
+    }
+    flags.push("about:blank".into());
+    flags
+}
+
+fn unique() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::SeqCst)
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let pgid = self.child.id() as i32;
+        // SAFETY: kill(2) on the browser's own process group.
+        unsafe { libc::kill(-pgid, libc::SIGKILL) };
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.profile);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_version_names_the_browser_and_v8() {
+        let info = info_of(&json!({
+            "product": "HeadlessChrome/156.0.8078.114",
+            "jsVersion": "15.6.23.8"
+        }));
+        assert_eq!(info.name, "chromium");
+        assert_eq!(info.version, "156.0.8078.114");
+        assert_eq!(info.v8, "15.6.23.8");
+    }
+
+    #[test]
+    fn no_port_is_opened() {
+        let f = flags(Path::new("/tmp/p"), &[]);
+        assert!(f.contains(&"--remote-debugging-pipe".to_owned()));
+        assert!(!f.iter().any(|f| f.starts_with("--remote-debugging-port")));
+    }
+}

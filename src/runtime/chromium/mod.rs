@@ -1,0 +1,124 @@
+//! The Chromium host: test files run as ES modules in a page of headless
+//! Chromium, driven over the DevTools protocol on a pipe.
+//!
+//! - `find`: the browser on this machine, never downloaded;
+//! - `browser`: one browser per test thread, reused;
+//! - `cdp`: the protocol over `--remote-debugging-pipe` (no port);
+//! - `page`: one job in a fresh browser context and page;
+//! - `serve`: the project served at one fixed origin through request
+//!   interception (no socket), and the import map for bare imports.
+//!
+//! The sandbox is the page's: a test reads only the project's files (the
+//! runner serves nothing else), reaches no network (every other request
+//! fails), and its storage starts empty (a context of its own).
+
+mod browser;
+mod cdp;
+mod find;
+mod page;
+mod serve;
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use find::find_browser;
+pub use page::PageSession;
+
+use super::host::Host;
+use super::process::Session;
+use super::{Job, Launch, RuntimeError, Sandbox};
+use crate::sourcemap::SourceMaps;
+
+/// The Chromium host of a run.
+#[derive(Debug)]
+pub struct ChromiumHost {
+    source_maps: Arc<SourceMaps>,
+}
+
+impl ChromiumHost {
+    pub fn new() -> ChromiumHost {
+        ChromiumHost {
+            source_maps: Arc::new(SourceMaps::none()),
+        }
+    }
+}
+
+impl Default for ChromiumHost {
+    fn default() -> Self {
+        ChromiumHost::new()
+    }
+}
+
+impl Host for ChromiumHost {
+    fn command(&self, _: &Launch, _: &Job, _: &Path) -> Result<Command, RuntimeError> {
+        Err(RuntimeError::Browser(
+            "a page test runs in the browser, not in a process of its own".into(),
+        ))
+    }
+
+    fn start(
+        &self,
+        launch: &Launch,
+        job: &Job,
+        timeout: Duration,
+    ) -> Result<Session, RuntimeError> {
+        if let Some(why) = unsupported(&job.file) {
+            return Err(RuntimeError::ProjectConfig(why));
+        }
+        PageSession::start(launch, job, timeout).map(|p| Session::Page(Box::new(p)))
+    }
+
+    fn explain(&self, message: &str, _sandbox: &Sandbox) -> Option<String> {
+        explain(message)
+    }
+
+    fn load_error(&self, _output: &str) -> Option<String> {
+        None
+    }
+
+    fn source_maps(&self) -> Arc<SourceMaps> {
+        self.source_maps.clone()
+    }
+}
+
+/// Why a test file cannot run in the page as it is, if it cannot.
+fn unsupported(file: &Path) -> Option<String> {
+    let ext = file.extension().and_then(|e| e.to_str()).unwrap_or("");
+    matches!(ext, "ts" | "mts" | "tsx" | "jsx" | "cts").then(|| {
+        format!(
+            "{}: the chromium engine runs JavaScript modules as the browser loads them, without transpiling; run TypeScript and JSX tests on Deno (engine = \"deno\"), or test the JavaScript your build emits",
+            file.display()
+        )
+    })
+    .or_else(|| {
+        (ext == "cjs").then(|| {
+            format!(
+                "{}: a CommonJS test file cannot run in a page; write it as an ES module (.js or .mjs with import)",
+                file.display()
+            )
+        })
+    })
+}
+
+/// The page's errors that need a word from us.
+fn explain(message: &str) -> Option<String> {
+    if message.contains("Failed to fetch dynamically imported module")
+        || message.contains("Failed to resolve module specifier")
+    {
+        return Some(
+            "the page could not load a module: the runner serves only the project's files (see the `memcheck: refused` lines below), and a bare import needs its package in node_modules".into(),
+        );
+    }
+    if message.contains("does not provide an export named")
+        || message.contains("require is not defined")
+        || message.contains("module is not defined")
+        || message.contains("exports is not defined")
+    {
+        return Some(
+            "a module the test imports looks like CommonJS: the page loads ES modules as they are, with no bundler; import the package's ES module build, or run this file on Deno or Node".into(),
+        );
+    }
+    None
+}

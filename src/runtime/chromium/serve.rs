@@ -1,0 +1,333 @@
+//! Serving the project to the page, through request interception: every
+//! request the page makes is paused and answered by the runner, so no
+//! socket is opened. The page lives at one fixed origin ([`ORIGIN`]; V8
+//! puts the origin into some class names, so it must never change).
+//!
+//! - `/__memcheck__/run.html` is the page that runs a job: an import map
+//!   and the harness's page host;
+//! - `/__memcheck__/harness/…` are the harness's files;
+//! - any other path is a file of the project, under the sandbox's rules:
+//!   nothing outside the project, no link out of it;
+//! - every request to another origin fails: a test has no network.
+//!
+//! Bare imports resolve through an import map built from the project's
+//! `node_modules`, as a bundler's browser resolution would: a package's
+//! `exports` (with the `browser`, `import`, `module` and `default`
+//! conditions, subpaths included), else its `browser`, `module` or `main`
+//! field.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value};
+
+/// The page's origin.
+pub const ORIGIN: &str = "http://memcheck.localhost";
+/// Where memcheck's own files are served.
+pub const OURS: &str = "/__memcheck__/";
+
+/// The conditions a browser build is chosen by, in order.
+const CONDITIONS: [&str; 4] = ["browser", "import", "module", "default"];
+
+/// What a request gets.
+#[derive(Debug, PartialEq)]
+pub enum Answer {
+    /// The body and its content type.
+    File(Vec<u8>, &'static str),
+    /// The request fails (outside the project, missing, another origin).
+    Refuse(String),
+}
+
+/// Answer a request for `url` from the project at `root`, the harness in
+/// `harness`, and the page text `page` (for `run.html`).
+pub fn answer(url: &str, root: &Path, harness: &Path, page: &str) -> Answer {
+    let Some(rest) = url.strip_prefix(ORIGIN).filter(|r| r.starts_with('/')) else {
+        return Answer::Refuse(
+            "tests have no network; serve what the test needs from the project".into(),
+        );
+    };
+    let path = rest.split(['?', '#']).next().unwrap_or("/");
+    let path = percent_decode(path);
+    if path == "/__memcheck__/run.html" {
+        return Answer::File(page.as_bytes().to_vec(), "text/html; charset=utf-8");
+    }
+    if let Some(name) = path.strip_prefix("/__memcheck__/harness/") {
+        return file_under(harness, name);
+    }
+    file_under(root, path.trim_start_matches('/'))
+}
+
+/// The file `relative` under `dir`, if it is really there (no `..`, no
+/// link out).
+fn file_under(dir: &Path, relative: &str) -> Answer {
+    if relative.split('/').any(|p| p == "..") {
+        return Answer::Refuse(format!("{relative}: outside the project"));
+    }
+    let candidate = dir.join(relative);
+    let (Ok(real), Ok(base)) = (candidate.canonicalize(), dir.canonicalize()) else {
+        return Answer::Refuse(format!("{}: no such file", candidate.display()));
+    };
+    if !real.starts_with(&base) {
+        return Answer::Refuse(format!(
+            "{} leads outside the project (to {}), which tests may not read",
+            candidate.display(),
+            real.display()
+        ));
+    }
+    match std::fs::read(&real) {
+        Ok(bytes) => Answer::File(bytes, content_type(&real)),
+        Err(e) => Answer::Refuse(format!("{}: {e}", candidate.display())),
+    }
+}
+
+fn content_type(path: &Path) -> &'static str {
+    match path.extension().and_then(|e| e.to_str()).unwrap_or("") {
+        "js" | "mjs" | "cjs" => "text/javascript; charset=utf-8",
+        "json" => "application/json",
+        "css" => "text/css",
+        "html" | "htm" => "text/html; charset=utf-8",
+        "wasm" => "application/wasm",
+        "svg" => "image/svg+xml",
+        "png" => "image/png",
+        "txt" => "text/plain; charset=utf-8",
+        _ => "application/octet-stream",
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16)
+        {
+            out.push(b);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The URL path of `file` under `root`, percent-encoded.
+pub fn url_path(root: &Path, file: &Path) -> String {
+    let relative = file.strip_prefix(root).unwrap_or(file);
+    let mut out = String::new();
+    for part in relative.components() {
+        out.push('/');
+        for b in part.as_os_str().to_string_lossy().bytes() {
+            if b.is_ascii_alphanumeric() || b"-._~@+".contains(&b) {
+                out.push(b as char);
+            } else {
+                out.push_str(&format!("%{b:02X}"));
+            }
+        }
+    }
+    out
+}
+
+/// The import map of the project at `root`: `memcheck` and every package
+/// in its `node_modules` (scoped ones included).
+pub fn import_map(root: &Path) -> Value {
+    let mut imports = BTreeMap::new();
+    imports.insert("memcheck".to_owned(), format!("{OURS}harness/memcheck.js"));
+    let modules = root.join("node_modules");
+    for dir in packages(&modules) {
+        let Some(name) = package_name(&modules, &dir) else {
+            continue;
+        };
+        let base = url_path(root, &dir);
+        let manifest = std::fs::read_to_string(dir.join("package.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+            .unwrap_or(Value::Null);
+        for (specifier, target) in entries(&name, &base, &manifest) {
+            imports.entry(specifier).or_insert(target);
+        }
+    }
+    let imports: Map<String, Value> = imports.into_iter().map(|(k, v)| (k, v.into())).collect();
+    serde_json::json!({ "imports": imports })
+}
+
+/// The package folders directly in `modules` (`a`, `@scope/b`).
+fn packages(modules: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(modules) else {
+        return out;
+    };
+    let mut names: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+    names.sort();
+    for path in names {
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        if name.starts_with('.') {
+            continue;
+        }
+        if name.starts_with('@') {
+            if let Ok(scoped) = std::fs::read_dir(&path) {
+                let mut inner: Vec<PathBuf> = scoped.flatten().map(|e| e.path()).collect();
+                inner.sort();
+                out.extend(
+                    inner
+                        .into_iter()
+                        .filter(|p| p.join("package.json").is_file()),
+                );
+            }
+        } else if path.join("package.json").is_file() {
+            out.push(path);
+        }
+    }
+    out
+}
+
+fn package_name(modules: &Path, dir: &Path) -> Option<String> {
+    let relative = dir.strip_prefix(modules).ok()?;
+    Some(
+        relative
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy())
+            .collect::<Vec<_>>()
+            .join("/"),
+    )
+}
+
+/// The import-map entries of one package, served at `base`.
+fn entries(name: &str, base: &str, manifest: &Value) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    match manifest.get("exports") {
+        Some(Value::Object(map)) if map.keys().any(|k| k.starts_with('.')) => {
+            for (key, value) in map {
+                let Some(target) = pick(value) else { continue };
+                let Some(sub) = key.strip_prefix('.') else {
+                    continue;
+                };
+                let target = target.trim_start_matches("./");
+                if let (Some(key_dir), Some(target_dir)) =
+                    (sub.strip_suffix('*'), target.strip_suffix('*'))
+                {
+                    // `"./*": "./dist/*"` maps a folder; a suffix after
+                    // the star cannot be said in an import map.
+                    out.push((format!("{name}{key_dir}"), format!("{base}/{target_dir}")));
+                } else if !sub.contains('*') {
+                    out.push((format!("{name}{sub}"), format!("{base}/{target}")));
+                }
+            }
+        }
+        Some(exports) => {
+            if let Some(target) = pick(exports) {
+                out.push((
+                    name.to_owned(),
+                    format!("{base}/{}", target.trim_start_matches("./")),
+                ));
+            }
+        }
+        None => {
+            let main = ["browser", "module", "main"]
+                .iter()
+                .find_map(|f| manifest.get(*f).and_then(Value::as_str))
+                .unwrap_or("index.js");
+            let main = main.trim_start_matches("./");
+            let main = if Path::new(main).extension().is_none() {
+                format!("{main}.js")
+            } else {
+                main.to_owned()
+            };
+            out.push((name.to_owned(), format!("{base}/{main}")));
+            out.push((format!("{name}/"), format!("{base}/")));
+        }
+    }
+    out
+}
+
+/// The target an `exports` value gives a browser: a string, or the first
+/// condition of [`CONDITIONS`] that leads to one.
+fn pick(value: &Value) -> Option<&str> {
+    match value {
+        Value::String(s) => Some(s),
+        Value::Object(map) => CONDITIONS.iter().find_map(|c| map.get(*c).and_then(pick)),
+        Value::Array(list) => list.iter().find_map(pick),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn exports_resolve_with_browser_conditions() {
+        let manifest = json!({
+            "name": "preact",
+            "exports": {
+                ".": { "types": "./x.d.ts", "browser": "./dist/preact.module.js", "require": "./dist/preact.js" },
+                "./hooks": { "import": "./hooks/dist/hooks.mjs", "require": "./hooks/dist/hooks.js" },
+                "./package.json": "./package.json",
+                "./*": "./*"
+            }
+        });
+        let got = entries("preact", "/node_modules/preact", &manifest);
+        assert!(got.contains(&(
+            "preact".into(),
+            "/node_modules/preact/dist/preact.module.js".into()
+        )));
+        assert!(got.contains(&(
+            "preact/hooks".into(),
+            "/node_modules/preact/hooks/dist/hooks.mjs".into()
+        )));
+        assert!(got.contains(&("preact/".into(), "/node_modules/preact/".into())));
+    }
+
+    #[test]
+    fn fields_serve_packages_without_exports() {
+        let got = entries(
+            "m",
+            "/node_modules/m",
+            &json!({ "module": "./m.mjs", "main": "m.js" }),
+        );
+        assert_eq!(got[0], ("m".into(), "/node_modules/m/m.mjs".into()));
+        let got = entries("n", "/node_modules/n", &json!({}));
+        assert_eq!(got[0], ("n".into(), "/node_modules/n/index.js".into()));
+    }
+
+    #[test]
+    fn only_the_project_is_served() {
+        let root = std::env::temp_dir().join(format!("memcheck-serve-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(root.join("src")).unwrap();
+        std::fs::write(root.join("src/a.js"), "export {}").unwrap();
+        std::os::unix::fs::symlink("/etc", root.join("out")).unwrap();
+        let harness = root.join("h");
+        let get = |url: &str| answer(url, &root, &harness, "<page>");
+        assert_eq!(
+            get("http://memcheck.localhost/src/a.js?x=1"),
+            Answer::File(b"export {}".to_vec(), "text/javascript; charset=utf-8")
+        );
+        assert!(
+            matches!(get("http://memcheck.localhost/out/hostname"), Answer::Refuse(m) if m.contains("leads outside the project"))
+        );
+        assert!(matches!(
+            get("http://memcheck.localhost/src/../../etc/passwd"),
+            Answer::Refuse(_)
+        ));
+        assert!(matches!(
+            get("http://memcheck.localhost/%2e%2e/etc/passwd"),
+            Answer::Refuse(_)
+        ));
+        assert!(
+            matches!(get("https://example.com/x.js"), Answer::Refuse(m) if m.contains("no network"))
+        );
+        assert!(matches!(
+            get("http://memcheck.localhost.evil/src/a.js"),
+            Answer::Refuse(_)
+        ));
+        assert_eq!(
+            get("http://memcheck.localhost/__memcheck__/run.html?a"),
+            Answer::File(b"<page>".to_vec(), "text/html; charset=utf-8")
+        );
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+}

@@ -1,0 +1,176 @@
+//! The chromium engine: test files in a page of the machine's headless
+//! Chromium, DOM nodes counted per tag, detached ones named, leaks
+//! explained through the listener that keeps them, and every page that
+//! misbehaves failing alone.
+
+use std::path::Path;
+
+use crate::projects::npm_ci;
+use crate::util::*;
+
+/// The rows of every block of a report, by test and block, as text: what
+/// must repeat run after run.
+fn all_rows(report: &serde_json::Value) -> Vec<String> {
+    let mut out = Vec::new();
+    for test in report["tests"].as_array().unwrap() {
+        for b in test["blocks"].as_array().unwrap() {
+            out.push(format!(
+                "{} / {}: {:?} retained {} {}",
+                test["name"],
+                b["name"],
+                rows(b),
+                b["retained_objects"],
+                b["retained_bytes"]
+            ));
+        }
+    }
+    out
+}
+
+#[test]
+fn a_vanilla_dom_app_is_counted_per_tag_and_its_leak_explained() {
+    let dir = project("dom", "vanilla");
+    let out = memcheck(&dir, &["--json", "r.json"]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(101), "{t}");
+    let report = read_json(&dir.join("r.json"));
+    assert_eq!(report["runtime"]["name"], "chromium", "{t}");
+
+    let rows_test = find(&report, "rows added to a list are attached elements");
+    assert_eq!(rows_test["status"], "passed", "{t}");
+    assert_eq!(
+        news(block(rows_test, "add 10")),
+        [("<li>".to_owned(), 10), ("Text".to_owned(), 10)]
+    );
+
+    let fixed = find(&report, "a closed dialog that removes its listener");
+    assert_eq!(fixed["status"], "passed", "{t}");
+    assert_eq!(
+        block(fixed, "open and close 5 dialogs")["retained_objects"],
+        0
+    );
+
+    let leaky = find(&report, "a closed dialog with its listener left on window");
+    assert_eq!(leaky["status"], "failed", "{t}");
+    assert_eq!(
+        news(block(leaky, "open and close 5 dialogs")),
+        [
+            ("Detached <button>".to_owned(), 5),
+            ("Detached <div>".to_owned(), 5),
+            ("Detached Text".to_owned(), 5),
+            ("Dialog".to_owned(), 5),
+            ("Function".to_owned(), 5),
+        ]
+    );
+    for expected in [
+        "budget: 25 retained objects > 0",
+        "Detached <div>: Window → EventListener → Function ::this → Dialog .root → Detached <div class=\"dialog\">",
+        "Dialog ×5: (anonymous) (todo.memtest.js:",
+    ] {
+        assert!(t.contains(expected), "missing {expected:?} in:\n{t}");
+    }
+}
+
+#[test]
+fn ten_runs_give_one_result() {
+    let dir = project("dom", "ten-runs");
+    let mut seen: Vec<Vec<String>> = Vec::new();
+    for _ in 0..10 {
+        let out = memcheck(&dir, &["--json", "r.json"]);
+        assert_eq!(out.status.code(), Some(101), "{}", text(&out));
+        let rows = all_rows(&read_json(&dir.join("r.json")));
+        if !seen.contains(&rows) {
+            seen.push(rows);
+        }
+    }
+    assert_eq!(seen.len(), 1, "{seen:#?}");
+}
+
+#[test]
+fn a_component_library_from_npm_leaks_on_unmount_and_its_fix_passes() {
+    let dir = project("preact-app", "preact");
+    npm_ci(&dir);
+    let out = memcheck(&dir, &["--json", "r.json"]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(101), "{t}");
+    let report = read_json(&dir.join("r.json"));
+    assert_eq!(
+        find(&report, "a clock that removes its listener")["status"],
+        "passed",
+        "{t}"
+    );
+    assert_eq!(
+        find(&report, "a clock that never removes its listener")["status"],
+        "failed",
+        "{t}"
+    );
+    for expected in [
+        "leak: Detached <div> grew in every one of 5 runs (+1 +1 +1 +1 +1 per run)",
+        "Detached <div>: Window → EventListener → Function onResize ::element → Detached <div class=\"clock\">",
+        "(src/clock.js:",
+    ] {
+        assert!(t.contains(expected), "missing {expected:?} in:\n{t}");
+    }
+}
+
+#[test]
+fn a_page_that_misbehaves_fails_alone() {
+    let dir = project("dom-hostile", "hostile");
+    let out = memcheck(&dir, &["--json", "r.json", "--test-threads", "1"]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(101), "{t}");
+    let report = read_json(&dir.join("r.json"));
+    let status = |name: &str| find(&report, name)["status"].as_str().unwrap().to_owned();
+    assert_eq!(
+        status("nothing outside the project is fetched"),
+        "passed",
+        "{t}"
+    );
+    assert_eq!(status("runs after them"), "passed", "{t}");
+    assert_eq!(status("closes its own page"), "failed");
+    assert_eq!(status("crashes its page"), "failed");
+    let message = |name: &str| find(&report, name)["message"].as_str().unwrap().to_owned();
+    assert!(
+        message("closes its own page").starts_with("the page was closed"),
+        "{t}"
+    );
+    assert!(
+        message("crashes its page").starts_with("the page crashed"),
+        "{t}"
+    );
+    // What the page asked for and did not get is said.
+    let fetched = find(&report, "nothing outside the project is fetched")["output"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        fetched.contains("memcheck: refused https://example.com/: tests have no network"),
+        "{fetched}"
+    );
+}
+
+#[test]
+fn a_missing_browser_names_what_was_tried_and_the_fix() {
+    let dir = project("dom", "no-browser");
+    let out = memcheck_with(&dir, &[], &[("MEMCHECK_CHROMIUM", "/nonexistent/chrome")]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("the browser /nonexistent/chrome (from $MEMCHECK_CHROMIUM) does not exist"),
+        "{t}"
+    );
+
+    let empty = Path::new(env!("CARGO_TARGET_TMPDIR")).join("no-browser-path");
+    std::fs::create_dir_all(&empty).unwrap();
+    let out = memcheck_with(&dir, &[], &[("PATH", &empty)]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    for part in [
+        "no Chromium or Chrome was found",
+        "chromium, chromium-browser, google-chrome, chrome on PATH",
+        "apt-get install chromium",
+        "MEMCHECK_CHROMIUM",
+    ] {
+        assert!(t.contains(part), "missing {part:?} in {t}");
+    }
+}
