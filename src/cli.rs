@@ -375,7 +375,7 @@ fn diff_command(args: &DiffArgs) -> anyhow::Result<i32> {
     // As a step compares its checkpoints: what only the code running at
     // either snapshot holds is left out, so the snapshots of a step diff to
     // its table, and a block's to the block's.
-    let (comparison, new, held) = diff::compare_step(&before, &after);
+    let (comparison, changes, held) = diff::compare_step(&before, &after);
     // The table and the JSON share one order: size delta, largest first.
     let mut rows = comparison;
     rows.constructors.sort_by(|a, b| {
@@ -390,15 +390,17 @@ fn diff_command(args: &DiffArgs) -> anyhow::Result<i32> {
             .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
     }
     if let Some(path) = &args.html {
+        let kept = explain::retainer_paths(&after, &rows, &changes, Some(&held));
         let compared = report::html::Compared {
             before: &args.before,
             after: &args.after,
             comparison: &rows,
-            retainers: explain::retainer_paths(&after, &rows, &new, Some(&held)),
+            retainers: kept.retainers,
+            grown: kept.grown,
             allocations: explain::allocation_sites(
                 &after,
                 &rows,
-                &new,
+                &changes.new,
                 &SourceMaps::new(&runtime::deno::user_deno_dir()),
             ),
         };

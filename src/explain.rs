@@ -1,19 +1,44 @@
 //! Why a block's objects are there: for the classes with the most new
-//! objects, a shortest retainer path to one of them and, when allocations
-//! were tracked, the stacks that allocated them.
+//! objects, the retainer paths that hold them, grouped by shape; the objects
+//! that grew in place; and, when allocations were tracked, the stacks that
+//! allocated them.
 
 use std::collections::HashMap;
 
-use crate::diff::{Comparison, ConstructorDelta, NewObjects};
-use crate::retainers::RetainerTree;
+use crate::diff::{Changes, Comparison, ConstructorDelta, NewObjects};
+use crate::retainers::{PathShapes, RetainerTree};
 use crate::snapshot::{NodeIndex, Snapshot};
 use crate::sourcemap::SourceMaps;
 
-/// How one new object of a class is kept alive.
+/// How `count` of a class's `total` new objects are kept alive: the shape
+/// of their paths from a GC root (element indices and table slots `[i]`).
+/// A class has one entry per group shown, the largest first.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct RetainerPath {
     pub constructor: String,
     pub path: String,
+    pub count: u64,
+    pub total: u64,
+}
+
+/// An object alive before and after that grew in place (see
+/// [`crate::diff::Grown`]), and how it is kept alive.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct GrownObject {
+    pub constructor: String,
+    pub path: String,
+    /// Its size at each snapshot: its own, with the arrays and backing
+    /// stores it alone owns.
+    pub before: u64,
+    pub after: u64,
+}
+
+/// Paths of the new objects of the top classes, and of the objects that
+/// grew in place.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct KeptAlive {
+    pub retainers: Vec<RetainerPath>,
+    pub grown: Vec<GrownObject>,
 }
 
 /// Where new objects of a class were allocated: the frames of one
@@ -163,48 +188,60 @@ pub fn made_by_runtime(sites: &[AllocationSite]) -> Option<&'static str> {
 
 /// Retainer paths are found for this many classes per block, largest first.
 const RETAINER_CLASSES: usize = 5;
-/// Candidates looked at per class when choosing the closest sample.
-const RETAINER_SAMPLES: usize = 64;
+/// Grown objects kept per block, largest growth first.
+const GROWN_OBJECTS: usize = 10;
 
-/// Paths to the closest new object of each of the classes with the most
-/// new objects.
+/// How the new objects of each of the classes with the most new objects
+/// are kept alive (every object's path is walked, and grouped by shape: see
+/// [`PathShapes`]), and how the objects that grew in place are.
 /// For a step, `held` marks the nodes the program holds across it (see
 /// `diff::held_across`): paths start at the first of them.
 pub fn retainer_paths(
     after: &Snapshot,
     comparison: &Comparison,
-    new: &NewObjects,
+    changes: &Changes,
     held: Option<&[bool]>,
-) -> Vec<RetainerPath> {
-    let grown = top_grown(comparison);
-    if grown.is_empty() {
-        return Vec::new();
+) -> KeptAlive {
+    let top = top_grown(comparison);
+    if top.is_empty() && changes.grown.is_empty() {
+        return KeptAlive::default();
     }
     let tree = RetainerTree::build(after);
-    grown
-        .into_iter()
-        .filter_map(|row| {
-            let nodes = new.get(&row.name)?;
-            let start = |n: NodeIndex| held.is_none_or(|h| h[n as usize]);
-            // The closest; among the closest, the path that reads first: the
-            // sample's id (heap order) moves from run to run, its path not.
-            let distances: Vec<(usize, NodeIndex)> = nodes
-                .iter()
-                .filter_map(|&n| tree.distance(n).map(|d| (d, n)))
-                .collect();
-            let closest = distances.iter().map(|&(d, _)| d).min()?;
-            let path = distances
-                .iter()
-                .filter(|&&(d, _)| d == closest)
-                .take(RETAINER_SAMPLES)
-                .filter_map(|&(_, n)| tree.describe_from(after, n, start))
-                .min()?;
-            Some(RetainerPath {
-                constructor: row.name.clone(),
-                path: relative_urls(&path),
+    let start = |n: NodeIndex| held.is_none_or(|h| h[n as usize]);
+    let mut shapes = PathShapes::new(&tree, after, &start);
+    let mut retainers = Vec::new();
+    for row in top {
+        let Some(nodes) = changes.new.get(&row.name) else {
+            continue;
+        };
+        retainers.extend(shapes.groups(nodes).into_iter().map(|g| RetainerPath {
+            constructor: row.name.clone(),
+            path: relative_urls(&g.path),
+            count: g.count,
+            total: nodes.len() as u64,
+        }));
+    }
+    let mut grown: Vec<GrownObject> = changes
+        .grown
+        .iter()
+        .take(GROWN_OBJECTS)
+        .filter_map(|g| {
+            Some(GrownObject {
+                constructor: g.class.clone(),
+                path: relative_urls(&shapes.describe(g.node)?),
+                before: g.before,
+                after: g.after,
             })
         })
-        .collect()
+        .collect();
+    // Equal growth reads in the order of the paths: ids move, paths do not.
+    grown.sort_by(|a, b| {
+        (b.after - b.before)
+            .cmp(&(a.after - a.before))
+            .then_with(|| a.path.cmp(&b.path))
+            .then_with(|| a.constructor.cmp(&b.constructor))
+    });
+    KeptAlive { retainers, grown }
 }
 
 /// Whether a class is one of a page's DOM node classes (`<div>`,

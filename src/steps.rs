@@ -106,14 +106,15 @@ impl Chain {
         };
         let (after, after_path) = snapshot.wait()?;
         let waited = started.elapsed();
-        let (comparison, retainers, allocations) = explained(&before, &after, true, maps);
+        let (comparison, kept, allocations) = explained(&before, &after, true, maps);
         drop(before);
         let block = Block {
             kind: BlockKind::Step,
             from: Some((previous.name, previous.line)),
             budget: announced.budget,
             comparison,
-            retainers,
+            retainers: kept.retainers,
+            grown: kept.grown,
             allocations,
             snapshots: before_path.zip(after_path.clone()),
             line: announced.line,

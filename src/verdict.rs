@@ -8,7 +8,7 @@ use std::path::Path;
 use crate::baseline::{self, BlockBaseline};
 use crate::budget::Budget;
 use crate::config::Tolerance;
-use crate::explain::{AllocationSite, RetainerPath};
+use crate::explain::{AllocationSite, GrownObject, RetainerPath};
 use crate::measure::Block;
 use crate::report::{self, BlockReport};
 use crate::text;
@@ -181,7 +181,12 @@ pub fn render(block: &Block, v: &Verdict, allocations: &[AllocationSite]) -> Str
         let _ = writeln!(out, "  {r}");
     }
     out.push_str(&v.details);
-    explain(&mut out, &block.retainers, allocations, &v.grown, v.grew);
+    let why = Why {
+        retainers: &block.retainers,
+        grown: &block.grown,
+        allocations,
+    };
+    explain(&mut out, &why, &v.grown, v.grew);
     if let Some(hint) = warmup_hint(block, v, allocations) {
         let _ = writeln!(out, "  {hint}");
     }
@@ -235,28 +240,46 @@ pub fn summary(block: &BlockReport) -> String {
             .collect();
         let _ = writeln!(out, "  live objects per repeated run: {}", runs.join(" "));
     }
-    explain(&mut out, &block.retainers, &block.allocations, &[], true);
+    let why = Why {
+        retainers: &block.retainers,
+        grown: &block.grown,
+        allocations: &block.allocations,
+    };
+    explain(&mut out, &why, &[], true);
     out
 }
 
+/// What explains a block: how its new objects are kept alive, which
+/// objects grew in place, and where its objects were allocated.
+struct Why<'a> {
+    retainers: &'a [RetainerPath],
+    grown: &'a [GrownObject],
+    allocations: &'a [AllocationSite],
+}
+
 /// Retainer paths and allocation sites of the chosen classes (those in
-/// `grown`, or the top ones when it is empty and `over` is set).
-fn explain(
-    out: &mut String,
-    retainers: &[RetainerPath],
-    allocations: &[AllocationSite],
-    grown: &[String],
-    over: bool,
-) {
-    let paths = report::retainer_lines(retainers, grown, over);
+/// `grown`, or the top ones when it is empty and `over` is set), and the
+/// objects that grew in place when memory grew.
+fn explain(out: &mut String, why: &Why, grown: &[String], over: bool) {
+    let paths = report::retainer_lines(why.retainers, grown, over);
     if !paths.is_empty() {
         let _ = writeln!(
             out,
-            "  kept alive by (shortest path from a GC root to one new object):"
+            "  kept alive by (paths from a GC root, grouped by shape; [i] is any index):"
         );
         indent(out, paths);
     }
-    let sites = report::allocation_lines(allocations, grown, over);
+    if over || !grown.is_empty() {
+        let lines = report::grown_lines(why.grown);
+        if !lines.is_empty() {
+            let _ = writeln!(
+                out,
+                "  grew in place (alive before and after; with the backing stores it alone owns):"
+            );
+            indent(out, lines);
+        }
+    }
+    let sites = report::allocation_lines(why.allocations, grown, over);
     if !sites.is_empty() {
         let _ = writeln!(
             out,

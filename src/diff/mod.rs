@@ -47,13 +47,79 @@ pub fn compare(before: &Snapshot, after: &Snapshot) -> Comparison {
     compare_census(&base, &current, &classes)
 }
 
-/// The comparison, and the new objects of each class as nodes of `after`
-/// (for retainer paths and allocation sites), in id order.
-pub fn compare_with_new(before: &Snapshot, after: &Snapshot) -> (Comparison, NewObjects) {
+/// The comparison, and what explains it: the new objects of each class as
+/// nodes of `after` (for retainer paths and allocation sites), in id order,
+/// and the objects that grew.
+pub fn compare_with_new(before: &Snapshot, after: &Snapshot) -> (Comparison, Changes) {
     let (classes, base, current) = censuses(before, after);
     let comparison = compare_census(&base, &current, &classes);
-    let new = new_objects(&base, &current, &classes);
-    (comparison, new)
+    let changes = changes(&base, &current, &classes);
+    (comparison, changes)
+}
+
+/// What a Comparison's rows come from, to explain them: which objects are
+/// new, and which objects alive at both snapshots grew.
+#[derive(Debug, Default)]
+pub struct Changes {
+    pub new: NewObjects,
+    /// Largest growth first.
+    pub grown: Vec<Grown>,
+}
+
+/// An object alive at both snapshots whose size (its own, with the arrays
+/// and backing stores it alone owns, as the census counts it) grew by at
+/// least [`GROWN_MIN_BYTES`] and to at least [`GROWN_MIN_FACTOR`] times its
+/// size: a dictionary, an array or a Map's table that kept filling. The
+/// Comparison shows no new object for it; this says where the bytes went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grown {
+    /// Its class in the "after" snapshot.
+    pub class: String,
+    /// Where it is in the "after" snapshot.
+    pub node: crate::snapshot::NodeIndex,
+    pub before: u64,
+    pub after: u64,
+}
+
+/// An object grew if it gained at least this many bytes…
+pub const GROWN_MIN_BYTES: u64 = 4096;
+/// …and is now at least this many times its size.
+pub const GROWN_MIN_FACTOR: u64 = 2;
+
+fn changes(base: &[Counted], current: &[Counted], classes: &Classes) -> Changes {
+    Changes {
+        new: new_objects(base, current, classes),
+        grown: grown_objects(base, current, classes),
+    }
+}
+
+/// The objects of both censuses (matched by id) that grew past the
+/// thresholds, largest growth first.
+fn grown_objects(base: &[Counted], current: &[Counted], classes: &Classes) -> Vec<Grown> {
+    let mut grown = Vec::new();
+    let mut i = 0;
+    for c in current {
+        while i < base.len() && base[i].id < c.id {
+            i += 1;
+        }
+        let Some(b) = base.get(i).filter(|b| b.id == c.id) else {
+            continue;
+        };
+        if c.size >= b.size + GROWN_MIN_BYTES && c.size >= b.size * GROWN_MIN_FACTOR {
+            grown.push(Grown {
+                class: classes.name(c.class).to_owned(),
+                node: c.node,
+                before: b.size,
+                after: c.size,
+            });
+        }
+    }
+    grown.sort_by(|a, b| {
+        (b.after - b.before)
+            .cmp(&(a.after - a.before))
+            .then_with(|| a.class.cmp(&b.class))
+    });
+    grown
 }
 
 /// The objects of `current` that are not in `base` (or changed class), by
@@ -88,7 +154,7 @@ fn new_objects(base: &[Counted], current: &[Counted], classes: &Classes) -> NewO
 /// [`compare_with_new`], leaving out the objects that exist at only one of
 /// them and that only the running checkpoint holds (see [`held_across`]);
 /// also which nodes of `after` the program holds.
-pub fn compare_step(before: &Snapshot, after: &Snapshot) -> (Comparison, NewObjects, Vec<bool>) {
+pub fn compare_step(before: &Snapshot, after: &Snapshot) -> (Comparison, Changes, Vec<bool>) {
     let (classes, mut base, mut current) = censuses(before, after);
     let counted = |list: &[Counted], id: u64| list.binary_search_by_key(&id, |c| c.id).is_ok();
     let held_before = held_across(before, |id| counted(&current, id));
@@ -96,8 +162,8 @@ pub fn compare_step(before: &Snapshot, after: &Snapshot) -> (Comparison, NewObje
     base.retain(|c| held_before[c.node as usize]);
     current.retain(|c| held_after[c.node as usize]);
     let comparison = compare_census(&base, &current, &classes);
-    let new = new_objects(&base, &current, &classes);
-    (comparison, new, held_after)
+    let changes = changes(&base, &current, &classes);
+    (comparison, changes, held_after)
 }
 
 /// Both censuses, with the property-set names of `after` applied to both.

@@ -320,12 +320,60 @@ fn a_step_leaves_out_what_only_the_running_checkpoint_holds() {
     for name in ["Generator", "Promise", "Function", "(string)"] {
         assert!(plain.constructor(name).is_some(), "{name}: {plain:?}");
     }
-    let (step, new, _) = compare_step(&before, &after);
+    let (step, changes, _) = compare_step(&before, &after);
     let names: Vec<&str> = step.constructors.iter().map(|r| r.name.as_str()).collect();
     assert_eq!(names, ["Todo"], "{step:?}");
     assert_eq!((row(&step, "Todo").new, row(&step, "Todo").deleted), (1, 0));
-    assert_eq!(new.keys().collect::<Vec<_>>(), ["Todo"]);
+    assert_eq!(changes.new.keys().collect::<Vec<_>>(), ["Todo"]);
     // And an empty step is empty.
     let (empty, ..) = compare_step(&checkpoint(101, false), &checkpoint(301, false));
     assert_eq!(empty, Comparison::default());
+}
+
+/// Objects alive at both snapshots that grew: a dictionary whose backing
+/// store (folded into it, as the census does) went from 200 B to 48 KiB is
+/// listed; one that gained 1 KiB, or 5 KiB on 20 KiB, is not. The rows do
+/// not change: growth in place is an explanation, not a figure.
+///
+/// ```text
+/// before: root ─▶ Dict#3 (24 B) ─(properties)─▶ (array)#5 (176 B)
+///         root ─▶ Small#7 (1 KiB), Big#9 (20 KiB)
+/// after:  root ─▶ Dict#3 (24 B) ─(properties)─▶ (array)#11 (48 KiB)
+///         root ─▶ Small#7 (2 KiB), Big#9 (25 KiB)
+/// ```
+#[test]
+fn objects_that_grew_in_place_are_found_without_changing_figures() {
+    let side = |table: (u64, u64), small: u64, big: u64| {
+        snapshot(&[
+            (
+                "synthetic",
+                "",
+                1,
+                0,
+                &[
+                    ("element", "1", 1),
+                    ("element", "2", 3),
+                    ("element", "3", 4),
+                ],
+            ),
+            ("object", "Dict", 3, 24, &[("internal", "properties", 2)]),
+            ("array", "(object properties)", table.0, table.1, &[]),
+            ("object", "Small", 7, small, &[]),
+            ("object", "Big", 9, big, &[]),
+        ])
+    };
+    let before = side((5, 176), 1024, 20 * 1024);
+    let after = side((11, 48 * 1024), 2048, 25 * 1024);
+    let (comparison, changes) = compare_with_new(&before, &after);
+    assert_eq!(comparison, Comparison::default());
+    assert_eq!(
+        changes.grown,
+        [Grown {
+            class: "Dict".into(),
+            node: 1,
+            before: 200,
+            after: 24 + 48 * 1024,
+        }]
+    );
+    assert!(changes.new.is_empty());
 }

@@ -17,7 +17,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::diff::{Comparison, compare, compare_step, compare_with_new};
-use crate::explain::{self, AllocationSite, RetainerPath};
+use crate::explain::{self, AllocationSite, GrownObject, KeptAlive, RetainerPath};
 use crate::repeat::{Repetition, RunDelta};
 use crate::runtime::{
     Conversation, Event, Exit, Job, JobMode, Launch, ListedTest, Message, RuntimeError,
@@ -43,9 +43,11 @@ pub struct Block {
     /// this is `None`).
     pub budget: Option<serde_json::Value>,
     pub comparison: Comparison,
-    /// A shortest retainer path to one new object of each of the classes
-    /// that grew most.
+    /// How the new objects of the classes that grew most are kept alive,
+    /// grouped by the shape of their paths.
     pub retainers: Vec<RetainerPath>,
+    /// Objects alive before and after that grew in place, and their paths.
+    pub grown: Vec<GrownObject>,
     /// With `repeat`: what each run left behind, and what grew in all runs.
     pub repetition: Option<Repetition>,
     /// With `repeat`: each run's Comparison against the run before.
@@ -77,6 +79,7 @@ impl Block {
             budget: None,
             comparison: Comparison::default(),
             retainers: Vec::new(),
+            grown: Vec::new(),
             repetition: None,
             runs: Vec::new(),
             allocated_bytes: None,
@@ -681,7 +684,7 @@ fn finish_block(
         previous = Some(snap);
     }
     let after = previous.ok_or("a block without its after snapshot")?;
-    let (comparison, retainers, allocations) = explained(&first, &after, false, maps);
+    let (comparison, kept, allocations) = explained(&first, &after, false, maps);
     drop(first);
     let repetition =
         (count > 2).then(|| Repetition::from_runs(runs.iter().map(RunDelta::from).collect()));
@@ -690,7 +693,8 @@ fn finish_block(
         Block {
             budget,
             comparison,
-            retainers,
+            retainers: kept.retainers,
+            grown: kept.grown,
             repetition,
             runs,
             allocations,
@@ -702,24 +706,24 @@ fn finish_block(
 }
 
 /// The Comparison of two snapshots (a step's two checkpoints when `step`),
-/// with retainer paths and allocation sites for the new objects of its top
-/// classes.
+/// with retainer paths for the new objects of its top classes and the
+/// objects that grew in place, and allocation sites.
 pub(crate) fn explained(
     before: &Snapshot,
     after: &Snapshot,
     step: bool,
     maps: &SourceMaps,
-) -> (Comparison, Vec<RetainerPath>, Vec<AllocationSite>) {
-    let (comparison, new, held) = if step {
-        let (c, new, held) = compare_step(before, after);
-        (c, new, Some(held))
+) -> (Comparison, KeptAlive, Vec<AllocationSite>) {
+    let (comparison, changes, held) = if step {
+        let (c, changes, held) = compare_step(before, after);
+        (c, changes, Some(held))
     } else {
-        let (c, new) = compare_with_new(before, after);
-        (c, new, None)
+        let (c, changes) = compare_with_new(before, after);
+        (c, changes, None)
     };
-    let retainers = explain::retainer_paths(after, &comparison, &new, held.as_deref());
-    let allocations = explain::allocation_sites(after, &comparison, &new, maps);
-    (comparison, retainers, allocations)
+    let kept = explain::retainer_paths(after, &comparison, &changes, held.as_deref());
+    let allocations = explain::allocation_sites(after, &comparison, &changes.new, maps);
+    (comparison, kept, allocations)
 }
 
 /// A file or folder name for `label`: unsafe characters become `_`, long

@@ -271,7 +271,7 @@ mod tests {
     fn random_test_text_never_becomes_a_workflow_command() {
         use crate::baseline::stale::Unreferenced;
         use crate::diff::ConstructorDelta;
-        use crate::explain::{AllocationSite, RetainerPath};
+        use crate::explain::{AllocationSite, GrownObject, RetainerPath};
         use crate::measure::Fault;
         use crate::report::{UnreferencedEntry, terminal};
         use crate::runtime::{Exit, Unfinished};
@@ -328,6 +328,14 @@ mod tests {
                 retainers: vec![RetainerPath {
                     constructor: raw(),
                     path: raw(),
+                    count: 1,
+                    total: 2,
+                }],
+                grown: vec![GrownObject {
+                    constructor: raw(),
+                    path: raw(),
+                    before: 8,
+                    after: 8192,
                 }],
                 allocations: vec![AllocationSite {
                     constructor: raw(),

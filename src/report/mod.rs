@@ -23,7 +23,7 @@ use std::fmt::Write as _;
 use similar::{ChangeTag, TextDiff};
 
 use crate::diff::Comparison;
-use crate::explain::{AllocationSite, RetainerPath};
+use crate::explain::{AllocationSite, GrownObject, RetainerPath};
 use crate::measure::Fault;
 use crate::repeat::Repetition;
 use crate::runtime::{Exit, Unfinished};
@@ -120,26 +120,64 @@ pub fn table(c: &Comparison) -> String {
 }
 
 /// Retainer paths worth showing: those of the constructors that grew past
-/// baseline or budget, or, when only totals grew, the top ones; at most 3.
-/// One line each: class and property names are the test's, escaped.
+/// baseline or budget, or, when only totals grew, the top ones; at most 3
+/// classes, each with its groups (`Function ×2000 of 2015: …`). One line
+/// each: class and property names are the test's, escaped.
 pub fn retainer_lines(paths: &[RetainerPath], grown: &[String], over: bool) -> Vec<String> {
-    let chosen: Vec<&RetainerPath> = if grown.is_empty() {
-        if over {
-            paths.iter().collect()
+    let wanted = |p: &&RetainerPath| {
+        if grown.is_empty() {
+            over
         } else {
-            Vec::new()
+            grown.contains(&p.constructor)
         }
-    } else {
-        paths
-            .iter()
-            .filter(|p| grown.contains(&p.constructor))
-            .collect()
     };
-    chosen
-        .into_iter()
-        .take(3)
-        .map(|p| escape_controls(&format!("{}: {}", p.constructor, p.path)))
+    let mut classes: Vec<&str> = Vec::new();
+    paths
+        .iter()
+        .filter(wanted)
+        .filter(|p| {
+            if !classes.contains(&p.constructor.as_str()) {
+                if classes.len() == 3 {
+                    return false;
+                }
+                classes.push(&p.constructor);
+            }
+            true
+        })
+        .map(|p| {
+            let of = if p.count == p.total {
+                String::new()
+            } else {
+                format!(" of {}", p.total)
+            };
+            escape_controls(&format!("{} ×{}{of}: {}", p.constructor, p.count, p.path))
+        })
         .collect()
+}
+
+/// Objects that grew in place, largest growth first: at most 3, then how
+/// many more there are; one line each, escaped.
+pub fn grown_lines(grown: &[GrownObject]) -> Vec<String> {
+    let mut lines: Vec<String> = grown
+        .iter()
+        .take(3)
+        .map(|g| {
+            escape_controls(&format!(
+                "{} grew {} → {}: {}",
+                g.constructor,
+                format_bytes(g.before),
+                format_bytes(g.after),
+                g.path
+            ))
+        })
+        .collect();
+    if grown.len() > 3 {
+        lines.push(format!(
+            "… {} more (all of them in --json and --html)",
+            grown.len() - 3
+        ));
+    }
+    lines
 }
 
 /// Allocation sites worth showing, chosen like [`retainer_lines`]: at most
@@ -355,6 +393,68 @@ mod tests {
             user_stack("Error: x", stack),
             "Error: x\n    at f (a.js:1:2)"
         );
+    }
+
+    #[test]
+    fn path_groups_say_their_share_and_grown_objects_both_sizes() {
+        let path = |constructor: &str, path: &str, count, total| RetainerPath {
+            constructor: constructor.into(),
+            path: path.into(),
+            count,
+            total,
+        };
+        let paths = [
+            path(
+                "Function",
+                "(module log.js) ::loggers → Array [i] → Function",
+                2000,
+                2015,
+            ),
+            path(
+                "Function",
+                "(module log.js) ::stream → Writable ._destroy → Function",
+                15,
+                2015,
+            ),
+            path(
+                "Session",
+                "(global) .sessions → Array [i] → Session",
+                100,
+                100,
+            ),
+            path("Entry", "a", 1, 1),
+            path("Widget", "b", 1, 1),
+        ];
+        assert_eq!(
+            retainer_lines(&paths, &[], true),
+            [
+                "Function ×2000 of 2015: (module log.js) ::loggers → Array [i] → Function",
+                "Function ×15 of 2015: (module log.js) ::stream → Writable ._destroy → Function",
+                "Session ×100: (global) .sessions → Array [i] → Session",
+                "Entry ×1: a",
+            ],
+            "three classes, each with its groups"
+        );
+        assert_eq!(
+            retainer_lines(&paths, &["Session".into()], true),
+            ["Session ×100: (global) .sessions → Array [i] → Session"]
+        );
+        let grown = |n: u64| GrownObject {
+            constructor: "Object".into(),
+            path: format!("(module e.js) ::emitter → Emitter ._callbacks{n} → Object"),
+            before: 184,
+            after: 50_176,
+        };
+        let all: Vec<GrownObject> = (0..5).map(grown).collect();
+        assert_eq!(
+            grown_lines(&all[..1]),
+            [
+                "Object grew 184 B → 49.00 KiB: (module e.js) ::emitter → Emitter ._callbacks0 → Object"
+            ]
+        );
+        let lines = grown_lines(&all);
+        assert_eq!(lines.len(), 4);
+        assert_eq!(lines[3], "… 2 more (all of them in --json and --html)");
     }
 
     #[test]

@@ -13,7 +13,7 @@ use serde::{Serialize, Serializer};
 
 use crate::baseline::BlockBaseline;
 use crate::diff::{Comparison, ConstructorDelta};
-use crate::explain::{AllocationSite, RetainerPath};
+use crate::explain::{AllocationSite, GrownObject, RetainerPath};
 use crate::measure::Block;
 use crate::repeat::Repetition;
 use crate::runtime::RuntimeInfo;
@@ -108,8 +108,12 @@ pub struct BlockReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub allocated_bytes: Option<u64>,
     pub constructors: Vec<ConstructorDelta>,
-    /// How one new object of each of the top growing classes is kept alive.
+    /// How the new objects of the top growing classes are kept alive: per
+    /// class, the largest groups of paths of one shape, with their counts.
     pub retainers: Vec<RetainerPath>,
+    /// Objects alive before and after that grew in place (a dictionary, an
+    /// array or a Map's table that kept filling), with their paths.
+    pub grown: Vec<GrownObject>,
     /// Where new objects of the top classes were allocated (with
     /// `--trace-allocations`, or from the tracked re-run of a failure).
     pub allocations: Vec<AllocationSite>,
@@ -226,6 +230,7 @@ impl BlockReport {
             allocated_bytes: block.allocated_bytes,
             constructors: c.constructors.clone(),
             retainers: block.retainers.clone(),
+            grown: block.grown.clone(),
             repetition: block.repetition.clone(),
             allocations: block.allocations.clone(),
             snapshots: block

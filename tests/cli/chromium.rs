@@ -64,7 +64,7 @@ fn a_vanilla_dom_app_is_counted_per_tag_and_its_leak_explained() {
     );
     for expected in [
         "budget: 25 retained objects > 0",
-        "Detached <div>: Window → EventListener → Function ::this → Dialog .root → Detached <div class=\"dialog\">",
+        "Detached <div> ×5: Window → EventListener → Function ::this → Dialog .root → Detached <div class=\"dialog\">",
         "Dialog ×5: (anonymous) (todo.memtest.js:",
     ] {
         assert!(t.contains(expected), "missing {expected:?} in:\n{t}");
@@ -106,7 +106,7 @@ fn a_component_library_from_npm_leaks_on_unmount_and_its_fix_passes() {
     );
     for expected in [
         "leak: Detached <div> grew in every one of 5 runs (+1 +1 +1 +1 +1 per run)",
-        "Detached <div>: Window → EventListener → Function onResize ::element → Detached <div class=\"clock\">",
+        "Detached <div> ×5: Window → EventListener → Function onResize ::element → Detached <div class=\"clock\">",
         "(src/clock.js:",
     ] {
         assert!(t.contains(expected), "missing {expected:?} in:\n{t}");

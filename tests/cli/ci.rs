@@ -400,7 +400,7 @@ fn github_runs_no_command_that_a_class_name_holds() {
         &stdout,
         &[
             "\n    X\\n::error::class-pwned   ",
-            "\n    X\\n::error::class-pwned: Function ::kept → Array [0] → X\\n::error::class-pwned\n",
+            "\n    X\\n::error::class-pwned ×5: (module commands.memtest.js) ::kept → Array [i] → X\\n::error::class-pwned\n",
             "\n    a\\n::add-mask::class-secret ×5: (anonymous) (commands.memtest.js:",
             "\n    Red\\u{1b}[31mClass\\u{7}   ",
         ],

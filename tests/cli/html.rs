@@ -334,6 +334,8 @@ fn a_step_shows_its_baseline_retainers_sites_and_snapshots() {
         .collect();
     assert_eq!(chain.last().map(String::as_str), Some("Todo"), "{detail}");
     assert!(chain.iter().any(|n| n == "TodoList"), "{chain:?}");
+    // One group holds all 100 new to-dos.
+    assert_eq!(text(element(detail, r#"class="group-count""#)), "×100");
     let add = line_of("lib/todos.ts", "add(id: number)");
     let sites = text(element(detail, r#"class="sites""#));
     assert!(sites.contains("×100"), "{sites}");
@@ -348,6 +350,65 @@ fn a_step_shows_its_baseline_retainers_sites_and_snapshots() {
         let file = run.page.parent().unwrap().join(href);
         assert!(file.is_file(), "{href} is not a file next to the page");
     }
+}
+
+/// The paths fixture (`tests/fixtures/paths`) on Deno: a class's groups of
+/// paths with their counts, a WeakMap entry in words, and the object that
+/// grew in place, as boxes.
+#[test]
+fn paths_show_their_groups_and_the_objects_that_grew() {
+    let run = fixture_run("paths", &["--engine", "deno"], 101);
+    let chain_of = |html: &str| -> Vec<String> {
+        elements(html, r#"class="node-name""#)
+            .iter()
+            .map(|n| text(n))
+            .collect()
+    };
+
+    let index = test_index(
+        &run.report,
+        "loggers are kept beside what their first use made",
+    );
+    let dom = render(&run.page, &format!("test={index}&step=0&class=Function"));
+    let detail = element(&dom, r#"id="class-detail""#);
+    let counts: Vec<String> = elements(detail, r#"class="group-count""#)
+        .iter()
+        .map(|n| text(n))
+        .collect();
+    assert_eq!(counts, ["×2,000 of 2,015"], "{detail}");
+    assert_eq!(
+        chain_of(detail),
+        ["(module mixed.memtest.js)", "Array", "Function log"]
+    );
+
+    let index = test_index(&run.report, "metadata kept through a WeakMap");
+    let dom = render(&run.page, &format!("test={index}&step=0&class=Map"));
+    let detail = element(&dom, r#"id="class-detail""#);
+    assert_eq!(
+        chain_of(detail),
+        ["(module weakmap.memtest.js)", "WeakMap", "value Map"]
+    );
+    let edges: Vec<String> = elements(detail, r#"class="edge-name""#)
+        .iter()
+        .map(|n| text(n))
+        .collect();
+    assert_eq!(edges, ["::meta", "key Object"]);
+    assert!(!detail.contains('@'), "{detail}");
+
+    let index = test_index(
+        &run.report,
+        "an emitter keeps an empty array per event name",
+    );
+    let dom = render(&run.page, &format!("test={index}&step=0"));
+    let grown = element(&dom, r#"class="grown""#);
+    assert_eq!(
+        text(element(grown, r#"class="group-count""#)),
+        "Object 56 B → 48.09 KiB"
+    );
+    assert_eq!(
+        chain_of(grown),
+        ["(module grown.memtest.js)", "Emitter", "Object"]
+    );
 }
 
 #[test]

@@ -8,9 +8,10 @@ use serde_json::Value;
 
 use crate::util::*;
 
-/// Each test's status and blocks, without retainer paths: those name
-/// places in module state that earlier tests of the file also filled (the
-/// figures do not change; an array index in a path may).
+/// Each test's status and blocks, without retainer paths and grown
+/// objects: those name places in module state that earlier tests of the
+/// file also filled (the figures do not change; which path holds the most
+/// objects, or how much an array grew from what it held, may).
 fn statuses_and_blocks(report: &Value) -> Vec<(String, String, Value)> {
     report["tests"]
         .as_array()
@@ -19,7 +20,9 @@ fn statuses_and_blocks(report: &Value) -> Vec<(String, String, Value)> {
         .map(|t| {
             let mut blocks = t["blocks"].clone();
             for b in blocks.as_array_mut().unwrap() {
-                b.as_object_mut().unwrap().remove("retainers");
+                let b = b.as_object_mut().unwrap();
+                b.remove("retainers");
+                b.remove("grown");
             }
             (
                 t["name"].as_str().unwrap().to_owned(),

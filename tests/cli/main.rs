@@ -8,6 +8,7 @@ mod environment;
 mod html;
 mod isolation;
 mod lifecycle;
+mod paths;
 mod projects;
 mod reliability;
 mod robustness;

@@ -199,7 +199,7 @@ fn typescript_and_jsx_with_deno_json_aliases_name_the_lines_written() {
         &dir,
         &[
             "Session new: 50 > baseline 0 (tolerance 0)",
-            "Session: Registry .sessions → Map (table)[",
+            "Session ×50: Registry .sessions → Map (table)[i] → Session",
             &site,
         ],
     );

@@ -33,7 +33,7 @@ fn passing_suite_reports_exact_counts() {
         "{stdout}"
     );
     assert!(
-        shown.contains("kept alive by (shortest path from a GC root to one new object):"),
+        shown.contains("kept alive by (paths from a GC root, grouped by shape; [i] is any index):"),
         "{stdout}"
     );
     let report = read_json(&dir.join("report.json"));
@@ -446,11 +446,12 @@ fn failures_show_how_new_objects_are_kept_alive() {
     let t = text(&out);
     assert_eq!(out.status.code(), Some(101), "{t}");
     for expected in [
-        "Session: (global) .implicitKeep → Array [0] → Session",
-        "ArrayBuffer: (module leaks.memtest.js) ::handlers → Array [0] → Function ::scratch → ArrayBuffer",
-        "Widget: (module leaks.memtest.js) ::bus → Bus .listeners → Array [",
-        "] → Function ::this → Widget",
-        "CacheEntry: (module leaks.memtest.js) ::cache → Map (table)[",
+        "Session ×100: (global) .implicitKeep → Array [i] → Session",
+        "ArrayBuffer ×1: (module leaks.memtest.js) ::handlers → Array [i] → Function ::scratch → ArrayBuffer",
+        "Widget ×20: (module leaks.memtest.js) ::bus → Bus .listeners → Array [i] → Function ::this → Widget",
+        "CacheEntry ×300: (module leaks.memtest.js) ::cache → Map (table)[i] → CacheEntry",
+        // The cache's table, alive before the block, grew in place.
+        "grew in place (alive before and after; with the backing stores it alone owns):\n    Map grew 184 B → 14.07 KiB: (module leaks.memtest.js) ::cache → Map\n",
         "Session ×100: remember (leaks.memtest.js:11:18) ← (anonymous) (leaks.memtest.js:15:",
         "ArrayBuffer ×1: makeHandler (leaks.memtest.js:21:21)",
         "Widget ×20: (anonymous) (leaks.memtest.js:47:",
@@ -474,8 +475,31 @@ fn failures_show_how_new_objects_are_kept_alive() {
     let b = block(find(&report, "global array grows"), "global array grows");
     assert_eq!(b["retainers"][0]["constructor"], "Session");
     assert_eq!(
-        b["retainers"][0]["path"],
-        "(global) .implicitKeep → Array [0] → Session"
+        b["retainers"],
+        serde_json::json!([{
+            "constructor": "Session",
+            "path": "(global) .implicitKeep → Array [i] → Session",
+            "count": 100,
+            "total": 100
+        }])
+    );
+    assert_eq!(
+        b["grown"],
+        serde_json::json!([]),
+        "800 B of elements: under 4 KiB"
+    );
+    let cache = block(
+        find(&report, "map cache without eviction"),
+        "map cache without eviction",
+    );
+    assert_eq!(
+        cache["grown"],
+        serde_json::json!([{
+            "constructor": "Map",
+            "path": "(module leaks.memtest.js) ::cache → Map",
+            "before": 184,
+            "after": 14408
+        }])
     );
     assert_eq!(b["allocations"][0]["constructor"], "Session");
     assert_eq!(b["allocations"][0]["count"], 100);
@@ -533,9 +557,12 @@ fn repetition_flags_leaks_and_passes_bounded_structures() {
         t.contains("leak: Entry grew in every one of 5 runs (+50 +50 +50 +50 +50 per run)"),
         "{t}"
     );
-    assert!(t.contains("Entry: Function ::memo → Map (table)["), "{t}");
     assert!(
-        t.contains("Subscriber: (module repeat.memtest.js) ::listeners → Set (table)["),
+        t.contains("Entry ×250: (module repeat.memtest.js) ::memo → Map (table)[i] → Entry"),
+        "{t}"
+    );
+    assert!(
+        t.contains("Subscriber ×4: (module repeat.memtest.js) ::listeners → Set (table)[i] → Function ::subscriber → Subscriber"),
         "{t}"
     );
     let report = read_json(&dir.join("r.json"));

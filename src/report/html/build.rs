@@ -12,7 +12,7 @@ use std::path::{Component, Path, PathBuf};
 use super::model::*;
 use crate::baseline::BlockBaseline;
 use crate::diff::Comparison;
-use crate::explain::{AllocationSite, RetainerPath};
+use crate::explain::{AllocationSite, GrownObject, RetainerPath};
 use crate::report::{BlockReport, RunReport, Snapshots, Status, TestReport};
 use crate::steps::BlockKind;
 
@@ -67,6 +67,7 @@ pub struct Compared<'a> {
     pub after: &'a Path,
     pub comparison: &'a Comparison,
     pub retainers: Vec<RetainerPath>,
+    pub grown: Vec<GrownObject>,
     pub allocations: Vec<AllocationSite>,
 }
 
@@ -89,6 +90,7 @@ pub fn from_diff(d: Compared, page_dir: &Path) -> Page {
         allocated_bytes: None,
         constructors: c.constructors.clone(),
         retainers: d.retainers,
+        grown: d.grown,
         allocations: d.allocations,
         repetition: None,
         snapshots: Some(Snapshots {
@@ -173,6 +175,7 @@ fn step(b: &BlockReport, status: StepStatus, place: &Place) -> PageStep {
         allocated_bytes: b.allocated_bytes,
         constructors: b.constructors.clone(),
         retainers: b.retainers.clone(),
+        grown: b.grown.clone(),
         allocations: b.allocations.iter().map(|s| site(s, place.root)).collect(),
         baseline: b.baseline.as_ref().map(page_baseline),
         budget: b.budget.clone(),

@@ -32,8 +32,22 @@ function drawCompare() {
         el("caption", { class: "visually-hidden", text: "Objects of each class made and freed by this step; sort with the column headers" }),
         el("thead", {}, el("tr", {}, columns(step).map(headerCell))),
         el("tbody", { id: "rows" }))),
-    baselineOnly(step));
+    baselineOnly(step),
+    grownIn(step));
   drawRows();
+}
+
+// Objects alive before and after the step that grew in place (a dictionary,
+// an array, a Map's table), each with its path.
+function grownIn(step) {
+  if (!step.grown || !step.grown.length) return null;
+  return el("section", { class: "grown", "aria-label": "Grew in place" },
+    el("h4", { text: "Grew in place" }),
+    el("p", { class: "muted", text: "Objects alive before and after the step, with the backing stores each alone owns." }),
+    el("ul", { class: "groups" }, step.grown.map((g) => el("li", {},
+      el("p", { class: "group-count" }, el("code", { text: g.constructor }),
+        " " + bytes(g.before) + " → " + bytes(g.after)),
+      chain(g.path)))));
 }
 
 function filterInput() {
@@ -155,15 +169,15 @@ function drawClass() {
     put(box);
     return;
   }
-  const path = step.retainers.find((p) => p.constructor === r.name);
+  const paths = step.retainers.filter((p) => p.constructor === r.name);
   put(box,
     el("h4", {}, el("span", { class: "swatch " + colourClass(r.name), "aria-hidden": "true" }),
       el("span", { text: r.name }),
       el("span", { class: "muted", text: "  " + signed(r.delta) + " · " + signedBytes(r.size_delta) })),
     el("div", { class: "explain" },
       el("section", { "aria-label": "Kept alive by" },
-        el("h5", { text: "Kept alive by (shortest path from a GC root)" }),
-        path ? chain(path.path) : el("p", { class: "muted", text: noPath(step, r) })),
+        el("h5", { text: "Kept alive by (paths from a GC root, grouped by shape; [i] is any index)" }),
+        paths.length ? groups(paths) : el("p", { class: "muted", text: noPath(step, r) })),
       el("section", { "aria-label": "Allocated by" },
         el("h5", { text: "Allocated by (innermost project frame first)" }),
         sites(step, r))));
@@ -172,10 +186,19 @@ function drawClass() {
 function noPath(step, r) {
   if (!r.new) return "No new object of this class is alive.";
   if (step.kind === "run") return "A run has no paths of its own: see its block, “" + step.run_of + "”.";
-  return "No path recorded: memcheck finds one for the five classes with the most new objects.";
+  return "No path recorded: memcheck finds paths for the five classes with the most new objects.";
 }
 
-// A retainer path, `A .x → B [0] → C`, as boxes joined by labelled arrows.
+// A class's groups of paths, largest first, each with how many of the
+// class's new objects it holds.
+function groups(paths) {
+  return el("ul", { class: "groups" }, paths.map((p) => el("li", {},
+    el("p", { class: "group-count",
+      text: "×" + count(p.count) + (p.count === p.total ? "" : " of " + count(p.total)) }),
+    chain(p.path))));
+}
+
+// A retainer path, `A .x → B [i] → C`, as boxes joined by labelled arrows.
 function chain(text) {
   const hops = text.split(" → ").map(splitHop);
   const items = [];
@@ -190,15 +213,16 @@ function chain(text) {
   return el("ol", { class: "chain", "aria-label": text }, items);
 }
 
-// `Map (table)[3]` → node `Map`, edge `(table)[3]`: the edge starts at the
-// first space outside brackets followed by `.`, `:`, `[` or `(`.
+// `Map (table)[i]` → node `Map`, edge `(table)[i]`: the edge starts at the
+// first space outside brackets followed by `.`, `:`, `[`, `(` or, for a
+// WeakMap entry (`WeakMap key Meta`), `key `.
 function splitHop(part) {
   let depth = 0;
   for (let i = 0; i < part.length - 1; i++) {
     const c = part[i];
     if ("([{".includes(c)) depth++;
     else if (")]}".includes(c)) depth--;
-    else if (c === " " && depth === 0 && ".:[(".includes(part[i + 1])) {
+    else if (c === " " && depth === 0 && (".:[(".includes(part[i + 1]) || part.startsWith("key ", i + 1))) {
       return { node: part.slice(0, i), edge: part.slice(i + 1) };
     }
   }

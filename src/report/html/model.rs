@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::diff::ConstructorDelta;
-use crate::explain::RetainerPath;
+use crate::explain::{GrownObject, RetainerPath};
 use crate::runtime::RuntimeInfo;
 
 /// One report page: a run's tests, or the comparison of two snapshots.
@@ -89,8 +89,11 @@ pub struct PageStep {
     pub allocated_bytes: Option<u64>,
     /// The Comparison rows, largest allocated size first.
     pub constructors: Vec<ConstructorDelta>,
-    /// How one new object of each top class is kept alive.
+    /// How the new objects of each top class are kept alive: its largest
+    /// groups of paths of one shape, with their counts.
     pub retainers: Vec<RetainerPath>,
+    /// Objects alive before and after that grew in place, with their paths.
+    pub grown: Vec<GrownObject>,
     /// Where new objects of the top classes were allocated.
     pub allocations: Vec<PageSite>,
     /// The recorded figures this step is held against, when comparable.

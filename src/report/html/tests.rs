@@ -29,6 +29,7 @@ fn step(name: &str, rows: Vec<ConstructorDelta>) -> PageStep {
         allocated_bytes: None,
         constructors: rows,
         retainers: Vec::new(),
+        grown: Vec::new(),
         allocations: Vec::new(),
         baseline: None,
         budget: None,
