@@ -80,7 +80,7 @@ impl SourceMaps {
         let mut read = self.read.lock().unwrap_or_else(|e| e.into_inner());
         read.entry(path.to_owned())
             .or_insert_with(|| {
-                let emitted = gen_dir.join(format!("file{}.js", percent_decode(path)));
+                let emitted = gen_dir.join(format!("file{}.js", crate::text::percent_decode(path)));
                 let text = std::fs::read_to_string(emitted).ok()?;
                 inline_map(&text).map(Arc::new)
             })
@@ -158,27 +158,6 @@ fn vlq(segment: &str) -> Option<Vec<i64>> {
         }
     }
     (shift == 0).then_some(out)
-}
-
-/// `%XX` escapes of a URL path as bytes.
-fn percent_decode(path: &str) -> String {
-    let bytes = path.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && let Some(b) = path
-                .get(i + 1..i + 3)
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-        {
-            out.push(b);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]

@@ -130,6 +130,27 @@ pub fn disarm_workflow_commands(text: &str) -> String {
 /// Whether GitHub's runner would read a workflow command in `text`: a line
 /// (ended by `\n` or `\r`) that starts with `::` after blanks, or holds
 /// `##[`. What [`disarm_workflow_commands`] leaves never does.
+/// `%XX` escapes of a URL path as bytes.
+pub fn percent_decode(path: &str) -> String {
+    let bytes = path.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let Some(b) = path
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(b);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 #[cfg(test)]
 pub fn has_workflow_command(text: &str) -> bool {
     text.split(['\n', '\r'])

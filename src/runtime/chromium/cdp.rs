@@ -56,6 +56,18 @@ impl Connection {
     /// on a session goes to that session's events.
     pub fn send(&self, method: &str, params: Value, session: Option<&str>) -> Result<u64, String> {
         let id = self.next_id.fetch_add(1, Ordering::SeqCst);
+        self.write(id, method, params, session)?;
+        Ok(id)
+    }
+
+    /// Write one command, NUL-terminated.
+    fn write(
+        &self,
+        id: u64,
+        method: &str,
+        params: Value,
+        session: Option<&str>,
+    ) -> Result<(), String> {
         let mut message = json!({ "id": id, "method": method, "params": params });
         if let Some(s) = session {
             message["sessionId"] = s.into();
@@ -65,8 +77,7 @@ impl Connection {
         let mut w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         w.write_all(&bytes)
             .and_then(|()| w.flush())
-            .map_err(|e| format!("the browser stopped listening ({e})"))?;
-        Ok(id)
+            .map_err(|e| format!("the browser stopped listening ({e})"))
     }
 
     /// Send a browser-level command and wait for its result.
@@ -79,15 +90,7 @@ impl Connection {
             waiting.insert(id, tx);
             id
         };
-        let message = json!({ "id": id, "method": method, "params": params });
-        let mut bytes = serde_json::to_vec(&message).map_err(|e| e.to_string())?;
-        bytes.push(0);
-        {
-            let mut w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
-            w.write_all(&bytes)
-                .and_then(|()| w.flush())
-                .map_err(|e| format!("the browser stopped listening ({e})"))?;
-        }
+        self.write(id, method, params, None)?;
         match rx.recv_timeout(timeout) {
             Ok(r) => r.map_err(|e| format!("{method}: {e}")),
             Err(_) => {

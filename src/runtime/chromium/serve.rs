@@ -47,7 +47,7 @@ pub fn answer(url: &str, root: &Path, harness: &Path, page: &str) -> Answer {
         );
     };
     let path = rest.split(['?', '#']).next().unwrap_or("/");
-    let path = percent_decode(path);
+    let path = crate::text::percent_decode(path);
     if path == "/__memcheck__/run.html" {
         return Answer::File(page.as_bytes().to_vec(), "text/html; charset=utf-8");
     }
@@ -92,25 +92,6 @@ fn content_type(path: &Path) -> &'static str {
         "txt" => "text/plain; charset=utf-8",
         _ => "application/octet-stream",
     }
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16)
-        {
-            out.push(b);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The URL path of `file` under `root`, percent-encoded.
