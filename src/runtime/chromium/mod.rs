@@ -35,12 +35,15 @@ use crate::sourcemap::SourceMaps;
 #[derive(Debug)]
 pub struct ChromiumHost {
     source_maps: Arc<SourceMaps>,
+    /// The project's import map, built once per run from `node_modules`.
+    import_map: std::sync::OnceLock<serde_json::Value>,
 }
 
 impl ChromiumHost {
     pub fn new() -> ChromiumHost {
         ChromiumHost {
             source_maps: Arc::new(SourceMaps::none()),
+            import_map: std::sync::OnceLock::new(),
         }
     }
 }
@@ -67,7 +70,10 @@ impl Host for ChromiumHost {
         if let Some(why) = unsupported(&job.file) {
             return Err(RuntimeError::ProjectConfig(why));
         }
-        PageSession::start(launch, job, timeout).map(|p| Session::Page(Box::new(p)))
+        let map = self
+            .import_map
+            .get_or_init(|| serve::import_map(&launch.sandbox.root));
+        PageSession::start(launch, job, timeout, map).map(|p| Session::Page(Box::new(p)))
     }
 
     fn explain(&self, message: &str, _sandbox: &Sandbox) -> Option<String> {

@@ -53,6 +53,8 @@ pub struct PageSession {
     timed_out: bool,
     ended: bool,
     crashed: Option<String>,
+    /// The context was disposed already (the page was stopped early).
+    disposed: bool,
     root: std::path::PathBuf,
     /// `file:///…/` of the project root, for the origin's URLs.
     file_prefix: String,
@@ -65,6 +67,7 @@ impl PageSession {
         launch: &Launch,
         job: &Job,
         timeout: Duration,
+        import_map: &Value,
     ) -> Result<PageSession, RuntimeError> {
         let flags: Vec<String> = V8_FLAGS
             .iter()
@@ -106,7 +109,7 @@ impl PageSession {
             .unwrap_or_default()
             .to_owned();
         let events = conn.subscribe(&session);
-        let page = run_page(launch, job, &browser);
+        let page = run_page(launch, job, &browser, import_map);
         let s = Some(session.as_str());
         let setup = [
             (
@@ -147,6 +150,7 @@ impl PageSession {
             timed_out: false,
             ended: false,
             crashed: None,
+            disposed: false,
             root: launch.sandbox.root.clone(),
             file_prefix: format!("{}/", file_url(&launch.sandbox.root)),
             harness: launch.harness.dir.clone(),
@@ -340,6 +344,7 @@ impl PageSession {
             json!({ "browserContextId": self.context }),
             None,
         );
+        self.disposed = true;
         self.ended = true;
     }
 
@@ -363,7 +368,7 @@ impl PageSession {
 impl Drop for PageSession {
     fn drop(&mut self) {
         self.browser.conn.unsubscribe(&self.session);
-        if self.browser.conn.alive() {
+        if !self.disposed && self.browser.conn.alive() {
             let _ = self.browser.conn.call(
                 "Target.disposeBrowserContext",
                 json!({ "browserContextId": self.context }),
@@ -375,8 +380,7 @@ impl Drop for PageSession {
 
 /// The page that runs `job`: the import map, the job's arguments, and the
 /// harness's page host.
-fn run_page(launch: &Launch, job: &Job, browser: &Browser) -> String {
-    let map = serve::import_map(&launch.sandbox.root);
+fn run_page(launch: &Launch, job: &Job, browser: &Browser, map: &Value) -> String {
     let args = json!({
         "file": serve::url_path(&launch.sandbox.root, &job.file),
         "args": job.harness_args(launch, false),
@@ -389,7 +393,7 @@ fn run_page(launch: &Launch, job: &Job, browser: &Browser) -> String {
          <script type=\"importmap\">{}</script>\n\
          <script type=\"application/json\" id=\"memcheck-job\">{}</script>\n\
          <script type=\"module\" src=\"{PAGE_HOST}\"></script>\n</head><body></body></html>\n",
-        script(&map),
+        script(map),
         script(&args)
     )
 }
