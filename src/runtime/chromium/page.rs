@@ -21,7 +21,8 @@ use serde_json::{Value, json};
 
 use super::browser::{self, Browser};
 use super::cdp::CLOSED;
-use super::serve::{self, Answer, ORIGIN};
+use super::serve::{self, Answer, ORIGIN, Served};
+use super::transpile::Transpiler;
 use crate::runtime::process::{Event, Exit};
 use crate::runtime::protocol::Message;
 use crate::runtime::{Job, Launch, RuntimeError, V8_FLAGS, file_url};
@@ -60,6 +61,11 @@ pub struct PageSession {
     file_prefix: String,
     harness: std::path::PathBuf,
     page: String,
+    transpiler: Arc<Transpiler>,
+    /// The requests refused so far, said again when a module fails to load.
+    refused: Vec<String>,
+    /// The job's file, as the harness names it (its listed lines are in it).
+    file_url: String,
 }
 
 impl PageSession {
@@ -68,6 +74,7 @@ impl PageSession {
         job: &Job,
         timeout: Duration,
         import_map: &Value,
+        transpiler: &Arc<Transpiler>,
     ) -> Result<PageSession, RuntimeError> {
         let flags: Vec<String> = V8_FLAGS
             .iter()
@@ -156,6 +163,9 @@ impl PageSession {
             harness: launch.harness.dir.clone(),
             page,
             browser,
+            transpiler: transpiler.clone(),
+            refused: Vec::new(),
+            file_url: file_url(&job.file),
         })
     }
 
@@ -223,6 +233,9 @@ impl PageSession {
                     .as_str()
                     .or_else(|| details["text"].as_str())
                     .unwrap_or("an exception");
+                let text = self
+                    .transpiler
+                    .remap(&text.replace(&format!("{ORIGIN}/"), &self.file_prefix));
                 self.print(&format!("{text}\n"));
             }
             "Inspector.targetCrashed" => {
@@ -258,11 +271,21 @@ impl PageSession {
     fn harness_said(&mut self, payload: &str) {
         // Places in the page are the project's files: say them as Deno and
         // Node do, so lines and sources are found the same way.
-        let payload = payload.replace(&format!("{ORIGIN}/"), &self.file_prefix);
+        // TypeScript and JSX: the lines written, not esbuild's.
+        let payload = self
+            .transpiler
+            .remap(&payload.replace(&format!("{ORIGIN}/"), &self.file_prefix));
         let (kind, rest) = payload.split_at(payload.len().min(1));
         match kind {
             "J" => match serde_json::from_str::<Message>(rest) {
-                Ok(m) => {
+                Ok(mut m) => {
+                    self.remap_lines(&mut m);
+                    if let Message::LoadError { message, .. } = &mut m {
+                        for line in &self.refused {
+                            message.push('\n');
+                            message.push_str(line);
+                        }
+                    }
                     let snapshot = matches!(m, Message::Snapshot { .. });
                     self.queue.push_back(Event::Message(m));
                     if snapshot {
@@ -278,6 +301,29 @@ impl PageSession {
             "O" => self.print(rest),
             "M" => self.segments.push(String::new()),
             "E" => self.ended = true,
+            _ => {}
+        }
+    }
+
+    /// The lines of a message's places, as written.
+    fn remap_lines(&self, message: &mut Message) {
+        let t = &self.transpiler;
+        match message {
+            Message::Block {
+                url: Some(url),
+                line: Some(line),
+                ..
+            }
+            | Message::Checkpoint {
+                url: Some(url),
+                line: Some(line),
+                ..
+            } => *line = t.line(url, *line),
+            Message::Tests { tests } => {
+                for line in tests.iter_mut().filter_map(|t| t.line.as_mut()) {
+                    *line = t.line(&self.file_url, *line);
+                }
+            }
             _ => {}
         }
     }
@@ -311,7 +357,25 @@ impl PageSession {
     fn serve(&mut self, params: &Value) {
         let id = params["requestId"].clone();
         let url = params["request"]["url"].as_str().unwrap_or_default();
-        match serve::answer(url, &self.root, &self.harness, &self.page) {
+        let script = params["resourceType"] == "Script";
+        let served = Served {
+            root: &self.root,
+            harness: &self.harness,
+            page: &self.page,
+            transpiler: &self.transpiler,
+        };
+        match serve::answer(url, script, &served) {
+            Answer::Moved(path) => self.send(
+                "Fetch.fulfillRequest",
+                json!({
+                    "requestId": id,
+                    "responseCode": 302,
+                    "responseHeaders": [
+                        { "name": "Location", "value": format!("{ORIGIN}{path}") },
+                        { "name": "Cache-Control", "value": "no-store" },
+                    ],
+                }),
+            ),
             Answer::File(body, content_type) => self.send(
                 "Fetch.fulfillRequest",
                 json!({
@@ -326,7 +390,12 @@ impl PageSession {
             ),
             Answer::Refuse(why) => {
                 if !url.ends_with("/favicon.ico") {
-                    self.print(&format!("memcheck: refused {url}: {why}\n"));
+                    let shown = url.strip_prefix(&format!("{ORIGIN}/")).unwrap_or(url);
+                    let line = format!("memcheck: refused {shown}: {why}");
+                    self.print(&format!("{line}\n"));
+                    if script {
+                        self.refused.push(line);
+                    }
                 }
                 self.send(
                     "Fetch.failRequest",

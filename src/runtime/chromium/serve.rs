@@ -10,6 +10,13 @@
 //!   nothing outside the project, no link out of it;
 //! - every request to another origin fails: a test has no network.
 //!
+//! A module in TypeScript or JSX is transpiled when a script asks for it
+//! ([`super::transpile`]); a script's relative import resolves as a
+//! bundler's would where the file named is missing: `./a.js` to `./a.ts`
+//! or `./a.tsx` (TypeScript's own convention), `./a` to the first of
+//! [`RESOLVED`] that exists, by a redirect, so the module's URL names the
+//! file that runs.
+//!
 //! Bare imports resolve through an import map built from the project's
 //! `node_modules`, as a bundler's browser resolution would: a package's
 //! `exports` (with the `browser`, `import`, `module` and `default`
@@ -21,6 +28,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
+use super::transpile::{self, Transpiler};
+
 /// The page's origin.
 pub const ORIGIN: &str = "http://memcheck.localhost";
 /// Where memcheck's own files are served.
@@ -29,18 +38,44 @@ pub const OURS: &str = "/__memcheck__/";
 /// The conditions a browser build is chosen by, in order.
 const CONDITIONS: [&str; 4] = ["browser", "import", "module", "default"];
 
+/// The files an extensionless import may name, in the order tried.
+const RESOLVED: [&str; 10] = [
+    ".ts",
+    ".tsx",
+    ".js",
+    ".jsx",
+    ".mjs",
+    ".mts",
+    "/index.ts",
+    "/index.tsx",
+    "/index.js",
+    "/index.jsx",
+];
+
+/// What serving needs: the project, the harness, the job's page, and the
+/// run's transpiler.
+pub struct Served<'a> {
+    pub root: &'a Path,
+    pub harness: &'a Path,
+    pub page: &'a str,
+    pub transpiler: &'a Transpiler,
+}
+
 /// What a request gets.
 #[derive(Debug, PartialEq)]
 pub enum Answer {
     /// The body and its content type.
     File(Vec<u8>, &'static str),
+    /// The module is another file: its path at the origin.
+    Moved(String),
     /// The request fails (outside the project, missing, another origin).
     Refuse(String),
 }
 
-/// Answer a request for `url` from the project at `root`, the harness in
-/// `harness`, and the page text `page` (for `run.html`).
-pub fn answer(url: &str, root: &Path, harness: &Path, page: &str) -> Answer {
+/// Answer a request for `url`; `script` when a script asked for it (a
+/// module to import, rather than a file to read).
+pub fn answer(url: &str, script: bool, served: &Served) -> Answer {
+    let (root, harness, page) = (served.root, served.harness, served.page);
     let Some(rest) = url.strip_prefix(ORIGIN).filter(|r| r.starts_with('/')) else {
         return Answer::Refuse(
             "tests have no network; serve what the test needs from the project".into(),
@@ -52,14 +87,46 @@ pub fn answer(url: &str, root: &Path, harness: &Path, page: &str) -> Answer {
         return Answer::File(page.as_bytes().to_vec(), "text/html; charset=utf-8");
     }
     if let Some(name) = path.strip_prefix("/__memcheck__/harness/") {
-        return file_under(harness, name);
+        return file_under(harness, name, None);
     }
-    file_under(root, path.trim_start_matches('/'))
+    let relative = path.trim_start_matches('/');
+    if !script {
+        return file_under(root, relative, None);
+    }
+    if !root.join(relative).is_file()
+        && let Some(found) = resolved(root, relative)
+    {
+        return Answer::Moved(format!("/{found}"));
+    }
+    file_under(root, relative, Some(served.transpiler))
+}
+
+/// The file a script's `relative` import means when it names none: the
+/// TypeScript behind a `.js`, or an extensionless path completed.
+fn resolved(root: &Path, relative: &str) -> Option<String> {
+    let exists = |p: &str| root.join(p).is_file();
+    if let Some(stem) = relative.strip_suffix(".js") {
+        return [".ts", ".tsx"]
+            .iter()
+            .map(|e| format!("{stem}{e}"))
+            .find(|p| exists(p));
+    }
+    let named = Path::new(relative)
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| ["mjs", "cjs", "ts", "tsx", "jsx", "mts", "json", "css"].contains(&e));
+    if named {
+        return None;
+    }
+    RESOLVED
+        .iter()
+        .map(|e| format!("{}{e}", relative.trim_end_matches('/')))
+        .find(|p| exists(p))
 }
 
 /// The file `relative` under `dir`, if it is really there (no `..`, no
-/// link out).
-fn file_under(dir: &Path, relative: &str) -> Answer {
+/// link out); TypeScript and JSX transpiled when a `transpiler` is given.
+fn file_under(dir: &Path, relative: &str, transpiler: Option<&Transpiler>) -> Answer {
     if relative.split('/').any(|p| p == "..") {
         return Answer::Refuse(format!("{relative}: outside the project"));
     }
@@ -73,6 +140,12 @@ fn file_under(dir: &Path, relative: &str) -> Answer {
             candidate.display(),
             real.display()
         ));
+    }
+    if let Some(transpiler) = transpiler.filter(|_| transpile::needed(&real)) {
+        return match transpiler.module(&candidate, &real) {
+            Ok(code) => Answer::File(code.to_vec(), "text/javascript; charset=utf-8"),
+            Err(e) => Answer::Refuse(format!("{}: {e}", candidate.display())),
+        };
     }
     match std::fs::read(&real) {
         Ok(bytes) => Answer::File(bytes, content_type(&real)),
@@ -282,7 +355,14 @@ mod tests {
         std::fs::write(root.join("src/a.js"), "export {}").unwrap();
         std::os::unix::fs::symlink("/etc", root.join("out")).unwrap();
         let harness = root.join("h");
-        let get = |url: &str| answer(url, &root, &harness, "<page>");
+        let transpiler = Transpiler::new(&root.join("cache"), &root.join("run"), ORIGIN, &root);
+        let served = Served {
+            root: &root,
+            harness: &harness,
+            page: "<page>",
+            transpiler: &transpiler,
+        };
+        let get = |url: &str| answer(url, true, &served);
         assert_eq!(
             get("http://memcheck.localhost/src/a.js?x=1"),
             Answer::File(b"export {}".to_vec(), "text/javascript; charset=utf-8")
@@ -309,6 +389,46 @@ mod tests {
             get("http://memcheck.localhost/__memcheck__/run.html?a"),
             Answer::File(b"<page>".to_vec(), "text/html; charset=utf-8")
         );
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    /// A script's import resolves as a bundler's would where the file
+    /// named is missing; a read (`fetch`) gets exactly the file named.
+    #[test]
+    fn imports_resolve_to_the_typescript_written() {
+        let root = std::env::temp_dir().join(format!("memcheck-resolve-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(root.join("src/ui")).unwrap();
+        for f in ["src/a.ts", "src/b.tsx", "src/c.js", "src/ui/index.tsx"] {
+            std::fs::write(root.join(f), "export {}").unwrap();
+        }
+        let transpiler = Transpiler::new(&root.join("cache"), &root.join("run"), ORIGIN, &root);
+        let served = Served {
+            root: &root,
+            harness: &root,
+            page: "",
+            transpiler: &transpiler,
+        };
+        let moved = |url: &str, script| match answer(url, script, &served) {
+            Answer::Moved(to) => Some(to),
+            _ => None,
+        };
+        let at = |p: &str| format!("{ORIGIN}{p}");
+        assert_eq!(moved(&at("/src/a.js"), true), Some("/src/a.ts".into()));
+        assert_eq!(moved(&at("/src/b.js"), true), Some("/src/b.tsx".into()));
+        assert_eq!(moved(&at("/src/a"), true), Some("/src/a.ts".into()));
+        assert_eq!(moved(&at("/src/c"), true), Some("/src/c.js".into()));
+        assert_eq!(
+            moved(&at("/src/ui"), true),
+            Some("/src/ui/index.tsx".into())
+        );
+        assert_eq!(moved(&at("/src/c.js"), true), None, "the file named exists");
+        assert_eq!(
+            moved(&at("/src/a.js"), false),
+            None,
+            "a read is not an import"
+        );
+        assert_eq!(moved(&at("/src/d.js"), true), None);
         std::fs::remove_dir_all(&root).unwrap();
     }
 }
