@@ -187,7 +187,7 @@ pub fn render(block: &Block, v: &Verdict, allocations: &[AllocationSite]) -> Str
         allocations,
     };
     explain(&mut out, &why, &v.grown, v.grew);
-    if let Some(hint) = warmup_hint(block, v, allocations) {
+    if let Some(hint) = warmup_hint(block, v, allocations).or_else(|| first_use_hint(block, v)) {
         let _ = writeln!(out, "  {hint}");
     }
     text::escape_text(&out)
@@ -214,6 +214,39 @@ fn warmup_hint(block: &Block, v: &Verdict, allocations: &[AllocationSite]) -> Op
          (a module it loads lazily, a cache):\n    if this is one-time setup, run the code once \
          before the first checkpoint: t.measure({}, {{ warmup: 1 }}, fn);\n    if their number \
          grows with the work the block does, they leak",
+        text::quote_name(&block.name)
+    ))
+}
+
+/// A hint for a failing block whose new rows include the objects a page
+/// makes once, the first time it uses a DOM API: the interface's
+/// prototype and the wrapper cache Blink keeps for it
+/// (`HTMLDialogElement (prototype)`, `… (internal cache)`).
+fn first_use_hint(block: &Block, v: &Verdict) -> Option<String> {
+    if !v.failed()
+        || block.kind != crate::steps::BlockKind::Block
+        || block.warmup > 0
+        || !block.runs.is_empty()
+    {
+        return None;
+    }
+    let once: Vec<String> = block
+        .comparison
+        .constructors
+        .iter()
+        .filter(|r| r.new > 0)
+        .filter(|r| r.name.ends_with(" (prototype)") || r.name.ends_with(" (internal cache)"))
+        .map(|r| format!("`{}`", r.name))
+        .take(3)
+        .collect();
+    if once.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "hint: rows like {} are made once, the first time the page uses a DOM API, with the \
+         closures and strings that come with it:\n    do the work once before the first \
+         checkpoint: t.measure({}, {{ warmup: 1 }}, fn), or repeat: N to tell them from a leak",
+        once.join(", "),
         text::quote_name(&block.name)
     ))
 }

@@ -71,6 +71,43 @@ fn a_vanilla_dom_app_is_counted_per_tag_and_its_leak_explained() {
     }
 }
 
+/// The DOM's first use makes prototypes once: a block that pays for it
+/// fails with a hint to warm up, and the warmed-up block is 0.
+#[test]
+fn the_first_use_of_a_dom_api_is_named_and_warmup_removes_it() {
+    let dir = project("dom", "first-use");
+    let out = memcheck(&dir, &["first-use", "--json", "r.json"]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(101), "{t}");
+    let report = read_json(&dir.join("r.json"));
+    let cold = find(
+        &report,
+        "a DOM API used for the first time inside the block",
+    );
+    assert_eq!(cold["status"], "failed", "{t}");
+    let names: Vec<String> = news(block(cold, "open a dialog"))
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert!(
+        names.contains(&"HTMLDialogElement (prototype)".to_owned()),
+        "{names:?}"
+    );
+    assert!(
+        t.contains(
+            "hint: rows like `HTMLBodyElement (prototype)`, `HTMLDialogElement (prototype)`"
+        ),
+        "{t}"
+    );
+    assert!(
+        t.contains("t.measure(\"open a dialog\", { warmup: 1 }, fn)"),
+        "{t}"
+    );
+    let warm = find(&report, "the same, warmed up");
+    assert_eq!(warm["status"], "passed", "{t}");
+    assert_eq!(block(warm, "open a dialog")["retained_objects"], 0);
+}
+
 #[test]
 fn ten_runs_give_one_result() {
     let dir = project("dom", "ten-runs");
