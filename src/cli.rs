@@ -135,8 +135,8 @@ struct RunArgs {
     /// After the run, print where each test's time went, phase by phase.
     #[arg(long)]
     timings: bool,
-    /// Run on this engine only (deno or node), whatever memcheck.toml says.
-    #[arg(long, value_name = "ENGINE", value_parser = ["deno", "node"])]
+    /// Run on this engine only (deno, node or chromium), whatever memcheck.toml says.
+    #[arg(long, value_name = "ENGINE", value_parser = ["deno", "node", "chromium"])]
     engine: Option<String>,
     /// Use this memcheck.toml instead of searching from the current directory.
     #[arg(long, value_name = "PATH")]
@@ -462,6 +462,18 @@ mod tests {
                 .try_get_matches_from(["cargo-memcheck", "--partition", "hash:4/3"])
                 .is_err()
         );
+    }
+
+    #[test]
+    fn every_engine_can_be_chosen() {
+        for engine in Engine::ALL {
+            assert!(
+                command()
+                    .try_get_matches_from(["cargo-memcheck", "memcheck", "--engine", engine.name()])
+                    .is_ok(),
+                "--engine {engine}"
+            );
+        }
     }
 
     #[test]

@@ -62,3 +62,33 @@ pub trait Host: Send + Sync + std::fmt::Debug {
         true
     }
 }
+
+/// Advice for a test that used the DOM outside a page (Deno and Node have
+/// no `document`).
+pub fn no_dom(message: &str) -> Option<String> {
+    const GLOBALS: [&str; 5] = [
+        "document",
+        "window",
+        "HTMLElement",
+        "customElements",
+        "requestAnimationFrame",
+    ];
+    GLOBALS
+        .iter()
+        .find(|g| message.contains(&format!("ReferenceError: {g} is not defined")))
+        .map(|g| {
+            format!(
+                "`{g}` is the browser's: DOM code runs in a page with engine = \"chromium\" under [runtime] in memcheck.toml (or `--engine chromium`)"
+            )
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn dom_globals_point_at_the_chromium_engine() {
+        let m = super::no_dom("ReferenceError: document is not defined\n    at a.js:1:1").unwrap();
+        assert!(m.contains("engine = \"chromium\""), "{m}");
+        assert_eq!(super::no_dom("ReferenceError: x is not defined"), None);
+    }
+}

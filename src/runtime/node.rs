@@ -71,7 +71,7 @@ impl Host for NodeHost {
     }
 
     fn explain(&self, message: &str, _sandbox: &Sandbox) -> Option<String> {
-        explain(message)
+        explain(message).or_else(|| super::host::no_dom(message))
     }
 
     fn source_maps(&self) -> Arc<SourceMaps> {

@@ -64,7 +64,7 @@ impl Host for DenoHost {
     }
 
     fn explain(&self, message: &str, sandbox: &Sandbox) -> Option<String> {
-        explain_denial(message, sandbox)
+        explain_denial(message, sandbox).or_else(|| super::host::no_dom(message))
     }
 
     fn load_error(&self, output: &str) -> Option<String> {
