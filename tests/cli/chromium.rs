@@ -211,6 +211,33 @@ fn typescript_and_jsx_run_with_the_lines_written() {
     );
 }
 
+/// Modules load as a bundler's dev server gives them: a subpath pattern
+/// with a suffix, `process.env.NODE_ENV`, an imported stylesheet; a wrong
+/// name fails saying which name.
+#[test]
+fn modules_load_as_a_bundler_serves_them_and_typos_are_named() {
+    let dir = project("page-modules", "modules");
+    npm_ci(&dir);
+    let out = memcheck(&dir, &["--json", "r.json"]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(101), "{t}");
+    let report = read_json(&dir.join("r.json"));
+    for name in [
+        "a store from a subpath pattern with a suffix",
+        "a package that reads process.env.NODE_ENV",
+        "an imported stylesheet styles the page",
+    ] {
+        assert_eq!(find(&report, name)["status"], "passed", "{name}: {t}");
+    }
+    for expected in [
+        "a module does not export `createStor`: check the name imported",
+        "the bare import \"zustandd\" names no package the page can load",
+    ] {
+        assert!(t.contains(expected), "missing {expected:?} in:\n{t}");
+    }
+    assert!(!t.contains("looks like CommonJS"), "{t}");
+}
+
 #[test]
 fn a_page_that_misbehaves_fails_alone() {
     let dir = project("dom-hostile", "hostile");

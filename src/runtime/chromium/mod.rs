@@ -7,6 +7,8 @@
 //! - `page`: one job in a fresh browser context and page;
 //! - `serve`: the project served at one fixed origin through request
 //!   interception (no socket), and the import map for bare imports;
+//! - `module`: what a script importing a file gets (a bundler's dev
+//!   server's answer: stylesheets as modules, `process.env.NODE_ENV`);
 //! - `transpile`: TypeScript and JSX turned into modules by esbuild, and
 //!   the page's places moved back to the lines written.
 //!
@@ -17,6 +19,7 @@
 mod browser;
 mod cdp;
 mod find;
+mod module;
 mod page;
 mod serve;
 mod transpile;
@@ -108,15 +111,24 @@ fn explain(message: &str) -> Option<String> {
             "a TypeScript or JSX module could not be transpiled for the page: esbuild's error below names the file and line".into(),
         );
     }
-    if message.contains("Failed to fetch dynamically imported module")
-        || message.contains("Failed to resolve module specifier")
-    {
-        return Some(
-            "the page could not load a module: the runner serves only the project's files (see the `memcheck: refused` lines below), and a bare import needs its package in node_modules".into(),
-        );
+    if let Some(name) = between(message, "Failed to resolve module specifier \"", "\"") {
+        return Some(format!(
+            "the bare import \"{name}\" names no package the page can load: memcheck maps the packages in node_modules (their `exports` for the browser, `import`, `module` or `default`); check the name, or install the package (npm install)"
+        ));
     }
-    if message.contains("does not provide an export named")
-        || message.contains("require is not defined")
+    if message.contains("Failed to fetch dynamically imported module") {
+        return Some(if message.contains("memcheck: refused") {
+            "the page could not load a module: the runner serves only the project's files, and refused what the `memcheck: refused` lines below name".into()
+        } else {
+            "the page could not load a module (it may be one the browser does not run as a script, such as JSON without `with { type: \"json\" }`)".into()
+        });
+    }
+    if let Some(name) = between(message, "does not provide an export named '", "'") {
+        return Some(format!(
+            "a module does not export `{name}`: check the name imported (a package that is CommonJS only has no named exports in a page; import its ES module build, or run this file on Deno or Node)"
+        ));
+    }
+    if message.contains("require is not defined")
         || message.contains("module is not defined")
         || message.contains("exports is not defined")
     {
@@ -125,4 +137,10 @@ fn explain(message: &str) -> Option<String> {
         );
     }
     None
+}
+
+/// The text of `message` between `start` and the next `end`.
+fn between<'m>(message: &'m str, start: &str, end: &str) -> Option<&'m str> {
+    let rest = &message[message.find(start)? + start.len()..];
+    Some(&rest[..rest.find(end)?])
 }

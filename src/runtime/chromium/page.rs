@@ -62,6 +62,8 @@ pub struct PageSession {
     harness: std::path::PathBuf,
     page: String,
     transpiler: Arc<Transpiler>,
+    /// What `process.env.NODE_ENV` reads as in the page's modules.
+    node_env: String,
     /// The requests refused so far, said again when a module fails to load.
     refused: Vec<String>,
     /// The job's file, as the harness names it (its listed lines are in it).
@@ -165,6 +167,10 @@ impl PageSession {
             browser,
             transpiler: transpiler.clone(),
             refused: Vec::new(),
+            node_env: launch
+                .env
+                .get("NODE_ENV")
+                .map_or_else(|| "test".into(), |v| v.to_string_lossy().into_owned()),
             file_url: file_url(&job.file),
         })
     }
@@ -363,6 +369,7 @@ impl PageSession {
             harness: &self.harness,
             page: &self.page,
             transpiler: &self.transpiler,
+            node_env: &self.node_env,
         };
         match serve::answer(url, script, &served) {
             Answer::Moved(path) => self.send(

@@ -28,7 +28,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
-use super::transpile::{self, Transpiler};
+use super::module;
+use super::transpile::Transpiler;
 
 /// The page's origin.
 pub const ORIGIN: &str = "http://memcheck.localhost";
@@ -59,6 +60,8 @@ pub struct Served<'a> {
     pub harness: &'a Path,
     pub page: &'a str,
     pub transpiler: &'a Transpiler,
+    /// What `process.env.NODE_ENV` reads as in the page's modules.
+    pub node_env: &'a str,
 }
 
 /// What a request gets.
@@ -98,7 +101,7 @@ pub fn answer(url: &str, script: bool, served: &Served) -> Answer {
     {
         return Answer::Moved(format!("/{found}"));
     }
-    file_under(root, relative, Some(served.transpiler))
+    file_under(root, relative, Some(served))
 }
 
 /// The file a script's `relative` import means when it names none: the
@@ -125,35 +128,34 @@ fn resolved(root: &Path, relative: &str) -> Option<String> {
 }
 
 /// The file `relative` under `dir`, if it is really there (no `..`, no
-/// link out); TypeScript and JSX transpiled when a `transpiler` is given.
-fn file_under(dir: &Path, relative: &str, transpiler: Option<&Transpiler>) -> Answer {
+/// link out); as a module ([`module`]) when a script imports it.
+fn file_under(dir: &Path, relative: &str, script: Option<&Served>) -> Answer {
     if relative.split('/').any(|p| p == "..") {
-        return Answer::Refuse(format!("{relative}: outside the project"));
+        return Answer::Refuse("outside the project".into());
     }
     let candidate = dir.join(relative);
     let (Ok(real), Ok(base)) = (candidate.canonicalize(), dir.canonicalize()) else {
-        return Answer::Refuse(format!("{}: no such file", candidate.display()));
+        return Answer::Refuse("no such file in the project".into());
     };
     if !real.starts_with(&base) {
         return Answer::Refuse(format!(
-            "{} leads outside the project (to {}), which tests may not read",
-            candidate.display(),
+            "a link that leads outside the project (to {}), which tests may not read",
             real.display()
         ));
     }
-    if let Some(transpiler) = transpiler.filter(|_| transpile::needed(&real)) {
-        return match transpiler.module(&candidate, &real) {
-            Ok(code) => Answer::File(code.to_vec(), "text/javascript; charset=utf-8"),
-            Err(e) => Answer::Refuse(format!("{}: {e}", candidate.display())),
+    if let Some(served) = script {
+        return match module::module(&candidate, &real, served.transpiler, served.node_env) {
+            Ok((body, content_type)) => Answer::File(body, content_type),
+            Err(e) => Answer::Refuse(e),
         };
     }
     match std::fs::read(&real) {
         Ok(bytes) => Answer::File(bytes, content_type(&real)),
-        Err(e) => Answer::Refuse(format!("{}: {e}", candidate.display())),
+        Err(e) => Answer::Refuse(e.to_string()),
     }
 }
 
-fn content_type(path: &Path) -> &'static str {
+pub(super) fn content_type(path: &Path) -> &'static str {
     match path.extension().and_then(|e| e.to_str()).unwrap_or("") {
         "js" | "mjs" | "cjs" => "text/javascript; charset=utf-8",
         "json" => "application/json",
@@ -199,7 +201,7 @@ pub fn import_map(root: &Path) -> Value {
             .ok()
             .and_then(|t| serde_json::from_str::<Value>(&t).ok())
             .unwrap_or(Value::Null);
-        for (specifier, target) in entries(&name, &base, &manifest) {
+        for (specifier, target) in entries(&name, &dir, &base, &manifest) {
             imports.entry(specifier).or_insert(target);
         }
     }
@@ -248,8 +250,11 @@ fn package_name(modules: &Path, dir: &Path) -> Option<String> {
     )
 }
 
-/// The import-map entries of one package, served at `base`.
-fn entries(name: &str, base: &str, manifest: &Value) -> Vec<(String, String)> {
+/// Files a pattern with a suffix may list, per package.
+const PATTERN_FILES: usize = 2000;
+
+/// The import-map entries of one package in `dir`, served at `base`.
+fn entries(name: &str, dir: &Path, base: &str, manifest: &Value) -> Vec<(String, String)> {
     let mut out = Vec::new();
     match manifest.get("exports") {
         Some(Value::Object(map)) if map.keys().any(|k| k.starts_with('.')) => {
@@ -262,9 +267,19 @@ fn entries(name: &str, base: &str, manifest: &Value) -> Vec<(String, String)> {
                 if let (Some(key_dir), Some(target_dir)) =
                     (sub.strip_suffix('*'), target.strip_suffix('*'))
                 {
-                    // `"./*": "./dist/*"` maps a folder; a suffix after
-                    // the star cannot be said in an import map.
+                    // `"./*": "./dist/*"` maps a folder.
                     out.push((format!("{name}{key_dir}"), format!("{base}/{target_dir}")));
+                } else if let (Some((k1, k2)), Some((t1, t2))) =
+                    (sub.split_once('*'), target.split_once('*'))
+                {
+                    // A suffix after the star (`"./*": "./esm/*.mjs"`)
+                    // cannot be said in an import map: list the files.
+                    for star in matching(dir, t1, t2) {
+                        out.push((
+                            format!("{name}{k1}{star}{k2}"),
+                            format!("{base}/{t1}{star}{t2}"),
+                        ));
+                    }
                 } else if !sub.contains('*') {
                     out.push((format!("{name}{sub}"), format!("{base}/{target}")));
                 }
@@ -296,6 +311,45 @@ fn entries(name: &str, base: &str, manifest: &Value) -> Vec<(String, String)> {
     out
 }
 
+/// What `*` stands for in the files of `dir` named `prefix*suffix`
+/// (`prefix` may hold folders; `*` may too), up to [`PATTERN_FILES`].
+fn matching(dir: &Path, prefix: &str, suffix: &str) -> Vec<String> {
+    let (folder, start) = prefix.rsplit_once('/').unwrap_or(("", prefix));
+    let top = dir.join(folder);
+    let mut out = Vec::new();
+    let mut pending = vec![top.clone()];
+    while let Some(d) = pending.pop() {
+        let Ok(read) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        let mut names: Vec<PathBuf> = read.flatten().map(|e| e.path()).collect();
+        names.sort();
+        for path in names {
+            let Ok(relative) = path.strip_prefix(&top) else {
+                continue;
+            };
+            let relative = relative.to_string_lossy().into_owned();
+            if path.file_name().is_some_and(|n| n == "node_modules") {
+                continue;
+            }
+            if path.is_dir() {
+                pending.push(path);
+            } else if let Some(star) = relative
+                .strip_prefix(start)
+                .and_then(|r| r.strip_suffix(suffix))
+                .filter(|s| !s.is_empty())
+            {
+                out.push(star.to_owned());
+                if out.len() >= PATTERN_FILES {
+                    return out;
+                }
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
 /// The target an `exports` value gives a browser: a string, or the first
 /// condition of [`CONDITIONS`] that leads to one.
 fn pick(value: &Value) -> Option<&str> {
@@ -323,7 +377,12 @@ mod tests {
                 "./*": "./*"
             }
         });
-        let got = entries("preact", "/node_modules/preact", &manifest);
+        let got = entries(
+            "preact",
+            Path::new("/none"),
+            "/node_modules/preact",
+            &manifest,
+        );
         assert!(got.contains(&(
             "preact".into(),
             "/node_modules/preact/dist/preact.module.js".into()
@@ -335,15 +394,57 @@ mod tests {
         assert!(got.contains(&("preact/".into(), "/node_modules/preact/".into())));
     }
 
+    /// `"./*": "./esm/*.mjs"` (zustand) lists the files it matches.
+    #[test]
+    fn a_pattern_with_a_suffix_lists_its_files() {
+        let dir = std::env::temp_dir().join(format!("memcheck-pattern-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("esm/middleware")).unwrap();
+        for f in [
+            "esm/vanilla.mjs",
+            "esm/middleware/immer.mjs",
+            "esm/index.d.mts",
+        ] {
+            std::fs::write(dir.join(f), "").unwrap();
+        }
+        let manifest = json!({
+            "exports": {
+                ".": { "import": "./esm/index.mjs" },
+                "./*": { "types": "./esm/*.d.mts", "import": "./esm/*.mjs" }
+            }
+        });
+        let mut got = entries("zustand", &dir, "/node_modules/zustand", &manifest);
+        got.sort();
+        assert_eq!(
+            got,
+            [
+                (
+                    "zustand".into(),
+                    "/node_modules/zustand/esm/index.mjs".into()
+                ),
+                (
+                    "zustand/middleware/immer".into(),
+                    "/node_modules/zustand/esm/middleware/immer.mjs".into()
+                ),
+                (
+                    "zustand/vanilla".into(),
+                    "/node_modules/zustand/esm/vanilla.mjs".into()
+                ),
+            ]
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     #[test]
     fn fields_serve_packages_without_exports() {
         let got = entries(
             "m",
+            Path::new("/none"),
             "/node_modules/m",
             &json!({ "module": "./m.mjs", "main": "m.js" }),
         );
         assert_eq!(got[0], ("m".into(), "/node_modules/m/m.mjs".into()));
-        let got = entries("n", "/node_modules/n", &json!({}));
+        let got = entries("n", Path::new("/none"), "/node_modules/n", &json!({}));
         assert_eq!(got[0], ("n".into(), "/node_modules/n/index.js".into()));
     }
 
@@ -361,6 +462,7 @@ mod tests {
             harness: &harness,
             page: "<page>",
             transpiler: &transpiler,
+            node_env: "test",
         };
         let get = |url: &str| answer(url, true, &served);
         assert_eq!(
@@ -408,6 +510,7 @@ mod tests {
             harness: &root,
             page: "",
             transpiler: &transpiler,
+            node_env: "test",
         };
         let moved = |url: &str, script| match answer(url, script, &served) {
             Answer::Moved(to) => Some(to),
