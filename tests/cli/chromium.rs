@@ -263,6 +263,13 @@ fn a_page_that_misbehaves_fails_alone() {
         message("crashes its page").starts_with("the page crashed"),
         "{t}"
     );
+    for name in ["navigates away in a block", "reloads its page"] {
+        assert_eq!(status(name), "failed");
+        assert!(
+            message(name).starts_with("the test navigated the page away"),
+            "{name}: {t}"
+        );
+    }
     // What the page asked for and did not get is said.
     let fetched = find(&report, "nothing outside the project is fetched")["output"]
         .as_str()

@@ -29,6 +29,8 @@ use crate::runtime::{Job, Launch, RuntimeError, V8_FLAGS, file_url};
 
 /// How long the browser may take to set up a page.
 const SETUP_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a page that skipped a checkpoint's pause has to say why.
+const NO_PAUSE_GRACE: Duration = Duration::from_secs(2);
 /// The binding the harness sends through.
 pub const BINDING: &str = "__memcheckSend";
 /// The harness's page host, where its checkpoints pause.
@@ -46,6 +48,13 @@ pub struct PageSession {
     held: Vec<Vec<u8>>,
     snapshot_call: Option<u64>,
     taking: Vec<Vec<u8>>,
+    /// The page's main frame (its target's id), and how many times a
+    /// page was loaded into it: the second is a navigation.
+    frame: String,
+    loads: u32,
+    /// The test tried to navigate the page away (stopped; it fails once
+    /// it ends).
+    navigation: bool,
     /// The script id of the harness's page host, where checkpoints pause.
     host_script: Option<String>,
     /// What the page printed, split where the harness marked a new test.
@@ -154,6 +163,9 @@ impl PageSession {
             snapshot_call: None,
             taking: Vec::new(),
             host_script: None,
+            frame: target,
+            loads: 0,
+            navigation: false,
             segments: vec![String::new()],
             deadline: Instant::now() + timeout,
             timed_out: false,
@@ -210,6 +222,9 @@ impl PageSession {
         if let Some(id) = message.get("id").and_then(Value::as_u64) {
             if Some(id) == self.snapshot_call {
                 self.snapshot_call = None;
+                if let Some(error) = message.get("error") {
+                    return self.snapshot_failed(error);
+                }
                 self.held = std::mem::take(&mut self.taking);
                 self.send("Debugger.resume", json!({}));
             }
@@ -244,6 +259,7 @@ impl PageSession {
                     .remap(&text.replace(&format!("{ORIGIN}/"), &self.file_prefix));
                 self.print(&format!("{text}\n"));
             }
+            "Runtime.executionContextCreated" => self.context_created(&params["context"]),
             "Inspector.targetCrashed" => {
                 self.crashed =
                     Some("the page crashed (it ran out of memory, or its renderer died)".into());
@@ -293,6 +309,16 @@ impl PageSession {
                         }
                     }
                     let snapshot = matches!(m, Message::Snapshot { .. });
+                    if snapshot && self.held.is_empty() {
+                        return self.no_pause();
+                    }
+                    let ends_test = matches!(
+                        m,
+                        Message::Passed { .. } | Message::Error { .. } | Message::NeedsWhole
+                    );
+                    if ends_test && self.navigation {
+                        return self.navigated();
+                    }
                     self.queue.push_back(Event::Message(m));
                     if snapshot {
                         self.queue
@@ -309,6 +335,69 @@ impl PageSession {
             "E" => self.ended = true,
             _ => {}
         }
+    }
+
+    /// A page was loaded into a frame: in the main frame a second time,
+    /// the test navigated away (caught here if not at its request).
+    fn context_created(&mut self, context: &Value) {
+        let aux = &context["auxData"];
+        let main = aux["isDefault"] == true && aux["frameId"].as_str() == Some(&self.frame);
+        if !main || (self.loads == 0 && context["origin"] != ORIGIN) {
+            return; // another frame, or about:blank before the job's page
+        }
+        self.loads += 1;
+        if self.loads > 1 {
+            self.navigated();
+        }
+    }
+
+    /// The browser answered the snapshot with an error: the page went
+    /// away while it was taken (a navigation), or the browser refused.
+    fn snapshot_failed(&mut self, error: &Value) {
+        let said = error["message"].as_str().unwrap_or("an error");
+        if said.contains("navigated") || said.contains("closed") {
+            return self.navigated();
+        }
+        self.crashed = Some(format!(
+            "the browser could not take the page's heap snapshot: {said}"
+        ));
+        self.kill();
+    }
+
+    /// The harness reached a checkpoint but the page never stopped there,
+    /// so no snapshot was taken: the page is leaving (a navigation, or
+    /// `window.close()`). What it does next, within a grace period, says
+    /// which.
+    fn no_pause(&mut self) {
+        let until = Instant::now() + NO_PAUSE_GRACE;
+        let queued = self.queue.len();
+        while self.crashed.is_none() && !self.navigation {
+            match self
+                .events
+                .recv_timeout(until.saturating_duration_since(Instant::now()))
+            {
+                Ok(message) => self.handle(message),
+                Err(_) => break,
+            }
+        }
+        // What the harness said after the checkpoint it could not take
+        // describes nothing that was measured.
+        self.queue.truncate(queued);
+        if self.navigation {
+            return self.navigated();
+        }
+        self.crashed.get_or_insert_with(|| {
+            "the page did not stop at the checkpoint, so no heap snapshot was taken (another debugger may hold the page)".into()
+        });
+        self.kill();
+    }
+
+    /// The test navigated the page away: it ends there.
+    fn navigated(&mut self) {
+        self.crashed.get_or_insert_with(|| {
+            "the test navigated the page away (location.href, location.reload(), a form or a link): a test runs in one page from start to end, so a navigation ends it".into()
+        });
+        self.kill();
     }
 
     /// The lines of a message's places, as written.
@@ -364,6 +453,19 @@ impl PageSession {
         let id = params["requestId"].clone();
         let url = params["request"]["url"].as_str().unwrap_or_default();
         let script = params["resourceType"] == "Script";
+        if params["resourceType"] == "Document"
+            && params["frameId"].as_str() == Some(&self.frame)
+            && self.loads > 0
+        {
+            // An aborted navigation leaves the page as it was, so the test
+            // (and a snapshot in flight) finishes; then it fails.
+            self.send(
+                "Fetch.failRequest",
+                json!({ "requestId": id, "errorReason": "Aborted" }),
+            );
+            self.navigation = true;
+            return;
+        }
         let served = Served {
             root: &self.root,
             harness: &self.harness,
