@@ -178,10 +178,13 @@ fn prepare_engine(
             );
         }
     }
-    Ok(if opts.trace_allocations {
-        launch.traced()
-    } else {
-        launch
+    Ok(match opts.trace_allocations {
+        true if engine == Engine::Chromium => Launch {
+            sites_always: true,
+            ..launch
+        },
+        true => launch.traced(),
+        false => launch,
     })
 }
 

@@ -640,7 +640,7 @@ fn explain_growth(
         .map(|b| (b.name.clone(), b.allocations.clone()))
         .collect();
     if !launch.trace
-        && verdicts.iter().any(|v| v.failed() && v.grew)
+        && (launch.sites_always || verdicts.iter().any(|v| v.failed() && v.grew))
         && let Ok(rerun) = measure::run_test(&launch.traced(), test_ref, timeout * 4, None)
     {
         for b in rerun.blocks {

@@ -160,6 +160,10 @@ pub struct Launch {
     pub v8_flags: Vec<String>,
     /// Track allocations (slow): snapshots then carry allocation stacks.
     pub trace: bool,
+    /// Allocation sites for every test, from a tracked re-run: in a page,
+    /// tracking gives some of the page's own nodes new ids at every
+    /// snapshot, so figures are measured untracked.
+    pub sites_always: bool,
     /// Open the inspector for the harness (sampling allocated bytes).
     pub inspector: bool,
     pub sandbox: Arc<Sandbox>,
@@ -210,6 +214,7 @@ impl Launch {
             allow: spec.allow,
             v8_flags: spec.v8_flags,
             trace: false,
+            sites_always: false,
             inspector: false,
             sandbox: Arc::new(sandbox),
             env: Arc::new(spec.env),

@@ -108,6 +108,33 @@ fn the_first_use_of_a_dom_api_is_named_and_warmup_removes_it() {
     assert_eq!(block(warm, "open a dialog")["retained_objects"], 0);
 }
 
+/// In a page, allocation tracking gives some of the page's own nodes new
+/// ids: `--trace-allocations` takes sites from a tracked re-run and keeps
+/// the figures of an untracked one.
+#[test]
+fn trace_allocations_keep_a_pages_figures() {
+    let dir = project("dom", "traced");
+    let plain = memcheck(&dir, &["--json", "plain.json"]);
+    let traced = memcheck(&dir, &["--trace-allocations", "--json", "traced.json"]);
+    let t = text(&traced);
+    assert_eq!(plain.status.code(), traced.status.code(), "{t}");
+    assert_eq!(
+        all_rows(&read_json(&dir.join("plain.json"))),
+        all_rows(&read_json(&dir.join("traced.json"))),
+        "{t}"
+    );
+    assert!(!t.contains("<html> new"), "{t}");
+    let report = read_json(&dir.join("traced.json"));
+    let cold = find(
+        &report,
+        "a DOM API used for the first time inside the block",
+    );
+    let sites = block(cold, "open a dialog")["allocations"]
+        .as_array()
+        .unwrap();
+    assert!(!sites.is_empty(), "{t}");
+}
+
 #[test]
 fn ten_runs_give_one_result() {
     let dir = project("dom", "ten-runs");
