@@ -3,8 +3,12 @@
 //! it: `(global) .cache → Map (table)[i] → CacheEntry`.
 //!
 //! One breadth-first search from the snapshot's root gives every node its
-//! parent; weak edges and edges out of code and object shapes are not
-//! followed, so paths run through program state only. A class's new objects
+//! parent; weak edges are not followed, and edges out of code, object
+//! shapes and V8's hidden holders only in a second pass, for what program
+//! state does not reach (an imported module's scope, which only its module
+//! record holds on Node), so paths run through program state where they
+//! can. An exported variable reads from its module
+//! (`(module a.js) (export) → …`). A class's new objects
 //! are grouped by the shape of their paths ([`PathShapes`]), so what is
 //! shown is the path that holds most of them.
 //!
@@ -50,8 +54,26 @@ impl RetainerTree {
         let mut seen = vec![false; count];
         let mut queue = VecDeque::from([0 as NodeIndex]);
         seen[0] = true;
-        while let Some(n) = queue.pop_front() {
-            if matches!(snap.node_type_name(n), "code" | "object shape" | "hidden") && n != 0 {
+        // Paths through code, shapes and V8's hidden holders read badly:
+        // they are taken only to what no other path reaches (a module's
+        // scope that only its module record holds, as Node's imported
+        // modules are), in a second pass from where the first stopped.
+        let mut deferred = Vec::new();
+        let mut second = false;
+        loop {
+            let Some(n) = queue.pop_front() else {
+                if second || deferred.is_empty() {
+                    break;
+                }
+                second = true;
+                queue.extend(deferred.drain(..));
+                continue;
+            };
+            if !second
+                && n != 0
+                && matches!(snap.node_type_name(n), "code" | "object shape" | "hidden")
+            {
+                deferred.push(n);
                 continue;
             }
             for e in snap.edges(n) {
@@ -133,11 +155,16 @@ impl RetainerTree {
         {
             first += 2;
         }
-        let steps = &steps[first..];
-
         // Each hop as "node edge"; a closure's or generator's context and an
         // internal backing array are folded into the hop that enters them.
         let mut hops: Vec<(String, String)> = Vec::new();
+        // A module's exported variable, whatever held the module, reads
+        // `(module a.js) (export)`.
+        if let Some((at, hop)) = last_export(snap, &steps) {
+            first = first.max(at);
+            hops.push(hop);
+        }
+        let steps = &steps[first..];
         // The node after a WeakMap entry's edge is the entry's value.
         let mut value_next = false;
         for &(from, e) in steps {
@@ -234,6 +261,47 @@ impl RetainerTree {
         }
         module_body(snap, n)
     }
+}
+
+/// The last exported variable of an ES module on a path, as the index of
+/// the step from its value and the hop `(module URL) (export)`: V8 keeps an
+/// export in a `Cell` that the module's table of exports holds, keyed by
+/// the export's name (the entry before it).
+fn last_export(snap: &Snapshot, steps: &[(NodeIndex, usize)]) -> Option<(usize, (String, String))> {
+    (0..steps.len().saturating_sub(3)).rev().find_map(|j| {
+        let [(module, _), (table, to_cell), (cell, value), ..] = steps[j..] else {
+            return None;
+        };
+        if snap.name(module) != "system / SourceTextModule"
+            || snap.name(cell) != "system / Cell"
+            || snap.edge_name_str(value) != Some("value")
+        {
+            return None;
+        }
+        let index = |e: usize| -> Option<usize> {
+            match snap.edge_name_str(e) {
+                Some(name) => name.parse().ok(),
+                None => usize::try_from(snap.edge_name[e]).ok(),
+            }
+        };
+        // The parser keeps no string's text, so the name is said when the
+        // snapshot gives it and `export` otherwise.
+        let key_slot = index(to_cell)?.checked_sub(1)?;
+        let name = snap
+            .edges(table)
+            .find(|&e| index(e) == Some(key_slot))
+            .map(|e| snap.edge_to(e))
+            .filter(|&k| snap.node_type_name(k).contains("string"))
+            .map(|k| snap.name(k))
+            .filter(|n| !n.is_empty())
+            .map_or_else(|| "(export)".to_owned(), |n| format!(".{n}"));
+        let url = snap
+            .edges(module)
+            .map(|e| snap.edge_to(e))
+            .find(|&g| snap.name(g) == "Generator")
+            .and_then(|g| module_body(snap, g))?;
+        Some((j + 3, (url, name)))
+    })
 }
 
 /// `(module URL)` for the `Generator` that runs an ES module's body.
@@ -467,7 +535,7 @@ mod tests {
     /// ```text
     /// root ─▶ (GC roots) ─▶ Window [JSGlobalObject] ─.cache─▶ Map ─(table)─▶ (array) ─[3]─▶ Entry
     ///                              └────weak──────────────────────────────────────────────▶ Entry
-    /// root ─▶ code ─▶ Lonely   (only code holds it: unreachable for paths)
+    /// root ─▶ code ─▶ Lonely   (only code holds it: reached in a second pass)
     /// ```
     #[test]
     fn shortest_path_skips_weak_edges_and_folds_backing_arrays() {
@@ -500,8 +568,8 @@ mod tests {
             "(global) .cache → Map (table)[i] → Entry",
             "a table slot reads [i]: it says which entry, not how it is held"
         );
-        assert_eq!(tree.distance(7), None);
-        assert_eq!(tree.describe(&s, 7), None);
+        // Only code reaches Lonely: a second pass finds that path.
+        assert_eq!(tree.distance(7), Some(2));
     }
 
     /// ```text
