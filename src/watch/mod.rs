@@ -1,0 +1,564 @@
+//! `cargo memcheck watch`: the live memory debugger. It runs the selected
+//! tests, serves the report page on `127.0.0.1` (`server`), and on each
+//! save (`watcher`) runs again the test files the change affects (`graph`);
+//! every open page follows the runs over a stream and redraws in place
+//! (`state`, `sse`). A save during a run cancels it (no test process is
+//! left) and starts the next with both runs' files. Ctrl-C, or `q` and
+//! Enter, stops the watcher, the server and every test process, and exits
+//! with 0.
+
+mod graph;
+mod server;
+mod sse;
+mod state;
+mod watcher;
+
+use std::collections::{BTreeSet, HashSet};
+use std::io::{BufRead as _, Write as _};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anstyle::{AnsiColor, Style};
+use libtest_mimic::Arguments;
+
+use crate::config::Config;
+use crate::report::html::{self, Page, Place};
+use crate::report::{RunReport, Status, TestReport};
+use crate::run::{self, Outcome, Session};
+use crate::{exit, interrupt, review, text};
+
+pub use graph::Affected;
+pub use server::TOKEN_HEADER;
+
+/// What `cargo memcheck watch` was asked for.
+#[derive(Debug, Clone, Default)]
+pub struct WatchOptions {
+    /// The port to listen on (0: a free one).
+    pub port: u16,
+    /// Open the page in the user's browser.
+    pub open: bool,
+    /// Which tests (FILTER, `--exact`, `--skip`, `--ignored`).
+    pub args: Arguments,
+}
+
+/// Watch until told to stop; the exit code (0).
+pub fn watch(config: Config, opts: run::Options, watch: WatchOptions) -> anyhow::Result<i32> {
+    let paint = opts.color;
+    let session = Arc::new(Session::new(config, opts)?);
+    let root = session.root().to_path_buf();
+    let live = Arc::new(state::Live::new(server::new_token()?));
+    let (tx, rx) = mpsc::channel();
+    let settled = Mutex::new(tx.clone());
+    let port = server::start(
+        watch.port,
+        server::Served {
+            live: live.clone(),
+            root: root.clone(),
+            settled: Box::new(move || {
+                let _ = settled.lock().unwrap().send(Event::Settled);
+            }),
+        },
+    )?;
+    let dirs = session.run_dirs();
+    interrupt::install_with(
+        move || {
+            for dir in &dirs {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+        },
+        |_| exit::OK,
+    )?;
+    let changes = Mutex::new(tx.clone());
+    watcher::start(&root, move |files| {
+        let _ = changes.lock().unwrap().send(Event::Changed(files));
+    })?;
+    read_quit(tx.clone());
+    let url = format!("http://127.0.0.1:{port}/");
+    println!(
+        "memcheck: watching {}; the live report is at {url}\nmemcheck: q and Enter, or Ctrl-C, to stop",
+        root.display()
+    );
+    let _ = std::io::stdout().flush();
+    if watch.open {
+        open_browser(&url);
+    }
+    let mut watching = Loop {
+        session,
+        live,
+        args: watch.args,
+        tx,
+        paint,
+        model: None,
+        current: None,
+        queued: None,
+        runs: 0,
+    };
+    watching.start(Request {
+        files: None,
+        triggers: Vec::new(),
+    });
+    watching.serve(&rx);
+    println!("memcheck: watch stopped");
+    Ok(exit::OK)
+}
+
+/// What the loop hears.
+enum Event {
+    /// Files were saved, created or removed (absolute paths).
+    Changed(Vec<PathBuf>),
+    /// Run `id` ended: its outcome, `None` when it was cancelled.
+    Finished(u64, Box<anyhow::Result<Option<Outcome>>>),
+    /// A pending baseline was settled from the page.
+    Settled,
+    /// `q` at the terminal.
+    Quit,
+}
+
+/// The test files to run, and the files that asked for it.
+#[derive(Debug, Default, Clone)]
+struct Request {
+    /// `None`: every test file.
+    files: Option<BTreeSet<PathBuf>>,
+    triggers: Vec<String>,
+}
+
+impl Request {
+    /// Both requests' files and triggers.
+    fn and(self, other: Request) -> Request {
+        let files = match (self.files, other.files) {
+            (Some(mut a), Some(b)) => {
+                a.extend(b);
+                Some(a)
+            }
+            _ => None,
+        };
+        let mut triggers = self.triggers;
+        for t in other.triggers {
+            if !triggers.contains(&t) {
+                triggers.push(t);
+            }
+        }
+        Request { files, triggers }
+    }
+}
+
+/// The run in progress.
+struct Current {
+    id: u64,
+    request: Request,
+    cancel: Arc<AtomicBool>,
+    done: Arc<AtomicBool>,
+    started: Instant,
+}
+
+struct Loop {
+    session: Arc<Session>,
+    live: Arc<state::Live>,
+    args: Arguments,
+    tx: Sender<Event>,
+    paint: bool,
+    /// Every test's latest outcome, merged from the runs so far.
+    model: Option<RunReport>,
+    current: Option<Current>,
+    /// What runs once the cancelled run has stopped.
+    queued: Option<Request>,
+    runs: u64,
+}
+
+impl Loop {
+    fn serve(&mut self, rx: &Receiver<Event>) {
+        while let Ok(event) = rx.recv() {
+            match event {
+                Event::Changed(files) => self.changed(files),
+                Event::Finished(id, outcome) => self.finished(id, *outcome),
+                Event::Settled => self.republish(),
+                Event::Quit => break,
+            }
+        }
+        if let Some(current) = self.current.take() {
+            stop(&current);
+        }
+    }
+
+    fn changed(&mut self, files: Vec<PathBuf>) {
+        let root = self.session.root().to_path_buf();
+        let triggers: Vec<String> = files.iter().map(|f| relative(&root, f)).collect();
+        let files = if files.iter().any(|f| f == &self.session.config().file) {
+            None
+        } else {
+            let tests: Vec<PathBuf> = match self.session.test_files() {
+                Ok(t) => t.into_iter().map(|f| f.path).collect(),
+                Err(e) => {
+                    self.live.status(|s| s.error = Some(format!("{e:#}")));
+                    return;
+                }
+            };
+            match graph::affected(&files, &tests) {
+                Affected::All => None,
+                Affected::Files(f) if f.is_empty() => return,
+                Affected::Files(f) => Some(f),
+            }
+        };
+        let request = Request { files, triggers };
+        match &self.current {
+            Some(current) => {
+                let queued = self
+                    .queued
+                    .take()
+                    .unwrap_or_else(|| current.request.clone());
+                self.queued = Some(queued.and(request));
+                cancel(current);
+            }
+            None => self.start(request),
+        }
+    }
+
+    fn start(&mut self, request: Request) {
+        let id = self.runs + 1;
+        self.runs = id;
+        let cancel = Arc::new(AtomicBool::new(false));
+        let done = Arc::new(AtomicBool::new(false));
+        let triggers = request.triggers.clone();
+        self.live.status(|s| {
+            s.running = true;
+            s.triggers = triggers;
+        });
+        let (session, args, tx) = (self.session.clone(), self.args.clone(), self.tx.clone());
+        let only: Option<HashSet<PathBuf>> = request.files.clone().map(|f| f.into_iter().collect());
+        let (stop, finished) = (cancel.clone(), done.clone());
+        std::thread::spawn(move || {
+            let outcome = session.run(&args, only.as_ref(), &stop);
+            finished.store(true, Ordering::SeqCst);
+            let _ = tx.send(Event::Finished(id, Box::new(outcome)));
+        });
+        self.current = Some(Current {
+            id,
+            request,
+            cancel,
+            done,
+            started: Instant::now(),
+        });
+    }
+
+    fn finished(&mut self, id: u64, outcome: anyhow::Result<Option<Outcome>>) {
+        let Some(current) = self.current.take_if(|c| c.id == id) else {
+            return;
+        };
+        let took = current.started.elapsed();
+        match outcome {
+            Ok(Some(outcome)) if !current.cancel.load(Ordering::SeqCst) => {
+                self.show(id, &current.request, outcome, took);
+            }
+            Ok(_) => {}
+            Err(e) => {
+                let message = format!("{e:#}");
+                eprintln!("memcheck: run {id}: error: {message}");
+                let triggers = current.request.triggers.clone();
+                self.live.status(|s| {
+                    s.running = false;
+                    s.error = Some(message);
+                    s.last_triggers = triggers;
+                });
+            }
+        }
+        if let Some(next) = self.queued.take() {
+            self.start(next);
+        }
+    }
+
+    /// A finished run: its line at the terminal, its tests into the model,
+    /// the page to every follower.
+    fn show(&mut self, run: u64, request: &Request, outcome: Outcome, took: Duration) {
+        let Outcome {
+            report,
+            errors,
+            files,
+        } = outcome;
+        println!("{}", summary_line(run, request, &report, took, self.paint));
+        for e in &errors {
+            eprintln!("memcheck: error: {e}");
+        }
+        let _ = std::io::stdout().flush();
+        let model = match (self.model.take(), &request.files) {
+            (Some(old), Some(_)) => merge(old, report, &files, self.session.root()),
+            _ => report,
+        };
+        self.model = Some(model);
+        self.republish();
+        let triggers = request.triggers.clone();
+        self.live.status(|s| {
+            s.run = run;
+            s.running = false;
+            s.last_ms = Some(took.as_millis() as u64);
+            s.last_triggers = triggers;
+            s.error = (!errors.is_empty()).then(|| errors.join("\n"));
+        });
+    }
+
+    /// Send the model's page again, with the pending baselines as they are
+    /// on disk now.
+    fn republish(&self) {
+        let Some(model) = &self.model else { return };
+        let root = self.session.root();
+        let mut page = html::from_report(
+            model,
+            &Place {
+                root,
+                page_dir: root,
+            },
+        );
+        mark_pending(&mut page, model, root);
+        self.live.publish(model, page);
+    }
+}
+
+/// Ask the run to stop: no test starts, and the processes of the tests
+/// running are killed until the run has returned.
+fn cancel(current: &Current) {
+    if current.cancel.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    let done = current.done.clone();
+    std::thread::spawn(move || {
+        while !done.load(Ordering::SeqCst) {
+            interrupt::kill_all();
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    });
+}
+
+/// Cancel the run and wait until it has returned.
+fn stop(current: &Current) {
+    current.cancel.store(true, Ordering::SeqCst);
+    while !current.done.load(Ordering::SeqCst) {
+        interrupt::kill_all();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    interrupt::kill_all();
+}
+
+/// The old model with the tests of the files run again replaced, in the
+/// order of the files now found.
+fn merge(old: RunReport, new: RunReport, run: &[PathBuf], root: &Path) -> RunReport {
+    let rerun: HashSet<String> = run.iter().map(|p| relative(root, p)).collect();
+    let mut tests: Vec<TestReport> = old
+        .tests
+        .into_iter()
+        .filter(|t| !rerun.contains(&t.file) && root.join(&t.file).is_file())
+        .collect();
+    tests.extend(new.tests);
+    tests.sort_by(|a, b| a.file.cmp(&b.file));
+    let mut runtimes = old.runtimes;
+    for r in &new.runtimes {
+        if !runtimes.contains(r) {
+            runtimes.push(r.clone());
+        }
+    }
+    RunReport {
+        runtime: runtimes.first().cloned().unwrap_or_default(),
+        runtimes,
+        tests,
+        baselines: new.baselines,
+        notes: new.notes,
+    }
+}
+
+/// Mark the tests that have a pending baseline on disk.
+fn mark_pending(page: &mut Page, model: &RunReport, root: &Path) {
+    let Ok(search) = review::find(root) else {
+        return;
+    };
+    let pending: HashSet<(String, String)> = search
+        .found
+        .iter()
+        .flat_map(|f| {
+            let tests = f.pending.file.tests.keys();
+            tests.map(|t| {
+                (
+                    f.pending.engine.name().to_owned(),
+                    text::full_name(&f.source, t),
+                )
+            })
+        })
+        .collect();
+    for (shown, test) in page.tests.iter_mut().zip(&model.tests) {
+        let key = (
+            test.engine.to_owned(),
+            text::full_name(&test.file, &test.name),
+        );
+        shown.pending = pending.contains(&key);
+    }
+}
+
+/// `run 3 · lib/a.js · 4 passed, 1 failed · 2.31 s`, in the run's colours.
+fn summary_line(
+    run: u64,
+    request: &Request,
+    report: &RunReport,
+    took: Duration,
+    paint: bool,
+) -> String {
+    let count = |s: Status| report.tests.iter().filter(|t| t.status == s).count();
+    let (passed, failed, ignored) = (
+        count(Status::Passed),
+        count(Status::Failed),
+        count(Status::Ignored),
+    );
+    let paint = |style: Style, text: String| {
+        if paint {
+            format!("{}{text}{}", style.render(), style.render_reset())
+        } else {
+            text
+        }
+    };
+    let green = Style::new().fg_color(Some(AnsiColor::Green.into()));
+    let red = Style::new().fg_color(Some(AnsiColor::Red.into())).bold();
+    let mut counts = vec![paint(green, format!("{passed} passed"))];
+    if failed > 0 {
+        counts.push(paint(red, format!("{failed} failed")));
+    }
+    if ignored > 0 {
+        counts.push(format!("{ignored} ignored"));
+    }
+    let why = if request.triggers.is_empty() {
+        "all tests".to_owned()
+    } else {
+        request.triggers.join(", ")
+    };
+    let verdict = if failed > 0 {
+        paint(red, "FAILED".into())
+    } else {
+        paint(green, "ok".into())
+    };
+    format!(
+        "memcheck: run {run} ({why}): {verdict}. {} · {:.2} s",
+        counts.join(", "),
+        took.as_secs_f64()
+    )
+}
+
+fn relative(root: &Path, path: &Path) -> String {
+    let rel = path.strip_prefix(root).unwrap_or(path);
+    let parts: Vec<String> = rel
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    parts.join("/")
+}
+
+/// `q` and Enter at the terminal stop the watch; the end of the input
+/// (no terminal) does not.
+fn read_quit(tx: Sender<Event>) {
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lock().lines() {
+            let Ok(line) = line else { return };
+            if line.trim().eq_ignore_ascii_case("q") {
+                let _ = tx.send(Event::Quit);
+                return;
+            }
+        }
+    });
+}
+
+/// Open the page in the user's browser, as the desktop does.
+fn open_browser(url: &str) {
+    let opener = if cfg!(target_os = "macos") {
+        "open"
+    } else {
+        "xdg-open"
+    };
+    let started = std::process::Command::new(opener)
+        .arg(url)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn();
+    if let Err(e) = started {
+        eprintln!(
+            "memcheck: warning: cannot open the page with {opener} ({e}); open {url} yourself"
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn test(file: &str, name: &str) -> TestReport {
+        TestReport {
+            file: file.into(),
+            name: name.into(),
+            ..TestReport::default()
+        }
+    }
+
+    #[test]
+    fn requests_merge_their_files_and_triggers() {
+        let files = |f: &[&str]| Some(f.iter().map(PathBuf::from).collect::<BTreeSet<_>>());
+        let a = Request {
+            files: files(&["a"]),
+            triggers: vec!["x".into()],
+        };
+        let b = Request {
+            files: files(&["b"]),
+            triggers: vec!["x".into(), "y".into()],
+        };
+        let both = a.clone().and(b);
+        assert_eq!(both.files, files(&["a", "b"]));
+        assert_eq!(both.triggers, ["x", "y"]);
+        let all = a.and(Request {
+            files: None,
+            triggers: vec![],
+        });
+        assert_eq!(all.files, None);
+    }
+
+    #[test]
+    fn a_partial_run_replaces_only_its_files_tests() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        for f in ["a.memtest.js", "b.memtest.js"] {
+            std::fs::write(root.join(f), "").unwrap();
+        }
+        let old = RunReport {
+            tests: vec![
+                test("a.memtest.js", "old a"),
+                test("b.memtest.js", "old b"),
+                test("gone.memtest.js", "x"),
+            ],
+            ..RunReport::default()
+        };
+        let new = RunReport {
+            tests: vec![test("a.memtest.js", "new a")],
+            ..RunReport::default()
+        };
+        let merged = merge(old, new, &[root.join("a.memtest.js")], root);
+        let names: Vec<&str> = merged.tests.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["new a", "old b"]);
+    }
+
+    #[test]
+    fn the_summary_line_says_what_ran_and_why() {
+        let report = RunReport {
+            tests: vec![
+                test("a.js", "t"),
+                TestReport {
+                    status: Status::Failed,
+                    ..test("a.js", "u")
+                },
+            ],
+            ..RunReport::default()
+        };
+        let request = Request {
+            files: None,
+            triggers: vec!["lib/x.js".into()],
+        };
+        assert_eq!(
+            summary_line(2, &request, &report, Duration::from_millis(1234), false),
+            "memcheck: run 2 (lib/x.js): FAILED. 1 passed, 1 failed · 1.23 s"
+        );
+    }
+}
