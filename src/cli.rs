@@ -315,6 +315,7 @@ fn run_command(mut args: RunArgs) -> anyhow::Result<i32> {
         },
         ci: in_ci(env("CI").as_deref()),
         color: colored && !libtest_json,
+        held: false,
     };
     run::run(&config, &args.libtest, &opts)
 }
@@ -333,6 +334,7 @@ fn watch_command(args: WatchArgs) -> anyhow::Result<i32> {
         engine,
         ci: in_ci(env("CI").as_deref()),
         color: color::enabled(None, env("CARGO_TERM_COLOR").as_deref()),
+        held: true,
         ..Options::default()
     };
     let watch = WatchOptions {

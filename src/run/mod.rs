@@ -27,7 +27,7 @@ use crate::runtime::{Engine, Environment, Launch, LaunchSpec, cache_dir, provisi
 use crate::{exit, interrupt, text};
 
 use files::FileState;
-pub use session::{Outcome, Session};
+pub use session::{Outcome, Proposal, Session};
 use trial::{Context, Shared};
 
 /// What the command line asked for, beyond libtest's arguments.
@@ -62,6 +62,9 @@ pub struct Options {
     pub engine: Option<Engine>,
     /// Print where each test's time went.
     pub timings: bool,
+    /// Proposals for baselines are kept in memory and settled from the
+    /// live page (`watch`), not written as pending files.
+    pub held: bool,
 }
 
 /// Run the suite; returns the process exit code.

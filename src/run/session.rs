@@ -1,22 +1,28 @@
 //! The suite run again and again in one process, for `cargo memcheck
 //! watch`: the engines are prepared once; each run lists the test files it
 //! is given, runs their chosen tests on worker threads (no libtest output:
-//! the caller prints one line per run), settles baselines as a run does,
-//! and can be cancelled: no test starts after that, and the caller kills
-//! the test processes still running ([`crate::interrupt::kill_all`]).
+//! the caller prints one line per run), and can be cancelled: no test
+//! starts after that, and the caller kills the test processes still
+//! running ([`crate::interrupt::kill_all`]). A run writes nothing: what a
+//! test proposes for its baseline is kept as a [`Proposal`], which the
+//! user accepts (written into the baseline as `--update` writes it) or
+//! rejects (dropped).
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use libtest_mimic::{Arguments, Trial};
 
+use crate::baseline::{self, BaselineFile, Recording, Target, TestBaseline, pending, update};
 use crate::config::Config;
 use crate::discover::{TestFile, discover};
 use crate::report::RunReport;
-use crate::runtime::Launch;
+use crate::runtime::{Launch, RuntimeInfo};
+use crate::text;
 
+use super::files::FileState;
 use super::trial::{self, Context, Job, Shared};
 use super::{Options, assemble, files, prepare_engines, settle, threads};
 
@@ -27,13 +33,54 @@ pub struct Session {
     launches: Vec<Launch>,
 }
 
-/// What one run gave: the model (as `--json` writes it) and the errors
-/// settling baselines gave, in words.
+/// What one run gave: the model (as `--json` writes it), what its tests
+/// propose for their baselines, and the test files it listed.
 pub struct Outcome {
     pub report: RunReport,
-    pub errors: Vec<String>,
-    /// The test files the run listed.
+    pub proposals: Vec<Proposal>,
     pub files: Vec<PathBuf>,
+}
+
+/// A test's figures, proposed for its baseline (they differ from it, or it
+/// has none), kept in memory until accepted or dropped.
+#[derive(Clone)]
+pub struct Proposal {
+    /// `deno`, `node` or `chromium`.
+    pub engine: &'static str,
+    /// `file::test`, as `cargo memcheck accept --exact` takes it (without
+    /// the engine).
+    pub name: String,
+    /// The test file, relative to the project root.
+    pub file: String,
+    test: String,
+    blocks: TestBaseline,
+    runtime: RuntimeInfo,
+    state: Arc<FileState>,
+}
+
+impl Proposal {
+    /// Write the figures into the test's baseline, as `--update` does (and
+    /// drop a pending entry an earlier run left for the test); what changed,
+    /// in words.
+    pub fn accept(&self) -> anyhow::Result<String> {
+        let state = &self.state;
+        let _lock = baseline::lock(&state.baseline_path)?;
+        let loaded = BaselineFile::load(&state.baseline_path).map_err(|e| e.to_string());
+        let target = Target {
+            loaded: &loaded,
+            ..state.target()
+        };
+        let writes = BTreeMap::from([(self.test.clone(), self.blocks.clone())]);
+        let changes = update::update(&target, &writes, &self.runtime)?;
+        let clear = BTreeMap::from([(self.test.clone(), Recording::Clear)]);
+        pending::store(&target, &clear, &self.runtime)?;
+        let path = text::display_path(&state.baseline_path);
+        let mut summary = format!("memcheck: accepted {} into {path}", self.name);
+        for change in changes.iter().flat_map(|c| &c.changes) {
+            summary.push_str(&format!("\n    {change}"));
+        }
+        Ok(summary)
+    }
 }
 
 impl Session {
@@ -100,17 +147,11 @@ impl Session {
             return Ok(None);
         }
         let shared = std::mem::take(&mut *ctx.shared.lock().unwrap());
-        let mut report = assemble(&states, &shared, &chosen);
-        let errors = settle::baselines(
-            &self.config,
-            &states,
-            &shared.recordings,
-            crate::baseline::stale::Unreferenced::Ignore,
-            &mut report,
-        );
+        let report = assemble(&states, &shared, &chosen);
+        let proposals = proposals(&states, &shared.recordings, &report);
         Ok(Some(Outcome {
             report,
-            errors,
+            proposals,
             files: listed,
         }))
     }
@@ -118,6 +159,37 @@ impl Session {
     pub fn root(&self) -> &Path {
         &self.config.root
     }
+}
+
+/// What each test proposes for its baseline.
+fn proposals(
+    states: &[Arc<FileState>],
+    recordings: &BTreeMap<String, BTreeMap<String, Recording>>,
+    report: &RunReport,
+) -> Vec<Proposal> {
+    let mut found = Vec::new();
+    for state in states {
+        let Some(recs) = recordings.get(&state.key()) else {
+            continue;
+        };
+        let Some(runtime) = settle::runtime_of(report, state) else {
+            continue;
+        };
+        for (test, recording) in recs {
+            if let Recording::Pending(blocks) = recording {
+                found.push(Proposal {
+                    engine: state.launch.engine.name(),
+                    name: text::full_name(&state.file.relative, test),
+                    file: state.file.relative.clone(),
+                    test: test.clone(),
+                    blocks: blocks.clone(),
+                    runtime: runtime.clone(),
+                    state: state.clone(),
+                });
+            }
+        }
+    }
+    found
 }
 
 /// The jobs `args` keeps (FILTER, `--exact`, `--skip`; ignored tests are

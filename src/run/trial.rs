@@ -624,6 +624,9 @@ impl<'a> Judged<'a> {
 
     /// Where the pending baseline goes, and the commands that settle it.
     fn pending_lines(&self) -> String {
+        if self.ctx.opts.held {
+            return "proposed baseline: this run's figures (nothing is written until you accept them on the page)\n".to_owned();
+        }
         let path = baseline::pending::path_for(&self.state.baseline_path);
         if let Err(why) = baseline::writable(&path) {
             return format!("no pending baseline: {why}\n");

@@ -57,8 +57,8 @@ pub fn watch(config: Config, opts: run::Options, watch: WatchOptions) -> anyhow:
         server::Served {
             live: live.clone(),
             root: root.clone(),
-            settled: Box::new(move || {
-                let _ = settled.lock().unwrap().send(Event::Settled);
+            settled: Box::new(move |file| {
+                let _ = settled.lock().unwrap().send(Event::Settled(file));
             }),
         },
     )?;
@@ -111,8 +111,9 @@ enum Event {
     Changed(Vec<PathBuf>),
     /// Run `id` ended: its outcome, `None` when it was cancelled.
     Finished(u64, Box<anyhow::Result<Option<Outcome>>>),
-    /// A pending baseline was settled from the page.
-    Settled,
+    /// A proposal or pending baseline was settled from the page; the test
+    /// file whose proposal was accepted, to run again.
+    Settled(Option<String>),
     /// `q` at the terminal.
     Quit,
 }
@@ -174,7 +175,7 @@ impl Loop {
             match event {
                 Event::Changed(files) => self.changed(files),
                 Event::Finished(id, outcome) => self.finished(id, *outcome),
-                Event::Settled => self.republish(),
+                Event::Settled(file) => self.settled(file),
                 Event::Quit => break,
             }
         }
@@ -202,7 +203,11 @@ impl Loop {
                 Affected::Files(f) => Some(f),
             }
         };
-        let request = Request { files, triggers };
+        self.ask(Request { files, triggers });
+    }
+
+    /// Run `request` now, or once the run in progress is cancelled.
+    fn ask(&mut self, request: Request) {
         match &self.current {
             Some(current) => {
                 let queued = self
@@ -213,6 +218,19 @@ impl Loop {
                 cancel(current);
             }
             None => self.start(request),
+        }
+    }
+
+    /// The page settled a baseline: show it, and run again the test file
+    /// whose figures became its baseline, so that its verdict follows.
+    fn settled(&mut self, accepted: Option<String>) {
+        self.republish();
+        if let Some(file) = accepted {
+            let path = self.session.root().join(&file);
+            self.ask(Request {
+                files: Some(BTreeSet::from([path])),
+                triggers: vec![format!("Accept ({file})")],
+            });
         }
     }
 
@@ -274,14 +292,14 @@ impl Loop {
     fn show(&mut self, run: u64, request: &Request, outcome: Outcome, took: Duration) {
         let Outcome {
             report,
-            errors,
+            proposals,
             files,
         } = outcome;
         println!("{}", summary_line(run, request, &report, took, self.paint));
-        for e in &errors {
-            eprintln!("memcheck: error: {e}");
-        }
         let _ = std::io::stdout().flush();
+        let root = self.session.root();
+        let ran: Vec<String> = files.iter().map(|f| relative(root, f)).collect();
+        self.live.offer(&ran, proposals);
         let model = match (self.model.take(), &request.files) {
             (Some(old), Some(_)) => merge(old, report, &files, self.session.root()),
             _ => report,
@@ -294,7 +312,7 @@ impl Loop {
             s.running = false;
             s.last_ms = Some(took.as_millis() as u64);
             s.last_triggers = triggers;
-            s.error = (!errors.is_empty()).then(|| errors.join("\n"));
+            s.error = None;
         });
     }
 
@@ -310,7 +328,7 @@ impl Loop {
                 page_dir: root,
             },
         );
-        mark_pending(&mut page, model, root);
+        mark_pending(&mut page, model, root, &self.live.offered());
         self.live.publish(model, page);
     }
 }
@@ -366,24 +384,18 @@ fn merge(old: RunReport, new: RunReport, run: &[PathBuf], root: &Path) -> RunRep
     }
 }
 
-/// Mark the tests that have a pending baseline on disk.
-fn mark_pending(page: &mut Page, model: &RunReport, root: &Path) {
-    let Ok(search) = review::find(root) else {
-        return;
-    };
-    let pending: HashSet<(String, String)> = search
-        .found
-        .iter()
-        .flat_map(|f| {
-            let tests = f.pending.file.tests.keys();
-            tests.map(|t| {
-                (
-                    f.pending.engine.name().to_owned(),
-                    text::full_name(&f.source, t),
-                )
-            })
-        })
-        .collect();
+/// Mark the tests with a proposal from this session (`offered`, as
+/// (engine, `file::test`)) or a pending baseline on disk.
+fn mark_pending(page: &mut Page, model: &RunReport, root: &Path, offered: &[(String, String)]) {
+    let mut pending: HashSet<(String, String)> = offered.iter().cloned().collect();
+    if let Ok(search) = review::find(root) {
+        for f in &search.found {
+            let engine = f.pending.engine.name().to_owned();
+            for t in f.pending.file.tests.keys() {
+                pending.insert((engine.clone(), text::full_name(&f.source, t)));
+            }
+        }
+    }
     for (shown, test) in page.tests.iter_mut().zip(&model.tests) {
         let key = (
             test.engine.to_owned(),

@@ -30,8 +30,9 @@ pub struct Served {
     pub live: Arc<Live>,
     /// The project root, where pending baselines are searched.
     pub root: PathBuf,
-    /// Called once a pending baseline was settled from the page.
-    pub settled: Box<dyn Fn() + Send>,
+    /// Called once a proposal or pending baseline was settled from the
+    /// page, with the test file whose proposal was accepted.
+    pub settled: Box<dyn Fn(Option<String>) + Send>,
 }
 
 /// Listen on `127.0.0.1:port` (0: a free port) and serve on a thread of
@@ -133,8 +134,8 @@ fn write(
     };
     let accept = path == "/accept";
     match settle_pending(served, &settle.test, accept) {
-        Ok(Some(summary)) => {
-            (served.settled)();
+        Ok(Some((summary, accepted))) => {
+            (served.settled)(accepted);
             text(200, &summary)
         }
         Ok(None) => text(
@@ -148,9 +149,38 @@ fn write(
     }
 }
 
-/// The summary of what was settled, or `None` when no pending baseline
-/// has that test.
-fn settle_pending(served: &Served, test: &str, accept: bool) -> anyhow::Result<Option<String>> {
+/// What was settled, in words, and the test file of the proposal that was
+/// accepted; `None` when no test of that name has a proposal from this
+/// session or a pending baseline on disk.
+fn settle_pending(
+    served: &Served,
+    test: &str,
+    accept: bool,
+) -> anyhow::Result<Option<(String, Option<String>)>> {
+    let offered = served.live.take_offer(test);
+    let from_disk = settle_on_disk(served, test, accept)?;
+    let Some(proposal) = offered else {
+        return Ok(from_disk.map(|s| (s, None)));
+    };
+    if !accept {
+        let summary = format!(
+            "memcheck: rejected the proposed baseline of {}",
+            proposal.name
+        );
+        return Ok(Some((summary, None)));
+    }
+    match proposal.accept() {
+        Ok(summary) => Ok(Some((summary, Some(proposal.file.clone())))),
+        Err(e) => {
+            served.live.put_back(proposal);
+            Err(e)
+        }
+    }
+}
+
+/// Accept or reject the test's pending baseline on disk, left by an
+/// earlier `cargo memcheck`, as `accept --exact` and `reject --exact` do.
+fn settle_on_disk(served: &Served, test: &str, accept: bool) -> anyhow::Result<Option<String>> {
     let review::Search { mut found, .. } = review::find(&served.root)?;
     let selection = Selection {
         filter: Some(test.to_owned()),

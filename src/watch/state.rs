@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::report::RunReport;
 use crate::report::html::{self, Page};
+use crate::run::Proposal;
 
 use super::sse::{self, Hub};
 
@@ -35,6 +36,9 @@ pub struct Live {
     pub token: String,
     shown: Mutex<Shown>,
     hub: Hub,
+    /// What the tests propose for their baselines, until accepted or
+    /// rejected.
+    offers: Mutex<Vec<Proposal>>,
 }
 
 #[derive(Default)]
@@ -58,11 +62,47 @@ impl Live {
             token,
             shown: Mutex::new(shown),
             hub: Hub::default(),
+            offers: Mutex::new(Vec::new()),
         }
     }
 
     fn shown(&self) -> std::sync::MutexGuard<'_, Shown> {
         self.shown.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn offers(&self) -> std::sync::MutexGuard<'_, Vec<Proposal>> {
+        self.offers.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A run of `files` (project-relative): its proposals replace theirs.
+    pub fn offer(&self, files: &[String], proposals: Vec<Proposal>) {
+        let mut offers = self.offers();
+        offers.retain(|p| !files.contains(&p.file));
+        offers.extend(proposals);
+    }
+
+    /// The proposal for a test named `file::test` or `engine:file::test`,
+    /// taken out of the offers.
+    pub fn take_offer(&self, name: &str) -> Option<Proposal> {
+        let mut offers = self.offers();
+        let at = offers
+            .iter()
+            .position(|p| p.name == name || format!("{}:{}", p.engine, p.name) == name)?;
+        Some(offers.remove(at))
+    }
+
+    /// Put back a proposal that could not be written.
+    pub fn put_back(&self, proposal: Proposal) {
+        self.offers().push(proposal);
+    }
+
+    /// The tests offered, as (engine, `file::test`).
+    pub fn offered(&self) -> Vec<(String, String)> {
+        let offers = self.offers();
+        offers
+            .iter()
+            .map(|p| (p.engine.to_owned(), p.name.clone()))
+            .collect()
     }
 
     /// Change the status and tell every page.
