@@ -99,6 +99,10 @@ impl Session {
         &self.config
     }
 
+    pub fn options(&self) -> &Options {
+        &self.opts
+    }
+
     /// The engines' temporary folders, to remove on a signal.
     pub fn run_dirs(&self) -> Vec<PathBuf> {
         let dirs = self.launches.iter().map(|l| l.run_dir.path().to_path_buf());

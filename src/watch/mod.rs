@@ -62,10 +62,11 @@ pub fn watch(config: Config, opts: run::Options, watch: WatchOptions) -> anyhow:
             }),
         },
     )?;
-    let dirs = session.run_dirs();
+    let dirs = Arc::new(Mutex::new(session.run_dirs()));
+    let removed = dirs.clone();
     interrupt::install_with(
         move || {
-            for dir in &dirs {
+            for dir in removed.lock().unwrap_or_else(|e| e.into_inner()).iter() {
                 let _ = std::fs::remove_dir_all(dir);
             }
         },
@@ -87,6 +88,7 @@ pub fn watch(config: Config, opts: run::Options, watch: WatchOptions) -> anyhow:
     }
     let mut watching = Loop {
         session,
+        dirs,
         live,
         args: watch.args,
         tx,
@@ -157,6 +159,8 @@ struct Current {
 
 struct Loop {
     session: Arc<Session>,
+    /// Every session's temporary folders, removed on a signal.
+    dirs: Arc<Mutex<Vec<PathBuf>>>,
     live: Arc<state::Live>,
     args: Arguments,
     tx: Sender<Event>,
@@ -188,6 +192,9 @@ impl Loop {
         let root = self.session.root().to_path_buf();
         let triggers: Vec<String> = files.iter().map(|f| relative(&root, f)).collect();
         let files = if files.iter().any(|f| f == &self.session.config().file) {
+            if !self.reload() {
+                return;
+            }
             None
         } else {
             let tests: Vec<PathBuf> = match self.session.test_files() {
@@ -204,6 +211,31 @@ impl Loop {
             }
         };
         self.ask(Request { files, triggers });
+    }
+
+    /// `memcheck.toml` changed: read it and prepare the engines again.
+    /// Whether it could be; if not, the page and the terminal say why,
+    /// and the next save tries again.
+    fn reload(&mut self) -> bool {
+        let file = self.session.config().file.clone();
+        let session = Config::load(&file)
+            .map_err(anyhow::Error::from)
+            .and_then(|config| Session::new(config, self.session.options().clone()));
+        match session {
+            Ok(session) => {
+                let mut dirs = self.dirs.lock().unwrap_or_else(|e| e.into_inner());
+                dirs.extend(session.run_dirs());
+                self.session = Arc::new(session);
+                self.live.status(|s| s.error = None);
+                true
+            }
+            Err(e) => {
+                let message = format!("{e:#}");
+                eprintln!("memcheck: error: {message}");
+                self.live.status(|s| s.error = Some(message));
+                false
+            }
+        }
     }
 
     /// Run `request` now, or once the run in progress is cancelled.

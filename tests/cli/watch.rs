@@ -651,3 +651,66 @@ fn q_and_enter_stop_it_with_no_process_left() {
     let left = processes_in(&dir);
     assert!(left.is_empty(), "processes left: {left:?}");
 }
+
+/// The events of `/events` as they come, (name, data), on a thread.
+fn events(port: u16) -> Receiver<(String, String)> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let request = format!("GET /events HTTP/1.1\r\nHost: localhost:{port}\r\n\r\n");
+    stream.write_all(request.as_bytes()).unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let (mut name, mut data) = (String::new(), String::new());
+        for line in BufReader::new(stream).lines().map_while(Result::ok) {
+            if let Some(n) = line.strip_prefix("event: ") {
+                name = n.to_owned();
+            } else if let Some(d) = line.strip_prefix("data: ") {
+                data.push_str(d);
+            } else if line.is_empty()
+                && !name.is_empty()
+                && tx
+                    .send((std::mem::take(&mut name), std::mem::take(&mut data)))
+                    .is_err()
+            {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+/// The next status event that satisfies `f`.
+fn status_where(rx: &Receiver<(String, String)>, f: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let (name, data) = rx.recv_timeout(left).expect("the status event came");
+        if name == "status" {
+            let status: Value = serde_json::from_str(&data).unwrap();
+            if f(&status) {
+                return status;
+            }
+        }
+    }
+}
+
+#[test]
+fn a_broken_memcheck_toml_shows_on_the_stream_until_it_is_fixed() {
+    let dir = project("watch", "config");
+    let watch = Watch::start(&dir, &["other.memtest.js"]);
+    watch.wait_line("memcheck: run 1 (all tests): ok. 1 passed");
+    let stream = events(watch.port);
+    let config = dir.join("memcheck.toml");
+    std::fs::write(&config, "[tolerance]\nobjects = \"many\"\n").unwrap();
+    let broken = status_where(&stream, |s| s["error"].is_string());
+    let error = broken["error"].as_str().unwrap();
+    assert!(error.contains("memcheck.toml:2"), "{error}");
+    watch.wait_line("memcheck: error: ");
+    std::fs::write(&config, "[tolerance]\nobjects = 0\n").unwrap();
+    let fixed = status_where(&stream, |s| {
+        s["run"] == 2 && !s["running"].as_bool().unwrap()
+    });
+    assert!(fixed["error"].is_null(), "{fixed}");
+    assert_eq!(fixed["last_triggers"], json!(["memcheck.toml"]));
+    watch.wait_line("memcheck: run 2 (memcheck.toml): ok. 1 passed");
+    watch.interrupt();
+}
