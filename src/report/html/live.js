@@ -145,7 +145,7 @@ function pendingActions(test) {
     onclick: () => settlePending(verb, test),
   });
   return el("p", { class: "pending", id: "pending" },
-    "This run left a pending baseline for this test. ",
+    "This run proposes a new baseline for this test (nothing is written until you accept it). ",
     act("accept", "Accept"), " ", act("reject", "Reject"));
 }
 
