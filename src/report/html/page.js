@@ -2,8 +2,9 @@
 // and number helpers, the state kept in the URL, the page's frame and the
 // test overview. The renderer joins page.js, steps.js, compare.js, source.js,
 // live.js and main.js, in that order, into one strict-mode function (src/report/html/
-// mod.rs), so they share one scope. Plain DOM, no framework, no request:
-// every piece of data goes in as text (textContent, text nodes), never markup.
+// mod.rs), so they share one scope. Plain DOM, no framework, no request (but
+// the live page's to its own server, live.js): every piece of data goes in as
+// text (textContent, text nodes), never markup.
 
 const doc = document;
 const root = doc.documentElement;
