@@ -18,6 +18,7 @@ use cargo_memcheck::review::{self, Selection};
 use cargo_memcheck::run::{self, Options};
 use cargo_memcheck::runtime::Engine;
 use cargo_memcheck::sourcemap::SourceMaps;
+use cargo_memcheck::watch::WatchOptions;
 use cargo_memcheck::{diff, exit, explain, report, runtime, snapshot, text};
 
 const ABOUT: &str =
@@ -60,6 +61,34 @@ enum Command {
     Accept(PendingArgs),
     /// Reject pending baselines without asking: delete them.
     Reject(PendingArgs),
+    /// Run the tests, serve the live report on 127.0.0.1, and run again on
+    /// each save; the page follows every run.
+    Watch(WatchArgs),
+}
+
+#[derive(Args)]
+struct WatchArgs {
+    /// Only the tests whose `file::test` name contains FILTER.
+    filter: Option<String>,
+    /// FILTER is a whole `file::test` name.
+    #[arg(long)]
+    exact: bool,
+    /// Run on this engine only (deno or node), whatever memcheck.toml says.
+    #[arg(long, value_name = "ENGINE", value_parser = ["deno", "node"])]
+    engine: Option<String>,
+    /// Serve the page on this port of 127.0.0.1 (0, the default: a free one).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    port: u16,
+    /// Open the page in your browser.
+    #[arg(long)]
+    open: bool,
+    /// Track allocations in every run, so that the page shows where new
+    /// objects were allocated (slow).
+    #[arg(long)]
+    trace_allocations: bool,
+    /// Use this memcheck.toml instead of searching from the current directory.
+    #[arg(long, value_name = "PATH")]
+    config: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -191,6 +220,7 @@ pub fn main() -> i32 {
         Some(Command::Review(p)) => pending_command(&p, None),
         Some(Command::Accept(p)) => pending_command(&p, Some(true)),
         Some(Command::Reject(p)) => pending_command(&p, Some(false)),
+        Some(Command::Watch(w)) => watch_command(w),
         None => run_command(cli.run),
     };
     match result {
@@ -286,8 +316,38 @@ fn run_command(mut args: RunArgs) -> anyhow::Result<i32> {
         },
         ci: in_ci(env("CI").as_deref()),
         color: colored && !libtest_json,
+        held: false,
     };
     run::run(&config, &args.libtest, &opts)
+}
+
+fn watch_command(args: WatchArgs) -> anyhow::Result<i32> {
+    let config = load_config(args.config.as_ref())?;
+    let env = |name| std::env::var(name).ok();
+    let engine = args
+        .engine
+        .as_deref()
+        .map(|e| e.parse())
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
+    let opts = Options {
+        trace_allocations: args.trace_allocations,
+        engine,
+        ci: in_ci(env("CI").as_deref()),
+        color: color::enabled(None, env("CARGO_TERM_COLOR").as_deref()),
+        held: true,
+        ..Options::default()
+    };
+    let watch = WatchOptions {
+        port: args.port,
+        open: args.open,
+        args: libtest_mimic::Arguments {
+            filter: args.filter,
+            exact: args.exact,
+            ..libtest_mimic::Arguments::default()
+        },
+    };
+    cargo_memcheck::watch::watch(config, opts, watch)
 }
 
 /// CI is `CI` set to anything but empty, `false` or `0` (as insta reads it).

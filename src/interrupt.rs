@@ -120,6 +120,15 @@ pub fn register(pgid: i32, label: String) -> Registered {
 /// Start handling the signals that would end the runner; `cleanup` runs
 /// before exit (removing temporary files).
 pub fn install(cleanup: impl Fn() + Send + 'static) -> std::io::Result<()> {
+    install_with(cleanup, |signal| 128 + signal)
+}
+
+/// As [`install`], exiting with `code(signal)`: `watch` ends with 0, since
+/// Ctrl-C is how a user leaves it.
+pub fn install_with(
+    cleanup: impl Fn() + Send + 'static,
+    code: fn(c_int) -> i32,
+) -> std::io::Result<()> {
     let mut signals = Signals::new(handled())?;
     std::thread::Builder::new()
         .name("memcheck-signals".into())
@@ -134,7 +143,7 @@ pub fn install(cleanup: impl Fn() + Send + 'static) -> std::io::Result<()> {
                 cleanup();
                 let _guard = writing();
                 let _ = std::io::stdout().flush();
-                std::process::exit(128 + signal);
+                std::process::exit(code(signal));
             }
         })?;
     Ok(())
@@ -218,6 +227,17 @@ fn stop_all(signal: i32, signals: &mut Signals) {
     while Instant::now() < deadline && groups.iter().any(|(g, _)| alive(*g)) {
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+/// Kill every registered process group at once (SIGKILL), without ending
+/// the runner: `watch` cancels a run this way. Whether any was running.
+pub fn kill_all() -> bool {
+    let groups: Vec<i32> = running().values().map(|r| r.pgid).collect();
+    for pgid in &groups {
+        // SAFETY: kill(2) on a process group we started.
+        unsafe { libc::kill(-pgid, libc::SIGKILL) };
+    }
+    !groups.is_empty()
 }
 
 fn alive(pgid: i32) -> bool {

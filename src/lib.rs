@@ -35,6 +35,7 @@ pub mod text;
 pub mod timings;
 pub mod units;
 pub mod verdict;
+pub mod watch;
 
 /// How long the randomized tests run: `MEMCHECK_FUZZ_ITERS` iterations
 /// (default: a short run for the test suite) from `MEMCHECK_FUZZ_SEED`.

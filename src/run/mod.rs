@@ -5,6 +5,7 @@
 
 mod files;
 mod select;
+mod session;
 mod settle;
 mod threads;
 mod trial;
@@ -26,6 +27,7 @@ use crate::runtime::{Engine, Environment, Launch, LaunchSpec, cache_dir, provisi
 use crate::{exit, interrupt, text};
 
 use files::FileState;
+pub use session::{Outcome, Proposal, Session};
 use trial::{Context, Shared};
 
 /// What the command line asked for, beyond libtest's arguments.
@@ -60,6 +62,9 @@ pub struct Options {
     pub engine: Option<Engine>,
     /// Print where each test's time went.
     pub timings: bool,
+    /// Proposals for baselines are kept in memory and settled from the
+    /// live page (`watch`), not written as pending files.
+    pub held: bool,
 }
 
 /// Run the suite; returns the process exit code.
@@ -121,15 +126,7 @@ pub fn run(config: &Config, args: &Arguments, opts: &Options) -> anyhow::Result<
 /// Provision each engine's runtime, prepare its launch, and stop cleanly
 /// on signals.
 fn prepare(config: &Config, opts: &Options) -> anyhow::Result<Vec<Launch>> {
-    let cache = cache_dir();
-    let engines = match opts.engine {
-        Some(e) => vec![e],
-        None => config.runtime.engines.clone(),
-    };
-    let launches = engines
-        .into_iter()
-        .map(|e| prepare_engine(config, e, &cache, opts))
-        .collect::<anyhow::Result<Vec<Launch>>>()?;
+    let launches = prepare_engines(config, opts)?;
     let run_dirs: Vec<PathBuf> = launches
         .iter()
         .map(|l| l.run_dir.path().to_path_buf())
@@ -142,6 +139,19 @@ fn prepare(config: &Config, opts: &Options) -> anyhow::Result<Vec<Launch>> {
     })
     .context("cannot install the signal handlers")?;
     Ok(launches)
+}
+
+/// Provision and prepare each engine's launch.
+fn prepare_engines(config: &Config, opts: &Options) -> anyhow::Result<Vec<Launch>> {
+    let cache = cache_dir();
+    let engines = match opts.engine {
+        Some(e) => vec![e],
+        None => config.runtime.engines.clone(),
+    };
+    engines
+        .into_iter()
+        .map(|e| prepare_engine(config, e, &cache, opts))
+        .collect()
 }
 
 /// One engine's launch: its binary (provisioned), harness and sandbox.

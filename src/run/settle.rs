@@ -43,7 +43,7 @@ pub fn baselines(
 }
 
 /// The runtime that ran the file's tests on its engine.
-fn runtime_of(report: &RunReport, state: &FileState) -> Option<RuntimeInfo> {
+pub(super) fn runtime_of(report: &RunReport, state: &FileState) -> Option<RuntimeInfo> {
     let engine = state.launch.engine.name();
     report
         .tests

@@ -57,9 +57,43 @@ impl Shared {
     }
 }
 
-/// One trial per listed test; a file that cannot be listed, or a second
-/// test with a name already used, is a trial that fails at once.
+/// A test to run: its name as libtest shows and filters it, whether it is
+/// ignored, and the work. A run makes libtest trials of them (`build`);
+/// `watch` runs them itself, with no libtest output, and can stop between
+/// them.
+pub struct Job {
+    pub name: String,
+    pub ignored: bool,
+    pub work: Box<dyn FnOnce() -> Result<(), Failed> + Send>,
+}
+
+impl Job {
+    fn new(
+        name: String,
+        ignored: bool,
+        work: impl FnOnce() -> Result<(), Failed> + Send + 'static,
+    ) -> Job {
+        Job {
+            name,
+            ignored,
+            work: Box::new(work),
+        }
+    }
+
+    pub fn into_trial(self) -> Trial {
+        let work = self.work;
+        Trial::test(self.name, work).with_ignored_flag(self.ignored)
+    }
+}
+
+/// One trial per job (see [`jobs`]).
 pub fn build(states: &[Arc<FileState>], ctx: &Arc<Context>) -> Vec<Trial> {
+    jobs(states, ctx).into_iter().map(Job::into_trial).collect()
+}
+
+/// One job per listed test; a file that cannot be listed, or a second
+/// test with a name already used, is a job that fails at once.
+pub fn jobs(states: &[Arc<FileState>], ctx: &Arc<Context>) -> Vec<Job> {
     let mut trials = Vec::new();
     for state in states {
         let tests = match &state.tests {
@@ -86,10 +120,9 @@ pub fn build(states: &[Arc<FileState>], ctx: &Arc<Context>) -> Vec<Trial> {
             seen.insert(test.name.clone(), test.line);
             let (state, ctx) = (state.clone(), ctx.clone());
             let ignore = test.ignore;
-            trials.push(
-                Trial::test(full, move || run_trial(&ctx, &state, index, &test))
-                    .with_ignored_flag(ignore),
-            );
+            trials.push(Job::new(full, ignore, move || {
+                run_trial(&ctx, &state, index, &test)
+            }));
         }
     }
     trials
@@ -591,6 +624,9 @@ impl<'a> Judged<'a> {
 
     /// Where the pending baseline goes, and the commands that settle it.
     fn pending_lines(&self) -> String {
+        if self.ctx.opts.held {
+            return "proposed baseline: this run's figures (nothing is written until you accept them on the page)\n".to_owned();
+        }
         let path = baseline::pending::path_for(&self.state.baseline_path);
         if let Err(why) = baseline::writable(&path) {
             return format!("no pending baseline: {why}\n");
@@ -668,9 +704,9 @@ fn failing_trial(
     test: ListedTest,
     full: String,
     message: String,
-) -> Trial {
+) -> Job {
     let (ctx, state) = (ctx.clone(), state.clone());
-    Trial::test(full, move || {
+    Job::new(full, false, move || {
         let rec = Recorder {
             ctx: &ctx,
             state: &state,

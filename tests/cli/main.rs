@@ -17,3 +17,4 @@ mod sites;
 mod steps;
 mod suite;
 mod util;
+mod watch;

@@ -111,7 +111,9 @@ pub fn from_diff(d: Compared, page_dir: &Path) -> Page {
         tests: vec![PageTest {
             file: String::new(),
             engine: None,
+            full_name: name.clone(),
             name,
+            pending: false,
             status: TestStatus::Passed,
             message: None,
             line: None,
@@ -148,6 +150,8 @@ fn test(t: &TestReport, place: &Place) -> PageTest {
         file: t.file.clone(),
         engine: (!t.prefix.is_empty()).then(|| t.engine.to_owned()),
         name: t.name.clone(),
+        full_name: format!("{}{}", t.prefix, crate::text::full_name(&t.file, &t.name)),
+        pending: false,
         status,
         message: t.message.clone(),
         line: t.line,

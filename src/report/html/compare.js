@@ -1,4 +1,4 @@
-// Part 3 of 5: the step's Comparison table (sort, filter, baseline) and the
+// Part 3 of 6: the step's Comparison table (sort, filter, baseline) and the
 // class selected: its retainer path and its allocation sites.
 
 // ---- Comparison table -------------------------------------------------------------

@@ -1,4 +1,4 @@
-// Part 5 of 5: keyboard shortcuts, and drawing the page once every part is
+// Part 6 of 6: keyboard shortcuts, and drawing the page once every part is
 // defined.
 
 // ---- Keys, start ------------------------------------------------------------------
@@ -25,6 +25,7 @@ function start() {
 
 try {
   start();
+  if (live) startLive();
 } catch (e) {
   noteProblem("error: " + (e && e.stack ? e.stack : e));
   throw e;

@@ -6,7 +6,8 @@
 //! make it from a run or a `diff` (`build`), and the renderer ([`render`]),
 //! which writes one document: the model as JSON in a
 //! `<script type="application/json">`, and the page's CSS and JavaScript
-//! (`page.css`; `page.js`, `steps.js`, `compare.js`, `source.js`, `main.js`;
+//! (`page.css`; `page.js`, `steps.js`, `compare.js`, `source.js`, `live.js`,
+//! `main.js`;
 //! embedded in the binary) inline. A strict
 //! Content-Security-Policy forbids every request, so the page works from
 //! `file://`, offline, and cannot leak what it shows.
@@ -26,11 +27,12 @@ use crate::report::RunReport;
 const TEMPLATE: &str = include_str!("page.html");
 const CSS: &str = include_str!("page.css");
 /// The page's script, in parts that share one scope, in this order.
-const SCRIPTS: [&str; 5] = [
+const SCRIPTS: [&str; 6] = [
     include_str!("page.js"),
     include_str!("steps.js"),
     include_str!("compare.js"),
     include_str!("source.js"),
+    include_str!("live.js"),
     include_str!("main.js"),
 ];
 
@@ -44,16 +46,38 @@ pub struct HtmlError {
 
 /// The page as one self-contained HTML document.
 pub fn render(page: &Page) -> String {
+    render_with(page, None)
+}
+
+/// What the live page of `cargo memcheck watch` needs besides its data:
+/// the session's token, sent with Accept and Reject.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Live {
+    pub token: String,
+}
+
+/// The page, static (`live` None: no request at all) or live: the same
+/// document, whose policy then lets it talk to the server it came from
+/// (the stream of runs, Accept and Reject) and nothing else.
+pub fn render_with(page: &Page, live: Option<&Live>) -> String {
     let data = serde_json::to_string(page).expect("the page model serializes");
+    let live_data = serde_json::to_string(&live).expect("the live settings serialize");
     let js = script();
+    let connect = if live.is_some() {
+        "; connect-src 'self'"
+    } else {
+        ""
+    };
     fill(
         TEMPLATE,
         &[
             ("title", &escape_html(&page.title)),
             ("generated_by", &escape_html(&page.generated_by)),
             ("script_hash", &script_hash(&js)),
+            ("connect", connect),
             ("css", CSS),
             ("data", &escape_script_data(&data)),
+            ("live", &escape_script_data(&live_data)),
             ("js", &js),
         ],
     )

@@ -49,6 +49,13 @@ pub struct PageTest {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub engine: Option<String>,
     pub name: String,
+    /// `file::test` as a run shows and filters it (`node:file::test` when
+    /// the run had several engines): what Accept and Reject name.
+    pub full_name: String,
+    /// The test has a pending baseline (the live page offers Accept and
+    /// Reject for it).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub pending: bool,
     pub status: TestStatus,
     /// Why it failed (the terminal's message), if it did.
     pub message: Option<String>,

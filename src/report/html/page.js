@@ -1,9 +1,10 @@
-// The cargo memcheck HTML report, part 1 of 5: self-checks, the data, DOM
+// The cargo memcheck HTML report, part 1 of 6: self-checks, the data, DOM
 // and number helpers, the state kept in the URL, the page's frame and the
-// test overview. The renderer joins page.js, steps.js, compare.js, source.js
-// and main.js, in that order, into one strict-mode function (src/report/html/
-// mod.rs), so they share one scope. Plain DOM, no framework, no request:
-// every piece of data goes in as text (textContent, text nodes), never markup.
+// test overview. The renderer joins page.js, steps.js, compare.js, source.js,
+// live.js and main.js, in that order, into one strict-mode function (src/report/html/
+// mod.rs), so they share one scope. Plain DOM, no framework, no request (but
+// the live page's to its own server, live.js): every piece of data goes in as
+// text (textContent, text nodes), never markup.
 
 const doc = document;
 const root = doc.documentElement;
@@ -29,7 +30,8 @@ const countRequests = () => {
   root.dataset.requests = JSON.stringify(made);
 };
 
-const data = JSON.parse(doc.getElementById("memcheck-data").textContent);
+// The live page (live.js) replaces it with each new run.
+let data = JSON.parse(doc.getElementById("memcheck-data").textContent);
 // A diff compares two snapshots: there is no test to pass or fail.
 const isRun = data.kind === "run";
 

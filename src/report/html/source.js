@@ -1,4 +1,4 @@
-// Part 4 of 5: the source view: the test file and the files allocation
+// Part 4 of 6: the source view: the test file and the files allocation
 // frames point into, with step boundaries and allocating functions marked.
 
 // ---- Source view ----------------------------------------------------------------

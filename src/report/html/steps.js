@@ -1,4 +1,4 @@
-// Part 2 of 5: one test, its timeline of steps, and the head of the step
+// Part 2 of 6: one test, its timeline of steps, and the head of the step
 // selected.
 
 // ---- One test -------------------------------------------------------------------
@@ -38,6 +38,7 @@ function testHead(test) {
       el("span", { text: test.name })),
     where && el("p", { class: "muted" },
       sourceLink(test.file, test.line, where, "show the test in the source")),
+    live && test.pending ? pendingActions(test) : null,
     test.message && el("details", { class: "message", open: test.status === "failed" },
       el("summary", { text: "Why it failed" }), el("pre", { text: test.message })));
 }
@@ -94,7 +95,8 @@ function stepCard(step, i, scale) {
   el("span", { class: "bars" }, rows.map(([label, f]) => barRow(step, label, f, scale))),
   el("span", { class: "step-foot" + (step.status === "failed" ? " fail" : ""),
     text: (step.status === "failed" ? "failed · " : "") +
-      "kept " + plural(step.retained_objects, "object") + " · " + bytes(step.retained_bytes) }));
+      "kept " + plural(step.retained_objects, "object") + " · " + bytes(step.retained_bytes) }),
+  changeMark(currentTest(), step));
 }
 
 // What a step is, in a few words: `step from “start” · line 8`.

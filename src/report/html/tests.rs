@@ -47,6 +47,8 @@ fn page(test_name: &str, steps: Vec<PageStep>, source: &str) -> Page {
             file: "a.memtest.js".to_owned(),
             engine: None,
             name: test_name.to_owned(),
+            full_name: format!("a.memtest.js::{test_name}"),
+            pending: false,
             status: TestStatus::Failed,
             message: Some(test_name.to_owned()),
             line: Some(1),
@@ -76,8 +78,25 @@ fn data_cannot_close_its_script_element() {
     let parsed: serde_json::Value = serde_json::from_str(data).unwrap();
     assert_eq!(parsed, serde_json::to_value(&p).unwrap());
     assert_eq!(parsed["tests"][0]["name"], hostile);
-    // Exactly the page's two scripts.
-    assert_eq!(html.matches("<script").count(), 2);
+    // Exactly the page's scripts: its data, its live settings, its code.
+    assert_eq!(html.matches("<script").count(), 3);
+}
+
+#[test]
+fn only_the_live_page_may_talk_to_its_server_and_only_it_holds_the_token() {
+    let p = page("t", Vec::new(), "");
+    let settings = r#"<script type="application/json" id="memcheck-live">"#;
+    let static_page = render(&p);
+    assert!(!static_page.contains("connect-src"));
+    assert!(static_page.contains(&format!("{settings}null</script>")));
+    let live = Live {
+        token: "0123abcd".to_owned(),
+    };
+    let live_page = render_with(&p, Some(&live));
+    assert!(live_page.contains("form-action 'none'; connect-src 'self'\">"));
+    assert!(live_page.contains(&format!(r#"{settings}{{"token":"0123abcd"}}</script>"#)));
+    // The same code in both.
+    assert!(live_page.contains(&script()) && static_page.contains(&script()));
 }
 
 #[test]
