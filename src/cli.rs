@@ -353,7 +353,8 @@ fn pending_command(args: &PendingArgs, accept: Option<bool>) -> anyhow::Result<i
 }
 
 fn diff_command(args: &DiffArgs) -> anyhow::Result<i32> {
-    let load = |path: &PathBuf| -> anyhow::Result<snapshot::Snapshot> {
+    // Each file is parsed and counted on its own thread.
+    let load = |path: &PathBuf| -> anyhow::Result<(snapshot::Snapshot, diff::Table)> {
         let file = std::fs::File::open(path)
             .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))?;
         let snap = snapshot::parse(file).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
@@ -364,18 +365,21 @@ fn diff_command(args: &DiffArgs) -> anyhow::Result<i32> {
                 snap.node_count()
             );
         }
-        Ok(snap)
+        let table = diff::Table::of(&snap);
+        Ok((snap, table))
     };
     let (before, after) = std::thread::scope(|s| {
         let b = s.spawn(|| load(&args.before));
         let a = load(&args.after);
         (b.join().expect("parser thread"), a)
     });
-    let (before, after) = (before?, after?);
+    let ((before, before_table), (after, after_table)) = (before?, after?);
     // As a step compares its checkpoints: what only the code running at
     // either snapshot holds is left out, so the snapshots of a step diff to
     // its table, and a block's to the block's.
-    let (comparison, changes, held) = diff::compare_step(&before, &after);
+    let (comparison, changes, held) =
+        diff::compare_step_tables((&before, &before_table), (&after, &after_table));
+    drop((before, before_table));
     // The table and the JSON share one order: size delta, largest first.
     let mut rows = comparison;
     rows.constructors.sort_by(|a, b| {

@@ -3,10 +3,11 @@
 //! `# New`, `# Deleted`, `# Delta`, `Alloc. Size`, `Freed Size`, `Size Delta`.
 
 mod census;
+mod kinds;
 
 use serde::{Deserialize, Serialize};
 
-pub use census::{Classes, Counted, census, held_across, infer_interfaces};
+pub use census::{Classes, Counted, Interfaces, Table, census, held_across, infer_interfaces};
 
 use crate::snapshot::Snapshot;
 
@@ -43,7 +44,13 @@ impl Comparison {
 
 /// Compare `before` (the base) with `after` (the current snapshot).
 pub fn compare(before: &Snapshot, after: &Snapshot) -> Comparison {
-    let (classes, base, current) = censuses(before, after);
+    compare_tables(&Table::of(before), &Table::of(after))
+}
+
+/// Compare two snapshots by their tables (see [`Table`]): all a Comparison
+/// needs, so neither graph has to be kept for it.
+pub fn compare_tables(before: &Table, after: &Table) -> Comparison {
+    let (classes, base, current) = resolved(before, after);
     compare_census(&base, &current, &classes)
 }
 
@@ -51,7 +58,13 @@ pub fn compare(before: &Snapshot, after: &Snapshot) -> Comparison {
 /// nodes of `after` (for retainer paths and allocation sites), in id order,
 /// and the objects that grew.
 pub fn compare_with_new(before: &Snapshot, after: &Snapshot) -> (Comparison, Changes) {
-    let (classes, base, current) = censuses(before, after);
+    compare_tables_with_new(&Table::of(before), &Table::of(after))
+}
+
+/// [`compare_with_new`] by the two snapshots' tables; the nodes it names
+/// are those of the snapshot `after` was made of.
+pub fn compare_tables_with_new(before: &Table, after: &Table) -> (Comparison, Changes) {
+    let (classes, base, current) = resolved(before, after);
     let comparison = compare_census(&base, &current, &classes);
     let changes = changes(&base, &current, &classes);
     (comparison, changes)
@@ -155,10 +168,27 @@ fn new_objects(base: &[Counted], current: &[Counted], classes: &Classes) -> NewO
 /// them and that only the running checkpoint holds (see [`held_across`]);
 /// also which nodes of `after` the program holds.
 pub fn compare_step(before: &Snapshot, after: &Snapshot) -> (Comparison, Changes, Vec<bool>) {
-    let (classes, mut base, mut current) = censuses(before, after);
-    let counted = |list: &[Counted], id: u64| list.binary_search_by_key(&id, |c| c.id).is_ok();
-    let held_before = held_across(before, |id| counted(&current, id));
-    let held_after = held_across(after, |id| counted(&base, id));
+    let (base, current) = std::thread::scope(|s| {
+        let base = s.spawn(|| Table::of(before));
+        let current = Table::of(after);
+        (base.join().expect("census thread"), current)
+    });
+    compare_step_tables((before, &base), (after, &current))
+}
+
+/// [`compare_step`] with the tables of both snapshots already made.
+pub fn compare_step_tables(
+    (before, before_table): (&Snapshot, &Table),
+    (after, after_table): (&Snapshot, &Table),
+) -> (Comparison, Changes, Vec<bool>) {
+    let (classes, mut base, mut current) = resolved(before_table, after_table);
+    let (held_before, held_after) = std::thread::scope(|s| {
+        let in_current = Ids::of(&current);
+        let in_base = Ids::of(&base);
+        let b = s.spawn(move || held_across(before, |id| in_current.contains(id)));
+        let a = held_across(after, |id| in_base.contains(id));
+        (b.join().expect("reachability thread"), a)
+    });
     base.retain(|c| held_before[c.node as usize]);
     current.retain(|c| held_after[c.node as usize]);
     let comparison = compare_census(&base, &current, &classes);
@@ -166,12 +196,34 @@ pub fn compare_step(before: &Snapshot, after: &Snapshot) -> (Comparison, Changes
     (comparison, changes, held_after)
 }
 
-/// Both censuses, with the property-set names of `after` applied to both.
-fn censuses(before: &Snapshot, after: &Snapshot) -> (Classes, Vec<Counted>, Vec<Counted>) {
-    let interfaces = infer_interfaces(after);
+/// The ids of a census, as a set with constant-time lookups: one bit per
+/// id up to the largest (V8's ids are 32-bit and dense).
+struct Ids(Vec<u64>);
+
+impl Ids {
+    fn of(census: &[Counted]) -> Ids {
+        let top = census.iter().map(|c| c.id).max().unwrap_or(0);
+        let mut bits = vec![0u64; (top / 64 + 1) as usize];
+        for c in census {
+            bits[(c.id / 64) as usize] |= 1 << (c.id % 64);
+        }
+        Ids(bits)
+    }
+
+    fn contains(&self, id: u64) -> bool {
+        self.0
+            .get((id / 64) as usize)
+            .is_some_and(|w| w & (1 << (id % 64)) != 0)
+    }
+}
+
+/// Both tables resolved, with the property-set names of `after` applied
+/// to both.
+fn resolved(before: &Table, after: &Table) -> (Classes, Vec<Counted>, Vec<Counted>) {
+    let interfaces = after.interfaces();
     let mut classes = Classes::default();
-    let base = census(before, &mut classes, &interfaces);
-    let current = census(after, &mut classes, &interfaces);
+    let base = before.resolve(&interfaces, &mut classes);
+    let current = after.resolve(&interfaces, &mut classes);
     (classes, base, current)
 }
 
