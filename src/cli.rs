@@ -378,8 +378,8 @@ fn diff_command(args: &DiffArgs) -> anyhow::Result<i32> {
     // either snapshot holds is left out, so the snapshots of a step diff to
     // its table, and a block's to the block's.
     let (comparison, changes, held) =
-        diff::compare_step_tables((&before, &before_table), (&after, &after_table));
-    drop((before, before_table));
+        diff::compare_step_tables((&before, before_table), (&after, after_table));
+    drop(before);
     // The table and the JSON share one order: size delta, largest first.
     let mut rows = comparison;
     rows.constructors.sort_by(|a, b| {

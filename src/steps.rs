@@ -98,13 +98,13 @@ impl Chain {
             return Ok(None);
         };
         let started = Instant::now();
-        let before = match previous.snap {
+        let mut before = match previous.snap {
             Snap::Arriving(i) => i.wait()?,
             Snap::Parsed(p) => *p,
         };
-        let after = snapshot.wait()?;
+        let mut after = snapshot.wait()?;
         let waited = started.elapsed();
-        let (comparison, kept, allocations) = explained(&before, &after, true, maps)?;
+        let (comparison, kept, allocations) = explained(&mut before, &mut after, true, maps)?;
         let snapshots = before.path.clone().zip(after.path.clone());
         drop(before);
         let block = Block {

@@ -46,15 +46,22 @@ impl Classes {
     }
 }
 
-/// One counted object: its stable id, class and (shallow, folded) size.
+/// One counted object: its stable id, class and (shallow, folded) size,
+/// in 16 bytes: a census of millions of objects stays small.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Counted {
-    pub id: u64,
+    /// V8's ids are 32-bit.
+    pub id: u32,
     pub class: u32,
-    pub size: u64,
     /// Where the object is in its snapshot, to find its retainers.
     pub node: NodeIndex,
+    /// Sizes from 4 GiB up are [`BIG`] here, and kept in their census's
+    /// `big` map: read them with [`Census::size`].
+    size: u32,
 }
+
+/// The mark of a size kept in a census's `big` map.
+const BIG: u32 = u32::MAX;
 
 /// Property-set names (`{a, b}`) that at least two plain objects share.
 pub type Interfaces = std::collections::HashSet<String>;
@@ -64,10 +71,11 @@ pub type Interfaces = std::collections::HashSet<String>;
 /// its comparison, so it keeps its own set here, to be resolved by
 /// [`Table::resolve`]. All a Comparison needs of a snapshot, and small: a
 /// block's "before" snapshot is dropped once its table is made.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Table {
     /// Sorted by id; `class` indexes `keys` until resolved.
     counted: Vec<Counted>,
+    big: HashMap<u32, u64>,
     keys: Vec<Key>,
     /// The property sets of the snapshot's plain objects, and how many
     /// objects have each (all of them, counted or not).
@@ -75,7 +83,7 @@ pub struct Table {
 }
 
 /// What a counted object's class name will be.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 enum Key {
     Name(String),
     /// A plain object with these properties (`shapes[i]`): named after
@@ -83,19 +91,44 @@ enum Key {
     Shape(u32),
 }
 
+/// The counted objects of one snapshot, sorted by id, with their final
+/// class names (interned in a [`Classes`] shared by both sides).
+#[derive(Debug, Default, Clone)]
+pub struct Census {
+    pub counted: Vec<Counted>,
+    big: HashMap<u32, u64>,
+}
+
+impl Census {
+    pub fn size(&self, c: &Counted) -> u64 {
+        match c.size {
+            BIG => self.big.get(&c.id).copied().unwrap_or(BIG as u64),
+            small => small as u64,
+        }
+    }
+}
+
 impl Table {
     /// The table of `snap`.
     pub fn of(snap: &Snapshot) -> Table {
         let kinds = Kinds::new(snap);
         let (shapes, node_shapes) = shapes(&kinds);
-        let counted = counted(&kinds);
+        let (marks, size) = counted(&kinds);
         let mut keys = Keys::new(&kinds);
         let detached = detached_nodes(&kinds);
         let mut plain = node_shapes.iter().peekable();
-        let mut out = Vec::with_capacity(counted.len());
-        for (n, size) in counted {
+        let count = (0..snap.node_count() as NodeIndex)
+            .filter(|&n| is_counted(&kinds, n, marks[n as usize], size.get(n)))
+            .count();
+        let mut out = Vec::with_capacity(count);
+        let mut big = HashMap::new();
+        for n in 0..snap.node_count() as NodeIndex {
+            let i = n as usize;
+            if !is_counted(&kinds, n, marks[i], size.get(n)) {
+                continue;
+            }
             while plain.next_if(|(p, _)| *p < n).is_some() {}
-            let key = if detached.get(n as usize) == Some(&true) {
+            let key = if detached.get(i) == Some(&true) {
                 keys.detached(n)
             } else if kinds.is_plain_object(n) {
                 match plain.peek() {
@@ -106,17 +139,23 @@ impl Table {
                 keys.of(n)
             };
             if let Some(class) = key {
+                let id = snap.node_id[i];
+                if size.small[i] == BIG {
+                    big.insert(id, size.get(n));
+                }
                 out.push(Counted {
-                    id: snap.id(n),
+                    id,
                     class,
-                    size,
                     node: n,
+                    size: size.small[i],
                 });
             }
         }
+        drop((marks, size, detached, node_shapes));
         out.sort_unstable_by_key(|c| c.id);
         Table {
             counted: out,
+            big,
             keys: keys.keys,
             shapes,
         }
@@ -132,9 +171,9 @@ impl Table {
         shared.into_iter().map(|(s, _)| s.clone()).collect()
     }
 
-    /// The counted objects, sorted by id, with class names that apply
-    /// `interfaces` and are interned in `classes`.
-    pub fn resolve(&self, interfaces: &Interfaces, classes: &mut Classes) -> Vec<Counted> {
+    /// The census: class names that apply `interfaces`, interned in
+    /// `classes`. The table becomes the census, in place.
+    pub fn resolve(self, interfaces: &Interfaces, classes: &mut Classes) -> Census {
         let class: Vec<u32> = self
             .keys
             .iter()
@@ -150,13 +189,14 @@ impl Table {
                 }
             })
             .collect();
-        self.counted
-            .iter()
-            .map(|c| Counted {
-                class: class[c.class as usize],
-                ..*c
-            })
-            .collect()
+        let mut counted = self.counted;
+        for c in &mut counted {
+            c.class = class[c.class as usize];
+        }
+        Census {
+            counted,
+            big: self.big,
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -174,7 +214,7 @@ pub fn infer_interfaces(snap: &Snapshot) -> Interfaces {
 }
 
 /// The counted objects of `snap` with `interfaces` applied, sorted by id.
-pub fn census(snap: &Snapshot, classes: &mut Classes, interfaces: &Interfaces) -> Vec<Counted> {
+pub fn census(snap: &Snapshot, classes: &mut Classes, interfaces: &Interfaces) -> Census {
     Table::of(snap).resolve(interfaces, classes)
 }
 
@@ -438,11 +478,19 @@ const RETAINED: u8 = 1;
 const HELD_FIRST: u8 = 2;
 const HELD: u8 = 4;
 
-/// The nodes that count, with their size (their own, and that of the
-/// `hidden` and `array` nodes they alone own, as DevTools'
+/// Whether node `n` counts (before its class name says whether it is V8's
+/// own): it is of a type that shows, has a size, and the program keeps it.
+fn is_counted(kinds: &Kinds, n: NodeIndex, marks: u8, size: u64) -> bool {
+    // Kept alive by code and metadata alone (a literal's boilerplate), or
+    // only by the harness's frame: not counted.
+    let kept = marks & HELD != 0 || marks & RETAINED == 0;
+    size != 0 && (!kinds.is_noise_type(n) || kinds.is_dom_node(n)) && kept
+}
+
+/// Each node's marks (see [`is_counted`]) and size: its own, and that of
+/// the `hidden` and `array` nodes it alone owns, as DevTools'
 /// `calculateShallowSizes` folds them, and of an ArrayBuffer's backing
-/// store), in node order: those of a type that shows, with a size, that
-/// the program keeps.
+/// store.
 ///
 /// The program keeps a node with a retainer that is program state. A
 /// retainer is not when it is inert (see [`inert_nodes`]) or itself an
@@ -450,7 +498,7 @@ const HELD: u8 = 4;
 /// stack holds its buffer). One level of that, not more: a test's
 /// suspended async frame hangs off the harness's frame too, through many
 /// objects, and it is the test's.
-fn counted(kinds: &Kinds) -> Vec<(NodeIndex, u64)> {
+fn counted(kinds: &Kinds) -> (Vec<u8>, Sizes) {
     let snap = kinds.snap;
     let count = snap.node_count();
     let inert = inert_nodes(kinds);
@@ -494,25 +542,46 @@ fn counted(kinds: &Kinds) -> Vec<(NodeIndex, u64)> {
         }
     }
     drop(inert);
-    let mut size: Vec<u64> = (0..count as NodeIndex).map(|n| snap.self_size(n)).collect();
+    let mut size = Sizes {
+        small: snap.node_size.clone(),
+        big: snap.big_sizes.clone(),
+    };
     for n in 0..count as NodeIndex {
         let o = owner[n as usize];
         if o != NONE && o != MANY && kinds.is_foldable(n) {
-            size[o as usize] += size[n as usize];
-            size[n as usize] = 0;
+            size.set(o, size.get(o) + size.get(n));
+            size.set(n, 0);
         }
     }
-    drop(owner);
-    (0..count as NodeIndex)
-        .filter(|&n| {
-            let (i, m) = (n as usize, marks[n as usize]);
-            // Kept alive by code and metadata alone (a literal's
-            // boilerplate), or only by the harness's frame: not counted.
-            let kept = m & HELD != 0 || m & RETAINED == 0;
-            size[i] != 0 && (!kinds.is_noise_type(n) || kinds.is_dom_node(n)) && kept
-        })
-        .map(|n| (n, size[n as usize]))
-        .collect()
+    (marks, size)
+}
+
+/// A size per node, in 4 bytes: from 4 GiB up, [`BIG`] and the size in a
+/// map (as the snapshot keeps self sizes).
+struct Sizes {
+    small: Vec<u32>,
+    big: HashMap<NodeIndex, u64>,
+}
+
+impl Sizes {
+    fn get(&self, n: NodeIndex) -> u64 {
+        match self.small[n as usize] {
+            BIG => self.big.get(&n).copied().unwrap_or(BIG as u64),
+            small => small as u64,
+        }
+    }
+
+    fn set(&mut self, n: NodeIndex, size: u64) {
+        if size >= BIG as u64 {
+            self.big.insert(n, size);
+            self.small[n as usize] = BIG;
+        } else {
+            if self.small[n as usize] == BIG {
+                self.big.remove(&n);
+            }
+            self.small[n as usize] = size as u32;
+        }
+    }
 }
 
 /// Which nodes of `snap`, one of a step's two checkpoints, the program

@@ -7,7 +7,9 @@ mod kinds;
 
 use serde::{Deserialize, Serialize};
 
-pub use census::{Classes, Counted, Interfaces, Table, census, held_across, infer_interfaces};
+pub use census::{
+    Census, Classes, Counted, Interfaces, Table, census, held_across, infer_interfaces,
+};
 
 use crate::snapshot::Snapshot;
 
@@ -44,12 +46,12 @@ impl Comparison {
 
 /// Compare `before` (the base) with `after` (the current snapshot).
 pub fn compare(before: &Snapshot, after: &Snapshot) -> Comparison {
-    compare_tables(&Table::of(before), &Table::of(after))
+    compare_tables(Table::of(before), Table::of(after))
 }
 
 /// Compare two snapshots by their tables (see [`Table`]): all a Comparison
 /// needs, so neither graph has to be kept for it.
-pub fn compare_tables(before: &Table, after: &Table) -> Comparison {
+pub fn compare_tables(before: Table, after: Table) -> Comparison {
     let (classes, base, current) = resolved(before, after);
     compare_census(&base, &current, &classes)
 }
@@ -58,12 +60,12 @@ pub fn compare_tables(before: &Table, after: &Table) -> Comparison {
 /// nodes of `after` (for retainer paths and allocation sites), in id order,
 /// and the objects that grew.
 pub fn compare_with_new(before: &Snapshot, after: &Snapshot) -> (Comparison, Changes) {
-    compare_tables_with_new(&Table::of(before), &Table::of(after))
+    compare_tables_with_new(Table::of(before), Table::of(after))
 }
 
 /// [`compare_with_new`] by the two snapshots' tables; the nodes it names
 /// are those of the snapshot `after` was made of.
-pub fn compare_tables_with_new(before: &Table, after: &Table) -> (Comparison, Changes) {
+pub fn compare_tables_with_new(before: Table, after: Table) -> (Comparison, Changes) {
     let (classes, base, current) = resolved(before, after);
     let comparison = compare_census(&base, &current, &classes);
     let changes = changes(&base, &current, &classes);
@@ -99,7 +101,7 @@ pub const GROWN_MIN_BYTES: u64 = 4096;
 /// …and is now at least this many times its size.
 pub const GROWN_MIN_FACTOR: u64 = 2;
 
-fn changes(base: &[Counted], current: &[Counted], classes: &Classes) -> Changes {
+fn changes(base: &Census, current: &Census, classes: &Classes) -> Changes {
     Changes {
         new: new_objects(base, current, classes),
         grown: grown_objects(base, current, classes),
@@ -108,22 +110,24 @@ fn changes(base: &[Counted], current: &[Counted], classes: &Classes) -> Changes 
 
 /// The objects of both censuses (matched by id) that grew past the
 /// thresholds, largest growth first.
-fn grown_objects(base: &[Counted], current: &[Counted], classes: &Classes) -> Vec<Grown> {
+fn grown_objects(base_census: &Census, current: &Census, classes: &Classes) -> Vec<Grown> {
+    let base = &base_census.counted;
     let mut grown = Vec::new();
     let mut i = 0;
-    for c in current {
+    for c in &current.counted {
         while i < base.len() && base[i].id < c.id {
             i += 1;
         }
         let Some(b) = base.get(i).filter(|b| b.id == c.id) else {
             continue;
         };
-        if c.size >= b.size + GROWN_MIN_BYTES && c.size >= b.size * GROWN_MIN_FACTOR {
+        let (before, after) = (base_census.size(b), current.size(c));
+        if after >= before + GROWN_MIN_BYTES && after >= before * GROWN_MIN_FACTOR {
             grown.push(Grown {
                 class: classes.name(c.class).to_owned(),
                 node: c.node,
-                before: b.size,
-                after: c.size,
+                before,
+                after,
             });
         }
     }
@@ -137,10 +141,11 @@ fn grown_objects(base: &[Counted], current: &[Counted], classes: &Classes) -> Ve
 
 /// The objects of `current` that are not in `base` (or changed class), by
 /// class name, in id order.
-fn new_objects(base: &[Counted], current: &[Counted], classes: &Classes) -> NewObjects {
+fn new_objects(base: &Census, current: &Census, classes: &Classes) -> NewObjects {
+    let base = &base.counted;
     let mut by_class: Vec<Vec<crate::snapshot::NodeIndex>> = Vec::new();
     let mut i = 0;
-    for c in current {
+    for c in &current.counted {
         while i < base.len() && base[i].id < c.id {
             i += 1;
         }
@@ -173,13 +178,13 @@ pub fn compare_step(before: &Snapshot, after: &Snapshot) -> (Comparison, Changes
         let current = Table::of(after);
         (base.join().expect("census thread"), current)
     });
-    compare_step_tables((before, &base), (after, &current))
+    compare_step_tables((before, base), (after, current))
 }
 
 /// [`compare_step`] with the tables of both snapshots already made.
 pub fn compare_step_tables(
-    (before, before_table): (&Snapshot, &Table),
-    (after, after_table): (&Snapshot, &Table),
+    (before, before_table): (&Snapshot, Table),
+    (after, after_table): (&Snapshot, Table),
 ) -> (Comparison, Changes, Vec<bool>) {
     let (classes, mut base, mut current) = resolved(before_table, after_table);
     let (held_before, held_after) = std::thread::scope(|s| {
@@ -189,8 +194,8 @@ pub fn compare_step_tables(
         let a = held_across(after, |id| in_base.contains(id));
         (b.join().expect("reachability thread"), a)
     });
-    base.retain(|c| held_before[c.node as usize]);
-    current.retain(|c| held_after[c.node as usize]);
+    base.counted.retain(|c| held_before[c.node as usize]);
+    current.counted.retain(|c| held_after[c.node as usize]);
     let comparison = compare_census(&base, &current, &classes);
     let changes = changes(&base, &current, &classes);
     (comparison, changes, held_after)
@@ -201,11 +206,12 @@ pub fn compare_step_tables(
 struct Ids(Vec<u64>);
 
 impl Ids {
-    fn of(census: &[Counted]) -> Ids {
-        let top = census.iter().map(|c| c.id).max().unwrap_or(0);
+    fn of(census: &Census) -> Ids {
+        let top = census.counted.iter().map(|c| c.id).max().unwrap_or(0) as u64;
         let mut bits = vec![0u64; (top / 64 + 1) as usize];
-        for c in census {
-            bits[(c.id / 64) as usize] |= 1 << (c.id % 64);
+        for c in &census.counted {
+            let id = c.id as u64;
+            bits[(id / 64) as usize] |= 1 << (id % 64);
         }
         Ids(bits)
     }
@@ -219,7 +225,7 @@ impl Ids {
 
 /// Both tables resolved, with the property-set names of `after` applied
 /// to both.
-fn resolved(before: &Table, after: &Table) -> (Classes, Vec<Counted>, Vec<Counted>) {
+fn resolved(before: Table, after: Table) -> (Classes, Census, Census) {
     let interfaces = after.interfaces();
     let mut classes = Classes::default();
     let base = before.resolve(&interfaces, &mut classes);
@@ -231,7 +237,12 @@ fn resolved(before: &Table, after: &Table) -> (Classes, Vec<Counted>, Vec<Counte
 pub type NewObjects = std::collections::HashMap<String, Vec<crate::snapshot::NodeIndex>>;
 
 /// Merge two id-sorted censuses the way DevTools merges each class's ids.
-pub fn compare_census(base: &[Counted], current: &[Counted], classes: &Classes) -> Comparison {
+pub fn compare_census(
+    base_census: &Census,
+    current_census: &Census,
+    classes: &Classes,
+) -> Comparison {
+    let (base, current) = (&base_census.counted, &current_census.counted);
     #[derive(Default, Clone)]
     struct Row {
         new: u64,
@@ -250,12 +261,12 @@ pub fn compare_census(base: &[Counted], current: &[Counted], classes: &Classes) 
     let added = |rows: &mut Vec<Row>, c: &Counted| {
         let r = &mut rows[c.class as usize];
         r.new += 1;
-        r.alloc += c.size;
+        r.alloc += current_census.size(c);
     };
     let removed = |rows: &mut Vec<Row>, c: &Counted| {
         let r = &mut rows[c.class as usize];
         r.deleted += 1;
-        r.freed += c.size;
+        r.freed += base_census.size(c);
     };
     for c in base.iter().chain(current) {
         row(c.class);

@@ -360,7 +360,10 @@ impl Incoming {
             slot.wanted = false;
             slot.snapshot.take()
         };
-        drop(snapshot);
+        if let Some(snapshot) = snapshot {
+            drop(snapshot);
+            give_back_memory();
+        }
     }
 
     pub(crate) fn abandon(self) {
@@ -391,6 +394,17 @@ impl Incoming {
             graph,
             path: self.file.map(|(p, _)| p),
         })
+    }
+}
+
+/// Hand freed memory back to the system: a dropped graph's columns below
+/// the allocator's mmap threshold stay in its arenas otherwise, and count
+/// in the runner's peak while the next snapshot is parsed.
+fn give_back_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases free memory; it has no preconditions.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 
@@ -756,7 +770,7 @@ fn finish_block(
         waited += t.elapsed();
         snap
     });
-    let first = parsed.next().ok_or("a block without snapshots")??;
+    let mut first = parsed.next().ok_or("a block without snapshots")??;
     let mut runs = Vec::new();
     // Each snapshot is compared with the one before, then dropped.
     let mut previous: Option<Parsed> = None;
@@ -764,12 +778,12 @@ fn finish_block(
         let snap = next?;
         if count > 2 {
             let base = previous.as_ref().unwrap_or(&first);
-            runs.push(compare_tables(&base.table, &snap.table));
+            runs.push(compare_tables(base.table.clone(), snap.table.clone()));
         }
         previous = Some(snap);
     }
-    let after = previous.ok_or("a block without its after snapshot")?;
-    let (comparison, kept, allocations) = explained(&first, &after, false, maps)?;
+    let mut after = previous.ok_or("a block without its after snapshot")?;
+    let (comparison, kept, allocations) = explained(&mut first, &mut after, false, maps)?;
     let repetition =
         (count > 2).then(|| Repetition::from_runs(runs.iter().map(RunDelta::from).collect()));
     Ok((
@@ -793,18 +807,26 @@ fn finish_block(
 /// objects that grew in place, and allocation sites: from the tables of
 /// both and the graph of `after` (and of `before` for a step).
 pub(crate) fn explained(
-    before: &Parsed,
-    after: &Parsed,
+    before: &mut Parsed,
+    after: &mut Parsed,
     step: bool,
     maps: &SourceMaps,
 ) -> Result<(Comparison, KeptAlive, Vec<AllocationSite>), String> {
+    // The tables become the censuses; a step's "after" is the next step's
+    // "before", and keeps its own.
+    let before_table = std::mem::take(&mut before.table);
+    let after_table = if step {
+        after.table.clone()
+    } else {
+        std::mem::take(&mut after.table)
+    };
     let graph = after.graph()?;
     let (comparison, changes, held) = if step {
         let (c, changes, held) =
-            compare_step_tables((before.graph()?, &before.table), (graph, &after.table));
+            compare_step_tables((before.graph()?, before_table), (graph, after_table));
         (c, changes, Some(held))
     } else {
-        let (c, changes) = compare_tables_with_new(&before.table, &after.table);
+        let (c, changes) = compare_tables_with_new(before_table, after_table);
         (c, changes, None)
     };
     let kept = explain::retainer_paths(graph, &comparison, &changes, held.as_deref());
