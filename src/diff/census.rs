@@ -199,6 +199,11 @@ impl Table {
         }
     }
 
+    /// The ids of the counted objects, in order.
+    pub fn ids(&self) -> impl Iterator<Item = u32> + Clone + '_ {
+        self.counted.iter().map(|c| c.id)
+    }
+
     pub fn len(&self) -> usize {
         self.counted.len()
     }

@@ -173,12 +173,32 @@ fn new_objects(base: &Census, current: &Census, classes: &Classes) -> NewObjects
 /// them and that only the running checkpoint holds (see [`held_across`]);
 /// also which nodes of `after` the program holds.
 pub fn compare_step(before: &Snapshot, after: &Snapshot) -> (Comparison, Changes, Vec<bool>) {
-    let (base, current) = std::thread::scope(|s| {
-        let base = s.spawn(|| Table::of(before));
-        let current = Table::of(after);
-        (base.join().expect("census thread"), current)
+    compare_step_with((before, Table::of(before)), after)
+}
+
+/// [`compare_step`] with the "before" table already made: the "after"
+/// table is made while the program's part of `after` is found, on two
+/// threads (that reachability needs only the ids `before` counts).
+pub fn compare_step_with(
+    (before, before_table): (&Snapshot, Table),
+    after: &Snapshot,
+) -> (Comparison, Changes, Vec<bool>) {
+    let (after_table, held_after) = std::thread::scope(|s| {
+        let table = s.spawn(|| Table::of(after));
+        let in_base = Ids::of_table(&before_table);
+        let held = held_across(after, |id| in_base.contains(id));
+        (table.join().expect("census thread"), held)
     });
-    compare_step_tables((before, base), (after, current))
+    let held_before = {
+        let in_current = Ids::of_table(&after_table);
+        held_across(before, |id| in_current.contains(id))
+    };
+    let (classes, mut base, mut current) = resolved(before_table, after_table);
+    base.counted.retain(|c| held_before[c.node as usize]);
+    current.counted.retain(|c| held_after[c.node as usize]);
+    let comparison = compare_census(&base, &current, &classes);
+    let changes = changes(&base, &current, &classes);
+    (comparison, changes, held_after)
 }
 
 /// [`compare_step`] with the tables of both snapshots already made.
@@ -188,8 +208,8 @@ pub fn compare_step_tables(
 ) -> (Comparison, Changes, Vec<bool>) {
     let (classes, mut base, mut current) = resolved(before_table, after_table);
     let (held_before, held_after) = std::thread::scope(|s| {
-        let in_current = Ids::of(&current);
-        let in_base = Ids::of(&base);
+        let in_current = Ids::of(current.counted.iter().map(|c| c.id));
+        let in_base = Ids::of(base.counted.iter().map(|c| c.id));
         let b = s.spawn(move || held_across(before, |id| in_current.contains(id)));
         let a = held_across(after, |id| in_base.contains(id));
         (b.join().expect("reachability thread"), a)
@@ -206,14 +226,19 @@ pub fn compare_step_tables(
 struct Ids(Vec<u64>);
 
 impl Ids {
-    fn of(census: &Census) -> Ids {
-        let top = census.counted.iter().map(|c| c.id).max().unwrap_or(0) as u64;
+    fn of(ids: impl Iterator<Item = u32> + Clone) -> Ids {
+        let top = ids.clone().max().unwrap_or(0) as u64;
         let mut bits = vec![0u64; (top / 64 + 1) as usize];
-        for c in &census.counted {
-            let id = c.id as u64;
+        for id in ids {
+            let id = id as u64;
             bits[(id / 64) as usize] |= 1 << (id % 64);
         }
         Ids(bits)
+    }
+
+    /// The ids a table counts (the same whatever its class names).
+    fn of_table(table: &Table) -> Ids {
+        Ids::of(table.ids())
     }
 
     fn contains(&self, id: u64) -> bool {
