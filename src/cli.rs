@@ -414,6 +414,8 @@ fn pending_command(args: &PendingArgs, accept: Option<bool>) -> anyhow::Result<i
 }
 
 fn diff_command(args: &DiffArgs) -> anyhow::Result<i32> {
+    // Each file is parsed on its own thread, and the "before" one counted
+    // there too; the "after" one is counted while the step's rule walks it.
     let load = |path: &PathBuf| -> anyhow::Result<snapshot::Snapshot> {
         let file = std::fs::File::open(path)
             .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))?;
@@ -428,15 +430,21 @@ fn diff_command(args: &DiffArgs) -> anyhow::Result<i32> {
         Ok(snap)
     };
     let (before, after) = std::thread::scope(|s| {
-        let b = s.spawn(|| load(&args.before));
+        let b = s.spawn(|| {
+            load(&args.before).map(|snap| {
+                let table = diff::Table::of(&snap);
+                (snap, table)
+            })
+        });
         let a = load(&args.after);
         (b.join().expect("parser thread"), a)
     });
-    let (before, after) = (before?, after?);
+    let ((before, before_table), after) = (before?, after?);
     // As a step compares its checkpoints: what only the code running at
     // either snapshot holds is left out, so the snapshots of a step diff to
     // its table, and a block's to the block's.
-    let (comparison, changes, held) = diff::compare_step(&before, &after);
+    let (comparison, changes, held) = diff::compare_step_with((&before, before_table), &after);
+    drop(before);
     // The table and the JSON share one order: size delta, largest first.
     let mut rows = comparison;
     rows.constructors.sort_by(|a, b| {

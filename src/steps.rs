@@ -9,13 +9,11 @@
 //! checkpoint to checkpoint whatever happens between them.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::measure::{Block, Incoming, explained};
-use crate::snapshot::Snapshot;
+use crate::measure::{Block, Incoming, Parsed, explained};
 use crate::sourcemap::SourceMaps;
 
 /// What a measured block is: a `t.measure` block (or a test's whole body),
@@ -51,7 +49,7 @@ struct Announced {
 /// The previous checkpoint's snapshot: still arriving, or parsed.
 enum Snap {
     Arriving(Incoming),
-    Parsed(Box<Snapshot>, Option<PathBuf>),
+    Parsed(Box<Parsed>),
 }
 
 /// The previous checkpoint: its name and line, and its snapshot.
@@ -100,13 +98,14 @@ impl Chain {
             return Ok(None);
         };
         let started = Instant::now();
-        let (before, before_path) = match previous.snap {
+        let mut before = match previous.snap {
             Snap::Arriving(i) => i.wait()?,
-            Snap::Parsed(s, p) => (*s, p),
+            Snap::Parsed(p) => *p,
         };
-        let (after, after_path) = snapshot.wait()?;
+        let mut after = snapshot.wait()?;
         let waited = started.elapsed();
-        let (comparison, kept, allocations) = explained(&before, &after, true, maps);
+        let (comparison, kept, allocations) = explained(&mut before, &mut after, true, maps)?;
+        let snapshots = before.path.clone().zip(after.path.clone());
         drop(before);
         let block = Block {
             kind: BlockKind::Step,
@@ -116,14 +115,14 @@ impl Chain {
             retainers: kept.retainers,
             grown: kept.grown,
             allocations,
-            snapshots: before_path.zip(after_path.clone()),
+            snapshots,
             line: announced.line,
             ..Block::named(announced.name.clone())
         };
         self.previous = Some(Previous {
             name: announced.name,
             line: announced.line,
-            snap: Snap::Parsed(Box::new(after), after_path),
+            snap: Snap::Parsed(Box::new(after)),
         });
         Ok(Some((block, waited)))
     }

@@ -3,10 +3,13 @@
 //! `# New`, `# Deleted`, `# Delta`, `Alloc. Size`, `Freed Size`, `Size Delta`.
 
 mod census;
+mod kinds;
 
 use serde::{Deserialize, Serialize};
 
-pub use census::{Classes, Counted, census, held_across, infer_interfaces};
+pub use census::{
+    Census, Classes, Counted, Interfaces, Table, census, held_across, infer_interfaces,
+};
 
 use crate::snapshot::Snapshot;
 
@@ -43,7 +46,13 @@ impl Comparison {
 
 /// Compare `before` (the base) with `after` (the current snapshot).
 pub fn compare(before: &Snapshot, after: &Snapshot) -> Comparison {
-    let (classes, base, current) = censuses(before, after);
+    compare_tables(Table::of(before), Table::of(after))
+}
+
+/// Compare two snapshots by their tables (see [`Table`]): all a Comparison
+/// needs, so neither graph has to be kept for it.
+pub fn compare_tables(before: Table, after: Table) -> Comparison {
+    let (classes, base, current) = resolved(before, after);
     compare_census(&base, &current, &classes)
 }
 
@@ -51,7 +60,13 @@ pub fn compare(before: &Snapshot, after: &Snapshot) -> Comparison {
 /// nodes of `after` (for retainer paths and allocation sites), in id order,
 /// and the objects that grew.
 pub fn compare_with_new(before: &Snapshot, after: &Snapshot) -> (Comparison, Changes) {
-    let (classes, base, current) = censuses(before, after);
+    compare_tables_with_new(Table::of(before), Table::of(after))
+}
+
+/// [`compare_with_new`] by the two snapshots' tables; the nodes it names
+/// are those of the snapshot `after` was made of.
+pub fn compare_tables_with_new(before: Table, after: Table) -> (Comparison, Changes) {
+    let (classes, base, current) = resolved(before, after);
     let comparison = compare_census(&base, &current, &classes);
     let changes = changes(&base, &current, &classes);
     (comparison, changes)
@@ -86,7 +101,7 @@ pub const GROWN_MIN_BYTES: u64 = 4096;
 /// …and is now at least this many times its size.
 pub const GROWN_MIN_FACTOR: u64 = 2;
 
-fn changes(base: &[Counted], current: &[Counted], classes: &Classes) -> Changes {
+fn changes(base: &Census, current: &Census, classes: &Classes) -> Changes {
     Changes {
         new: new_objects(base, current, classes),
         grown: grown_objects(base, current, classes),
@@ -95,22 +110,24 @@ fn changes(base: &[Counted], current: &[Counted], classes: &Classes) -> Changes 
 
 /// The objects of both censuses (matched by id) that grew past the
 /// thresholds, largest growth first.
-fn grown_objects(base: &[Counted], current: &[Counted], classes: &Classes) -> Vec<Grown> {
+fn grown_objects(base_census: &Census, current: &Census, classes: &Classes) -> Vec<Grown> {
+    let base = &base_census.counted;
     let mut grown = Vec::new();
     let mut i = 0;
-    for c in current {
+    for c in &current.counted {
         while i < base.len() && base[i].id < c.id {
             i += 1;
         }
         let Some(b) = base.get(i).filter(|b| b.id == c.id) else {
             continue;
         };
-        if c.size >= b.size + GROWN_MIN_BYTES && c.size >= b.size * GROWN_MIN_FACTOR {
+        let (before, after) = (base_census.size(b), current.size(c));
+        if after >= before + GROWN_MIN_BYTES && after >= before * GROWN_MIN_FACTOR {
             grown.push(Grown {
                 class: classes.name(c.class).to_owned(),
                 node: c.node,
-                before: b.size,
-                after: c.size,
+                before,
+                after,
             });
         }
     }
@@ -124,10 +141,11 @@ fn grown_objects(base: &[Counted], current: &[Counted], classes: &Classes) -> Ve
 
 /// The objects of `current` that are not in `base` (or changed class), by
 /// class name, in id order.
-fn new_objects(base: &[Counted], current: &[Counted], classes: &Classes) -> NewObjects {
+fn new_objects(base: &Census, current: &Census, classes: &Classes) -> NewObjects {
+    let base = &base.counted;
     let mut by_class: Vec<Vec<crate::snapshot::NodeIndex>> = Vec::new();
     let mut i = 0;
-    for c in current {
+    for c in &current.counted {
         while i < base.len() && base[i].id < c.id {
             i += 1;
         }
@@ -155,23 +173,88 @@ fn new_objects(base: &[Counted], current: &[Counted], classes: &Classes) -> NewO
 /// them and that only the running checkpoint holds (see [`held_across`]);
 /// also which nodes of `after` the program holds.
 pub fn compare_step(before: &Snapshot, after: &Snapshot) -> (Comparison, Changes, Vec<bool>) {
-    let (classes, mut base, mut current) = censuses(before, after);
-    let counted = |list: &[Counted], id: u64| list.binary_search_by_key(&id, |c| c.id).is_ok();
-    let held_before = held_across(before, |id| counted(&current, id));
-    let held_after = held_across(after, |id| counted(&base, id));
-    base.retain(|c| held_before[c.node as usize]);
-    current.retain(|c| held_after[c.node as usize]);
+    compare_step_with((before, Table::of(before)), after)
+}
+
+/// [`compare_step`] with the "before" table already made: the "after"
+/// table is made while the program's part of `after` is found, on two
+/// threads (that reachability needs only the ids `before` counts).
+pub fn compare_step_with(
+    (before, before_table): (&Snapshot, Table),
+    after: &Snapshot,
+) -> (Comparison, Changes, Vec<bool>) {
+    let (after_table, held_after) = std::thread::scope(|s| {
+        let table = s.spawn(|| Table::of(after));
+        let in_base = Ids::of_table(&before_table);
+        let held = held_across(after, |id| in_base.contains(id));
+        (table.join().expect("census thread"), held)
+    });
+    let held_before = {
+        let in_current = Ids::of_table(&after_table);
+        held_across(before, |id| in_current.contains(id))
+    };
+    let (classes, mut base, mut current) = resolved(before_table, after_table);
+    base.counted.retain(|c| held_before[c.node as usize]);
+    current.counted.retain(|c| held_after[c.node as usize]);
     let comparison = compare_census(&base, &current, &classes);
     let changes = changes(&base, &current, &classes);
     (comparison, changes, held_after)
 }
 
-/// Both censuses, with the property-set names of `after` applied to both.
-fn censuses(before: &Snapshot, after: &Snapshot) -> (Classes, Vec<Counted>, Vec<Counted>) {
-    let interfaces = infer_interfaces(after);
+/// [`compare_step`] with the tables of both snapshots already made.
+pub fn compare_step_tables(
+    (before, before_table): (&Snapshot, Table),
+    (after, after_table): (&Snapshot, Table),
+) -> (Comparison, Changes, Vec<bool>) {
+    let (classes, mut base, mut current) = resolved(before_table, after_table);
+    let (held_before, held_after) = std::thread::scope(|s| {
+        let in_current = Ids::of(current.counted.iter().map(|c| c.id));
+        let in_base = Ids::of(base.counted.iter().map(|c| c.id));
+        let b = s.spawn(move || held_across(before, |id| in_current.contains(id)));
+        let a = held_across(after, |id| in_base.contains(id));
+        (b.join().expect("reachability thread"), a)
+    });
+    base.counted.retain(|c| held_before[c.node as usize]);
+    current.counted.retain(|c| held_after[c.node as usize]);
+    let comparison = compare_census(&base, &current, &classes);
+    let changes = changes(&base, &current, &classes);
+    (comparison, changes, held_after)
+}
+
+/// The ids of a census, as a set with constant-time lookups: one bit per
+/// id up to the largest (V8's ids are 32-bit and dense).
+struct Ids(Vec<u64>);
+
+impl Ids {
+    fn of(ids: impl Iterator<Item = u32> + Clone) -> Ids {
+        let top = ids.clone().max().unwrap_or(0) as u64;
+        let mut bits = vec![0u64; (top / 64 + 1) as usize];
+        for id in ids {
+            let id = id as u64;
+            bits[(id / 64) as usize] |= 1 << (id % 64);
+        }
+        Ids(bits)
+    }
+
+    /// The ids a table counts (the same whatever its class names).
+    fn of_table(table: &Table) -> Ids {
+        Ids::of(table.ids())
+    }
+
+    fn contains(&self, id: u64) -> bool {
+        self.0
+            .get((id / 64) as usize)
+            .is_some_and(|w| w & (1 << (id % 64)) != 0)
+    }
+}
+
+/// Both tables resolved, with the property-set names of `after` applied
+/// to both.
+fn resolved(before: Table, after: Table) -> (Classes, Census, Census) {
+    let interfaces = after.interfaces();
     let mut classes = Classes::default();
-    let base = census(before, &mut classes, &interfaces);
-    let current = census(after, &mut classes, &interfaces);
+    let base = before.resolve(&interfaces, &mut classes);
+    let current = after.resolve(&interfaces, &mut classes);
     (classes, base, current)
 }
 
@@ -179,7 +262,12 @@ fn censuses(before: &Snapshot, after: &Snapshot) -> (Classes, Vec<Counted>, Vec<
 pub type NewObjects = std::collections::HashMap<String, Vec<crate::snapshot::NodeIndex>>;
 
 /// Merge two id-sorted censuses the way DevTools merges each class's ids.
-pub fn compare_census(base: &[Counted], current: &[Counted], classes: &Classes) -> Comparison {
+pub fn compare_census(
+    base_census: &Census,
+    current_census: &Census,
+    classes: &Classes,
+) -> Comparison {
+    let (base, current) = (&base_census.counted, &current_census.counted);
     #[derive(Default, Clone)]
     struct Row {
         new: u64,
@@ -198,12 +286,12 @@ pub fn compare_census(base: &[Counted], current: &[Counted], classes: &Classes) 
     let added = |rows: &mut Vec<Row>, c: &Counted| {
         let r = &mut rows[c.class as usize];
         r.new += 1;
-        r.alloc += c.size;
+        r.alloc += current_census.size(c);
     };
     let removed = |rows: &mut Vec<Row>, c: &Counted| {
         let r = &mut rows[c.class as usize];
         r.deleted += 1;
-        r.freed += c.size;
+        r.freed += base_census.size(c);
     };
     for c in base.iter().chain(current) {
         row(c.class);

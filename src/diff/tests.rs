@@ -377,3 +377,31 @@ fn objects_that_grew_in_place_are_found_without_changing_figures() {
     );
     assert!(changes.new.is_empty());
 }
+
+/// A census keeps sizes in 4 bytes: one of 4 GiB and more (a huge
+/// backing store folded into its buffer) goes to a side map, and the rows
+/// still carry it whole; a block's comparison by tables alone is the one
+/// of the two snapshots.
+///
+/// ```text
+/// after: root ─▶ ArrayBuffer#3 (64 B) ─▶ system / JSArrayBufferData#5 (5 GiB)
+/// ```
+#[test]
+fn sizes_of_4_gib_and_more_count_whole() {
+    let before = snapshot(&[("synthetic", "", 1, 0, &[])]);
+    let after = snapshot(&[
+        ("synthetic", "", 1, 0, &[("element", "1", 1)]),
+        (
+            "object",
+            "ArrayBuffer",
+            3,
+            64,
+            &[("internal", "backing_store", 2)],
+        ),
+        ("native", "system / JSArrayBufferData", 5, 5 << 30, &[]),
+    ]);
+    let c = compare(&before, &after);
+    assert_eq!(row(&c, "ArrayBuffer").alloc_size, 64 + (5 << 30));
+    let by_tables = compare_tables(Table::of(&before), Table::of(&after));
+    assert_eq!(by_tables, c);
+}

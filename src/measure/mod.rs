@@ -10,13 +10,15 @@ mod clock;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::diff::{Comparison, compare, compare_step, compare_with_new};
+use crate::diff::{
+    Comparison, Table, compare_step_tables, compare_tables, compare_tables_with_new,
+};
 use crate::explain::{self, AllocationSite, GrownObject, KeptAlive, RetainerPath};
 use crate::repeat::{Repetition, RunDelta};
 use crate::runtime::{
@@ -253,8 +255,34 @@ pub(crate) struct Incoming {
     label: String,
     tx: Option<SyncSender<Vec<u8>>>,
     cancel: Arc<AtomicBool>,
-    parsed: JoinHandle<Result<Snapshot, ParseError>>,
+    parsed: JoinHandle<Result<Table, ParseError>>,
+    graph: Arc<Mutex<Graph>>,
     file: Option<(PathBuf, std::fs::File)>,
+}
+
+/// A parsed snapshot: its census table (all a Comparison needs), and its
+/// graph while retainer paths, allocation sites or a step's rule may need
+/// it.
+pub(crate) struct Parsed {
+    pub table: Table,
+    pub graph: Option<Snapshot>,
+    pub path: Option<PathBuf>,
+}
+
+impl Parsed {
+    /// The graph, which a snapshot that ends a block or a step keeps.
+    fn graph(&self) -> Result<&Snapshot, String> {
+        self.graph
+            .as_ref()
+            .ok_or_else(|| "a snapshot's graph was dropped before it was used".to_owned())
+    }
+}
+
+/// Where the parser leaves a snapshot's graph, unless it is known by then
+/// that nothing will need it.
+struct Graph {
+    wanted: bool,
+    snapshot: Option<Snapshot>,
 }
 
 impl Incoming {
@@ -269,7 +297,27 @@ impl Incoming {
             pos: 0,
             cancel: cancel.clone(),
         };
-        let parsed = std::thread::spawn(move || parse(reader));
+        let graph = Arc::new(Mutex::new(Graph {
+            wanted: true,
+            snapshot: None,
+        }));
+        let slot = graph.clone();
+        let cancelled = cancel.clone();
+        let parsed = std::thread::spawn(move || {
+            let snap = parse(reader)?;
+            if cancelled.load(Ordering::Relaxed) {
+                return Ok(Table::default());
+            }
+            let table = Table::of(&snap);
+            let mut slot = slot.lock().unwrap_or_else(|e| e.into_inner());
+            if slot.wanted {
+                slot.snapshot = Some(snap);
+            } else {
+                drop(slot);
+                drop(snap);
+            }
+            Ok(table)
+        });
         let file = match keep {
             Some(path) => {
                 if let Some(dir) = path.parent() {
@@ -285,6 +333,7 @@ impl Incoming {
             tx: Some(tx),
             cancel,
             parsed,
+            graph,
             file,
         })
     }
@@ -303,8 +352,23 @@ impl Incoming {
         self.tx = None;
     }
 
+    /// Nothing will need this snapshot's graph, only its table: free it
+    /// now, or as soon as it is parsed.
+    pub(crate) fn drop_graph(&self) {
+        let snapshot = {
+            let mut slot = self.graph.lock().unwrap_or_else(|e| e.into_inner());
+            slot.wanted = false;
+            slot.snapshot.take()
+        };
+        if let Some(snapshot) = snapshot {
+            drop(snapshot);
+            give_back_memory();
+        }
+    }
+
     pub(crate) fn abandon(self) {
         self.cancel.store(true, Ordering::Relaxed);
+        self.drop_graph();
         drop(self.tx);
         if let Some((path, file)) = self.file {
             drop(file);
@@ -312,14 +376,35 @@ impl Incoming {
         }
     }
 
-    pub(crate) fn wait(self) -> Result<(Snapshot, Option<PathBuf>), String> {
+    pub(crate) fn wait(self) -> Result<Parsed, String> {
         let label = self.label;
-        let snap = self
+        let table = self
             .parsed
             .join()
             .map_err(|_| format!("the parser of snapshot {label} panicked"))?
             .map_err(|e| format!("snapshot {label} is unreadable: {e}"))?;
-        Ok((snap, self.file.map(|(p, _)| p)))
+        let graph = self
+            .graph
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .snapshot
+            .take();
+        Ok(Parsed {
+            table,
+            graph,
+            path: self.file.map(|(p, _)| p),
+        })
+    }
+}
+
+/// Hand freed memory back to the system: a dropped graph's columns below
+/// the allocator's mmap threshold stay in its arenas otherwise, and count
+/// in the runner's peak while the next snapshot is parsed.
+fn give_back_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases free memory; it has no preconditions.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 
@@ -380,6 +465,8 @@ struct Receiving {
     block_budget: Option<serde_json::Value>,
     block_repeat: u32,
     block_warmup: u32,
+    /// While a block is open: where its snapshots start in `done`.
+    block_start: Option<usize>,
     allocated: Option<u64>,
     /// The test's checkpoints (`t.checkpoint`), which close steps.
     chain: Chain,
@@ -476,6 +563,7 @@ impl Receiving {
             block_budget: None,
             block_repeat: 0,
             block_warmup: 0,
+            block_start: None,
             allocated: None,
             chain: Chain::default(),
             names: Names::default(),
@@ -521,6 +609,15 @@ impl Receiving {
             Message::WholeBefore => self.expect_whole = true,
             Message::Allocated { bytes } => self.allocated = Some(bytes),
             Message::Snapshot { label, .. } => {
+                // A block compares its first snapshot with its last, and
+                // with `repeat` each run's with the one before: by tables.
+                // Only the last snapshot's graph is needed, for retainer
+                // paths and allocation sites.
+                if let Some(start) = self.block_start {
+                    for earlier in self.done.iter().skip(start) {
+                        earlier.drop_graph();
+                    }
+                }
                 let path = keep.map(|d| d.join(format!("{}.heapsnapshot", sanitize(&label))));
                 let i = Incoming::start(format!("{test}/{label}"), path)
                     .map_err(|e| Fault::Internal(format!("cannot keep a snapshot: {e}")))?;
@@ -530,6 +627,8 @@ impl Receiving {
                 if let Some(mut i) = self.incoming.take() {
                     i.end();
                     if std::mem::take(&mut self.expect_whole) {
+                        // Compared by its table only.
+                        i.drop_graph();
                         self.whole_before = Some(i);
                     } else {
                         self.done.push(i);
@@ -553,6 +652,7 @@ impl Receiving {
                 self.block_repeat = repeat;
                 self.block_warmup = warmup;
                 self.block_line = line.filter(|_| url.as_deref() == Some(self.file_url.as_str()));
+                self.block_start = Some(self.done.len());
             }
             Message::Checkpoint {
                 name,
@@ -576,6 +676,7 @@ impl Receiving {
                 }
             }
             Message::BlockEnd { name } => {
+                self.block_start = None;
                 let wanted = self.block_repeat.max(1) as usize + 1;
                 let snapshots = self.done.split_off(self.done.len().saturating_sub(wanted));
                 let warmup = std::mem::take(&mut self.block_warmup);
@@ -662,7 +763,6 @@ fn finish_block(
     maps: &SourceMaps,
 ) -> Result<(Block, Duration), String> {
     let count = snapshots.len();
-    let mut paths = Vec::new();
     let mut waited = Duration::ZERO;
     let mut parsed = snapshots.into_iter().map(|i| {
         let t = Instant::now();
@@ -670,25 +770,22 @@ fn finish_block(
         waited += t.elapsed();
         snap
     });
-    let (first, first_path) = parsed.next().ok_or("a block without snapshots")??;
+    let mut first = parsed.next().ok_or("a block without snapshots")??;
     let mut runs = Vec::new();
     // Each snapshot is compared with the one before, then dropped.
-    let mut previous: Option<Snapshot> = None;
+    let mut previous: Option<Parsed> = None;
     for next in parsed.by_ref() {
-        let (snap, path) = next?;
-        paths.push(path);
+        let snap = next?;
         if count > 2 {
             let base = previous.as_ref().unwrap_or(&first);
-            runs.push(compare(base, &snap));
+            runs.push(compare_tables(base.table.clone(), snap.table.clone()));
         }
         previous = Some(snap);
     }
-    let after = previous.ok_or("a block without its after snapshot")?;
-    let (comparison, kept, allocations) = explained(&first, &after, false, maps);
-    drop(first);
+    let mut after = previous.ok_or("a block without its after snapshot")?;
+    let (comparison, kept, allocations) = explained(&mut first, &mut after, false, maps)?;
     let repetition =
         (count > 2).then(|| Repetition::from_runs(runs.iter().map(RunDelta::from).collect()));
-    let last_path = paths.pop().flatten();
     Ok((
         Block {
             budget,
@@ -698,7 +795,7 @@ fn finish_block(
             repetition,
             runs,
             allocations,
-            snapshots: first_path.zip(last_path),
+            snapshots: first.path.zip(after.path),
             ..Block::named(name)
         },
         waited,
@@ -707,23 +804,34 @@ fn finish_block(
 
 /// The Comparison of two snapshots (a step's two checkpoints when `step`),
 /// with retainer paths for the new objects of its top classes and the
-/// objects that grew in place, and allocation sites.
+/// objects that grew in place, and allocation sites: from the tables of
+/// both and the graph of `after` (and of `before` for a step).
 pub(crate) fn explained(
-    before: &Snapshot,
-    after: &Snapshot,
+    before: &mut Parsed,
+    after: &mut Parsed,
     step: bool,
     maps: &SourceMaps,
-) -> (Comparison, KeptAlive, Vec<AllocationSite>) {
+) -> Result<(Comparison, KeptAlive, Vec<AllocationSite>), String> {
+    // The tables become the censuses; a step's "after" is the next step's
+    // "before", and keeps its own.
+    let before_table = std::mem::take(&mut before.table);
+    let after_table = if step {
+        after.table.clone()
+    } else {
+        std::mem::take(&mut after.table)
+    };
+    let graph = after.graph()?;
     let (comparison, changes, held) = if step {
-        let (c, changes, held) = compare_step(before, after);
+        let (c, changes, held) =
+            compare_step_tables((before.graph()?, before_table), (graph, after_table));
         (c, changes, Some(held))
     } else {
-        let (c, changes) = compare_with_new(before, after);
+        let (c, changes) = compare_tables_with_new(before_table, after_table);
         (c, changes, None)
     };
-    let kept = explain::retainer_paths(after, &comparison, &changes, held.as_deref());
-    let allocations = explain::allocation_sites(after, &comparison, &changes.new, maps);
-    (comparison, kept, allocations)
+    let kept = explain::retainer_paths(graph, &comparison, &changes, held.as_deref());
+    let allocations = explain::allocation_sites(graph, &comparison, &changes.new, maps);
+    Ok((comparison, kept, allocations))
 }
 
 /// A file or folder name for `label`: unsafe characters become `_`, long

@@ -41,11 +41,16 @@ pub struct Snapshot {
     pub(crate) edge_name: Vec<u32>,
     pub(crate) edge_to: Vec<NodeIndex>,
     pub(crate) strings: Strings,
-    /// Each node's allocation trace id, when allocations were tracked.
+    /// Each node's allocation trace id, when allocations were tracked;
+    /// empty while all are 0, and a node past its end has 0.
     pub(crate) node_trace: Vec<u32>,
-    /// Each node's `detachedness` (Chromium's DOM: 1 attached, 2 detached),
-    /// when the snapshot has the field.
+    /// Whether the nodes have a `trace_node_id` field.
+    pub(crate) has_trace_ids: bool,
+    /// Each node's `detachedness` (Chromium's DOM: 1 attached, 2 detached);
+    /// empty while all are 0, and a node past its end has 0.
     pub(crate) node_detached: Vec<u8>,
+    /// The node count the header announced, for reserving columns.
+    pub(crate) node_count_hint: usize,
     pub(crate) trace_functions: Vec<TraceFunction>,
     pub(crate) trace_nodes: std::collections::HashMap<u32, TraceNode>,
 }
@@ -107,7 +112,7 @@ impl Snapshot {
 
     /// Whether the snapshot was taken while tracking allocations.
     pub fn has_allocation_traces(&self) -> bool {
-        !self.trace_nodes.is_empty() && self.node_trace.len() == self.node_count()
+        !self.trace_nodes.is_empty() && self.has_trace_ids
     }
 
     /// The stack that allocated `n`, innermost frame first, when tracked.

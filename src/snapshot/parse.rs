@@ -240,6 +240,7 @@ fn reserve_nodes(snap: &mut Snapshot, n: usize) {
     snap.node_id.reserve(n);
     snap.node_size.reserve(n);
     snap.first_edge.reserve(n + 1);
+    snap.node_count_hint = n;
 }
 
 /// Read a flat integer array as records of `width` values, handing each to
@@ -270,7 +271,27 @@ fn read_records<R: Read>(
     Ok(())
 }
 
+/// Push `value` for node `index` to a column that stays empty while every
+/// value is zero (allocation trace ids without tracking, `detachedness`
+/// outside a page): a reader takes a missing entry for zero.
+fn sparse_push<T: Copy + Default + PartialEq>(
+    column: &mut Vec<T>,
+    index: usize,
+    value: T,
+    hint: usize,
+) {
+    if column.is_empty() {
+        if value == T::default() {
+            return;
+        }
+        column.reserve(hint.max(index + 1));
+        column.resize(index, T::default());
+    }
+    column.push(value);
+}
+
 fn read_nodes<R: Read>(p: &mut Parser<R>, l: &Layout, snap: &mut Snapshot) -> Result<()> {
+    let hint = snap.node_count_hint;
     let mut edges: u64 = 0;
     let mut bad_id: Option<u64> = None;
     snap.first_edge.push(0);
@@ -290,13 +311,20 @@ fn read_nodes<R: Read>(p: &mut Parser<R>, l: &Layout, snap: &mut Snapshot) -> Re
         }
         edges += r[l.n_edges];
         snap.first_edge.push(edges.min(u32::MAX as u64) as u32);
+        let index = snap.node_id.len() - 1;
         if let Some(t) = l.n_trace {
-            snap.node_trace.push(r[t].min(u32::MAX as u64) as u32);
+            sparse_push(
+                &mut snap.node_trace,
+                index,
+                r[t].min(u32::MAX as u64) as u32,
+                hint,
+            );
         }
         if let Some(d) = l.n_detached {
-            snap.node_detached.push(r[d].min(255) as u8);
+            sparse_push(&mut snap.node_detached, index, r[d].min(255) as u8, hint);
         }
     })?;
+    snap.has_trace_ids = l.n_trace.is_some();
     if let Some(id) = bad_id {
         return Err(ParseError::Inconsistent(format!(
             "node id {id} does not fit V8's 32-bit ids"

@@ -215,21 +215,28 @@ impl<R: Read> Parser<R> {
                 return Err(self.unexpected(b, "an unsigned integer"));
             }
             let mut v: u64 = 0;
+            let mut digits = 0u32;
             loop {
-                // Fast path over the digits in the buffer.
+                // Fast path over the digits in the buffer: up to 19 digits
+                // cannot overflow, so only longer numbers are checked.
                 while self.pos < self.len {
                     b = self.buf[self.pos];
                     if !b.is_ascii_digit() {
                         break;
                     }
-                    v = v
-                        .checked_mul(10)
-                        .and_then(|v| v.checked_add((b - b'0') as u64))
-                        .ok_or_else(|| {
-                            ParseError::Inconsistent(format!(
-                                "a number in `{context}` is too large"
-                            ))
-                        })?;
+                    let d = (b - b'0') as u64;
+                    v = if digits < 19 {
+                        v * 10 + d
+                    } else {
+                        v.checked_mul(10)
+                            .and_then(|v| v.checked_add(d))
+                            .ok_or_else(|| {
+                                ParseError::Inconsistent(format!(
+                                    "a number in `{context}` is too large"
+                                ))
+                            })?
+                    };
+                    digits += 1;
                     self.pos += 1;
                 }
                 if self.pos < self.len {
@@ -243,6 +250,11 @@ impl<R: Read> Parser<R> {
                 }
             }
             sink(v);
+            // Most numbers are followed by a comma: no whitespace to skip.
+            if b == b',' && self.pos < self.len {
+                self.pos += 1;
+                continue;
+            }
             match self.next_non_ws(context)? {
                 b',' => continue,
                 b']' => return Ok(()),
