@@ -1,5 +1,5 @@
 // The Node host: the entry point cargo-memcheck starts as
-//   node … node.mjs CHANNEL TEST_FILE_URL list|run|run-many [PLACES] [--flags]
+//   node … node.mjs CHANNEL TEST_FILE_URL list|run|run-many|serve [PLACES|COMMANDS] [--flags]
 // (see hosts.js for the arguments).
 // It gives the engine-neutral core (core.js) what differs between
 // runtimes: the channel, the console, snapshots, the inspector, exiting.
@@ -14,13 +14,15 @@ import inspectorModule from "node:inspector";
 import { registerHooks } from "node:module";
 import { installConsole, formatArgs } from "./console.js";
 import { afterLoad, loadFailed, prepare } from "./core.js";
-import { OUTPUT_MARK, chunkBytes, inspectorPoster, parseArgs, utf8 } from "./hosts.js";
+import { OUTPUT_MARK, chunkBytes, inspectorPoster, parseArgs, readCommand, utf8 } from "./hosts.js";
 import { installGuards } from "./node-guards.js";
 
 const proc = process;
 const exit = proc.exit;
 const openSync = fs.openSync;
 const writeSync = fs.writeSync;
+const readSync = fs.readSync;
+const closeSync = fs.closeSync;
 const utilInspect = util.inspect;
 const getHeapSnapshot = v8.getHeapSnapshot;
 const gc = globalThis.gc;
@@ -51,6 +53,16 @@ const host = {
   openChannel(path) {
     const fd = openSync(path, "w");
     return (bytes) => writeAll(fd, bytes);
+  },
+  // The runner's command, from the FIFO at `path` ("serve"), opened now
+  // and read (blocking) when the returned function is called.
+  commands(path) {
+    const fd = openSync(path, "r");
+    return function awaitCommand() {
+      const command = readCommand((bytes) => readSync(fd, bytes, 0, bytes.length, null));
+      closeSync(fd);
+      return command;
+    };
   },
   // Node takes the snapshot when the stream is first read, and hands out
   // its serialized text synchronously.
