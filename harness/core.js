@@ -576,8 +576,8 @@ export async function afterLoad(args) {
   }
 }
 
-// List the tests, then wait for the runner's one command (once it has
-// listed every file and chosen what runs): "run N" (or "run-whole N") runs
+// List the tests and warm up, then wait for the runner's one command (once
+// it has listed every file and chosen what runs): "run N" (or "run-whole N") runs
 // test N as the "run" mode does, "run-many N,M,…" as "run-many"; anything
 // else (the runner closed its end) runs nothing. The wait blocks the event
 // loop: nothing of the test file's runs meanwhile.
@@ -585,6 +585,11 @@ async function serve(args) {
   // Open before listing: the runner may answer as soon as it has the list.
   const awaitCommand = host.commands(args.commands);
   list();
+  // Warm up while the runner lists the other files (as runTest would).
+  warmed = true;
+  host.warm();
+  await settle();
+  await settle();
   const command = StringPrototypeSplit(awaitCommand(), " ");
   const verb = command[0];
   if (verb === "run" || verb === "run-whole") {
