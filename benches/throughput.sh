@@ -18,7 +18,7 @@ per=${2:-2}
 runs=${RUNS:-3}
 engines=${ENGINES:-${ENGINE:-deno node}}
 cargo build --release -q
-BIN=$PWD/target/release/cargo-memcheck
+BIN=${BIN:-$PWD/target/release/cargo-memcheck}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
