@@ -17,7 +17,7 @@ K=${2:-10}
 runs=${RUNS:-3}
 browser=${MEMCHECK_CHROMIUM:-$(command -v chromium || command -v chromium-browser || command -v google-chrome)}
 cargo build --release -q
-BIN=$PWD/target/release/cargo-memcheck
+BIN=${BIN:-$PWD/target/release/cargo-memcheck}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 

@@ -2,23 +2,23 @@
 # Suite throughput against its floor, side by side in one run.
 #
 #   bash benches/throughput.sh [FILES] [TESTS_PER_FILE]   (default: 10 2)
-#   ENGINE=node bash benches/throughput.sh
+#   ENGINES=node bash benches/throughput.sh                (default: deno node)
 #
 # The suite: FILES files of TESTS_PER_FILE tests, each with one block that
 # keeps 200 objects. The floor: the same runtime binary started once per
 # test with the same V8 flags, taking two heap snapshots (gc, then
 # v8.getHeapSnapshot() read to the end) and exiting: the work a memory test
-# cannot avoid. Rows: memcheck at one thread (default isolation, then
-# `isolation = "file"`), the floor, and the ratios. Times are medians of
-# RUNS (default 3) runs.
+# cannot avoid. For each engine, in the same run: the floor, memcheck at
+# one thread (default isolation, then `isolation = "file"`), and their
+# ratios to the floor. Times are medians of RUNS (default 3) runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 files=${1:-10}
 per=${2:-2}
 runs=${RUNS:-3}
-engine=${ENGINE:-deno}
+engines=${ENGINES:-${ENGINE:-deno node}}
 cargo build --release -q
-BIN=$PWD/target/release/cargo-memcheck
+BIN=${BIN:-$PWD/target/release/cargo-memcheck}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -36,8 +36,6 @@ for f in $(seq 1 "$files"); do
   } > "$work/suite/f$f.memtest.js"
 done
 config() { printf '[runtime]\nengine = "%s"\n%s' "$engine" "$1" > "$work/suite/memcheck.toml"; }
-config ""
-(cd "$work/suite" && "$BIN" --update >/dev/null 2>&1)
 
 cache=${MEMCHECK_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/cargo-memcheck}
 FLAGS=--expose-gc,--predictable,--no-lazy-feedback-allocation,--max-lazy,--no-flush-bytecode,--random-seed=1,--hash-seed=1
@@ -53,14 +51,12 @@ for (let k = 0; k < 2; k++) {
   for (let i = 0; i < 200; i++) kept.push(new Item(i));
 }
 JS
-case $engine in
-  deno)
-    RT=${MEMCHECK_DENO:-$(ls "$cache"/deno-*/node_modules/@deno/*/deno | head -1)}
-    bare() { "$RT" run --quiet --v8-flags=$FLAGS "$work/bare.mjs"; } ;;
-  node)
-    RT=${MEMCHECK_NODE:-$(ls "$cache"/node-*/node_modules/node-*/bin/node | head -1)}
-    bare() { "$RT" ${FLAGS//,/ } "$work/bare.mjs"; } ;;
-esac
+bare() {
+  case $engine in
+    deno) "$RT" run --quiet --v8-flags=$FLAGS "$work/bare.mjs" ;;
+    node) "$RT" ${FLAGS//,/ } "$work/bare.mjs" ;;
+  esac
+}
 
 now() { date +%s.%N; }
 median() { sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
@@ -68,14 +64,21 @@ timed() { local t0; t0=$(now); "$@" >/dev/null 2>&1 || true; awk -v a="$t0" -v b
 suite() { (cd "$work/suite" && "$BIN" --test-threads 1); }
 floor() { for _ in $(seq 1 $((files * per))); do bare; done; }
 
-floor_s=$(for _ in $(seq 1 "$runs"); do timed floor; done | median)
-config ""
-ours_s=$(for _ in $(seq 1 "$runs"); do timed suite; done | median)
-config 'isolation = "file"'
-file_s=$(for _ in $(seq 1 "$runs"); do timed suite; done | median)
-
-echo "$engine, $files files x $per tests, one block of 200 objects each; medians of $runs runs"
-awk -v f="$floor_s" -v o="$ours_s" -v i="$file_s" 'BEGIN {
-  printf "%-34s %8.2f s\n", "floor (bare runtime, 2 snapshots)", f
-  printf "%-34s %8.2f s  %5.2fx floor\n", "memcheck, 1 thread", o, o / f
-  printf "%-34s %8.2f s  %5.2fx floor\n", "memcheck, 1 thread, isolation=file", i, i / f }'
+echo "$files files x $per tests, one block of 200 objects each, 1 thread; medians of $runs runs; load $(cut -d' ' -f1-3 /proc/loadavg)"
+printf "%-6s %8s %16s %16s\n" engine floor "isolation=test" "isolation=file"
+for engine in $engines; do
+  case $engine in
+    deno) RT=${MEMCHECK_DENO:-$(ls "$cache"/deno-*/node_modules/@deno/*/deno | head -1)} ;;
+    node) RT=${MEMCHECK_NODE:-$(ls "$cache"/node-*/node_modules/node-*/bin/node | head -1)} ;;
+    *) echo "unknown engine $engine" >&2; exit 2 ;;
+  esac
+  rm -rf "$work/suite/__memcheck__"
+  config ""
+  (cd "$work/suite" && "$BIN" --update >/dev/null 2>&1)
+  floor_s=$(for _ in $(seq 1 "$runs"); do timed floor; done | median)
+  ours_s=$(for _ in $(seq 1 "$runs"); do timed suite; done | median)
+  config 'isolation = "file"'
+  file_s=$(for _ in $(seq 1 "$runs"); do timed suite; done | median)
+  awk -v e="$engine" -v f="$floor_s" -v o="$ours_s" -v i="$file_s" 'BEGIN {
+    printf "%-6s %7.2fs %7.2fs %5.2fx %7.2fs %5.2fx\n", e, f, o, o / f, i, i / f }'
+done

@@ -31,8 +31,10 @@ import {
   TypedArrayLength,
   Uint8ArrayCtor,
   Uint8ArrayPrototypeSubarray,
+  NumberCtor,
   NumberIsInteger,
   ObjectKeys,
+  StringPrototypeSplit,
   ArrayPrototypeMap,
   ArrayPrototypePop,
   now,
@@ -531,7 +533,8 @@ async function runOne(index, trace, forceWhole) {
  * Start the harness with `host`, before the test file loads (the test file
  * is the runtime's main module, so that the project's own configuration
  * applies to it; the harness is preloaded). `args`: { mode: "list"|"run"|
- * "run-many", channel (a path), index or indices, trace, inspector }.
+ * "run-many"|"serve", channel (a path), index or indices, commands (a
+ * path, for "serve"), trace, inspector }.
  */
 export async function prepare(engineHost, args) {
   host = engineHost;
@@ -564,10 +567,37 @@ export async function afterLoad(args) {
   }
   if (args.mode === "list") {
     list();
+  } else if (args.mode === "serve") {
+    await serve(args);
   } else if (args.mode === "run-many") {
     await runMany(args.indices);
   } else {
     await runOne(args.index, args.trace, args.whole);
+  }
+}
+
+// List the tests and warm up, then wait for the runner's one command (once
+// it has listed every file and chosen what runs): "run N" (or "run-whole N") runs
+// test N as the "run" mode does, "run-many N,M,…" as "run-many"; anything
+// else (the runner closed its end) runs nothing. The wait blocks the event
+// loop: nothing of the test file's runs meanwhile.
+async function serve(args) {
+  // Open before listing: the runner may answer as soon as it has the list.
+  const awaitCommand = host.commands(args.commands);
+  list();
+  // Warm up while the runner lists the other files (as runTest would).
+  warmed = true;
+  host.warm();
+  await settle();
+  await settle();
+  const command = StringPrototypeSplit(awaitCommand(), " ");
+  const verb = command[0];
+  if (verb === "run" || verb === "run-whole") {
+    await runOne(NumberCtor(command[1]), args.trace, verb === "run-whole");
+  } else if (verb === "run-many") {
+    // As `prepare` does for "run-many": before any checkpoint.
+    host.activeResources?.();
+    await runMany(ArrayPrototypeMap(StringPrototypeSplit(command[1], ","), NumberCtor));
   }
 }
 

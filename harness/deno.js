@@ -1,5 +1,5 @@
 // The Deno host, preloaded before the test file, which is the main module:
-//   deno run --preload deno.js … TEST_FILE CHANNEL list|run|run-many [PLACES] [--flags]
+//   deno run --preload deno.js … TEST_FILE CHANNEL list|run|run-many|serve [PLACES|COMMANDS] [--flags]
 // (see hosts.js for the arguments).
 // It gives the engine-neutral core (core.js) what differs between
 // runtimes: the channel, the console, snapshots, the inspector, exiting,
@@ -11,11 +11,13 @@ import { Readable } from "node:stream";
 import { Buffer } from "node:buffer";
 import { installConsole, formatArgs } from "./console.js";
 import { afterLoad, prepare } from "./core.js";
-import { OUTPUT_MARK, chunkBytes, inspectorPoster, parseArgs, utf8 } from "./hosts.js";
+import { OUTPUT_MARK, chunkBytes, inspectorPoster, parseArgs, readCommand, utf8 } from "./hosts.js";
 
 const deno = Deno;
 const exit = deno.exit;
 const writeSync = deno.FsFile.prototype.writeSync;
+const readSync = deno.FsFile.prototype.readSync;
+const closeFile = deno.FsFile.prototype.close;
 const openSync = deno.openSync;
 const denoInspect = deno.inspect;
 const revoke = deno.permissions.revoke;
@@ -45,6 +47,16 @@ const host = {
   openChannel(path) {
     const file = openSync(path, { write: true });
     return (bytes) => writeAllTo(file, writeSync, bytes);
+  },
+  // The runner's command, from the FIFO at `path` ("serve"), opened now
+  // and read (blocking) when the returned function is called.
+  commands(path) {
+    const file = openSync(path, { read: true });
+    return function awaitCommand() {
+      const command = readCommand((bytes) => ReflectApply(readSync, file, [bytes]) ?? 0);
+      ReflectApply(closeFile, file, []);
+      return command;
+    };
   },
   // Deno takes the snapshot inside getHeapSnapshot(); the stream then
   // hands out its serialized text.

@@ -5,6 +5,7 @@
 import {
   NumberCtor,
   PromiseCtor,
+  StringFromCharCode,
   TextEncoderCtor,
   TextEncoderPrototypeEncode,
   clearTimeoutFn,
@@ -28,8 +29,8 @@ export function chunkBytes(chunk) {
 
 /**
  * The runner's arguments after the channel and mode: the test's place in
- * the file's list (or the places, comma-separated, for "run-many") and
- * flags.
+ * the file's list (or the places, comma-separated, for "run-many"; the
+ * path the runner's command comes through, for "serve") and flags.
  */
 export function parseArgs(channel, mode, rest) {
   const place = rest.find((a) => !a.startsWith("--"));
@@ -38,6 +39,7 @@ export function parseArgs(channel, mode, rest) {
     mode,
     index: mode === "run" ? NumberCtor(place) : -1,
     indices: mode === "run-many" ? place.split(",").map(NumberCtor) : [],
+    commands: mode === "serve" ? place : "",
     trace: rest.includes("--trace"),
     whole: rest.includes("--whole"),
     inspector: rest.includes("--inspector") || rest.includes("--trace"),
@@ -63,4 +65,23 @@ export function inspectorPoster(session) {
       });
     },
   };
+}
+
+/**
+ * The runner's one command ("serve"): a line of ASCII read with
+ * `readInto(bytes)` (the count read, 0 at the end), blocking until the
+ * runner writes it or closes its end. Decoded by hand: nothing a test could
+ * use later (a TextDecoder, say) is set up for the first time here.
+ */
+export function readCommand(readInto) {
+  const commandBytes = new Uint8Array(4096);
+  let text = "";
+  for (;;) {
+    const n = readInto(commandBytes);
+    if (n === 0) return text;
+    for (let i = 0; i < n; i++) {
+      if (commandBytes[i] === 10) return text;
+      text += StringFromCharCode(commandBytes[i]);
+    }
+  }
 }

@@ -5,6 +5,8 @@
 // - the channel is a binding the runner added (Runtime.addBinding): each
 //   message is one call, `J` + JSON; output is `O` + text, `M` marks the
 //   next test's output, `E` says the job is over;
+// - "serve": the runner's command is set while the page stops at a
+//   `debugger` statement in `awaitCommand`;
 // - a page cannot snapshot its own heap: at a checkpoint the harness stops
 //   at a `debugger` statement in its own frame and the runner takes the
 //   snapshot while the page is paused, then hands it on after the
@@ -92,6 +94,15 @@ const host = {
     // The runner takes the snapshot here, with this frame on the stack.
     if (label !== null) debugger; // eslint-disable-line no-debugger
     return null;
+  },
+  // The runner's command ("serve"): the page stops in `awaitCommand`
+  // until the runner has it; it sets `command` before resuming.
+  commands() {
+    return function awaitCommand() {
+      let command = "";
+      debugger; // eslint-disable-line no-debugger
+      return command;
+    };
   },
   warm() {},
   // The snapshot reached the runner while the page was paused.

@@ -20,6 +20,7 @@ export const ObjectGetPrototypeOf = Object.getPrototypeOf;
 export const NumberIsInteger = Number.isInteger;
 export const NumberIsFinite = Number.isFinite;
 export const StringCtor = String;
+export const StringFromCharCode = String.fromCharCode;
 export const NumberCtor = Number;
 export const MathTrunc = Math.trunc;
 export const ErrorCtor = Error;

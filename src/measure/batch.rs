@@ -11,8 +11,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::{Fault, Receiving, TestRef, TestRun, ended_early};
-use crate::runtime::{Conversation, Exit, Job, JobMode, Launch, RuntimeError, Session};
+use super::{Fault, Parked, Receiving, TestRef, TestRun, ended_early};
+use crate::runtime::{Conversation, Exit, Job, JobMode, Launch, RuntimeError, Session, Unfinished};
 
 /// One test of a batch: which, how long it may take, where its snapshots go.
 pub struct Batched<'a> {
@@ -23,37 +23,35 @@ pub struct Batched<'a> {
 
 /// Run `tests` (all of one file) in one process: each test's run, in order,
 /// or `None` for those the process did not get to.
+/// The process that listed the file runs them when it is `parked` there.
 pub fn run_file(
     launch: &Launch,
     label: &str,
     tests: &[Batched],
+    parked: Option<Parked>,
 ) -> Result<Vec<Option<TestRun>>, RuntimeError> {
     let Some(first) = tests.first() else {
         return Ok(Vec::new());
     };
-    let names = tests
-        .iter()
-        .map(|b| (b.test.index, b.test.name.to_owned()))
-        .collect();
-    let job = Job::new(
-        JobMode::RunMany { tests: names },
-        first.test.file,
-        label.to_owned(),
-    );
-    let mut session = match Session::start(launch, &job, first.timeout) {
-        Ok(s) => s,
-        Err(RuntimeError::ProjectConfig(message)) => {
-            let fault = Fault::Load {
-                message,
-                stack: String::new(),
-            };
-            return Ok(tests.iter().map(|_| Some(faulted(fault.clone()))).collect());
-        }
-        Err(e) => return Err(e),
+    let places: Vec<String> = tests.iter().map(|b| b.test.index.to_string()).collect();
+    let command = format!("run-many {}", places.join(","));
+    let started = parked.and_then(|p| p.start(launch, &command, first.test, first.timeout));
+    let from_parked = started.is_some();
+    let (mut session, mut talk, mut r) = match started {
+        Some(s) => s,
+        None => match start(launch, label, tests) {
+            Ok(s) => s,
+            Err(RuntimeError::ProjectConfig(message)) => {
+                let fault = Fault::Load {
+                    message,
+                    stack: String::new(),
+                };
+                return Ok(tests.iter().map(|_| Some(faulted(fault.clone()))).collect());
+            }
+            Err(e) => return Err(e),
+        },
     };
     let mut runs: Vec<TestRun> = Vec::new();
-    let mut talk = Conversation::new(job.protocol());
-    let mut r = Receiving::new(launch, first.test.file);
     while let Some(current) = tests.get(runs.len()) {
         let Some(event) = session.next_event() else {
             break;
@@ -77,6 +75,12 @@ pub fn run_file(
         }
     }
     r.abandon();
+    // A parked process that ended before its first test started: the batch
+    // runs in a process of its own.
+    if from_parked && runs.is_empty() && talk.unfinished() == Some(Unfinished::Loading) {
+        drop(session);
+        return run_file(launch, label, tests, None);
+    }
     let (exit, outputs) = session.finish_segments();
     // A signal sent to the runner fails the test that sent it: each test
     // runs again on its own, to tell which.
@@ -110,6 +114,28 @@ pub fn run_file(
         }
     }
     Ok(pad(runs, tests.len(), outputs))
+}
+
+/// A process of its own for the batch: the session, the conversation, and
+/// the first test's run.
+fn start(
+    launch: &Launch,
+    label: &str,
+    tests: &[Batched],
+) -> Result<(Session, Conversation, Receiving), RuntimeError> {
+    let first = &tests[0];
+    let names = tests
+        .iter()
+        .map(|b| (b.test.index, b.test.name.to_owned()))
+        .collect();
+    let job = Job::new(
+        JobMode::RunMany { tests: names },
+        first.test.file,
+        label.to_owned(),
+    );
+    let session = Session::start(launch, &job, first.timeout)?;
+    let talk = Conversation::new(job.protocol());
+    Ok((session, talk, Receiving::new(launch, first.test.file)))
 }
 
 /// The runs in order with their runtime and output, then `None` up to

@@ -3,10 +3,12 @@
 //!
 //! Each snapshot is parsed on its own thread while it streams in, so the
 //! "before" snapshot of a block is parsed while the block runs. `batch`
-//! runs the tests of one file in one process (`isolation = "file"`).
+//! runs the tests of one file in one process (`isolation = "file"`);
+//! `parked`: the process that listed a file runs its first test (or batch).
 
 mod batch;
 mod clock;
+mod parked;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -32,6 +34,7 @@ use crate::timings::Timings;
 
 pub use batch::{Batched, run_file};
 use clock::Clock;
+pub use parked::{Parked, run_parked};
 
 /// A measured block: a `t.measure` block, a test's whole body, or a step
 /// between two checkpoints (see `steps`).
@@ -149,20 +152,28 @@ pub struct TestRun {
 }
 
 /// What listing a file gave: the runtime that did it, and its tests or why
-/// it could not be loaded.
+/// it could not be loaded, and, when asked to park, the process that
+/// listed it, waiting to run its tests.
 pub struct Listing {
     pub runtime: Option<RuntimeInfo>,
     pub tests: Result<Vec<ListedTest>, Fault>,
+    pub parked: Option<Parked>,
 }
 
-/// List the tests of `file`.
+/// List the tests of `file`; with `park`, keep the process that listed
+/// them, waiting to run them (see [`Parked`]).
 pub fn list(
     launch: &Launch,
     file: &Path,
     label: &str,
     timeout: Duration,
+    park: bool,
 ) -> Result<Listing, RuntimeError> {
-    let job = Job::new(JobMode::List, file, format!("listing {label}"));
+    let (mode, label) = match park {
+        true => (JobMode::Serve, label.to_owned()),
+        false => (JobMode::List, format!("listing {label}")),
+    };
+    let job = Job::new(mode, file, label);
     let mut session = match Session::start(launch, &job, timeout) {
         Ok(s) => s,
         Err(RuntimeError::ProjectConfig(message)) => {
@@ -170,6 +181,7 @@ pub fn list(
             return Ok(Listing {
                 runtime: None,
                 tests: Err(Fault::Load { message, stack }),
+                parked: None,
             });
         }
         Err(e) => return Err(e),
@@ -196,6 +208,14 @@ pub fn list(
         }
         match message {
             Message::Runtime(info) => runtime = Some(info),
+            Message::Tests { tests } if park => {
+                let parked = Parked::new(session, runtime.clone());
+                return Ok(Listing {
+                    runtime,
+                    tests: Ok(tests),
+                    parked: Some(parked),
+                });
+            }
             Message::Tests { tests } => result = Some(Ok(tests)),
             Message::LoadError { message, stack } => {
                 result = Some(Err(Fault::Load { message, stack }))
@@ -216,6 +236,7 @@ pub fn list(
     Ok(Listing {
         runtime,
         tests: result,
+        parked: None,
     })
 }
 
@@ -502,7 +523,7 @@ fn run_once(
         whole,
     };
     let job = Job::new(mode, test.file, test.full_name.to_owned());
-    let mut session = match Session::start(launch, &job, timeout) {
+    let session = match Session::start(launch, &job, timeout) {
         Ok(s) => s,
         Err(RuntimeError::ProjectConfig(message)) => {
             let stack = String::new();
@@ -514,8 +535,21 @@ fn run_once(
         }
         Err(e) => return Err(e),
     };
-    let mut talk = Conversation::new(job.protocol());
-    let mut r = Receiving::new(launch, test.file);
+    let talk = Conversation::new(job.protocol());
+    let r = Receiving::new(launch, test.file);
+    Ok(drive(launch, session, (talk, r), test, timeout, keep).0)
+}
+
+/// Take the session's events into a test run until its process ends;
+/// the run, and where the harness was if it ended without a verdict.
+fn drive(
+    launch: &Launch,
+    mut session: Session,
+    (mut talk, mut r): (Conversation, Receiving),
+    test: TestRef,
+    timeout: Duration,
+    keep: Option<&Path>,
+) -> (TestRun, Option<Unfinished>) {
     while let Some(event) = session.next_event() {
         let step = r.event(event, &mut talk, test.name, keep);
         if matches!(step, Ok(false)) {
@@ -542,7 +576,7 @@ fn run_once(
             ended_early(launch, exit, run.output.clone(), talk.unfinished())
         });
     }
-    Ok(run)
+    (run, talk.unfinished())
 }
 
 impl Receiving {

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use crate::baseline::{self, BaselineFile, Target};
 use crate::config::Config;
 use crate::discover::TestFile;
-use crate::measure::{self, Fault, TestRun};
+use crate::measure::{self, Fault, Parked, TestRun};
 use crate::report;
 use crate::runtime::{Launch, ListedTest, RuntimeError};
 use crate::text;
@@ -30,6 +30,8 @@ pub struct FileState {
     /// With `isolation = "file"`: the runs of the file's tests, by place in
     /// the list, once the first of them asked (each test takes its own).
     pub batch: Mutex<Option<BTreeMap<usize, TestRun>>>,
+    /// The process that listed the file, waiting to run its first test.
+    pub parked: Mutex<Option<Parked>>,
 }
 
 impl FileState {
@@ -56,6 +58,21 @@ impl FileState {
             self.prefix,
             text::escape_controls(&self.file.relative)
         )
+    }
+
+    /// The process that listed the file, for a test that can run in it
+    /// (not one that measures allocated bytes: that needs the inspector,
+    /// open from the start).
+    pub fn take_parked(&self, allocated: bool) -> Option<Parked> {
+        if allocated {
+            return None;
+        }
+        self.parked.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+
+    /// Let the process that listed the file go (it ends).
+    pub fn release(&self) {
+        drop(self.take_parked(false));
     }
 
     /// The file's baseline, as the baseline module sees it.
@@ -85,25 +102,31 @@ impl FileState {
 }
 
 /// List every file's tests on every engine (side by side: listing is a
-/// process per file) and load its baseline.
+/// process per file) and load its baseline. The processes of the first
+/// `park` files stay, waiting to run their file's first test.
 pub fn load(
     files: Vec<TestFile>,
     config: &Config,
     launches: &[Launch],
     shared: &Mutex<Shared>,
+    park: usize,
 ) -> Result<Vec<Arc<FileState>>, RuntimeError> {
-    let jobs: Vec<(&Launch, &TestFile)> = launches
+    let jobs: Vec<(usize, &Launch, &TestFile)> = launches
         .iter()
         .flat_map(|l| files.iter().map(move |f| (l, f)))
+        .enumerate()
+        .map(|(i, (l, f))| (i, l, f))
         .collect();
-    let listings = parallel(&jobs, |(launch, file)| {
-        measure::list(launch, &file.path, &file.relative, config.runtime.timeout)
+    let listings = parallel(&jobs, |(i, launch, file)| {
+        let timeout = config.runtime.timeout;
+        measure::list(launch, &file.path, &file.relative, timeout, *i < park)
     });
     let mut states = Vec::new();
-    for ((launch, file), listing) in jobs.into_iter().zip(listings) {
+    for ((_, launch, file), listing) in jobs.into_iter().zip(listings) {
         let measure::Listing {
             runtime: info,
             tests,
+            parked,
         } = listing?;
         if let Some(info) = info {
             shared.lock().unwrap().saw_runtime(&info);
@@ -128,6 +151,7 @@ pub fn load(
             baseline,
             rerecord: String::new(),
             batch: Mutex::new(None),
+            parked: Mutex::new(parked),
         });
     }
     let commands: Vec<String> = states

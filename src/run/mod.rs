@@ -80,7 +80,10 @@ pub fn run(config: &Config, args: &Arguments, opts: &Options) -> anyhow::Result<
         );
     }
     let shared = Mutex::new(Shared::default());
-    let states = files::load(files, config, &launches, &shared)?;
+    // A listing process stays to run its file's first test; not when the
+    // run only lists.
+    let park = if args.list { 0 } else { threads::max_parked() };
+    let states = files::load(files, config, &launches, &shared, park)?;
     files::warn_unmatched(config, &states);
     let ctx = Arc::new(Context {
         config: config.clone(),
@@ -91,6 +94,13 @@ pub fn run(config: &Config, args: &Arguments, opts: &Options) -> anyhow::Result<
     let trials = trial::build(&states, &ctx);
     let (mut args, chosen) = select::select(args, &trials, opts.partition);
     let _ = ctx.chosen.set(chosen.clone());
+    // A file none of whose tests runs lets its listing process go now.
+    for state in &states {
+        let names = state.names().unwrap_or_default();
+        if !names.iter().any(|n| chosen.contains(&state.full_name(n))) {
+            state.release();
+        }
+    }
     args.test_threads = args
         .test_threads
         .or_else(|| Some(threads::default_threads()));
@@ -98,6 +108,11 @@ pub fn run(config: &Config, args: &Arguments, opts: &Options) -> anyhow::Result<
     // memcheck's own annotations: nothing the tests print or name can be one.
     let stopped = opts.github.then(report::github::stop_commands);
     let conclusion = libtest_mimic::run(&args, trials);
+    // Listing processes whose file ran no test in them (each test of the
+    // file measured allocated bytes, say).
+    for state in &states {
+        state.release();
+    }
     if args.list {
         return Ok(exit::OK);
     }

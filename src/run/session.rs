@@ -133,8 +133,18 @@ impl Session {
         }
         let listed: Vec<PathBuf> = files.iter().map(|f| f.path.clone()).collect();
         let shared = Mutex::new(Shared::default());
-        let states = files::load(files, &self.config, &self.launches, &shared)?;
+        // As in a plain run, a listing process stays to run its file's
+        // first test; every one left is let go when the run ends.
+        let states = files::load(
+            files,
+            &self.config,
+            &self.launches,
+            &shared,
+            threads::max_parked(),
+        )?;
+        let release = |states: &[Arc<files::FileState>]| states.iter().for_each(|s| s.release());
         if cancel.load(Ordering::SeqCst) {
+            release(&states);
             return Ok(None);
         }
         let ctx = Arc::new(Context {
@@ -146,7 +156,14 @@ impl Session {
         let (jobs, chosen) = choose(args, trial::jobs(&states, &ctx));
         let _ = ctx.chosen.set(chosen.clone());
         let workers = args.test_threads.unwrap_or_else(threads::default_threads);
+        for state in &states {
+            let names = state.names().unwrap_or_default();
+            if !names.iter().any(|n| chosen.contains(&state.full_name(n))) {
+                state.release();
+            }
+        }
         run_jobs(jobs, workers, cancel);
+        release(&states);
         if cancel.load(Ordering::SeqCst) {
             return Ok(None);
         }

@@ -18,6 +18,18 @@ pub fn default_threads() -> usize {
     }
 }
 
+/// Memory set aside for each listing process kept waiting to run its
+/// file's first test (a runtime that loaded a small test file takes well
+/// under a tenth of it).
+const PER_PARKED: u64 = 512 << 20;
+
+/// How many listing processes may wait at once: one per 512 MiB of the
+/// machine's memory, from 2 to 32. The files after them are listed by a
+/// process that ends, and run in processes of their own.
+pub fn max_parked() -> usize {
+    total_memory().map_or(8, |bytes| (bytes / PER_PARKED).clamp(2, 32) as usize)
+}
+
 /// The machine's memory, when the system says.
 fn total_memory() -> Option<u64> {
     #[cfg(target_os = "linux")]

@@ -220,7 +220,10 @@ fn run_trial(
         .flatten();
     let run = match batched {
         Some(run) => Ok(run),
-        None => measure_test(ctx, &launch, test_ref, test, (plan.timeout, keep)),
+        None => {
+            let parked = state.take_parked(test.allocated);
+            measure_test(ctx, &launch, test_ref, test, (plan.timeout, keep), parked)
+        }
     };
     let run = match run {
         Ok(r) => r,
@@ -303,7 +306,8 @@ fn run_batch(ctx: &Context, state: &FileState) -> BTreeMap<usize, TestRun> {
         });
     }
     let label = format!("{} ({} tests, one process)", state.key(), picked.len());
-    let mut runs = measure::run_file(&state.launch, &label, &picked).unwrap_or_default();
+    let parked = state.take_parked(false);
+    let mut runs = measure::run_file(&state.launch, &label, &picked, parked).unwrap_or_default();
     charge_late_errors(ctx, state, &picked, &mut runs);
     picked
         .iter()
@@ -341,6 +345,7 @@ fn charge_late_errors(
             b.test,
             test,
             (b.timeout, b.keep.clone()),
+            None,
         ) else {
             runs[i] = None;
             continue;
@@ -381,17 +386,22 @@ fn keep_dir(ctx: &Context, file: &str, test: &str) -> Option<std::path::PathBuf>
     })
 }
 
-/// Run the test in its own process (keeping its snapshots when asked);
-/// whole-body blocks get their test's line.
+/// Run the test in the process that listed its file, when that is
+/// `parked` and still there, or else in its own (keeping its snapshots when
+/// asked); whole-body blocks get their test's line.
 fn measure_test(
     ctx: &Context,
     launch: &Launch,
     test_ref: TestRef,
     test: &ListedTest,
     (timeout, keep): (Duration, Option<std::path::PathBuf>),
+    parked: Option<measure::Parked>,
 ) -> Result<TestRun, String> {
-    let mut run =
-        measure::run_test(launch, test_ref, timeout, keep.as_deref()).map_err(|e| e.to_string())?;
+    let keep = keep.as_deref();
+    let run = parked
+        .and_then(|p| measure::run_parked(p, launch, test_ref, timeout, keep))
+        .unwrap_or_else(|| measure::run_test(launch, test_ref, timeout, keep));
+    let mut run = run.map_err(|e| e.to_string())?;
     if let Some(info) = &run.runtime {
         ctx.shared.lock().unwrap().saw_runtime(info);
     }

@@ -162,6 +162,22 @@ impl ChannelDir {
         widen(&read);
         Ok((path, read, hold))
     }
+
+    /// A FIFO at `path` (in this folder) for the runner's command to a
+    /// harness that serves (lists, then waits), opened for reading and
+    /// writing: the harness's open never blocks, and what the runner writes
+    /// stays readable once it closes its end.
+    pub fn open_commands(&self, path: &Path) -> std::io::Result<File> {
+        let c = CString::new(path.as_os_str().as_bytes()).map_err(std::io::Error::other)?;
+        // SAFETY: a valid NUL-terminated path; mkfifo has no other inputs.
+        if unsafe { libc::mkfifo(c.as_ptr(), 0o600) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)
+    }
 }
 
 impl Drop for ChannelDir {
@@ -286,6 +302,20 @@ mod tests {
                 assert!(p.len() <= 64);
             }
         }
+    }
+
+    #[test]
+    fn a_command_written_before_the_reader_opens_is_read_whole() {
+        use std::io::Write;
+        let dir = ChannelDir::create().unwrap();
+        let path = dir.path().join("cmd0");
+        let mut commands = dir.open_commands(&path).unwrap();
+        let mut reader = std::fs::File::open(&path).unwrap();
+        commands.write_all(b"run 3\n").unwrap();
+        drop(commands);
+        let mut text = String::new();
+        reader.read_to_string(&mut text).unwrap();
+        assert_eq!(text, "run 3\n");
     }
 
     #[test]

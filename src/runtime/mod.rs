@@ -26,7 +26,7 @@ pub use environment::Environment;
 pub use harness::{Harness, file_url};
 pub use host::Host;
 pub use output::Captured;
-pub use process::{Event, Exit, Session};
+pub use process::{Event, Exit, Session, spawn_lasting};
 pub use protocol::{Conversation, ListedTest, Message, Mode, RuntimeInfo, Unfinished};
 pub use provision::{CACHE_ENV, Provisioned, cache_dir, provision};
 pub use sandbox::Sandbox;
@@ -260,6 +260,10 @@ pub enum JobMode {
     /// Run these tests (place in the file's list, name), one after another
     /// (`isolation = "file"`).
     RunMany { tests: Vec<(usize, String)> },
+    /// List the tests of a file, then wait for one command that says what
+    /// to run ([`Session::command`]): the process that lists a file runs
+    /// its tests too.
+    Serve,
 }
 
 /// One job: one runtime process.
@@ -281,8 +285,24 @@ impl Job {
     pub fn harness_args(&self, launch: &Launch, lock: bool) -> Vec<String> {
         let inspector = launch.inspector || launch.trace;
         let mut args = Vec::new();
+        let flags = |whole: bool| {
+            [
+                (whole, "--whole"),
+                (launch.trace, "--trace"),
+                (inspector, "--inspector"),
+                (inspector && lock, "--lock-inspector"),
+            ]
+            .into_iter()
+            .filter(|f| f.0)
+            .map(|f| f.1.to_owned())
+        };
         match &self.mode {
             JobMode::List => args.push("list".to_owned()),
+            JobMode::Serve => {
+                let commands = self.commands(launch).to_string_lossy().into_owned();
+                args.extend(["serve".to_owned(), commands]);
+                args.extend(flags(false));
+            }
             JobMode::RunMany { tests } => {
                 args.push("run-many".to_owned());
                 let places: Vec<String> = tests.iter().map(|(i, _)| i.to_string()).collect();
@@ -290,16 +310,16 @@ impl Job {
             }
             JobMode::Run { index, whole, .. } => {
                 args.extend(["run".to_owned(), index.to_string()]);
-                let flags = [
-                    (*whole, "--whole"),
-                    (launch.trace, "--trace"),
-                    (inspector, "--inspector"),
-                    (inspector && lock, "--lock-inspector"),
-                ];
-                args.extend(flags.iter().filter(|f| f.0).map(|f| f.1.to_owned()));
+                args.extend(flags(*whole));
             }
         }
         args
+    }
+
+    /// Where a `Serve` job reads the runner's command: a FIFO in the run's
+    /// private folder.
+    pub fn commands(&self, launch: &Launch) -> PathBuf {
+        launch.run_dir.path().join(format!("cmd{}", self.key))
     }
 
     pub fn new(mode: JobMode, file: &Path, label: String) -> Job {
@@ -315,7 +335,7 @@ impl Job {
     /// The protocol mode the runner expects for this job.
     pub fn protocol(&self) -> Mode {
         match &self.mode {
-            JobMode::List => Mode::List,
+            JobMode::List | JobMode::Serve => Mode::List,
             JobMode::Run { name, .. } => Mode::Run { name: name.clone() },
             JobMode::RunMany { tests } => Mode::Run {
                 name: tests.first().map(|t| t.1.clone()).unwrap_or_default(),

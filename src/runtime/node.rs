@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use super::harness::file_url;
 use super::host::Host;
-use super::{Job, Launch, RuntimeError, Sandbox, V8_FLAGS};
+use super::{Job, JobMode, Launch, RuntimeError, Sandbox, V8_FLAGS};
 use crate::project::Package;
 use crate::sourcemap::SourceMaps;
 
@@ -56,6 +56,9 @@ impl Host for NodeHost {
             .arg(read_flag(&launch.sandbox.root))
             .arg(read_flag(&launch.harness.dir))
             .arg(format!("--allow-fs-write={}", channel.display()));
+        if job.mode == JobMode::Serve {
+            cmd.arg(read_flag(&job.commands(launch)));
+        }
         if inspector && !user_inspector {
             cmd.arg("--allow-inspector");
         }

@@ -6,7 +6,7 @@
 
 use std::io::PipeReader;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::process::{Child, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use super::channel::{Frame, FrameReader, Limits};
 use super::output::Captured;
 use super::protocol::Message;
-use super::{Job, Launch, RuntimeError};
+use super::{Job, JobMode, Launch, RuntimeError};
 use crate::interrupt;
 
 /// What the reader thread hands over.
@@ -102,6 +102,17 @@ impl Session {
         }
     }
 
+    /// Tell a job that serves (lists, then waits) what to run, in one
+    /// line (see `harness/core.js`); the job's deadline is `timeout` from
+    /// now.
+    pub fn command(&mut self, text: &str, timeout: Duration) -> Result<(), String> {
+        self.restart_clock(timeout);
+        match self {
+            Session::Process(p) => p.command(text),
+            Session::Page(p) => p.command(text),
+        }
+    }
+
     /// A new deadline, `timeout` from now.
     pub fn restart_clock(&mut self, timeout: Duration) {
         match self {
@@ -136,6 +147,8 @@ pub struct ProcessSession {
     timed_out: bool,
     registered: interrupt::Registered,
     cleanup: Vec<std::path::PathBuf>,
+    /// A serving job's command FIFO, until the command is written.
+    commands: Option<std::fs::File>,
 }
 
 impl ProcessSession {
@@ -146,6 +159,17 @@ impl ProcessSession {
         timeout: Duration,
     ) -> Result<ProcessSession, RuntimeError> {
         let (channel, read, hold) = launch.run_dir.open().map_err(RuntimeError::Channel)?;
+        let mut cleanup = vec![channel.clone()];
+        let commands = match job.mode {
+            JobMode::Serve => {
+                let path = job.commands(launch);
+                cleanup.push(path.clone());
+                let fifo = launch.run_dir.open_commands(&path);
+                Some(fifo.map_err(RuntimeError::Channel)?)
+            }
+            _ => None,
+        };
+        cleanup.extend(launch.host.leftovers(job));
         let mut cmd = launch.host.command(launch, job, &channel)?;
         let (out_read, out_write) = std::io::pipe().map_err(RuntimeError::Channel)?;
         let err_write = out_write.try_clone().map_err(RuntimeError::Channel)?;
@@ -162,11 +186,17 @@ impl ProcessSession {
                 Ok(())
             });
         }
-        let child = cmd.spawn().map_err(|error| RuntimeError::Spawn {
+        // The kernel's kill on the runner's death (above) follows the thread
+        // that started the child: a serving job outlives the thread that
+        // lists its file.
+        let child = match job.mode {
+            JobMode::Serve => spawn_lasting(cmd),
+            _ => cmd.spawn(),
+        };
+        let child = child.map_err(|error| RuntimeError::Spawn {
             binary: launch.binary.clone(),
             error,
         })?;
-        drop(cmd);
         let pgid = child.id() as i32;
         let registered = interrupt::register(pgid, job.label.clone());
         let (tx, rx) = sync_channel(16);
@@ -183,8 +213,20 @@ impl ProcessSession {
             deadline: Instant::now() + timeout,
             timed_out: false,
             registered,
-            cleanup: [vec![channel], launch.host.leftovers(job)].concat(),
+            cleanup,
+            commands,
         })
+    }
+
+    /// Write the command (one line) and close the runner's end.
+    fn command(&mut self, text: &str) -> Result<(), String> {
+        use std::io::Write;
+        let mut fifo = self
+            .commands
+            .take()
+            .ok_or("the job was told what to run already")?;
+        fifo.write_all(format!("{text}\n").as_bytes())
+            .map_err(|e| format!("cannot tell the harness what to run: {e}"))
     }
 
     /// The next event, or `None` once the deadline has passed (the process
@@ -274,6 +316,33 @@ impl Drop for ProcessSession {
             let _ = std::fs::remove_dir_all(path).or_else(|_| std::fs::remove_file(path));
         }
     }
+}
+
+/// A command and where its child goes.
+type SpawnRequest = (Command, SyncSender<std::io::Result<Child>>);
+
+/// Start `cmd` from a thread that lives as long as the runner.
+pub fn spawn_lasting(cmd: Command) -> std::io::Result<Child> {
+    static SPAWNER: std::sync::OnceLock<std::sync::Mutex<SyncSender<SpawnRequest>>> =
+        std::sync::OnceLock::new();
+    let spawner = SPAWNER.get_or_init(|| {
+        let (tx, rx) = sync_channel::<SpawnRequest>(0);
+        std::thread::spawn(move || {
+            for (mut cmd, reply) in rx {
+                let _ = reply.send(cmd.spawn());
+            }
+        });
+        std::sync::Mutex::new(tx)
+    });
+    let (reply, child) = sync_channel(1);
+    let sent = spawner
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .send((cmd, reply));
+    sent.map_err(|_| std::io::Error::other("the spawning thread is gone"))?;
+    child
+        .recv()
+        .map_err(|_| std::io::Error::other("the spawning thread is gone"))?
 }
 
 fn spawn_frame_reader(read: std::fs::File, tx: SyncSender<Event>) {

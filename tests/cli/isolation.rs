@@ -201,3 +201,35 @@ test("is slow", async (t) => {
     assert_eq!(out.status.code(), Some(0), "{t}");
     assert_eq!(outcome(&t, "timer.memtest.js::is slow"), Some("ok"), "{t}");
 }
+
+/// Each file starts once: the process that listed it runs its first test
+/// (no runtime started for that test: its timings have no start or load),
+/// and with `isolation = "file"` all of the file's tests; a second test of
+/// a file has a process of its own in the default isolation.
+#[test]
+fn the_process_that_lists_a_file_runs_its_first_test() {
+    for engine in ["deno", "node"] {
+        let dir = project("pass", &format!("parked-{engine}"));
+        let args = ["--engine", engine, "--test-threads", "1", "--update"];
+        let started = |report: &Value, test: &str| -> f64 {
+            let timings = &find(report, test)["timings"];
+            timings["start"].as_f64().unwrap() + timings["load"].as_f64().unwrap()
+        };
+        let out = memcheck(&dir, &[&args[..], &["--json", "test.json"]].concat());
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        let report = read_json(&dir.join("test.json"));
+        assert_eq!(started(&report, "typescript works"), 0.0, "{engine}");
+        assert_eq!(started(&report, "keeps 1000 widgets"), 0.0, "{engine}");
+        assert!(
+            started(&report, "whole body is one block") > 0.0,
+            "{engine}"
+        );
+        with_isolation(&dir, "file");
+        let out = memcheck(&dir, &[&args[..], &["--json", "file.json"]].concat());
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        let batch = read_json(&dir.join("file.json"));
+        for test in ["keeps 1000 widgets", "whole body is one block"] {
+            assert_eq!(started(&batch, test), 0.0, "{engine}: {test}");
+        }
+    }
+}

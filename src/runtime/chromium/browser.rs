@@ -1,4 +1,5 @@
-//! One headless browser per test thread, reused from test to test: started
+//! One headless browser per test thread, reused from test to test (the
+//! first thread takes over the one the files were listed in): started
 //! with the pipe transport in a process group of its own (so Ctrl-C and
 //! the runner's death take it down), with a profile folder of its own that
 //! goes with it. A browser that died is replaced by the next test.
@@ -41,8 +42,31 @@ thread_local! {
     static BROWSERS: RefCell<Vec<(Key, Arc<Browser>)>> = const { RefCell::new(Vec::new()) };
 }
 
-/// This thread's browser for `binary` with `js_flags`, started when there
-/// is none or the last one died.
+/// Browsers no test thread has taken yet: the one the files were listed in
+/// (its pages waiting to run their first tests), shared while listing.
+static SPARE: std::sync::Mutex<Vec<(Key, Arc<Browser>)>> = std::sync::Mutex::new(Vec::new());
+
+/// The browser files are listed in, shared by the threads that list them:
+/// started by the first, then lent to the first test thread that needs one.
+pub fn for_listing(
+    binary: &Path,
+    js_flags: &[String],
+    env: &Environment,
+) -> Result<Arc<Browser>, RuntimeError> {
+    let key: Key = (binary.to_path_buf(), js_flags.to_vec());
+    let mut spare = SPARE.lock().unwrap_or_else(|e| e.into_inner());
+    spare.retain(|(_, b)| b.conn.alive());
+    if let Some((_, b)) = spare.iter().find(|(k, _)| *k == key) {
+        return Ok(b.clone());
+    }
+    let browser = Arc::new(Browser::start(binary, js_flags, env)?);
+    spare.push((key, browser.clone()));
+    Ok(browser)
+}
+
+/// This thread's browser for `binary` with `js_flags`: the one it used
+/// last, else the one the files were listed in if no thread took it, else
+/// a new one (when there is none or the last one died).
 pub fn for_thread(
     binary: &Path,
     js_flags: &[String],
@@ -58,7 +82,15 @@ pub fn for_thread(
             kept.insert(0, entry);
             return Ok(browser);
         }
-        let browser = Arc::new(Browser::start(binary, js_flags, env)?);
+        let lent = {
+            let mut spare = SPARE.lock().unwrap_or_else(|e| e.into_inner());
+            let at = spare.iter().position(|(k, b)| *k == key && b.conn.alive());
+            at.map(|at| spare.remove(at).1)
+        };
+        let browser = match lent {
+            Some(b) => b,
+            None => Arc::new(Browser::start(binary, js_flags, env)?),
+        };
         kept.insert(0, (key, browser.clone()));
         kept.truncate(KEPT);
         Ok(browser)
@@ -112,7 +144,10 @@ impl Browser {
                 Ok(())
             });
         }
-        let child = cmd.spawn().map_err(fail)?;
+        // From a thread that lasts: the kill on the runner's death follows
+        // the thread that started the browser, and a listing thread ends
+        // while its pages wait to run their tests.
+        let child = crate::runtime::spawn_lasting(cmd).map_err(fail)?;
         drop(read_fd);
         drop(write_fd);
         let registered = interrupt::register(child.id() as i32, "chromium".into());

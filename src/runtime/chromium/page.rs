@@ -25,7 +25,7 @@ use super::serve::{self, Answer, ORIGIN, Served};
 use super::transpile::Transpiler;
 use crate::runtime::process::{Event, Exit};
 use crate::runtime::protocol::Message;
-use crate::runtime::{Job, Launch, RuntimeError, V8_FLAGS, file_url};
+use crate::runtime::{Job, JobMode, Launch, RuntimeError, V8_FLAGS, file_url};
 
 /// How long the browser may take to set up a page.
 const SETUP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -57,6 +57,10 @@ pub struct PageSession {
     navigation: bool,
     /// The script id of the harness's page host, where checkpoints pause.
     host_script: Option<String>,
+    /// A serving job stopped for its command: the call frame to set it in.
+    waiting: Option<String>,
+    /// The id of the last reply the page's session got.
+    replied: Option<u64>,
     /// What the page printed, split where the harness marked a new test.
     segments: Vec<String>,
     deadline: Instant,
@@ -92,7 +96,11 @@ impl PageSession {
             .map(|f| f.to_string())
             .chain(launch.v8_flags.iter().cloned())
             .collect();
-        let browser = browser::for_thread(&launch.binary, &flags, &launch.env)?;
+        let browser = match job.mode {
+            JobMode::List | JobMode::Serve => browser::for_listing,
+            _ => browser::for_thread,
+        };
+        let browser = browser(&launch.binary, &flags, &launch.env)?;
         let fail =
             |e: String| RuntimeError::Browser(format!("cannot open a page in the browser: {e}"));
         let conn = &browser.conn;
@@ -166,6 +174,8 @@ impl PageSession {
             frame: target,
             loads: 0,
             navigation: false,
+            waiting: None,
+            replied: None,
             segments: vec![String::new()],
             deadline: Instant::now() + timeout,
             timed_out: false,
@@ -220,6 +230,7 @@ impl PageSession {
 
     fn handle(&mut self, message: Value) {
         if let Some(id) = message.get("id").and_then(Value::as_u64) {
+            self.replied = Some(id);
             if Some(id) == self.snapshot_call {
                 self.snapshot_call = None;
                 if let Some(error) = message.get("error") {
@@ -424,11 +435,15 @@ impl PageSession {
     }
 
     /// The page stopped at a `debugger` statement: the harness's own (a
-    /// checkpoint: take the snapshot now, then resume) or a test's (resume).
+    /// checkpoint: take the snapshot now, then resume; or a serving job's
+    /// wait for its command: stay) or a test's (resume).
     fn paused(&mut self, params: &Value) {
-        let script = params["callFrames"][0]["location"]["scriptId"].as_str();
+        let frame = &params["callFrames"][0];
+        let script = frame["location"]["scriptId"].as_str();
         let ours = script.is_some() && script == self.host_script.as_deref();
-        if ours && self.snapshot_call.is_none() {
+        if ours && frame["functionName"] == "awaitCommand" {
+            self.waiting = frame["callFrameId"].as_str().map(str::to_owned);
+        } else if ours && self.snapshot_call.is_none() {
             self.taking.clear();
             self.held.clear();
             self.snapshot_call = self
@@ -528,6 +543,44 @@ impl PageSession {
 
     pub fn restart_clock(&mut self, timeout: Duration) {
         self.deadline = Instant::now() + timeout;
+    }
+
+    /// A serving page's command: once the page stopped for it, set it in
+    /// the harness's frame, and resume once that is done.
+    pub fn command(&mut self, text: &str) -> Result<(), String> {
+        while self.waiting.is_none() {
+            self.pump("the page did not stop for its command")?;
+        }
+        let set = self.browser.conn.send(
+            "Debugger.setVariableValue",
+            json!({
+                "scopeNumber": 0,
+                "variableName": "command",
+                "newValue": { "value": text },
+                "callFrameId": self.waiting.take(),
+            }),
+            Some(&self.session),
+        )?;
+        while self.replied.take() != Some(set) {
+            self.pump("the page did not take its command")?;
+        }
+        self.send("Debugger.resume", json!({}));
+        Ok(())
+    }
+
+    /// Handle the page's next message, waiting until the deadline; `late`
+    /// when it passes.
+    fn pump(&mut self, late: &str) -> Result<(), String> {
+        if self.ended || self.timed_out {
+            return Err("the page ended before it was told what to run".into());
+        }
+        let wait = self.deadline.saturating_duration_since(Instant::now());
+        match self.events.recv_timeout(wait) {
+            Ok(message) => self.handle(message),
+            Err(RecvTimeoutError::Timeout) => return Err(late.into()),
+            Err(RecvTimeoutError::Disconnected) => self.browser_closed(),
+        }
+        Ok(())
     }
 
     /// How the page ended, with what it printed per test.

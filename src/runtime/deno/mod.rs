@@ -29,7 +29,7 @@ pub use import_map::ImportMaps;
 use super::harness::{Harness, file_url};
 use super::host::Host;
 use super::sandbox::{Sandbox, flag_path};
-use super::{Job, Launch, RuntimeError, V8_FLAGS};
+use super::{Job, JobMode, Launch, RuntimeError, V8_FLAGS};
 use crate::project::Package;
 use crate::sourcemap::SourceMaps;
 
@@ -116,14 +116,16 @@ fn command(
         .for_config(package.deno_json.as_deref())
         .map_err(RuntimeError::ProjectConfig)?;
     let cwd = &package.dir;
+    let mut read = flag_path(&launch.sandbox.root, cwd)?;
+    // A serving job reads the runner's command from its own FIFO.
+    if job.mode == JobMode::Serve {
+        read = format!("{read},{}", flag_path(&job.commands(launch), cwd)?);
+    }
     let mut cmd = Command::new(&launch.binary);
     cmd.arg("run")
         .args(["--quiet", "--no-prompt", "--no-lock", "--cached-only"])
         .arg(format!("--import-map={}", import_map.display()))
-        .arg(format!(
-            "--allow-read={}",
-            flag_path(&launch.sandbox.root, cwd)?
-        ))
+        .arg(format!("--allow-read={read}"))
         .arg(format!("--allow-write={}", flag_path(channel, cwd)?));
     for escape in &launch.sandbox.escapes {
         cmd.arg(format!("--deny-read={}", flag_path(&escape.link, cwd)?));
