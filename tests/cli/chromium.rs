@@ -75,7 +75,7 @@ fn a_vanilla_dom_app_is_counted_per_tag_and_its_leak_explained() {
 /// fails with a hint to warm up, and the warmed-up block is 0.
 #[test]
 fn the_first_use_of_a_dom_api_is_named_and_warmup_removes_it() {
-    let dir = project("dom", "first-use");
+    let dir = project("dom-first-use", "first-use");
     let out = memcheck(&dir, &["first-use", "--json", "r.json"]);
     let t = text(&out);
     assert_eq!(out.status.code(), Some(101), "{t}");
@@ -125,11 +125,8 @@ fn trace_allocations_keep_a_pages_figures() {
     );
     assert!(!t.contains("<html> new"), "{t}");
     let report = read_json(&dir.join("traced.json"));
-    let cold = find(
-        &report,
-        "a DOM API used for the first time inside the block",
-    );
-    let sites = block(cold, "open a dialog")["allocations"]
+    let leaky = find(&report, "a closed dialog with its listener left on window");
+    let sites = block(leaky, "open and close 5 dialogs")["allocations"]
         .as_array()
         .unwrap();
     assert!(!sites.is_empty(), "{t}");
