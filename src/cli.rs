@@ -73,8 +73,8 @@ struct WatchArgs {
     /// FILTER is a whole `file::test` name.
     #[arg(long)]
     exact: bool,
-    /// Run on this engine only (deno or node), whatever memcheck.toml says.
-    #[arg(long, value_name = "ENGINE", value_parser = ["deno", "node"])]
+    /// Run on this engine only (deno, node or chromium), whatever memcheck.toml says.
+    #[arg(long, value_name = "ENGINE", value_parser = ["deno", "node", "chromium"])]
     engine: Option<String>,
     /// Serve the page on this port of 127.0.0.1 (0, the default: a free one).
     #[arg(long, value_name = "N", default_value_t = 0)]
@@ -283,12 +283,7 @@ fn run_command(mut args: RunArgs) -> anyhow::Result<i32> {
         ColorSetting::Never
     });
     let libtest_json = matches!(args.libtest.format, Some(FormatSetting::Json));
-    let engine = args
-        .engine
-        .as_deref()
-        .map(|e| e.parse())
-        .transpose()
-        .map_err(anyhow::Error::msg)?;
+    let engine = parse_engine(args.engine.as_deref())?;
     if let Some(e) = engine {
         report::suggest_engine(e);
     }
@@ -321,15 +316,18 @@ fn run_command(mut args: RunArgs) -> anyhow::Result<i32> {
     run::run(&config, &args.libtest, &opts)
 }
 
+/// `--engine`'s value, checked by clap already.
+fn parse_engine(engine: Option<&str>) -> anyhow::Result<Option<Engine>> {
+    engine
+        .map(str::parse)
+        .transpose()
+        .map_err(anyhow::Error::msg)
+}
+
 fn watch_command(args: WatchArgs) -> anyhow::Result<i32> {
     let config = load_config(args.config.as_ref())?;
     let env = |name| std::env::var(name).ok();
-    let engine = args
-        .engine
-        .as_deref()
-        .map(|e| e.parse())
-        .transpose()
-        .map_err(anyhow::Error::msg)?;
+    let engine = parse_engine(args.engine.as_deref())?;
     let opts = Options {
         trace_allocations: args.trace_allocations,
         engine,
