@@ -80,6 +80,8 @@ pub const ESBUILD_ENV: &str = "MEMCHECK_ESBUILD";
 /// variable that names a binary instead.
 #[derive(Clone, Copy, Debug)]
 pub struct Tool {
+    /// As a command names it (`node`), for the install message.
+    pub name: &'static str,
     pub title: &'static str,
     pub env_var: &'static str,
 }
@@ -87,6 +89,7 @@ pub struct Tool {
 impl From<Engine> for Tool {
     fn from(engine: Engine) -> Tool {
         Tool {
+            name: engine.name(),
             title: engine.title(),
             env_var: engine.env_var(),
         }
@@ -94,6 +97,7 @@ impl From<Engine> for Tool {
 }
 
 const ESBUILD: Tool = Tool {
+    name: "esbuild",
     title: "esbuild",
     env_var: ESBUILD_ENV,
 };
@@ -242,7 +246,7 @@ fn install(
     binary_in_package: &str,
     dir: &Path,
 ) -> Result<(), RuntimeError> {
-    let engine = tool.title;
+    let engine = tool.name;
     let fail = |m: String| RuntimeError::Install { tool, message: m };
     let parent = dir.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent)
@@ -255,8 +259,7 @@ fn install(
     std::fs::create_dir_all(&staging)
         .map_err(|e| fail(format!("cannot create {}: {e}", staging.display())))?;
     eprintln!(
-        "memcheck: installing {} {version} ({package}) into {}",
-        engine.to_lowercase(),
+        "memcheck: installing {engine} {version} ({package}) into {}",
         dir.display()
     );
     let spec = format!("{package}@{version}");
