@@ -88,7 +88,7 @@ fn code_positions(text: &str, needle: &str) -> Vec<usize> {
             b'/' if bytes.get(i + 1) == Some(&b'*') => skip_to(i + 2, "*/"),
             b'/' if b"(,=:[!&|?{};+-*%<>~^".contains(&last) => quoted(bytes, i),
             _ => {
-                if text[i..].starts_with(needle) {
+                if bytes[i..].starts_with(needle.as_bytes()) {
                     out.push(i);
                 }
                 i + 1
@@ -189,6 +189,16 @@ mod tests {
         assert_eq!(
             replaced("s = \"q\\\"\"; process.env.NODE_ENV;"),
             "s = \"q\\\"\"; \"test\"              ;"
+        );
+    }
+
+    /// The scan steps by bytes: a name written in another script is
+    /// stepped over, never cut inside a character.
+    #[test]
+    fn code_in_any_script_is_scanned() {
+        assert_eq!(
+            replaced("const café = 1; f(process.env.NODE_ENV); const 名 = 2;"),
+            "const café = 1; f(\"test\"              ); const 名 = 2;"
         );
     }
 
