@@ -198,11 +198,7 @@ pub fn render(block: &Block, v: &Verdict, allocations: &[AllocationSite]) -> Str
 /// of one of its features; not for blocks that warm up already (`warmup`,
 /// `repeat`) or steps, which cannot.
 fn warmup_hint(block: &Block, v: &Verdict, allocations: &[AllocationSite]) -> Option<String> {
-    if !v.grew
-        || block.kind != crate::steps::BlockKind::Block
-        || block.warmup > 0
-        || !block.runs.is_empty()
-    {
+    if !v.grew || !unwarmed(block) {
         return None;
     }
     let runtime = match crate::explain::made_by_runtime(allocations)? {
@@ -218,16 +214,18 @@ fn warmup_hint(block: &Block, v: &Verdict, allocations: &[AllocationSite]) -> Op
     ))
 }
 
+/// A plain block that warms up neither with `warmup` nor as `repeat`
+/// does: what a warm-up hint is for (a step cannot warm up).
+fn unwarmed(block: &Block) -> bool {
+    block.kind == crate::steps::BlockKind::Block && block.warmup == 0 && block.runs.is_empty()
+}
+
 /// A hint for a failing block whose new rows include the objects a page
 /// makes once, the first time it uses a DOM API: the interface's
 /// prototype and the wrapper cache Blink keeps for it
 /// (`HTMLDialogElement (prototype)`, `… (internal cache)`).
 fn first_use_hint(block: &Block, v: &Verdict) -> Option<String> {
-    if !v.failed()
-        || block.kind != crate::steps::BlockKind::Block
-        || block.warmup > 0
-        || !block.runs.is_empty()
-    {
+    if !v.failed() || !unwarmed(block) {
         return None;
     }
     let once: Vec<String> = block

