@@ -132,6 +132,44 @@ fn trace_allocations_keep_a_pages_figures() {
     assert!(!sites.is_empty(), "{t}");
 }
 
+/// `allocated` in a page: the sampling heap profiler, started and stopped
+/// by the runner while the page is stopped, gives the block's allocated
+/// bytes (garbage included), the same in every run, and its budget judges.
+#[test]
+fn allocated_bytes_are_sampled_in_a_page() {
+    let dir = project("alloc", "chromium");
+    std::fs::write(
+        dir.join("memcheck.toml"),
+        "[runtime]\nengine = \"chromium\"\n",
+    )
+    .unwrap();
+    let first = memcheck(&dir, &["--update", "--json", "first.json"]);
+    let again = memcheck(&dir, &["--json", "again.json"]);
+    let t = text(&again);
+    let bytes = |name: &str| {
+        let report = read_json(&dir.join(name));
+        let test = find(&report, "garbage is counted as allocated");
+        assert_eq!(test["status"], "passed", "{name}: {}", text(&first));
+        block(test, "10k temporary points")["allocated_bytes"].as_u64()
+    };
+    let sampled = bytes("first.json").expect("allocated bytes in the report");
+    // 10 000 points of two fields, each at least 16 bytes, none kept.
+    assert!(sampled >= 160_000, "{sampled}");
+    assert_eq!(bytes("again.json"), Some(sampled), "{t}");
+    assert_eq!(
+        outcome(&t, "garbage.memtest.js::over the allocation budget"),
+        Some("FAILED"),
+        "{t}"
+    );
+    assert!(t.contains("budget: allocated "), "{t}");
+    let baseline = dir.join("__memcheck__/garbage.memtest.js.chromium.toml");
+    let recorded = std::fs::read_to_string(baseline).unwrap();
+    assert!(
+        recorded.contains(&format!("allocated_bytes = {sampled}")),
+        "{recorded}"
+    );
+}
+
 #[test]
 fn ten_runs_give_one_result() {
     let dir = project("dom", "ten-runs");

@@ -81,6 +81,23 @@ pub struct PageSession {
     refused: Vec<String>,
     /// The job's file, as the harness names it (its listed lines are in it).
     file_url: String,
+    /// The harness's call of the sampling heap profiler, in its steps.
+    inspector: InspectorCall,
+}
+
+/// A call of the inspector the harness asked for (`I`): it stops in
+/// `inspectorCall` while the runner makes it; the answer is set in that
+/// frame, then the page resumes.
+#[derive(Default)]
+struct InspectorCall {
+    /// The method and its parameters, as the harness asked.
+    request: Option<Value>,
+    /// The frame the page stopped in for it.
+    frame: Option<String>,
+    /// The browser's reply awaited, with the method it answers.
+    call: Option<(u64, String)>,
+    /// The answer being set in the frame: the page resumes on its reply.
+    set: Option<u64>,
 }
 
 impl PageSession {
@@ -194,6 +211,7 @@ impl PageSession {
                 .get("NODE_ENV")
                 .map_or_else(|| "test".into(), |v| v.to_string_lossy().into_owned()),
             file_url: file_url(&job.file),
+            inspector: InspectorCall::default(),
         })
     }
 
@@ -237,6 +255,11 @@ impl PageSession {
                     return self.snapshot_failed(error);
                 }
                 self.held = std::mem::take(&mut self.taking);
+                self.send("Debugger.resume", json!({}));
+            } else if self.inspector.call.as_ref().is_some_and(|(c, _)| *c == id) {
+                self.inspector_answered(&message);
+            } else if Some(id) == self.inspector.set {
+                self.inspector.set = None;
                 self.send("Debugger.resume", json!({}));
             }
             return;
@@ -338,6 +361,10 @@ impl PageSession {
             },
             "O" => self.print(rest),
             "M" => self.segments.push(String::new()),
+            "I" => {
+                self.inspector.request = serde_json::from_str(rest).ok();
+                self.call_inspector();
+            }
             "E" => self.ended = true,
             _ => {}
         }
@@ -445,6 +472,9 @@ impl PageSession {
         let ours = script.is_some() && script == self.host_script.as_deref();
         if ours && frame["functionName"] == "awaitCommand" {
             self.waiting = frame["callFrameId"].as_str().map(str::to_owned);
+        } else if ours && frame["functionName"] == "inspectorCall" {
+            self.inspector.frame = frame["callFrameId"].as_str().map(str::to_owned);
+            self.call_inspector();
         } else if ours && self.snapshot_call.is_none() {
             self.taking.clear();
             self.held.clear();
@@ -462,6 +492,67 @@ impl PageSession {
             }
         } else {
             self.send("Debugger.resume", json!({}));
+        }
+    }
+
+    /// Once the harness asked and the page stopped: make its call of the
+    /// sampling heap profiler (no other method is the page's to call).
+    fn call_inspector(&mut self) {
+        let i = &mut self.inspector;
+        if i.frame.is_none() || i.call.is_some() {
+            return;
+        }
+        let Some(request) = i.request.take() else {
+            return;
+        };
+        let method = request["method"].as_str().unwrap_or_default().to_owned();
+        if !matches!(
+            method.as_str(),
+            "HeapProfiler.startSampling" | "HeapProfiler.stopSampling"
+        ) {
+            return self.inspector_answer(json!(format!("{method} is not the page's to call")));
+        }
+        let sent = self
+            .browser
+            .conn
+            .send(&method, request["params"].clone(), Some(&self.session));
+        match sent {
+            Ok(id) => self.inspector.call = Some((id, method)),
+            Err(_) => self.browser_closed(),
+        }
+    }
+
+    /// The browser's reply to the harness's call: what the page gets back
+    /// is the error as text, or a stopped profile's allocated bytes.
+    fn inspector_answered(&mut self, reply: &Value) {
+        let Some((_, method)) = self.inspector.call.take() else {
+            return;
+        };
+        let answer = match reply.get("error") {
+            Some(e) => json!(format!(
+                "the browser refused to measure allocated bytes ({method}): {}",
+                e["message"].as_str().unwrap_or("an error")
+            )),
+            None => json!(sampled_bytes(&reply["result"]["profile"]["head"])),
+        };
+        self.inspector_answer(answer);
+    }
+
+    /// Set `answer` in the frame the page stopped in; it resumes once set.
+    fn inspector_answer(&mut self, answer: Value) {
+        let set = self.browser.conn.send(
+            "Debugger.setVariableValue",
+            json!({
+                "scopeNumber": 0,
+                "variableName": "answer",
+                "newValue": { "value": answer },
+                "callFrameId": self.inspector.frame.take(),
+            }),
+            Some(&self.session),
+        );
+        match set {
+            Ok(id) => self.inspector.set = Some(id),
+            Err(_) => self.browser_closed(),
         }
     }
 
@@ -611,6 +702,20 @@ impl Drop for PageSession {
     }
 }
 
+/// The bytes a sampling heap profile's tree holds (0 for no tree: the
+/// answer to starting the profiler).
+fn sampled_bytes(head: &Value) -> u64 {
+    let mut bytes = 0;
+    let mut pending = vec![head];
+    while let Some(node) = pending.pop() {
+        bytes += node["selfSize"].as_u64().unwrap_or(0);
+        if let Some(children) = node["children"].as_array() {
+            pending.extend(children);
+        }
+    }
+    bytes
+}
+
 /// The page that runs `job`: the import map, the job's arguments, and the
 /// harness's page host.
 fn run_page(launch: &Launch, job: &Job, browser: &Browser, map: &Value) -> String {
@@ -629,4 +734,19 @@ fn run_page(launch: &Launch, job: &Job, browser: &Browser, map: &Value) -> Strin
         script(map),
         script(&args)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_profile_holds_the_sizes_of_its_whole_tree() {
+        let head = json!({ "selfSize": 0, "children": [
+            { "selfSize": 512, "children": [{ "selfSize": 1024, "children": [] }] },
+            { "selfSize": 32, "children": [] },
+        ]});
+        assert_eq!(sampled_bytes(&head), 1568);
+        assert_eq!(sampled_bytes(&Value::Null), 0);
+    }
 }
