@@ -9,7 +9,9 @@ the same browser over the same pipe costs with nothing of memcheck's.
                                                          prints the median in ms
 
 Pages are served through request interception at one origin, as memcheck
-serves them. Prints seconds (suite) or milliseconds (checkpoint).
+serves them. The browser gets the V8 flags in JS_FLAGS (space-separated;
+benches/chromium.sh passes memcheck's, as the other engines' floors run
+with them). Prints seconds (suite) or milliseconds (checkpoint).
 """
 
 import base64
@@ -45,6 +47,8 @@ class Browser:
             "--disable-background-networking", "--disable-component-update",
             "--disable-sync", "--mute-audio", f"--user-data-dir={self.profile}",
         ]
+        if os.environ.get("JS_FLAGS"):
+            flags.append(f"--js-flags={os.environ['JS_FLAGS']}")
         if os.geteuid() == 0:
             flags.append("--no-sandbox")
         self.proc = subprocess.Popen(
