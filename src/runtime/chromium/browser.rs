@@ -9,7 +9,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::json;
@@ -28,6 +28,9 @@ pub struct Browser {
     child: Child,
     profile: PathBuf,
     _registered: interrupt::Registered,
+    /// Contexts of pages that finished, disposed once the next page is
+    /// busy (see [`Browser::retire`]).
+    retired: Mutex<Vec<String>>,
 }
 
 /// What a browser was started with: the binary and its V8 flags (a
@@ -161,6 +164,7 @@ impl Browser {
             child,
             profile,
             _registered: registered,
+            retired: Mutex::new(Vec::new()),
         };
         let version = browser
             .conn
@@ -173,6 +177,33 @@ impl Browser {
             })?;
         browser.info = info_of(&version);
         Ok(browser)
+    }
+}
+
+impl Browser {
+    /// Dispose of a finished page's context later, at the next page's
+    /// first snapshot ([`Browser::dispose_retired`]): the browser tears
+    /// the page's renderer down while the next page's is busy, instead of
+    /// before the next page can start (a command sent right after a
+    /// disposal waits 30 to 90 ms for it). A page that must stop now (a
+    /// timeout, a navigation) is disposed of at once instead.
+    pub fn retire(&self, context: String) {
+        self.retired
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(context);
+    }
+
+    /// Dispose of the contexts retired so far, without waiting.
+    pub fn dispose_retired(&self) {
+        let retired = std::mem::take(&mut *self.retired.lock().unwrap_or_else(|e| e.into_inner()));
+        for context in retired {
+            let _ = self.conn.send(
+                "Target.disposeBrowserContext",
+                json!({ "browserContextId": context }),
+                None,
+            );
+        }
     }
 }
 

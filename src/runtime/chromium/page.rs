@@ -488,8 +488,9 @@ impl PageSession {
                 )
                 .ok();
             if self.snapshot_call.is_none() {
-                self.browser_closed();
+                return self.browser_closed();
             }
+            self.browser.dispose_retired();
         } else {
             self.send("Debugger.resume", json!({}));
         }
@@ -693,11 +694,8 @@ impl Drop for PageSession {
     fn drop(&mut self) {
         self.browser.conn.unsubscribe(&self.session);
         if !self.disposed && self.browser.conn.alive() {
-            let _ = self.browser.conn.call(
-                "Target.disposeBrowserContext",
-                json!({ "browserContextId": self.context }),
-                Duration::from_secs(5),
-            );
+            self.browser.dispose_retired();
+            self.browser.retire(std::mem::take(&mut self.context));
         }
     }
 }
