@@ -32,6 +32,18 @@ const MAX_STEPS: usize = 10;
 /// a map: its property names are keys, and read `.*` in paths.
 const DICTIONARY_KEYS: usize = 16;
 
+/// Whether paths through `n` are taken only where no other reaches: code,
+/// shapes and V8's hidden holders, and its string table, which does not
+/// keep a string alive (a property name read through it said only
+/// `(string)`, not the object whose key it is).
+fn read_badly(snap: &Snapshot, n: NodeIndex) -> bool {
+    match snap.node_type_name(n) {
+        "code" | "object shape" | "hidden" => true,
+        "synthetic" => snap.name(n) == "(Internalized strings)",
+        _ => false,
+    }
+}
+
 /// The BFS parents of every node of one snapshot.
 pub struct RetainerTree {
     /// The edge that first reached each node, or `UNREACHED`.
@@ -54,10 +66,11 @@ impl RetainerTree {
         let mut seen = vec![false; count];
         let mut queue = VecDeque::from([0 as NodeIndex]);
         seen[0] = true;
-        // Paths through code, shapes and V8's hidden holders read badly:
-        // they are taken only to what no other path reaches (a module's
-        // scope that only its module record holds, as Node's imported
-        // modules are), in a second pass from where the first stopped.
+        // Paths through code, shapes, V8's hidden holders and its string
+        // table read badly: they are taken only to what no other path
+        // reaches (a module's scope that only its module record holds, as
+        // Node's imported modules are), in a second pass from where the
+        // first stopped.
         let mut deferred = Vec::new();
         let mut second = false;
         loop {
@@ -69,10 +82,7 @@ impl RetainerTree {
                 queue.extend(deferred.drain(..));
                 continue;
             };
-            if !second
-                && n != 0
-                && matches!(snap.node_type_name(n), "code" | "object shape" | "hidden")
-            {
+            if !second && n != 0 && read_badly(snap, n) {
                 deferred.push(n);
                 continue;
             }

@@ -582,4 +582,40 @@ mod tests {
         }
         assert_eq!(groups(&nodes, 2..102), [("(string)".to_owned(), 100)]);
     }
+
+    /// V8's string table does not keep a string alive: a property name in
+    /// it reads from the object whose key it is, even when the table is
+    /// the shorter way to it (as on Node).
+    ///
+    /// ```text
+    /// root ─▶ (Internalized strings) ─[0]─▶ (string)
+    ///   └───▶ (GC roots) ─▶ (global) ─.keys─▶ Object ─(properties)[0]─▶ (string)
+    /// ```
+    #[test]
+    fn a_property_name_reads_from_its_object_not_the_string_table() {
+        let nodes: Vec<N> = vec![
+            (
+                "synthetic",
+                "",
+                1,
+                0,
+                &[("element", "1", 1), ("element", "2", 2)],
+            ),
+            (
+                "synthetic",
+                "(Internalized strings)",
+                3,
+                0,
+                &[("hidden", "0", 5)],
+            ),
+            ("synthetic", "(GC roots)", 5, 0, &[("element", "1", 3)]),
+            ("object", "(global)", 7, 16, &[("property", "keys", 4)]),
+            ("object", "Object", 9, 16, &[("hidden", "0", 5)]),
+            ("string", "key", 11, 24, &[]),
+        ];
+        assert_eq!(
+            groups(&nodes, 5..6),
+            [("(global) .keys → Object [0] → (string)".to_owned(), 1)]
+        );
+    }
 }
