@@ -1,7 +1,8 @@
 //! A whole `cargo memcheck` run, orchestrated: provision the runtime, list
 //! the test files (`files`), run the selected tests (`select`) as libtest
-//! trials (`trial`), assemble the run model, settle baselines (`settle`),
-//! and hand the model to every reporter (`report`).
+//! trials (`trial`), each next one's process started ahead (`ahead`),
+//! assemble the run model, settle baselines (`settle`), and hand the model
+//! to every reporter (`report`).
 
 mod ahead;
 mod files;
