@@ -190,10 +190,13 @@ fn blame(info: &siginfo_t) -> bool {
 }
 
 fn stop_all(signal: i32, signals: &mut Signals) {
-    let groups: Vec<(i32, String)> = running()
+    let mut groups: Vec<(i32, String)> = running()
         .values()
         .map(|r| (r.pgid, r.label.clone()))
         .collect();
+    // By name: processes started ahead of their tests register in the
+    // order their threads get to it.
+    groups.sort_by(|a, b| a.1.cmp(&b.1));
     let name = name(signal);
     let mut msg = format!("\nmemcheck: interrupted by {name}");
     if groups.is_empty() {

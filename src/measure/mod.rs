@@ -4,11 +4,14 @@
 //! Each snapshot is parsed on its own thread while it streams in, so the
 //! "before" snapshot of a block is parsed while the block runs. `batch`
 //! runs the tests of one file in one process (`isolation = "file"`);
-//! `parked`: the process that listed a file runs its first test (or batch).
+//! `parked`: the process that listed a file runs its first test (or batch);
+//! `spare`: a process started ahead, while earlier tests run, waits the same
+//! way for a test that has no such process.
 
 mod batch;
 mod clock;
 mod parked;
+mod spare;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -35,6 +38,7 @@ use crate::timings::Timings;
 pub use batch::{Batched, run_file};
 use clock::Clock;
 pub use parked::{Parked, run_parked};
+pub use spare::Spare;
 
 /// A measured block: a `t.measure` block, a test's whole body, or a step
 /// between two checkpoints (see `steps`).

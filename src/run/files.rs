@@ -70,6 +70,14 @@ impl FileState {
         self.parked.lock().unwrap_or_else(|e| e.into_inner()).take()
     }
 
+    /// Whether the process that listed the file still waits.
+    pub fn has_parked(&self) -> bool {
+        self.parked
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some()
+    }
+
     /// Let the process that listed the file go (it ends).
     pub fn release(&self) {
         drop(self.take_parked(false));

@@ -1,8 +1,10 @@
 //! A whole `cargo memcheck` run, orchestrated: provision the runtime, list
 //! the test files (`files`), run the selected tests (`select`) as libtest
-//! trials (`trial`), assemble the run model, settle baselines (`settle`),
-//! and hand the model to every reporter (`report`).
+//! trials (`trial`), each next one's process started ahead (`ahead`),
+//! assemble the run model, settle baselines (`settle`), and hand the model
+//! to every reporter (`report`).
 
+mod ahead;
 mod files;
 mod select;
 mod session;
@@ -89,9 +91,15 @@ pub fn run(config: &Config, args: &Arguments, opts: &Options) -> anyhow::Result<
         config: config.clone(),
         opts: opts.clone(),
         chosen: std::sync::OnceLock::new(),
+        ahead: std::sync::OnceLock::new(),
         shared,
     });
-    let trials = trial::build(&states, &ctx);
+    let jobs = trial::jobs(&states, &ctx);
+    let listed: Vec<(String, bool, Option<ahead::Listed>)> = jobs
+        .iter()
+        .map(|j| (j.name.clone(), j.ignored, j.test.clone()))
+        .collect();
+    let trials: Vec<_> = jobs.into_iter().map(trial::Job::into_trial).collect();
     let (mut args, chosen) = select::select(args, &trials, opts.partition);
     let _ = ctx.chosen.set(chosen.clone());
     // A file none of whose tests runs lets its listing process go now.
@@ -104,14 +112,31 @@ pub fn run(config: &Config, args: &Arguments, opts: &Options) -> anyhow::Result<
     args.test_threads = args
         .test_threads
         .or_else(|| Some(threads::default_threads()));
+    // The tests in the order libtest runs them, for the processes started
+    // ahead of them.
+    let order = listed
+        .into_iter()
+        .filter(|(name, ignored, _)| chosen.contains(name) && ahead::runs(&args, *ignored))
+        .filter_map(|(_, _, test)| test)
+        .collect();
+    let _ = ctx.ahead.set(ahead::Ahead::new(
+        order,
+        args.test_threads.unwrap_or(1),
+        threads::max_parked(),
+        config.runtime.timeout,
+        config.runtime.isolation,
+    ));
     // Under GitHub, its runner reads no workflow command from here until
     // memcheck's own annotations: nothing the tests print or name can be one.
     let stopped = opts.github.then(report::github::stop_commands);
     let conclusion = libtest_mimic::run(&args, trials);
     // Listing processes whose file ran no test in them (each test of the
-    // file measured allocated bytes, say).
+    // file measured allocated bytes, say), and spares no test took.
     for state in &states {
         state.release();
+    }
+    if let Some(ahead) = ctx.ahead.get() {
+        ahead.release();
     }
     if args.list {
         return Ok(exit::OK);

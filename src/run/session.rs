@@ -24,7 +24,7 @@ use crate::text;
 
 use super::files::FileState;
 use super::trial::{self, Context, Job, Shared};
-use super::{Options, assemble, files, prepare_engines, settle, threads};
+use super::{Options, ahead, assemble, files, prepare_engines, settle, threads};
 
 /// Engines prepared once for many runs.
 pub struct Session {
@@ -151,11 +151,19 @@ impl Session {
             config: self.config.clone(),
             opts: self.opts.clone(),
             chosen: std::sync::OnceLock::new(),
+            ahead: std::sync::OnceLock::new(),
             shared,
         });
         let (jobs, chosen) = choose(args, trial::jobs(&states, &ctx));
         let _ = ctx.chosen.set(chosen.clone());
         let workers = args.test_threads.unwrap_or_else(threads::default_threads);
+        let _ = ctx.ahead.set(ahead::Ahead::new(
+            ahead::order(&jobs),
+            workers,
+            threads::max_parked(),
+            self.config.runtime.timeout,
+            self.config.runtime.isolation,
+        ));
         for state in &states {
             let names = state.names().unwrap_or_default();
             if !names.iter().any(|n| chosen.contains(&state.full_name(n))) {
@@ -164,6 +172,9 @@ impl Session {
         }
         run_jobs(jobs, workers, cancel);
         release(&states);
+        if let Some(ahead) = ctx.ahead.get() {
+            ahead.release();
+        }
         if cancel.load(Ordering::SeqCst) {
             return Ok(None);
         }
@@ -225,12 +236,7 @@ fn choose(args: &Arguments, jobs: Vec<Job>) -> (Vec<Job>, HashSet<String>) {
             continue;
         }
         chosen.insert(job.name.clone());
-        let runs = if job.ignored {
-            args.ignored || args.include_ignored
-        } else {
-            !args.ignored
-        };
-        if runs {
+        if ahead::runs(args, job.ignored) {
             kept.push(job);
         }
     }
@@ -269,6 +275,7 @@ mod tests {
         Job {
             name: name.to_owned(),
             ignored,
+            test: None,
             work: Box::new(|| Ok(())),
         }
     }
@@ -299,6 +306,7 @@ mod tests {
                 Job {
                     name: format!("t{i}"),
                     ignored: false,
+                    test: None,
                     work: Box::new(move || {
                         ran.fetch_add(1, Ordering::SeqCst);
                         Ok(())

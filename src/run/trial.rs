@@ -23,6 +23,7 @@ use crate::timings::Timings;
 use crate::verdict::{self, Standard, Verdict};
 
 use super::Options;
+use super::ahead::{Ahead, Listed};
 use super::files::FileState;
 
 /// What every trial reads (each file's launch is in its state).
@@ -31,6 +32,8 @@ pub struct Context {
     pub opts: Options,
     /// The full names of the tests chosen to run, once selected.
     pub chosen: std::sync::OnceLock<std::collections::HashSet<String>>,
+    /// The tests in the order they run, with processes started ahead.
+    pub ahead: std::sync::OnceLock<Ahead>,
     pub shared: Mutex<Shared>,
 }
 
@@ -64,6 +67,9 @@ impl Shared {
 pub struct Job {
     pub name: String,
     pub ignored: bool,
+    /// The listed test it runs (its file, its place in the file's list):
+    /// `None` for a job that fails without running anything.
+    pub test: Option<Listed>,
     pub work: Box<dyn FnOnce() -> Result<(), Failed> + Send>,
 }
 
@@ -76,6 +82,7 @@ impl Job {
         Job {
             name,
             ignored,
+            test: None,
             work: Box::new(work),
         }
     }
@@ -84,11 +91,6 @@ impl Job {
         let work = self.work;
         Trial::test(self.name, work).with_ignored_flag(self.ignored)
     }
-}
-
-/// One trial per job (see [`jobs`]).
-pub fn build(states: &[Arc<FileState>], ctx: &Arc<Context>) -> Vec<Trial> {
-    jobs(states, ctx).into_iter().map(Job::into_trial).collect()
 }
 
 /// One job per listed test; a file that cannot be listed, or a second
@@ -120,9 +122,12 @@ pub fn jobs(states: &[Arc<FileState>], ctx: &Arc<Context>) -> Vec<Job> {
             seen.insert(test.name.clone(), test.line);
             let (state, ctx) = (state.clone(), ctx.clone());
             let ignore = test.ignore;
-            trials.push(Job::new(full, ignore, move || {
-                run_trial(&ctx, &state, index, &test)
-            }));
+            let listed = Some((state.clone(), index));
+            let job = Job::new(full, ignore, move || run_trial(&ctx, &state, index, &test));
+            trials.push(Job {
+                test: listed,
+                ..job
+            });
         }
     }
     trials
@@ -189,6 +194,13 @@ fn run_trial(
     test: &ListedTest,
 ) -> Result<(), Failed> {
     let file = &state.file.relative;
+    // Take the file's listing process first: the spares are started for
+    // the tests that will have none.
+    let parked = match ctx.config.runtime.isolation {
+        Isolation::Test => state.take_parked(test.allocated),
+        Isolation::File => None,
+    };
+    let spare = ctx.ahead.get().and_then(|a| a.starting(state, index));
     let mut rec = Recorder {
         ctx,
         state,
@@ -221,7 +233,9 @@ fn run_trial(
     let run = match batched {
         Some(run) => Ok(run),
         None => {
-            let parked = state.take_parked(test.allocated);
+            let parked = parked
+                .or_else(|| state.take_parked(test.allocated))
+                .or_else(|| spare.and_then(measure::Spare::take));
             measure_test(ctx, &launch, test_ref, test, (plan.timeout, keep), parked)
         }
     };

@@ -14,6 +14,7 @@ mod reliability;
 mod robustness;
 mod sandbox;
 mod sites;
+mod spares;
 mod steps;
 mod suite;
 mod util;

@@ -147,3 +147,26 @@ pub fn news(block: &Value) -> Vec<(String, u64)> {
     rows.sort();
     rows
 }
+
+/// The processes whose command line names `dir` (the runtimes run the
+/// project's files by path).
+pub fn processes_in(dir: &Path) -> Vec<(u32, String)> {
+    let needle = dir.to_string_lossy().into_owned();
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        if pid == std::process::id() {
+            continue;
+        }
+        let Ok(cmd) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+        if cmd.contains(&needle) && !cmd.contains("cargo-memcheck memcheck watch") {
+            found.push((pid, cmd));
+        }
+    }
+    found
+}

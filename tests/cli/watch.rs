@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::util::{BIN, project, provision};
+use crate::util::{BIN, processes_in, project, provision};
 
 /// How long a run may take on a loaded machine.
 const PATIENCE: Duration = Duration::from_secs(120);
@@ -169,29 +169,6 @@ fn post(port: u16, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, St
     request.push_str("\r\n");
     request.push_str(body);
     http(port, &request)
-}
-
-/// The processes whose command line names `dir` (the runtimes run the
-/// project's files by path).
-fn processes_in(dir: &Path) -> Vec<(u32, String)> {
-    let needle = dir.to_string_lossy().into_owned();
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        if pid == std::process::id() {
-            continue;
-        }
-        let Ok(cmd) = std::fs::read(entry.path().join("cmdline")) else {
-            continue;
-        };
-        let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
-        if cmd.contains(&needle) && !cmd.contains("cargo-memcheck memcheck watch") {
-            found.push((pid, cmd));
-        }
-    }
-    found
 }
 
 /// The names in a folder, sorted.
