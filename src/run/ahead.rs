@@ -6,8 +6,9 @@
 //! core, so that the next test begins at once. At most one spare per test
 //! thread waits, and no more than the machine's memory carries beside the
 //! listing processes still waiting (`threads::max_parked`). Only with
-//! `isolation = "test"`, on Deno and Node, and not for a test that measures
-//! allocated bytes (its inspector is opened at start).
+//! `isolation = "test"`, and not for a test that measures allocated bytes
+//! (its inspector is opened at start). On Chromium a spare is a page, opened
+//! in the browser the test thread took, so no other browser starts for it.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -17,7 +18,6 @@ use libtest_mimic::Arguments;
 
 use crate::config::Isolation;
 use crate::measure::Spare;
-use crate::runtime::Engine;
 
 use super::files::FileState;
 use super::trial::Job;
@@ -150,10 +150,7 @@ impl Ahead {
         let Some(test) = state.tests.as_ref().ok().and_then(|t| t.get(index)) else {
             return false;
         };
-        self.isolation == Isolation::Test
-            && state.launch.engine != Engine::Chromium
-            && !test.allocated
-            && test.invalid.is_none()
+        self.isolation == Isolation::Test && !test.allocated && test.invalid.is_none()
     }
 
     /// The listing processes still waiting for their file's first test.

@@ -49,6 +49,11 @@ thread_local! {
 /// (its pages waiting to run their first tests), shared while listing.
 static SPARE: std::sync::Mutex<Vec<(Key, Arc<Browser>)>> = std::sync::Mutex::new(Vec::new());
 
+/// The browsers test threads took, in the order taken: where pages opened
+/// ahead of their tests go once the listing browser was taken.
+static LENT: std::sync::Mutex<Vec<(Key, std::sync::Weak<Browser>)>> =
+    std::sync::Mutex::new(Vec::new());
+
 /// The browser files are listed in, shared by the threads that list them:
 /// started by the first, then lent to the first test thread that needs one.
 pub fn for_listing(
@@ -62,6 +67,17 @@ pub fn for_listing(
     if let Some((_, b)) = spare.iter().find(|(k, _)| *k == key) {
         return Ok(b.clone());
     }
+    // Once a test thread took it, pages opened ahead of their tests go to
+    // the browser it took, so that no other browser starts for them.
+    let lent = LENT.lock().unwrap_or_else(|e| e.into_inner());
+    let taken = lent.iter().filter(|(k, _)| *k == key);
+    if let Some(b) = taken
+        .filter_map(|(_, b)| b.upgrade())
+        .find(|b| b.conn.alive())
+    {
+        return Ok(b);
+    }
+    drop(lent);
     let browser = Arc::new(Browser::start(binary, js_flags, env)?);
     spare.push((key, browser.clone()));
     Ok(browser)
@@ -94,6 +110,9 @@ pub fn for_thread(
             Some(b) => b,
             None => Arc::new(Browser::start(binary, js_flags, env)?),
         };
+        let mut taken = LENT.lock().unwrap_or_else(|e| e.into_inner());
+        taken.retain(|(k, b)| *k != key || b.strong_count() > 0);
+        taken.push((key.clone(), Arc::downgrade(&browser)));
         kept.insert(0, (key, browser.clone()));
         kept.truncate(KEPT);
         Ok(browser)
