@@ -445,15 +445,15 @@ fn needed_strings(snap: &Snapshot) -> Vec<bool> {
         }
         needed[i] = true;
     };
-    let text_types = type_codes(&snap.node_types, |t| t.ends_with("string"));
+    let text_types = type_table(&snap.node_types, |t| t.ends_with("string"));
     for (ty, name) in snap.node_type.iter().zip(&snap.node_name) {
-        if !text_types.contains(ty) {
+        if !text_types[*ty as usize] {
             mark(*name);
         }
     }
-    let numbered = type_codes(&snap.edge_types, |t| matches!(t, "element" | "hidden"));
+    let numbered = type_table(&snap.edge_types, |t| matches!(t, "element" | "hidden"));
     for (ty, name) in snap.edge_type.iter().zip(&snap.edge_name) {
-        if !numbered.contains(ty) {
+        if !numbered[*ty as usize] {
             mark(*name);
         }
     }
@@ -462,6 +462,15 @@ fn needed_strings(snap: &Snapshot) -> Vec<bool> {
         mark(f.script);
     }
     needed
+}
+
+/// Whether `wanted` accepts each type code (an entry per `u8`).
+fn type_table(types: &[String], wanted: impl Fn(&str) -> bool) -> [bool; 256] {
+    let mut table = [false; 256];
+    for code in type_codes(types, wanted) {
+        table[code as usize] = true;
+    }
+    table
 }
 
 fn read_strings<R: Read>(p: &mut Parser<R>, strings: &mut Strings, needed: &[bool]) -> Result<()> {

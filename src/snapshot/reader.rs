@@ -318,6 +318,9 @@ impl<R: Read> Parser<R> {
         const CONTEXT: &str = "a value";
         let mut depth = 0usize;
         loop {
+            if depth > 0 {
+                self.skip_digits_and_commas();
+            }
             let b = self.next_non_ws(CONTEXT)?;
             match b {
                 b'{' | b'[' => depth += 1,
@@ -396,6 +399,23 @@ impl<R: Read> Parser<R> {
                 start = end + 1;
             }
             self.pos += start;
+        }
+    }
+}
+
+impl<R: Read> Parser<R> {
+    /// Move past the digits, commas and newlines in the buffer, eight
+    /// bytes at a time: the bulk of a skipped number array (`locations`,
+    /// `samples`), which [`Parser::skip_value`] would read byte by byte.
+    fn skip_digits_and_commas(&mut self) {
+        while self.len - self.pos >= 8 {
+            let word = word_at(&self.buf, self.pos);
+            let other = not_digit(word) & !bytes_equal(word, b',') & !bytes_equal(word, b'\n');
+            if other != 0 {
+                self.pos += (other.trailing_zeros() / 8) as usize;
+                return;
+            }
+            self.pos += 8;
         }
     }
 }
