@@ -3,5 +3,6 @@
 mod cli;
 
 fn main() {
+    cargo_memcheck::snapshot::map_large_allocations();
     std::process::exit(cli::main());
 }

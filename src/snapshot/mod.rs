@@ -11,6 +11,21 @@ mod reader;
 
 pub use parse::{ParseError, parse};
 
+/// Give every large allocation its own mapping, returned to the system
+/// when it is freed. glibc serves blocks under its mmap threshold from its
+/// arenas and keeps their pages once freed, and the threshold grows to
+/// 32 MiB as soon as a block that size is freed: without this, the columns
+/// of a snapshot the runner has dropped stayed resident while the next one
+/// was parsed (on Node's million-object heap, 230 MiB of the runner's peak
+/// instead of 198 MiB). Call it once, before any snapshot is parsed.
+pub fn map_large_allocations() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets a tuning parameter of the allocator.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
+    }
+}
+
 /// Position of a node in one snapshot's `nodes` array (its ordinal). Only
 /// meaningful within that snapshot; compare snapshots by [`NodeId`].
 pub type NodeIndex = u32;

@@ -340,14 +340,24 @@ fn read_edges<R: Read>(p: &mut Parser<R>, l: &Layout, snap: &mut Snapshot) -> Re
     let width = l.node_width as u64;
     let nodes = snap.node_id.len() as u64;
     let mut bad: Option<(usize, u64)> = None;
+    // A division per edge by a width known only at run time costs more
+    // than the rest of reading the edge: the usual widths are constants
+    // here, which the compiler turns into a multiplication.
+    let node_of = |to: u64| match width {
+        5 => (to / 5, to % 5),
+        6 => (to / 6, to % 6),
+        7 => (to / 7, to % 7),
+        w => (to / w, to % w),
+    };
     read_records(p, "edges", l.edge_width, |r| {
         let to = r[l.e_to];
-        if (!to.is_multiple_of(width) || to / width >= nodes) && bad.is_none() {
+        let (node, offset) = node_of(to);
+        if (offset != 0 || node >= nodes) && bad.is_none() {
             bad = Some((snap.edge_to.len(), to));
         }
         snap.edge_type.push(r[l.e_type].min(255) as u8);
         snap.edge_name.push(r[l.e_name].min(u32::MAX as u64) as u32);
-        snap.edge_to.push((to / width).min(u32::MAX as u64) as u32);
+        snap.edge_to.push(node.min(u32::MAX as u64) as u32);
     })?;
     if let Some((i, to)) = bad {
         return Err(ParseError::Inconsistent(format!(
@@ -445,15 +455,15 @@ fn needed_strings(snap: &Snapshot) -> Vec<bool> {
         }
         needed[i] = true;
     };
-    let text_types = type_codes(&snap.node_types, |t| t.ends_with("string"));
+    let text_types = type_table(&snap.node_types, |t| t.ends_with("string"));
     for (ty, name) in snap.node_type.iter().zip(&snap.node_name) {
-        if !text_types.contains(ty) {
+        if !text_types[*ty as usize] {
             mark(*name);
         }
     }
-    let numbered = type_codes(&snap.edge_types, |t| matches!(t, "element" | "hidden"));
+    let numbered = type_table(&snap.edge_types, |t| matches!(t, "element" | "hidden"));
     for (ty, name) in snap.edge_type.iter().zip(&snap.edge_name) {
-        if !numbered.contains(ty) {
+        if !numbered[*ty as usize] {
             mark(*name);
         }
     }
@@ -462,6 +472,15 @@ fn needed_strings(snap: &Snapshot) -> Vec<bool> {
         mark(f.script);
     }
     needed
+}
+
+/// Whether `wanted` accepts each type code (an entry per `u8`).
+fn type_table(types: &[String], wanted: impl Fn(&str) -> bool) -> [bool; 256] {
+    let mut table = [false; 256];
+    for code in type_codes(types, wanted) {
+        table[code as usize] = true;
+    }
+    table
 }
 
 fn read_strings<R: Read>(p: &mut Parser<R>, strings: &mut Strings, needed: &[bool]) -> Result<()> {

@@ -209,6 +209,7 @@ impl<R: Read> Parser<R> {
             return Ok(());
         }
         loop {
+            self.comma_separated(&mut sink);
             let mut b = self.peek_non_ws(context)?;
             if !b.is_ascii_digit() {
                 self.bump();
@@ -317,6 +318,9 @@ impl<R: Read> Parser<R> {
         const CONTEXT: &str = "a value";
         let mut depth = 0usize;
         loop {
+            if depth > 0 {
+                self.skip_digits_and_commas();
+            }
             let b = self.next_non_ws(CONTEXT)?;
             match b {
                 b'{' | b'[' => depth += 1,
@@ -350,7 +354,220 @@ impl<R: Read> Parser<R> {
     }
 }
 
+/// The bytes the block path of [`Parser::numbers`] looks at once…
+const BLOCK: usize = 64;
+/// …and what it reads: a number ending in the block may start up to 16
+/// bytes before its end.
+const BLOCK_READ: usize = BLOCK + 16;
+
+impl<R: Read> Parser<R> {
+    /// Read the numbers of the buffer that are made of 1 to 16 digits and
+    /// followed by a comma, 64 bytes at a time: the commas of a block are
+    /// found at once (a bit mask), then each number between two of them
+    /// is converted a word at a time (SWAR), so nothing waits on the
+    /// number before it and no branch depends on a digit. Stops before
+    /// anything else (whitespace, `]`, a longer number, an error) for the
+    /// byte-at-a-time path, and where a block no longer fits the buffer.
+    #[inline]
+    fn comma_separated(&mut self, sink: &mut impl FnMut(u64)) {
+        while self.len - self.pos >= BLOCK_READ {
+            let block: &[u8; BLOCK_READ] = self.buf[self.pos..self.pos + BLOCK_READ]
+                .try_into()
+                .expect("a block");
+            let (mut commas, mut other) = (0u64, 0u64);
+            for w in 0..BLOCK / 8 {
+                let word = word_at(block, w * 8);
+                let comma = bytes_equal(word, b',');
+                commas |= byte_bits(comma) << (w * 8);
+                other |= byte_bits(not_digit(word) & !comma) << (w * 8);
+            }
+            // The numbers before the first byte that is neither (all of
+            // them when there is none).
+            let mut ends = commas & other.wrapping_sub(1) & !other;
+            if ends == 0 {
+                return;
+            }
+            let mut start = 0;
+            while ends != 0 {
+                let end = ends.trailing_zeros() as usize;
+                ends &= ends - 1;
+                let Some(v) = digits_value(block, start, end - start) else {
+                    self.pos += start;
+                    return;
+                };
+                sink(v);
+                start = end + 1;
+            }
+            self.pos += start;
+        }
+    }
+}
+
+impl<R: Read> Parser<R> {
+    /// Move past the digits, commas and newlines in the buffer, eight
+    /// bytes at a time: the bulk of a skipped number array (`locations`,
+    /// `samples`), which [`Parser::skip_value`] would read byte by byte.
+    fn skip_digits_and_commas(&mut self) {
+        while self.len - self.pos >= 8 {
+            let word = word_at(&self.buf, self.pos);
+            let other = not_digit(word) & !bytes_equal(word, b',') & !bytes_equal(word, b'\n');
+            if other != 0 {
+                self.pos += (other.trailing_zeros() / 8) as usize;
+                return;
+            }
+            self.pos += 8;
+        }
+    }
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x80 * ONES;
+
+/// The little-endian word of the 8 bytes at `at`.
+#[inline]
+fn word_at(bytes: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(bytes[at..at + 8].try_into().expect("eight bytes"))
+}
+
+/// The top bit of each byte of `word` that is not an ASCII digit. Exact
+/// per byte: no carry crosses bytes.
+#[inline]
+fn not_digit(word: u64) -> u64 {
+    // Digits become 0..=9; adding 0x76 to the low 7 bits sets the top bit
+    // from 10 up, and a byte of 0x80 or more has it already.
+    let x = word ^ (0x30 * ONES);
+    (((x & !HIGH) + 0x76 * ONES) | x) & HIGH
+}
+
+/// The top bit of each byte of `word` that is `b`. Exact per byte.
+#[inline]
+fn bytes_equal(word: u64, b: u8) -> u64 {
+    let x = word ^ (b as u64 * ONES);
+    !(((x & !HIGH) + !HIGH) | x) & HIGH
+}
+
+/// One bit per byte (bit `i` for byte `i`) from a mask of top bits.
+#[inline]
+fn byte_bits(mask: u64) -> u64 {
+    ((mask >> 7).wrapping_mul(0x0102_0408_1020_4080)) >> 56
+}
+
+/// The value of the `len` digits at `block[start..]`, or `None` unless
+/// `len` is 1 to 16 (which cannot overflow).
+#[inline]
+fn digits_value(block: &[u8; BLOCK_READ], start: usize, len: usize) -> Option<u64> {
+    const POW10: [u64; 9] = [
+        1,
+        10,
+        100,
+        1_000,
+        10_000,
+        100_000,
+        1_000_000,
+        10_000_000,
+        100_000_000,
+    ];
+    match len {
+        1..=8 => Some(eight_digits(word_at(block, start) << (8 * (8 - len)))),
+        9..=16 => Some(
+            eight_digits(word_at(block, start)) * POW10[len - 8]
+                + eight_digits(word_at(block, start + 8) << (8 * (16 - len))),
+        ),
+        _ => None,
+    }
+}
+
+/// The value of eight ASCII digits in a little-endian word, first digit in
+/// the lowest byte; a zero byte reads as a leading `0`.
+#[inline]
+fn eight_digits(word: u64) -> u64 {
+    let pairs = ((word & 0x0f00_0f00_0f00_0f00) >> 8) + (word & 0x000f_000f_000f_000f) * 10;
+    let quads = ((pairs & 0x00ff_0000_00ff_0000) >> 16) + (pairs & 0x0000_00ff_0000_00ff) * 100;
+    ((quads & 0x0000_ffff_0000_0000) >> 32) + (quads & 0x0000_0000_0000_ffff) * 10000
+}
+
 fn push_char(out: &mut Vec<u8>, c: char) {
     let mut tmp = [0u8; 4];
     out.extend_from_slice(c.encode_utf8(&mut tmp).as_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{HIGH, ONES, Parser, bytes_equal, not_digit};
+
+    /// The numbers of `text` (a JSON array), read from a reader that
+    /// hands out `step` bytes at a time.
+    fn read(text: &str, step: usize) -> Result<Vec<u64>, String> {
+        struct Trickle<'a>(&'a [u8], usize);
+        impl std::io::Read for Trickle<'_> {
+            fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+                let n = self.0.len().min(self.1).min(out.len());
+                out[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        let mut out = Vec::new();
+        Parser::new(Trickle(text.as_bytes(), step))
+            .numbers("test", |v| out.push(v))
+            .map_err(|e| e.to_string())?;
+        Ok(out)
+    }
+
+    #[test]
+    fn numbers_of_every_length_and_separator_read_as_one_at_a_time() {
+        // Lengths 1 to 20, so that blocks end inside numbers everywhere.
+        let mut values = Vec::new();
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for i in 0..3000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            values.push(x % 10u64.pow((i % 19) as u32 + 1));
+        }
+        values.extend([0, u64::MAX, 10_000_000_000_000_000, 9_999_999_999_999_999]);
+        let digits: Vec<String> = values.iter().map(u64::to_string).collect();
+        for sep in [",", ", ", ",\n", " ,"] {
+            let text = format!("[{}]", digits.join(sep));
+            for step in [1, 7, 100, 1 << 20] {
+                assert_eq!(read(&text, step).as_ref(), Ok(&values), "{sep:?} by {step}");
+            }
+        }
+        assert_eq!(read("[ 007,00,1 ]", 3), Ok(vec![7, 0, 1]));
+        assert_eq!(read("[]", 1), Ok(vec![]));
+    }
+
+    #[test]
+    fn a_bad_number_is_an_error_wherever_it_sits() {
+        let ok = vec!["12"; 40].join(",");
+        for bad in ["", "-1", "1.5", "1e3", "x", "18446744073709551616"] {
+            for at in [0, 5, 39] {
+                let mut items = vec!["12"; 40];
+                items[at] = bad;
+                let text = format!("[{}]", items.join(","));
+                assert!(read(&text, 1 << 20).is_err(), "{bad:?} at {at}");
+            }
+        }
+        assert!(read(&format!("[{ok}"), 1 << 20).is_err(), "unterminated");
+    }
+
+    #[test]
+    fn byte_masks_are_exact_next_to_any_byte() {
+        for a in 0..=255u8 {
+            for b in 0..=255u8 {
+                let word = u64::from_le_bytes([a, b, b'7', a, b, b',', 0xff, b'0']);
+                let expect = |f: &dyn Fn(u8) -> bool| {
+                    word.to_le_bytes()
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, c)| f(**c))
+                        .fold(0, |m, (i, _)| m | 0x80 << (8 * i))
+                };
+                assert_eq!(not_digit(word), expect(&|c| !c.is_ascii_digit()));
+                assert_eq!(bytes_equal(word, b','), expect(&|c| c == b','));
+            }
+        }
+        assert_eq!(not_digit(0x30 * ONES), 0);
+        assert_eq!(bytes_equal(b',' as u64 * ONES, b','), HIGH);
+    }
 }

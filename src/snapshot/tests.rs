@@ -77,6 +77,20 @@ fn unknown_sections_are_skipped() {
     );
     let s = parse(text.as_bytes()).unwrap();
     assert_eq!(s.node_count(), 4);
+    // A long number array with newlines, skipped eight bytes at a time,
+    // then a value the byte path has to see.
+    let long: Vec<String> = (0..5000u64).map(|i| (i * 7919).to_string()).collect();
+    let text = tiny().replacen(
+        r#""nodes""#,
+        &format!(
+            r#""locations":[{}],"x":[1,[2,{{"y":"]"}}]],"nodes""#,
+            long.join(",\n")
+        ),
+        1,
+    );
+    assert_eq!(parse(text.as_bytes()).unwrap().node_count(), 4);
+    let bad = tiny().replacen(r#""nodes""#, r#""locations":[1,2,@],"nodes""#, 1);
+    assert!(parse(bad.as_bytes()).is_err());
 }
 
 #[test]
