@@ -504,11 +504,14 @@ fn async_frame(snap: &Snapshot, n: NodeIndex) -> Option<String> {
 
 /// The browser's own bookkeeping between a page object and what it holds
 /// (Blink's heap vectors and wrappers): left out of paths, which read
-/// `Window → EventListener → Function ::this → …`.
+/// `Window → EventListener → Function ::this → …`. Chromium 148 names
+/// them all `InternalNode`; later versions give their C++ names.
 fn is_blink_internal(snap: &Snapshot, n: NodeIndex) -> bool {
     snap.node_type_name(n) == "native" && {
         let name = snap.name(n);
-        name.starts_with("blink::") || name.starts_with("cppgc::") || name == "V8EventListener"
+        name.starts_with("blink::")
+            || name.starts_with("cppgc::")
+            || matches!(name, "V8EventListener" | "InternalNode")
     }
 }
 
@@ -796,6 +799,26 @@ mod tests {
         assert_eq!(
             tree.describe(&s, 4).unwrap(),
             "(global) .registry → Registry (list) → (internal) [i] → Item"
+        );
+    }
+
+    /// Blink's bookkeeping between the window and a listener is left out,
+    /// whether the browser names it (`blink::…`) or not (`InternalNode`).
+    #[test]
+    fn blink_internals_are_left_out_of_a_path() {
+        let s = snapshot(&[
+            ("synthetic", "", 1, 0, &[("element", "1", 1)]),
+            ("native", "Window", 3, 32, &[("element", "1", 2)]),
+            ("native", "InternalNode", 5, 0, &[("element", "1", 3)]),
+            ("native", "blink::HeapVector", 7, 0, &[("element", "2", 4)]),
+            ("native", "EventListener", 9, 32, &[("element", "1", 5)]),
+            ("closure", "", 11, 32, &[("context", "this", 6)]),
+            ("object", "Dialog", 13, 32, &[]),
+        ]);
+        let tree = RetainerTree::build(&s);
+        assert_eq!(
+            tree.describe(&s, 6).unwrap(),
+            "Window → EventListener → Function ::this → Dialog"
         );
     }
 

@@ -6,9 +6,11 @@
 //! flat columns. Memory is proportional to the node and edge counts, not to
 //! the file.
 
+mod ahead;
 mod parse;
 mod reader;
 
+pub use ahead::parse_file;
 pub use parse::{ParseError, parse};
 
 /// Give every large allocation its own mapping, returned to the system

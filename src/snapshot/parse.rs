@@ -4,6 +4,7 @@ use std::io::Read;
 
 use serde::Deserialize;
 
+use super::ahead::{Ahead, EdgeLayout, Edges, Source, Stream, node_of};
 use super::reader::Parser;
 use super::{Snapshot, Strings, TraceFunction, TraceNode, type_codes};
 
@@ -84,6 +85,18 @@ struct Layout {
 }
 
 impl Layout {
+    /// What the second reader of `edges` needs.
+    fn edges(&self, hint: usize) -> EdgeLayout {
+        EdgeLayout {
+            node_width: self.node_width,
+            edge_width: self.edge_width,
+            e_type: self.e_type,
+            e_name: self.e_name,
+            e_to: self.e_to,
+            hint,
+        }
+    }
+
     fn from_meta(meta: Meta) -> Result<Self> {
         let field = |fields: &[String], name: &'static str| {
             fields
@@ -141,10 +154,18 @@ impl Layout {
 
 /// Parse a heap snapshot from `reader`, reading it once, front to back.
 pub fn parse(reader: impl Read) -> Result<Snapshot> {
-    let mut p = Parser::new(reader);
+    parse_source(Stream(reader))
+}
+
+/// Parse a heap snapshot from `source`; one that can be read at two places
+/// at once has its `edges` read on a second thread (see [`super::ahead`]).
+pub(super) fn parse_source<S: Source>(source: S) -> Result<Snapshot> {
+    let mut p = Parser::new(source);
     let mut layout: Option<Layout> = None;
     let mut snap = Snapshot::default();
     let (mut seen_nodes, mut seen_edges, mut seen_strings) = (false, false, false);
+    let mut edge_hint = 0;
+    let mut ahead: Option<Ahead> = None;
 
     p.expect(b'{', "`{` at the start of a heap snapshot")?;
     if p.peek_non_ws("the top-level object")? == b'}' {
@@ -162,12 +183,7 @@ pub fn parse(reader: impl Read) -> Result<Snapshot> {
                 if let Some(n) = header.node_count {
                     reserve_nodes(&mut snap, n.min(1 << 26) as usize);
                 }
-                if let Some(n) = header.edge_count {
-                    let n = n.min(1 << 28) as usize;
-                    snap.edge_type.reserve(n);
-                    snap.edge_name.reserve(n);
-                    snap.edge_to.reserve(n);
-                }
+                edge_hint = header.edge_count.unwrap_or(0).min(1 << 28) as usize;
                 snap.node_types = l.node_types.clone();
                 snap.edge_types = l.edge_types.clone();
                 layout = Some(l);
@@ -176,6 +192,11 @@ pub fn parse(reader: impl Read) -> Result<Snapshot> {
                 let l = layout
                     .as_ref()
                     .ok_or(ParseError::Missing("snapshot.meta (before `nodes`)"))?;
+                let at = p.offset();
+                ahead = p
+                    .source()
+                    .fork(at)
+                    .map(|r| Ahead::start(r, at, l.edges(edge_hint)));
                 read_nodes(&mut p, l, &mut snap)?;
                 seen_nodes = true;
             }
@@ -186,7 +207,13 @@ pub fn parse(reader: impl Read) -> Result<Snapshot> {
                 if !seen_nodes {
                     return Err(ParseError::Missing("nodes (before `edges`)"));
                 }
-                read_edges(&mut p, l, &mut snap)?;
+                match ahead.take().and_then(|a| take_ahead(&mut p, a, &snap)) {
+                    Some(edges) => {
+                        (snap.edge_type, snap.edge_name, snap.edge_to) =
+                            (edges.edge_type, edges.edge_name, edges.edge_to);
+                    }
+                    None => read_edges(&mut p, l, edge_hint, &mut snap)?,
+                }
                 seen_edges = true;
             }
             "trace_function_infos" => {
@@ -336,22 +363,31 @@ fn read_nodes<R: Read>(p: &mut Parser<R>, l: &Layout, snap: &mut Snapshot) -> Re
     Ok(())
 }
 
-fn read_edges<R: Read>(p: &mut Parser<R>, l: &Layout, snap: &mut Snapshot) -> Result<()> {
+/// The edges the second reader read, when they are what this parser,
+/// now at the `edges` value, would read: then it moves past them.
+fn take_ahead<S: Source>(p: &mut Parser<S>, ahead: Ahead, snap: &Snapshot) -> Option<Edges> {
+    let read = ahead.join()?;
+    let targets_exist =
+        read.edges.edge_to.is_empty() || (read.max_node as usize) < snap.node_id.len();
+    let placed = read.value_at == p.offset() && targets_exist;
+    (placed && p.skip_to(read.end, |s, at| s.jump(at))).then_some(read.edges)
+}
+
+fn read_edges<R: Read>(
+    p: &mut Parser<R>,
+    l: &Layout,
+    hint: usize,
+    snap: &mut Snapshot,
+) -> Result<()> {
     let width = l.node_width as u64;
     let nodes = snap.node_id.len() as u64;
     let mut bad: Option<(usize, u64)> = None;
-    // A division per edge by a width known only at run time costs more
-    // than the rest of reading the edge: the usual widths are constants
-    // here, which the compiler turns into a multiplication.
-    let node_of = |to: u64| match width {
-        5 => (to / 5, to % 5),
-        6 => (to / 6, to % 6),
-        7 => (to / 7, to % 7),
-        w => (to / w, to % w),
-    };
+    snap.edge_type.reserve(hint);
+    snap.edge_name.reserve(hint);
+    snap.edge_to.reserve(hint);
     read_records(p, "edges", l.edge_width, |r| {
         let to = r[l.e_to];
-        let (node, offset) = node_of(to);
+        let (node, offset) = node_of(to, width);
         if (offset != 0 || node >= nodes) && bad.is_none() {
             bad = Some((snap.edge_to.len(), to));
         }

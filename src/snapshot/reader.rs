@@ -27,8 +27,52 @@ impl<R: Read> Parser<R> {
         }
     }
 
+    /// A reader placed `at` bytes into the input: offsets count from the
+    /// input's start.
+    pub(super) fn at(reader: R, at: u64) -> Self {
+        Parser {
+            consumed: at,
+            ..Parser::new(reader)
+        }
+    }
+
+    pub(super) fn source(&self) -> &R {
+        &self.reader
+    }
+
     pub(super) fn offset(&self) -> u64 {
         self.consumed + self.pos as u64
+    }
+
+    /// Move forward to offset `at`: within the buffer, or by `jump`, which
+    /// places the reader there (false when it cannot).
+    pub(super) fn skip_to(&mut self, at: u64, jump: impl FnOnce(&mut R, u64) -> bool) -> bool {
+        if at < self.offset() {
+            return false;
+        }
+        if at <= self.consumed + self.len as u64 {
+            self.pos = (at - self.consumed) as usize;
+            return true;
+        }
+        if !jump(&mut self.reader, at) {
+            return false;
+        }
+        (self.consumed, self.pos, self.len) = (at, 0, 0);
+        true
+    }
+
+    /// Move past the first `byte` ahead; false when the input ends first.
+    pub(super) fn skip_past(&mut self, byte: u8) -> Result<bool> {
+        loop {
+            if let Some(i) = memchr::memchr(byte, &self.buf[self.pos..self.len]) {
+                self.pos += i + 1;
+                return Ok(true);
+            }
+            self.pos = self.len;
+            if !self.refill()? {
+                return Ok(false);
+            }
+        }
     }
 
     /// Refill the buffer; false at the end of input.

@@ -214,3 +214,69 @@ fn reads_across_buffer_boundaries() {
     assert_eq!(a.edge_to, b.edge_to);
     assert_eq!(a.name(2), b.name(2));
 }
+
+/// What a parse gave, in a form two parses can be compared by.
+fn outcome(result: std::result::Result<Snapshot, ParseError>) -> String {
+    match result {
+        Ok(s) => format!(
+            "{:?}",
+            (
+                (&s.node_type, &s.node_name, &s.node_id, &s.node_size),
+                (&s.first_edge, &s.edge_type, &s.edge_name, &s.edge_to),
+                (0..s.strings.len() as u32)
+                    .map(|i| s.strings.get(i))
+                    .collect::<Vec<_>>(),
+            )
+        ),
+        Err(e) => format!("error: {e}"),
+    }
+}
+
+/// A file, its edges read on a second thread, parses as the same bytes
+/// streamed: valid or not, small or larger than the reader's buffer.
+#[test]
+fn a_file_parses_as_the_same_bytes_streamed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.heapsnapshot");
+    let same = |bytes: &[u8]| {
+        std::fs::write(&path, bytes).unwrap();
+        let file = std::fs::File::open(&path).unwrap();
+        let text = String::from_utf8_lossy(bytes);
+        assert_eq!(outcome(parse_file(file, &path)), outcome(parse(bytes)), "{text:.300}");
+    };
+    // A chain of 100 000 nodes: `nodes` and `edges` each span many buffers.
+    let n = 100_000;
+    let nodes: Vec<String> = (0..n)
+        .map(|i| format!("3,1,{},8,{}", 2 * i + 1, u64::from(i + 1 < n)))
+        .collect();
+    let edges: Vec<String> = (1..n).map(|i| format!("1,{},{}", i % 7, 5 * i)).collect();
+    let big = format!(
+        r#"{{"snapshot":{},"nodes":[{}],"edges":[{}],"locations":[1,2],"strings":["","Widget"]}}"#,
+        meta(r#"["type","name","id","self_size","edge_count"]"#),
+        nodes.join(",\n"),
+        edges.join(",")
+    );
+    same(big.as_bytes());
+    same(tiny().as_bytes());
+    for (from, to) in [
+        ("1,0,10]", "1,0,11]"),
+        ("1,0,10]", "1,0,15]"),
+        ("1,0,10]", "1,0,10,1]"),
+        ("1,0,10]", "1,0,x]"),
+        ("[2,3,5, 6,4,5, 1,0,10]", "[2,3,5, 6,4,5]"),
+        ("[2,3,5, 6,4,5, 1,0,10]", "[]"),
+        (r#""edges""#, r#""edgez""#),
+        ("9,0,1,0,2,", "9,0,1,0,2]"),
+        ("2,5,7,16,0]", "2,5,7,16,0],\"x\":[]"),
+    ] {
+        same(tiny().replacen(from, to, 1).as_bytes());
+    }
+    let mut next = crate::fuzz::rng();
+    let original = tiny().into_bytes();
+    for _ in 0..crate::fuzz::iterations(300) {
+        let mut bytes = original.clone();
+        let at = (next() % bytes.len() as u64) as usize;
+        bytes[at] = b"[],:\"0123456789 "[(next() % 16) as usize];
+        same(&bytes);
+    }
+}
