@@ -80,12 +80,16 @@ const host = {
   // open (sampled allocated bytes, tracked allocations) the snapshot is
   // read whole, as before: where the sampling profiler samples follows the
   // heap's layout, which reading it changes.
+  //
+  // Without the inspector this is done before the test file loads
+  // (`warmStream`): a snapshot then is of the runtime alone, where after a
+  // file that builds a large heap it took seconds (a million objects: 3.4 s
+  // of a 13.7 s test).
   warm() {
     gc();
-    if (args.inspector) {
-      host.readSnapshot(host.takeSnapshot(), () => {});
-      return;
-    }
+    if (args.inspector) host.readSnapshot(host.takeSnapshot(), () => {});
+  },
+  warmStream() {
     const stream = getHeapSnapshot();
     const ReadableCtor = ObjectGetPrototypeOf(ObjectGetPrototypeOf(stream)).constructor;
     stream.destroy();
@@ -169,6 +173,7 @@ if (typeof gc !== "function") {
 }
 
 await prepare(host, args);
+if (args.mode !== "list" && !args.inspector) host.warmStream();
 let loaded = false;
 try {
   await import(file);
