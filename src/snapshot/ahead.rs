@@ -67,6 +67,11 @@ impl Read for FileSource {
 
 impl Source for FileSource {
     fn fork(&self, at: u64) -> Option<Box<dyn Read + Send>> {
+        // A pipe (`diff <(zcat a.gz) b`) or a device opened twice would
+        // share its bytes between the readers.
+        if !self.file.metadata().is_ok_and(|m| m.is_file()) {
+            return None;
+        }
         let mut file = File::open(&self.path).ok()?;
         file.seek(SeekFrom::Start(at)).ok()?;
         Some(Box::new(file))

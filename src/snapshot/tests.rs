@@ -242,7 +242,11 @@ fn a_file_parses_as_the_same_bytes_streamed() {
         std::fs::write(&path, bytes).unwrap();
         let file = std::fs::File::open(&path).unwrap();
         let text = String::from_utf8_lossy(bytes);
-        assert_eq!(outcome(parse_file(file, &path)), outcome(parse(bytes)), "{text:.300}");
+        assert_eq!(
+            outcome(parse_file(file, &path)),
+            outcome(parse(bytes)),
+            "{text:.300}"
+        );
     };
     // A chain of 100 000 nodes: `nodes` and `edges` each span many buffers.
     let n = 100_000;
@@ -279,4 +283,25 @@ fn a_file_parses_as_the_same_bytes_streamed() {
         bytes[at] = b"[],:\"0123456789 "[(next() % 16) as usize];
         same(&bytes);
     }
+}
+
+/// A named pipe is read by the parser alone: a second reader would take
+/// bytes from it.
+#[cfg(unix)]
+#[test]
+fn a_pipe_is_read_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("snapshot.fifo");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let text = tiny();
+    let writer = {
+        let (fifo, text) = (fifo.clone(), text.clone());
+        std::thread::spawn(move || std::fs::write(fifo, text).unwrap())
+    };
+    let file = std::fs::File::open(&fifo).unwrap();
+    let parsed = outcome(parse_file(file, &fifo));
+    writer.join().unwrap();
+    assert_eq!(parsed, outcome(parse(text.as_bytes())));
 }
