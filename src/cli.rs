@@ -417,8 +417,8 @@ fn diff_command(args: &DiffArgs) -> anyhow::Result<i32> {
     let load = |path: &PathBuf| -> anyhow::Result<snapshot::Snapshot> {
         let file = std::fs::File::open(path)
             .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))?;
-        let snap = snapshot::parse_file(file, path)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let snap =
+            snapshot::parse_file(file).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         if !snap.has_js_objects() {
             anyhow::bail!(
                 "{}: the snapshot holds no JavaScript objects ({} nodes); is it a V8 heap snapshot of a JS heap?",

@@ -11,20 +11,16 @@
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
-use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
 
 use super::Snapshot;
 use super::parse::{Result, parse_source};
 use super::reader::Parser;
 
-/// Parse the heap snapshot in `file`, opened from `path`, its edges on a
-/// second thread. Gives what [`super::parse`] gives on the same bytes.
-pub fn parse_file(file: File, path: &Path) -> Result<Snapshot> {
-    parse_source(FileSource {
-        file,
-        path: path.to_owned(),
-    })
+/// Parse the heap snapshot in `file`, its edges on a second thread. Gives
+/// what [`super::parse`] gives on the same bytes.
+pub fn parse_file(file: File) -> Result<Snapshot> {
+    parse_source(FileSource(file))
 }
 
 /// What the parser reads: a stream, or a file that a second reader can
@@ -54,14 +50,11 @@ impl<R: Read> Source for Stream<R> {
     }
 }
 
-struct FileSource {
-    file: File,
-    path: PathBuf,
-}
+struct FileSource(File);
 
 impl Read for FileSource {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        self.file.read(buf)
+        self.0.read(buf)
     }
 }
 
@@ -69,16 +62,44 @@ impl Source for FileSource {
     fn fork(&self, at: u64) -> Option<Box<dyn Read + Send>> {
         // A pipe (`diff <(zcat a.gz) b`) or a device opened twice would
         // share its bytes between the readers.
-        if !self.file.metadata().is_ok_and(|m| m.is_file()) {
+        if !cfg!(unix) || !self.0.metadata().is_ok_and(|m| m.is_file()) {
             return None;
         }
-        let mut file = File::open(&self.path).ok()?;
-        file.seek(SeekFrom::Start(at)).ok()?;
-        Some(Box::new(file))
+        // The same open file, read at offsets of its own: not the path
+        // again, which may name another file by now.
+        let file = self.0.try_clone().ok()?;
+        Some(Box::new(ReadAt { file, at }))
     }
     fn jump(&mut self, at: u64) -> bool {
-        self.file.seek(SeekFrom::Start(at)).is_ok()
+        self.0.seek(SeekFrom::Start(at)).is_ok()
     }
+}
+
+/// A reader of a file from `at` on, by positioned reads that leave the
+/// file's own offset (shared with the parser's reader) alone.
+struct ReadAt {
+    file: File,
+    at: u64,
+}
+
+impl Read for ReadAt {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = read_at(&self.file, buf, self.at)?;
+        self.at += n as u64;
+        Ok(n)
+    }
+}
+
+#[cfg(unix)]
+fn read_at(file: &File, buf: &mut [u8], at: u64) -> std::io::Result<usize> {
+    std::os::unix::fs::FileExt::read_at(file, buf, at)
+}
+
+/// Elsewhere a positioned read may move the shared offset: a file is read
+/// by one reader (see `fork`).
+#[cfg(not(unix))]
+fn read_at(_: &File, _: &mut [u8], _: u64) -> std::io::Result<usize> {
+    Err(std::io::ErrorKind::Unsupported.into())
 }
 
 /// Where an edge record's fields sit.
@@ -225,6 +246,24 @@ mod tests {
         assert_eq!(r.max_node, 1);
         assert_eq!(r.value_at, text.find(":[1,2,5").unwrap() as u64 + 1);
         assert_eq!(r.end, text.find(r#","strings""#).unwrap() as u64);
+    }
+
+    /// The second reader reads the same open file from its own offset,
+    /// and leaves the parser's where it was.
+    #[cfg(unix)]
+    #[test]
+    fn a_fork_reads_the_same_file_at_its_own_offset() {
+        let mut file = tempfile::tempfile().unwrap();
+        std::io::Write::write_all(&mut file, b"0123456789").unwrap();
+        file.seek(SeekFrom::Start(2)).unwrap();
+        let mut source = FileSource(file);
+        let mut fork = source.fork(6).expect("a regular file forks");
+        let mut text = String::new();
+        fork.read_to_string(&mut text).unwrap();
+        assert_eq!(text, "6789");
+        let mut rest = String::new();
+        source.read_to_string(&mut rest).unwrap();
+        assert_eq!(rest, "23456789");
     }
 
     #[test]

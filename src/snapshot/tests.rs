@@ -243,7 +243,7 @@ fn a_file_parses_as_the_same_bytes_streamed() {
         let file = std::fs::File::open(&path).unwrap();
         let text = String::from_utf8_lossy(bytes);
         assert_eq!(
-            outcome(parse_file(file, &path)),
+            outcome(parse_file(file)),
             outcome(parse(bytes)),
             "{text:.300}"
         );
@@ -301,7 +301,7 @@ fn a_pipe_is_read_once() {
         std::thread::spawn(move || std::fs::write(fifo, text).unwrap())
     };
     let file = std::fs::File::open(&fifo).unwrap();
-    let parsed = outcome(parse_file(file, &fifo));
+    let parsed = outcome(parse_file(file));
     writer.join().unwrap();
     assert_eq!(parsed, outcome(parse(text.as_bytes())));
 }
