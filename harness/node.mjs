@@ -71,24 +71,23 @@ const host = {
     const first = stream.read();
     return { stream, first };
   },
-  // What a test's first checkpoint would otherwise set up, and its next
-  // one count (see PERFORMANCE.md): the native class of Node's snapshot
-  // stream, instantiated with the first stream (its prototypes stay), so a
-  // snapshot is taken, but neither serialized nor read, which was a third
-  // of the cost; and the debug log Readable's first read sets up (it
-  // replaces a getter on the runtime's shared no-op). With the inspector
-  // open (sampled allocated bytes, tracked allocations) the snapshot is
-  // read whole, as before: where the sampling profiler samples follows the
-  // heap's layout, which reading it changes.
-  //
-  // Without the inspector this is done before the test file loads
-  // (`warmStream`): a snapshot then is of the runtime alone, where after a
-  // file that builds a large heap it took seconds (a million objects: 3.4 s
-  // of a 13.7 s test).
+  // What a test's first checkpoint would otherwise set up: with the
+  // inspector open (sampled allocated bytes, tracked allocations) a whole
+  // snapshot, read, as where the sampling profiler samples follows the
+  // heap's layout, which reading it changes; otherwise only a collection,
+  // as `warmStream` did the rest before the test file loaded.
   warm() {
     gc();
     if (args.inspector) host.readSnapshot(host.takeSnapshot(), () => {});
   },
+  // What a first checkpoint sets up, and its next one counts (see
+  // PERFORMANCE.md), without the inspector: the native class of Node's
+  // snapshot stream, instantiated with the first stream (its prototypes
+  // stay), so a snapshot is taken but neither serialized nor read; and the
+  // debug log a Readable's first read sets up (it replaces a getter on the
+  // runtime's shared no-op). Done before the test file loads, so that the
+  // snapshot is of the runtime alone (after a file that builds a large
+  // heap it took seconds: a million objects, 3.4 s of a 13.7 s test).
   warmStream() {
     const stream = getHeapSnapshot();
     const ReadableCtor = ObjectGetPrototypeOf(ObjectGetPrototypeOf(stream)).constructor;

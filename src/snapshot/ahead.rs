@@ -14,7 +14,7 @@ use std::io::{Read, Seek, SeekFrom};
 use std::thread::JoinHandle;
 
 use super::Snapshot;
-use super::parse::{Result, parse_source};
+use super::parse::{EdgeLayout, Edges, Result, edge_columns, parse_source};
 use super::reader::Parser;
 
 /// Parse the heap snapshot in `file`, its edges on a second thread. Gives
@@ -102,36 +102,6 @@ fn read_at(_: &File, _: &mut [u8], _: u64) -> std::io::Result<usize> {
     Err(std::io::ErrorKind::Unsupported.into())
 }
 
-/// Where an edge record's fields sit.
-#[derive(Clone, Copy)]
-pub(super) struct EdgeLayout {
-    pub node_width: usize,
-    pub edge_width: usize,
-    pub e_type: usize,
-    pub e_name: usize,
-    pub e_to: usize,
-    /// The edge count the header declares, to reserve the columns.
-    pub hint: usize,
-}
-
-/// The `edges` columns, as the parser stores them.
-#[derive(Default)]
-pub(super) struct Edges {
-    pub edge_type: Vec<u8>,
-    pub edge_name: Vec<u32>,
-    pub edge_to: Vec<u32>,
-}
-
-impl Edges {
-    pub fn with_capacity(n: usize) -> Edges {
-        Edges {
-            edge_type: Vec::with_capacity(n),
-            edge_name: Vec::with_capacity(n),
-            edge_to: Vec::with_capacity(n),
-        }
-    }
-}
-
 /// Edges read by the second reader, and where it found them.
 pub(super) struct Read2 {
     pub edges: Edges,
@@ -170,51 +140,13 @@ fn read_ahead(mut p: Parser<Box<dyn Read + Send>>, l: EdgeLayout) -> Option<Read
         return None;
     }
     let value_at = p.offset();
-    let mut edges = Edges::with_capacity(l.hint);
-    let (mut max_node, mut aligned) = (0u32, true);
-    let mut record = [0u64; 8];
-    let mut filled = 0;
-    if l.edge_width == 0 || l.edge_width > record.len() {
-        return None;
-    }
-    p.numbers("edges", |v| {
-        record[filled] = v;
-        filled += 1;
-        if filled < l.edge_width {
-            return;
-        }
-        filled = 0;
-        let (node, offset) = node_of(record[l.e_to], l.node_width as u64);
-        aligned &= offset == 0;
-        let node = node.min(u32::MAX as u64) as u32;
-        max_node = max_node.max(node);
-        edges.edge_type.push(record[l.e_type].min(255) as u8);
-        edges
-            .edge_name
-            .push(record[l.e_name].min(u32::MAX as u64) as u32);
-        edges.edge_to.push(node);
-    })
-    .ok()?;
-    (aligned && filled == 0).then_some(Read2 {
-        edges,
+    let read = edge_columns(&mut p, &l, None).ok()?;
+    read.bad.is_none().then_some(Read2 {
+        edges: read.edges,
         value_at,
         end: p.offset(),
-        max_node,
+        max_node: read.max_node,
     })
-}
-
-/// The node an edge's `to_node` offset points at, and how far into it. A
-/// division per edge by a width known only at run time costs more than
-/// the rest of reading the edge: the usual widths are constants here,
-/// which the compiler turns into a multiplication.
-#[inline]
-pub(super) fn node_of(to: u64, width: u64) -> (u64, u64) {
-    match width {
-        5 => (to / 5, to % 5),
-        6 => (to / 6, to % 6),
-        7 => (to / 7, to % 7),
-        w => (to / w, to % w),
-    }
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@ use std::io::Read;
 
 use serde::Deserialize;
 
-use super::ahead::{Ahead, EdgeLayout, Edges, Source, Stream, node_of};
+use super::ahead::{Ahead, Source, Stream};
 use super::reader::Parser;
 use super::{Snapshot, Strings, TraceFunction, TraceNode, type_codes};
 
@@ -207,13 +207,12 @@ pub(super) fn parse_source<S: Source>(source: S) -> Result<Snapshot> {
                 if !seen_nodes {
                     return Err(ParseError::Missing("nodes (before `edges`)"));
                 }
-                match ahead.take().and_then(|a| take_ahead(&mut p, a, &snap)) {
-                    Some(edges) => {
-                        (snap.edge_type, snap.edge_name, snap.edge_to) =
-                            (edges.edge_type, edges.edge_name, edges.edge_to);
-                    }
-                    None => read_edges(&mut p, l, edge_hint, &mut snap)?,
-                }
+                let edges = match ahead.take().and_then(|a| take_ahead(&mut p, a, &snap)) {
+                    Some(edges) => edges,
+                    None => read_edges(&mut p, l, edge_hint, snap.node_id.len())?,
+                };
+                (snap.edge_type, snap.edge_name, snap.edge_to) =
+                    (edges.edge_type, edges.edge_name, edges.edge_to);
                 seen_edges = true;
             }
             "trace_function_infos" => {
@@ -373,34 +372,96 @@ fn take_ahead<S: Source>(p: &mut Parser<S>, ahead: Ahead, snap: &Snapshot) -> Op
     (placed && p.skip_to(read.end, |s, at| s.jump(at))).then_some(read.edges)
 }
 
-fn read_edges<R: Read>(
+fn read_edges<R: Read>(p: &mut Parser<R>, l: &Layout, hint: usize, nodes: usize) -> Result<Edges> {
+    let read = edge_columns(p, &l.edges(hint), Some(nodes as u64))?;
+    match read.bad {
+        Some((i, to)) => Err(ParseError::Inconsistent(format!(
+            "edge {i} points at nodes[{to}], which is not the start of a node"
+        ))),
+        None => Ok(read.edges),
+    }
+}
+
+/// The `edges` array as columns, with what checking it takes: the first
+/// edge whose target is not the start of a node (one of `nodes`, when
+/// known), and the largest target.
+pub(super) struct EdgeColumns {
+    pub edges: Edges,
+    pub bad: Option<(usize, u64)>,
+    pub max_node: u32,
+}
+
+/// Read the `edges` array: by the parser, or ahead of it by a second
+/// reader that does not know the node count yet.
+pub(super) fn edge_columns<R: Read>(
     p: &mut Parser<R>,
-    l: &Layout,
-    hint: usize,
-    snap: &mut Snapshot,
-) -> Result<()> {
+    l: &EdgeLayout,
+    nodes: Option<u64>,
+) -> Result<EdgeColumns> {
     let width = l.node_width as u64;
-    let nodes = snap.node_id.len() as u64;
-    let mut bad: Option<(usize, u64)> = None;
-    snap.edge_type.reserve(hint);
-    snap.edge_name.reserve(hint);
-    snap.edge_to.reserve(hint);
+    let mut read = EdgeColumns {
+        edges: Edges::with_capacity(l.hint),
+        bad: None,
+        max_node: 0,
+    };
     read_records(p, "edges", l.edge_width, |r| {
         let to = r[l.e_to];
         let (node, offset) = node_of(to, width);
-        if (offset != 0 || node >= nodes) && bad.is_none() {
-            bad = Some((snap.edge_to.len(), to));
+        if (offset != 0 || nodes.is_some_and(|n| node >= n)) && read.bad.is_none() {
+            read.bad = Some((read.edges.edge_to.len(), to));
         }
-        snap.edge_type.push(r[l.e_type].min(255) as u8);
-        snap.edge_name.push(r[l.e_name].min(u32::MAX as u64) as u32);
-        snap.edge_to.push(node.min(u32::MAX as u64) as u32);
+        let node = node.min(u32::MAX as u64) as u32;
+        read.max_node = read.max_node.max(node);
+        read.edges.edge_type.push(r[l.e_type].min(255) as u8);
+        read.edges
+            .edge_name
+            .push(r[l.e_name].min(u32::MAX as u64) as u32);
+        read.edges.edge_to.push(node);
     })?;
-    if let Some((i, to)) = bad {
-        return Err(ParseError::Inconsistent(format!(
-            "edge {i} points at nodes[{to}], which is not the start of a node"
-        )));
+    Ok(read)
+}
+
+/// The node an edge's `to_node` offset points at, and how far into it. A
+/// division per edge by a width known only at run time costs more than
+/// the rest of reading the edge: the usual widths are constants here,
+/// which the compiler turns into a multiplication.
+#[inline]
+fn node_of(to: u64, width: u64) -> (u64, u64) {
+    match width {
+        5 => (to / 5, to % 5),
+        6 => (to / 6, to % 6),
+        7 => (to / 7, to % 7),
+        w => (to / w, to % w),
     }
-    Ok(())
+}
+
+/// Where an edge record's fields sit.
+#[derive(Clone, Copy)]
+pub(super) struct EdgeLayout {
+    pub node_width: usize,
+    pub edge_width: usize,
+    pub e_type: usize,
+    pub e_name: usize,
+    pub e_to: usize,
+    /// The edge count the header declares, to reserve the columns.
+    pub hint: usize,
+}
+
+/// The `edges` columns, as the parser stores them.
+pub(super) struct Edges {
+    pub edge_type: Vec<u8>,
+    pub edge_name: Vec<u32>,
+    pub edge_to: Vec<u32>,
+}
+
+impl Edges {
+    pub fn with_capacity(n: usize) -> Edges {
+        Edges {
+            edge_type: Vec::with_capacity(n),
+            edge_name: Vec::with_capacity(n),
+            edge_to: Vec::with_capacity(n),
+        }
+    }
 }
 
 fn read_trace_functions<R: Read>(
