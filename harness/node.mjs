@@ -6,7 +6,13 @@
 // Node resolves every import from the importing file, so the test file is
 // imported from here (Deno preloads its host instead, see deno.js).
 
-import { ErrorCtor, ObjectGetPrototypeOf, ReflectApply } from "./primordials.js";
+import {
+  ArrayPrototypeIncludes,
+  ErrorCtor,
+  ObjectGetPrototypeOf,
+  ReflectApply,
+  StringPrototypeEndsWith,
+} from "./primordials.js";
 import fs from "node:fs";
 import v8 from "node:v8";
 import util from "node:util";
@@ -18,6 +24,7 @@ import { OUTPUT_MARK, chunkBytes, inspectorPoster, parseArgs, readCommand, utf8 
 import { installGuards } from "./node-guards.js";
 
 const proc = process;
+const FunctionCtor = Function;
 const exit = proc.exit;
 const openSync = fs.openSync;
 const writeSync = fs.writeSync;
@@ -29,6 +36,9 @@ const gc = globalThis.gc;
 const on = proc.on;
 const getActiveResourcesInfo = proc.getActiveResourcesInfo;
 
+const [channel, file, mode, ...rest] = proc.argv.slice(2);
+const args = parseArgs(channel, mode, rest);
+
 // `import { test } from "memcheck"` and `require("memcheck")` both name the
 // harness's module.
 const MEMCHECK = new URL("./memcheck.js", import.meta.url).href;
@@ -36,7 +46,38 @@ registerHooks({
   resolve(specifier, context, next) {
     return specifier === "memcheck" ? { url: MEMCHECK, shortCircuit: true } : next(specifier, context);
   },
+  load(url, context, next) {
+    const loaded = next(url, context);
+    return url === file && testFileIsModule(url, loaded) ? { ...loaded, format: "module" } : loaded;
+  },
 });
+
+// What V8 says when a CommonJS compile meets an ES module's syntax.
+const MODULE_SYNTAX = [
+  "Cannot use import statement outside a module",
+  "Unexpected token 'export'",
+  "Cannot use 'import.meta' outside a module",
+  "await is only valid in async functions and the top level bodies of modules",
+];
+
+// Whether the test file, which Node would load as CommonJS, is an ES
+// module: a `.js` test file in a package whose package.json says
+// `"type": "commonjs"` (npm init writes it) or nothing, that `import`s.
+// Deno reads such a file by its syntax; Node does only when package.json
+// has no "type", and otherwise fails with its syntax error. The project's
+// other files load as Node loads them.
+function testFileIsModule(url, loaded) {
+  if (loaded.format !== "commonjs" || !StringPrototypeEndsWith(url, ".js") || loaded.source == null) return false;
+  const source = typeof loaded.source === "string" ? loaded.source : new util.TextDecoder().decode(loaded.source);
+  try {
+    // Compiled as Node compiles CommonJS (in a function of its five
+    // names), not run.
+    new FunctionCtor("exports", "require", "module", "__filename", "__dirname", source);
+    return false;
+  } catch (error) {
+    return error?.name === "SyntaxError" && ArrayPrototypeIncludes(MODULE_SYNTAX, error.message);
+  }
+}
 
 function writeAll(fd, bytes) {
   let off = 0;
@@ -143,8 +184,6 @@ const host = {
   },
 };
 
-const [channel, file, mode, ...rest] = proc.argv.slice(2);
-const args = parseArgs(channel, mode, rest);
 // What Node's permission model leaves open (the network, node:sqlite,
 // signals) is refused in JavaScript, before the test file loads, unless
 // `runtime.allow` grants it (the runner passes --allow-net, --allow-write,

@@ -12,15 +12,18 @@ import {
 
 const HARNESS_DIR = StringPrototypeSplit(import.meta.url, "/site.js")[0] + "/";
 const FRAME = /((?:file|https?):\/\/[^\s)]+):(\d+):(\d+)/;
+// A CommonJS file's frames on Node name its path, not its URL.
+const PATH_FRAME = /(?:\(|at )(\/[^()]*?):(\d+):(\d+)\)?$/;
 
 /** The user's frame in `stack` (a V8 `Error.stack`), or null. */
 export function callerSite(stack) {
   const lines = ArrayPrototypeSlice(StringPrototypeSplit(StringCtor(stack ?? ""), "\n"), 1);
   for (let i = 0; i < lines.length; i++) {
-    const m = RegExpPrototypeExec(FRAME, lines[i]);
-    if (m === null || StringPrototypeIncludes(m[1], HARNESS_DIR)) continue;
+    const m = RegExpPrototypeExec(FRAME, lines[i]) ?? RegExpPrototypeExec(PATH_FRAME, lines[i]);
+    if (m === null) continue;
     // The main module's URL carries the runner's job query: leave it out.
-    const url = StringPrototypeSplit(m[1], "?memcheck-job=")[0];
+    const url = m[1][0] === "/" ? `file://${m[1]}` : StringPrototypeSplit(m[1], "?memcheck-job=")[0];
+    if (StringPrototypeIncludes(url, HARNESS_DIR)) continue;
     return { url, line: Number(m[2]), column: Number(m[3]) };
   }
   return null;

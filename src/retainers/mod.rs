@@ -6,8 +6,8 @@
 //! parent; weak edges are not followed, and edges out of code, object
 //! shapes and V8's hidden holders only in a second pass, for what program
 //! state does not reach (an imported module's scope, which only its module
-//! record holds on Node), so paths run through program state where they
-//! can. An exported variable reads from its module
+//! record holds on Node), and out of memcheck's own harness only in a third,
+//! so paths run through program state where they can. An exported variable reads from its module
 //! (`(module a.js) (export) → …`). A class's new objects
 //! are grouped by the shape of their paths ([`PathShapes`]), so what is
 //! shown is the path that holds most of them.
@@ -44,6 +44,53 @@ fn read_badly(snap: &Snapshot, n: NodeIndex) -> bool {
     }
 }
 
+/// The passes of the search: program state; then code, shapes, V8's
+/// hidden holders and its string table, which read badly ([`read_badly`]):
+/// they are taken only to what no other path reaches (a module's scope that
+/// only its module record holds, as Node's imported modules are), from
+/// where the first pass stopped; then memcheck's own harness
+/// ([`is_harness_scope`]), which a path starts in only when nothing else
+/// holds the object.
+const PASSES: usize = 3;
+
+/// The pass that follows the edges out of `n`.
+fn pass_of(snap: &Snapshot, n: NodeIndex) -> usize {
+    if read_badly(snap, n) {
+        1
+    } else if is_harness_scope(snap, n) {
+        2
+    } else {
+        0
+    }
+}
+
+/// Whether `n` is a scope of memcheck's harness: one of its modules', or a
+/// function's within one. The harness keeps what it needs from the runtime
+/// in its scopes (Node's guards hold `process.getBuiltinModule`, and
+/// through it `Module._cache`, every CommonJS module's exports), so a path
+/// through them would start in memcheck rather than where the program
+/// holds the object.
+fn is_harness_scope(snap: &Snapshot, n: NodeIndex) -> bool {
+    let mut context = n;
+    for _ in 0..MAX_SCOPE_DEPTH {
+        if !is_context(snap, context) {
+            return false;
+        }
+        if let Some(module) = module_context(snap, context) {
+            let url = module.trim_start_matches("(module ").trim_end_matches(')');
+            return crate::runtime::is_harness_url(url);
+        }
+        let Some(outer) = edge_named(snap, context, "previous") else {
+            return false;
+        };
+        context = outer;
+    }
+    false
+}
+
+/// How many scopes out [`is_harness_scope`] looks for a module's.
+const MAX_SCOPE_DEPTH: usize = 8;
+
 /// The BFS parents of every node of one snapshot.
 pub struct RetainerTree {
     /// The edge that first reached each node, or `UNREACHED`.
@@ -66,24 +113,21 @@ impl RetainerTree {
         let mut seen = vec![false; count];
         let mut queue = VecDeque::from([0 as NodeIndex]);
         seen[0] = true;
-        // Paths through code, shapes, V8's hidden holders and its string
-        // table read badly: they are taken only to what no other path
-        // reaches (a module's scope that only its module record holds, as
-        // Node's imported modules are), in a second pass from where the
-        // first stopped.
-        let mut deferred = Vec::new();
-        let mut second = false;
+        // Nodes left for a later pass, by the pass that takes them.
+        let mut deferred: [Vec<NodeIndex>; PASSES] = Default::default();
+        let mut pass = 0;
         loop {
             let Some(n) = queue.pop_front() else {
-                if second || deferred.is_empty() {
+                pass += 1;
+                if pass == PASSES {
                     break;
                 }
-                second = true;
-                queue.extend(deferred.drain(..));
+                queue.extend(deferred[pass].drain(..));
                 continue;
             };
-            if !second && n != 0 && read_badly(snap, n) {
-                deferred.push(n);
+            let taken_in = if n == 0 { 0 } else { pass_of(snap, n) };
+            if taken_in > pass {
+                deferred[taken_in].push(n);
                 continue;
             }
             for e in snap.edges(n) {
@@ -629,6 +673,92 @@ mod tests {
         assert_eq!(
             tree.describe(&s, 7).unwrap(),
             "(module file:///p/a.js) ::cache → Map"
+        );
+    }
+
+    /// Node's `Module` is held by the harness's guards and by Node's own
+    /// function, as near the root: the path starts at Node's.
+    ///
+    /// ```text
+    /// root ─▶ (GC roots) ─▶ closure guarded ─(context)─▶ Context of node-guards.js ─::getBuiltin─▶ Module
+    ///                   └─▶ closure normalize ─(context)─▶ Context ─::$Module─▶ Module ─._cache─▶ Cache
+    ///                                                                  Cache ─.only─▶ Kept
+    /// Context of node-guards.js ─::kept─▶ Kept2   (only the harness holds it)
+    /// ```
+    #[test]
+    fn a_path_starts_in_the_harness_only_when_nothing_else_holds_it() {
+        let guards = "system / Script / file:///c/harness-0123456789abcdef/node-guards.js";
+        let s = snapshot(&[
+            ("synthetic", "", 1, 0, &[("element", "1", 1)]),
+            (
+                "synthetic",
+                "(GC roots)",
+                3,
+                0,
+                &[("element", "1", 2), ("element", "2", 8)],
+            ),
+            ("closure", "guarded", 5, 32, &[("internal", "context", 3)]),
+            (
+                "object",
+                "system / Context",
+                7,
+                32,
+                &[
+                    ("internal", "extension", 4),
+                    ("context", "getBuiltin", 10),
+                    ("context", "kept", 12),
+                ],
+            ),
+            (
+                "native",
+                "system / SourceTextModule",
+                9,
+                64,
+                &[("hidden", "5", 5)],
+            ),
+            (
+                "object",
+                "Generator",
+                11,
+                40,
+                &[("internal", "function", 6), ("internal", "context", 3)],
+            ),
+            ("closure", "", 13, 32, &[("internal", "shared", 7)]),
+            (
+                "code",
+                "system / SharedFunctionInfo",
+                15,
+                32,
+                &[("internal", "script", 13)],
+            ),
+            (
+                "closure",
+                "normalize",
+                17,
+                32,
+                &[("internal", "context", 9)],
+            ),
+            (
+                "object",
+                "system / Context",
+                19,
+                32,
+                &[("context", "$Module", 10)],
+            ),
+            ("closure", "Module", 21, 32, &[("property", "_cache", 11)]),
+            ("object", "Cache", 23, 32, &[]),
+            ("object", "Kept", 25, 32, &[]),
+            ("code", guards, 27, 32, &[]),
+        ]);
+        let tree = RetainerTree::build(&s);
+        assert_eq!(
+            tree.describe(&s, 11).unwrap(),
+            "Function normalize ::$Module → Function Module ._cache → Cache"
+        );
+        assert_eq!(
+            tree.describe(&s, 12).unwrap(),
+            "(module file:///c/harness-0123456789abcdef/node-guards.js) ::kept → Kept",
+            "what only the harness holds is still reached"
         );
     }
 

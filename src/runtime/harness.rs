@@ -84,6 +84,19 @@ impl Harness {
     }
 }
 
+/// Whether `url` (a script's, as V8 names it) is one of the harness's
+/// files: `…/harness-HASH/NAME`, as [`Harness::install`] writes them.
+pub fn is_harness_url(url: &str) -> bool {
+    let mut segments = url.rsplit('/');
+    let (Some(name), Some(dir)) = (segments.next(), segments.next()) else {
+        return false;
+    };
+    let hash = dir.strip_prefix("harness-").unwrap_or("");
+    hash.len() == 16
+        && hash.bytes().all(|b| b.is_ascii_hexdigit())
+        && FILES.iter().any(|(file, _)| *file == name)
+}
+
 /// A `file://` URL for an absolute path, percent-encoding what URLs need.
 pub fn file_url(path: &Path) -> String {
     let mut url = String::from("file://");
@@ -100,6 +113,20 @@ pub fn file_url(path: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn harness_files_are_told_by_their_folder_and_name() {
+        let dir = "file:///root/.cache/cargo-memcheck/harness-0e3a6a9d75ab0285";
+        assert!(is_harness_url(&format!("{dir}/node-guards.js")));
+        assert!(is_harness_url(&format!("{dir}/core.js")));
+        assert!(!is_harness_url(&format!("{dir}/mine.js")));
+        assert!(!is_harness_url("file:///p/harness-0e3a6a9d75ab02/core.js"));
+        assert!(!is_harness_url(
+            "file:///p/harness-0e3a6a9d75ab028x/core.js"
+        ));
+        assert!(!is_harness_url("file:///p/src/core.js"));
+        assert!(!is_harness_url("core.js"));
+    }
 
     #[test]
     fn file_urls_are_encoded() {

@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub use channel::{ChannelDir, Frame, FrameError, FrameReader, Limits};
 pub use engine::Engine;
 pub use environment::Environment;
-pub use harness::{Harness, file_url};
+pub use harness::{Harness, file_url, is_harness_url};
 pub use host::Host;
 pub use output::Captured;
 pub use process::{Event, Exit, Session, spawn_lasting};

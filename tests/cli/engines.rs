@@ -258,3 +258,32 @@ fn both_engines_run_every_test_with_a_baseline_file_each() {
         .collect();
     assert_eq!(engines, ["deno", "node"]);
 }
+
+/// A package as `npm init` makes it now (`"type": "commonjs"`): a `.js` test
+/// file that imports loads as an ES module, as Deno would load it, one that
+/// requires as CommonJS, and the paths of what CommonJS code keeps start
+/// where Node holds it, not in memcheck's harness.
+#[test]
+fn a_commonjs_package_runs_js_test_files_that_import_or_require() {
+    let dir = project("node-commonjs", "js");
+    let out = memcheck(&dir, &[]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(101), "{t}");
+    assert!(!t.contains("Cannot use import statement"), "{t}");
+    // A CommonJS test file's place is named as an ES module's is.
+    assert!(
+        t.contains("is `await t.measure(...)` missing? (legacy.memtest.js:4)"),
+        "{t}"
+    );
+    assert!(t.contains("budget: 100 retained objects > 0"), "{t}");
+    assert!(
+        t.contains(
+            "Function Module ._cache → Object .src/registry.js → Module .exports → Object .handlers → Array [i] → Handler\n"
+        ),
+        "{t}"
+    );
+    assert!(
+        !t.contains("harness-"),
+        "a path starts in the harness:\n{t}"
+    );
+}
