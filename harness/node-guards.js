@@ -34,7 +34,6 @@ import {
   SetPrototypeAdd,
   SetPrototypeHas,
 } from "./primordials.js";
-import { registerHooks, syncBuiltinESMExports } from "node:module";
 
 // Taken here rather than in primordials.js, which Deno's harness shares:
 // its heap stays as it was.
@@ -44,6 +43,8 @@ const ObjectGetOwnPropertyNames = Object.getOwnPropertyNames;
 const startsWith = String.prototype.startsWith;
 const proc = process;
 const getBuiltinModule = proc.getBuiltinModule;
+// Not imported: see node.mjs.
+const { registerHooks, syncBuiltinESMExports } = ReflectApply(getBuiltinModule, proc, ["node:module"]);
 
 /** The Error a guarded call throws. */
 function denial(what, api, grant) {

@@ -33,10 +33,14 @@ export const DataViewCtor = DataView;
 export const TextEncoderCtor = TextEncoder;
 export const ReflectApply = apply;
 export const setTimeoutFn = setTimeout;
-const perf = performance;
-const perfNow = perf.now;
+// Node makes `performance` on its first read, which loads perf_hooks (11
+// modules, a fortieth of every snapshot): the clock there is the process's.
+const onNode = typeof Deno === "undefined" && typeof process === "object";
+const perf = onNode ? process : performance;
+const perfNow = onNode ? process.uptime : perf.now;
+const toMs = onNode ? 1000 : 1;
 /** Milliseconds, for the runner's `--timings`. */
-export const now = () => apply(perfNow, perf, []);
+export const now = () => apply(perfNow, perf, []) * toMs;
 export const clearTimeoutFn = clearTimeout;
 
 export const ArrayIsArray = Array.isArray;
