@@ -282,7 +282,7 @@ function guardStdio(sweep) {
         if (first) {
           first = false;
           sweep();
-          guardHandle(stream, `process.${name}._handle`, handles);
+          guardHandle(stream, handles);
         }
         return stream;
       },
@@ -293,12 +293,17 @@ function guardStdio(sweep) {
   }
 }
 
-function guardHandle(stream, name, handles) {
+/**
+ * Guard the class of a stream's raw handle, named after the class (Pipe,
+ * TTY): every stream of that class shares it, whichever was read first.
+ */
+function guardHandle(stream, handles) {
   const handle = stream?._handle;
   if (handle === null || typeof handle !== "object") return;
   const proto = ObjectGetPrototypeOf(handle);
   if (proto === null || SetPrototypeHas(handles, proto)) return;
   SetPrototypeAdd(handles, proto);
+  const name = typeof proto.constructor?.name === "string" ? proto.constructor.name : "process.stdout._handle";
   refuse(proto, name, "bind", LISTEN, "net");
   refuse(proto, name, "listen", LISTEN, "net");
   refuse(proto, name, "connect", CONNECT, "net");

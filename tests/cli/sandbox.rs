@@ -97,7 +97,8 @@ fn node_refuses_the_network_by_every_route() {
         (
             "process.stdout's raw handle binds a Unix socket",
             LISTEN,
-            "process.stdout._handle.bind",
+            // Named after the class: process.stdout and stderr share it.
+            "Pipe.bind",
         ),
         ("a server listens", LISTEN, "net.Server.listen"),
         (
