@@ -290,3 +290,41 @@ fn deno_denies_what_nodes_guards_refuse() {
     assert_eq!(find(&report, "signals its own process")["status"], "passed");
     assert!(escaped(&dir).is_empty(), "{:?}", escaped(&dir));
 }
+
+/// `allow = ["write"]` on Deno grants every path, and `"write=…"` the paths
+/// it names, beside the channel the harness writes (Deno keeps the paths of
+/// every `--allow-write=…` and drops a bare `--allow-write` beside them).
+#[test]
+fn deno_write_grants_reach_past_the_harnesss_own() {
+    let outside = Path::new(env!("CARGO_TARGET_TMPDIR")).join("deno-write-grants");
+    let _ = std::fs::remove_dir_all(&outside);
+    let dir = outside.join("project");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("write.memtest.js"),
+        "import { test } from \"memcheck\";\n\
+         test(\"writes next to the project\", () => { Deno.writeTextFileSync(\"../named.txt\", \"x\"); });\n\
+         test(\"writes elsewhere\", () => { Deno.writeTextFileSync(\"../other.txt\", \"x\"); });\n",
+    )
+    .unwrap();
+    let config = |allow: &str| {
+        std::fs::write(
+            dir.join("memcheck.toml"),
+            format!("[runtime]\nengine = \"deno\"\nallow = [{allow}]\n"),
+        )
+        .unwrap();
+    };
+    config("\"write=../named.txt\"");
+    let (_, t, report) = run(&dir, &[]);
+    assert_eq!(
+        find(&report, "writes next to the project")["status"],
+        "passed",
+        "{t}"
+    );
+    assert_eq!(find(&report, "writes elsewhere")["status"], "failed", "{t}");
+    assert!(outside.join("named.txt").exists() && !outside.join("other.txt").exists());
+    config("\"write\"");
+    let (code, t, _) = run(&dir, &[]);
+    assert_eq!(code, Some(0), "{t}");
+    assert!(outside.join("other.txt").exists(), "{t}");
+}

@@ -125,8 +125,12 @@ fn command(
     cmd.arg("run")
         .args(["--quiet", "--no-prompt", "--no-lock", "--cached-only"])
         .arg(format!("--import-map={}", import_map.display()))
-        .arg(format!("--allow-read={read}"))
-        .arg(format!("--allow-write={}", flag_path(channel, cwd)?));
+        .arg(merged_grant(&launch.allow, "read", read))
+        .arg(merged_grant(
+            &launch.allow,
+            "write",
+            flag_path(channel, cwd)?,
+        ));
     for escape in &launch.sandbox.escapes {
         cmd.arg(format!("--deny-read={}", flag_path(&escape.link, cwd)?));
     }
@@ -147,13 +151,19 @@ fn command(
     {
         cmd.arg("--allow-env");
     }
-    cmd.args(launch.allow.iter().map(|a| format!("--allow-{a}")))
-        .arg(format!("--v8-flags={}", flags.join(",")))
-        .arg("--preload")
-        .arg(file_url(&launch.harness.deno_entry))
-        .arg(main_module(job))
-        .arg(channel)
-        .args(job.harness_args(launch, !user_sys));
+    cmd.args(
+        launch
+            .allow
+            .iter()
+            .filter(|a| !is_grant_of(a, "read") && !is_grant_of(a, "write"))
+            .map(|a| format!("--allow-{a}")),
+    )
+    .arg(format!("--v8-flags={}", flags.join(",")))
+    .arg("--preload")
+    .arg(file_url(&launch.harness.deno_entry))
+    .arg(main_module(job))
+    .arg(channel)
+    .args(job.harness_args(launch, !user_sys));
     if package.may_require(&job.file) {
         cmd.arg("--commonjs");
     }
@@ -353,6 +363,31 @@ fn between<'a>(s: &'a str, start: &str, end: &str) -> Option<&'a str> {
     Some(&s[from..from + len])
 }
 
+/// Whether `entry` of `runtime.allow` grants `name` (`"write"` or
+/// `"write=…"`).
+fn is_grant_of(entry: &str, name: &str) -> bool {
+    entry
+        .strip_prefix(name)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('='))
+}
+
+/// The one `--allow-NAME` flag for what the harness needs (`own`: the
+/// project to read, the channel to write) and what `allow` grants: Deno
+/// keeps the paths of every `--allow-write=…` given and drops a bare
+/// `--allow-write` beside them, so a grant of everything is the bare flag
+/// alone, and paths are one list.
+fn merged_grant(allow: &[String], name: &str, own: String) -> String {
+    if allow.iter().any(|a| a == name) {
+        return format!("--allow-{name}");
+    }
+    let mut paths = own;
+    for entry in allow.iter().filter(|a| is_grant_of(a, name)) {
+        paths.push(',');
+        paths.push_str(&entry[name.len() + 1..]);
+    }
+    format!("--allow-{name}={paths}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -378,6 +413,33 @@ mod tests {
             Some("SyntaxError: Expression expected\n  at a.js:4:13")
         );
         assert_eq!(runtime_error("a test printed error: no\n"), None);
+    }
+
+    #[test]
+    fn a_grant_of_reads_or_writes_is_one_flag_with_the_harnesss_own() {
+        let allow = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let chan = || "/run/c".to_owned();
+        assert_eq!(
+            merged_grant(&allow(&[]), "write", chan()),
+            "--allow-write=/run/c"
+        );
+        assert_eq!(
+            merged_grant(&allow(&["write", "net"]), "write", chan()),
+            "--allow-write"
+        );
+        assert_eq!(
+            merged_grant(
+                &allow(&["write=out", "write=/tmp/a,/tmp/b"]),
+                "write",
+                chan()
+            ),
+            "--allow-write=/run/c,out,/tmp/a,/tmp/b"
+        );
+        assert_eq!(
+            merged_grant(&allow(&["writer", "read"]), "write", chan()),
+            "--allow-write=/run/c"
+        );
+        assert!(is_grant_of("read=/x", "read") && !is_grant_of("readx", "read"));
     }
 
     #[test]
