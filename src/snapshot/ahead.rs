@@ -11,6 +11,8 @@
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 
 use super::Snapshot;
@@ -113,19 +115,54 @@ pub(super) struct Read2 {
     pub max_node: u32,
 }
 
-/// The second reader, started at the `[` of `nodes`.
-pub(super) struct Ahead(JoinHandle<Option<Read2>>);
+/// The second reader, started at the `[` of `nodes`. Dropped unjoined
+/// (the parser failed before `edges`), it stops at its next read.
+pub(super) struct Ahead {
+    thread: Option<JoinHandle<Option<Read2>>>,
+    stop: Arc<AtomicBool>,
+}
 
 impl Ahead {
     pub fn start(reader: Box<dyn Read + Send>, at: u64, layout: EdgeLayout) -> Ahead {
-        Ahead(std::thread::spawn(move || {
-            read_ahead(Parser::at(reader, at), layout)
-        }))
+        let stop = Arc::new(AtomicBool::new(false));
+        let reader = Stoppable {
+            reader,
+            stop: stop.clone(),
+        };
+        let thread =
+            std::thread::spawn(move || read_ahead(Parser::at(Box::new(reader), at), layout));
+        Ahead {
+            thread: Some(thread),
+            stop,
+        }
     }
 
     /// What the second reader read, if it read all of `edges`.
-    pub fn join(self) -> Option<Read2> {
-        self.0.join().ok().flatten()
+    pub fn join(mut self) -> Option<Read2> {
+        self.thread.take()?.join().ok().flatten()
+    }
+}
+
+impl Drop for Ahead {
+    fn drop(&mut self) {
+        if self.thread.is_some() {
+            self.stop.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+/// A reader that fails once `stop` is set.
+struct Stoppable {
+    reader: Box<dyn Read + Send>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Read for Stoppable {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.stop.load(Ordering::Relaxed) {
+            return Err(std::io::Error::other("the parser stopped"));
+        }
+        self.reader.read(buf)
     }
 }
 
@@ -196,6 +233,43 @@ mod tests {
         let mut rest = String::new();
         source.read_to_string(&mut rest).unwrap();
         assert_eq!(rest, "23456789");
+    }
+
+    /// A reader that never ends, as a file still being written might be:
+    /// dropping the second reader unjoined (the parser failed) stops it.
+    #[test]
+    fn a_dropped_second_reader_stops() {
+        struct Endless(Arc<AtomicBool>);
+        impl Read for Endless {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                self.0.store(true, Ordering::Relaxed);
+                buf.fill(b'1');
+                Ok(buf.len())
+            }
+        }
+        let reading = Arc::new(AtomicBool::new(false));
+        let layout = EdgeLayout {
+            node_width: 5,
+            edge_width: 3,
+            e_type: 0,
+            e_name: 1,
+            e_to: 2,
+            hint: 0,
+        };
+        let ahead = Ahead::start(Box::new(Endless(reading.clone())), 0, layout);
+        while !reading.load(Ordering::Relaxed) {
+            std::thread::yield_now();
+        }
+        drop(ahead);
+        // The thread ends, and with it the reader, which holds the flag.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while Arc::strong_count(&reading) > 1 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the second reader kept reading"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
     }
 
     #[test]
