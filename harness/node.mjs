@@ -12,6 +12,7 @@ import {
   ObjectGetPrototypeOf,
   ReflectApply,
   StringPrototypeEndsWith,
+  StringPrototypeSlice,
 } from "./primordials.js";
 import { installConsole, formatArgs } from "./console.js";
 import { afterLoad, loadFailed, prepare } from "./core.js";
@@ -20,6 +21,7 @@ import { installGuards } from "./node-guards.js";
 
 const proc = process;
 const FunctionCtor = Function;
+const startsWith = String.prototype.startsWith;
 // Builtins are taken as CommonJS code takes them, not imported: importing
 // one makes its ES module copy, which reads every export, and loads what
 // each lazy one needs (node:fs's `promises` loads readline and the REPL's
@@ -54,22 +56,34 @@ const args = parseArgs(channel, mode, rest);
 // `import { test } from "memcheck"` and `require("memcheck")` both name the
 // harness's module.
 const MEMCHECK = new URL("./memcheck.js", import.meta.url).href;
+let testUrl = null;
 registerHooks({
   resolve(specifier, context, next) {
-    return specifier === "memcheck" ? { url: MEMCHECK, shortCircuit: true } : next(specifier, context);
+    if (specifier === "memcheck") return { url: MEMCHECK, shortCircuit: true };
+    const resolved = next(specifier, context);
+    // The test file's URL as Node has it (its real path, encoded as Node
+    // encodes it), which the runner's need not be.
+    if (specifier === file && testUrl === null) testUrl = resolved?.url ?? null;
+    return resolved;
   },
   load(url, context, next) {
     const loaded = next(url, context);
-    return url === file && testFileIsModule(url, loaded) ? { ...loaded, format: "module" } : loaded;
+    return url === testUrl && testFileIsModule(url, loaded) ? { ...loaded, format: "module" } : loaded;
   },
 });
 
-// What V8 says when a CommonJS compile meets an ES module's syntax.
+// What V8 says when a CommonJS compile meets an ES module's syntax, or a
+// top-level declaration of a name that CommonJS gives every module (which
+// only CommonJS refuses), as Node's own detection reads them.
 const MODULE_SYNTAX = [
   "Cannot use import statement outside a module",
   "Unexpected token 'export'",
   "Cannot use 'import.meta' outside a module",
-  "await is only valid in async functions and the top level bodies of modules",
+  "Identifier 'module' has already been declared",
+  "Identifier 'exports' has already been declared",
+  "Identifier 'require' has already been declared",
+  "Identifier '__filename' has already been declared",
+  "Identifier '__dirname' has already been declared",
 ];
 
 // Whether the test file, which Node would load as CommonJS, is an ES
@@ -80,7 +94,9 @@ const MODULE_SYNTAX = [
 // other files load as Node loads them.
 function testFileIsModule(url, loaded) {
   if (loaded.format !== "commonjs" || !StringPrototypeEndsWith(url, ".js") || loaded.source == null) return false;
-  const source = typeof loaded.source === "string" ? loaded.source : new util.TextDecoder().decode(loaded.source);
+  let source = typeof loaded.source === "string" ? loaded.source : new util.TextDecoder().decode(loaded.source);
+  // A `#!` line is a comment only at the very start of a file.
+  if (ReflectApply(startsWith, source, ["#!"])) source = `//${StringPrototypeSlice(source, 2)}`;
   try {
     // Compiled as Node compiles CommonJS (in a function of its five
     // names), not run.

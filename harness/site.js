@@ -11,9 +11,12 @@ import {
 } from "./primordials.js";
 
 const HARNESS_DIR = StringPrototypeSplit(import.meta.url, "/site.js")[0] + "/";
-const FRAME = /((?:file|https?):\/\/[^\s)]+):(\d+):(\d+)/;
+// A frame's place ends its line: `at f (URL:LINE:COLUMN)` or
+// `at URL:LINE:COLUMN`; the URL is taken up to the last `:LINE:COLUMN`, so
+// that one holding `(` or `)` (a folder named so) is read whole.
+const FRAME = /((?:file|https?):\/\/.*?):(\d+):(\d+)\)?$/;
 // A CommonJS file's frames on Node name its path, not its URL.
-const PATH_FRAME = /(?:\(|at )(\/[^()]*?):(\d+):(\d+)\)?$/;
+const PATH_FRAME = /(?:\(|at )(\/.*?):(\d+):(\d+)\)?$/;
 
 /** The user's frame in `stack` (a V8 `Error.stack`), or null. */
 export function callerSite(stack) {

@@ -383,6 +383,7 @@ impl Config {
                 .map_err(|e| at(pattern, format!("invalid glob `{pattern}`: {}", e.kind())))?;
         }
         let engines = engines(&raw.runtime).map_err(|m| at("engine", m))?;
+        let allow = rooted_paths(raw.runtime.allow, &root);
         Ok(Config {
             root,
             file: path.to_path_buf(),
@@ -402,7 +403,7 @@ impl Config {
                 deno_path: raw.runtime.deno_path,
                 node_path: raw.runtime.node_path,
                 chromium_path: raw.runtime.chromium_path,
-                allow: raw.runtime.allow,
+                allow,
                 v8_flags: raw.runtime.v8_flags,
                 node_flags: raw.runtime.node_flags,
                 env: raw.runtime.env,
@@ -506,7 +507,38 @@ fn check_permission(flag: &str) -> Result<(), String> {
             PERMISSIONS.join(", ")
         ));
     }
+    if let Some((_, values)) = flag.split_once('=')
+        && values.split(',').any(str::is_empty)
+    {
+        return Err(format!(
+            "runtime.allow: `{flag}` names an empty value; list them after `=`, separated by commas (\"{name}=a,b\"), or write \"{name}\" alone to grant them all"
+        ));
+    }
     Ok(())
+}
+
+/// `allow` with the relative paths of `read=` and `write=` made absolute
+/// from the project root, as memcheck's own sandbox reads them: each test
+/// runs in its own package's folder, where the runtimes would otherwise
+/// resolve them. (A root whose path holds a comma, the separator, keeps
+/// them as written.)
+fn rooted_paths(allow: Vec<String>, root: &Path) -> Vec<String> {
+    if root.to_string_lossy().contains(',') {
+        return allow;
+    }
+    allow
+        .into_iter()
+        .map(|entry| match entry.split_once('=') {
+            Some((name @ ("read" | "write"), values)) => {
+                let paths: Vec<String> = values
+                    .split(',')
+                    .map(|p| root.join(p).to_string_lossy().into_owned())
+                    .collect();
+                format!("{name}={}", paths.join(","))
+            }
+            _ => entry,
+        })
+        .collect()
 }
 
 /// A tolerance checked; an error carries the text of the value at fault,
@@ -646,6 +678,23 @@ mod tests {
     }
 
     #[test]
+    fn granted_paths_are_read_from_the_project_root() {
+        let c = parse(
+            "[runtime]\nallow = [\"write=out,/tmp/x\", \"read=../shared\", \"net=localhost\", \"env\"]\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.runtime.allow,
+            [
+                "write=/p/out,/tmp/x",
+                "read=/p/../shared",
+                "net=localhost",
+                "env"
+            ]
+        );
+    }
+
+    #[test]
     fn errors_speak_the_users_words() {
         for (text, want) in [
             (
@@ -669,6 +718,14 @@ mod tests {
             (
                 "[runtime]\nallow = [\"nett\"]\n",
                 "`nett` is not a permission",
+            ),
+            (
+                "[runtime]\nallow = [\"write=\"]\n",
+                "memcheck.toml:2:10: runtime.allow: `write=` names an empty value",
+            ),
+            (
+                "[runtime]\nallow = [\"read=a,\"]\n",
+                "`read=a,` names an empty value",
             ),
         ] {
             let err = parse(text).unwrap_err().to_string();

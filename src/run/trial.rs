@@ -783,7 +783,7 @@ fn explain_fault(fault: &Fault, state: &FileState, launch: &Launch) -> String {
     let explain = |text: &str| {
         package
             .explain_unresolved(text)
-            .or_else(|| launch.host.explain(text, &launch.sandbox))
+            .or_else(|| launch.host.explain(text, &launch.sandbox, &package.dir))
     };
     let denied = match fault {
         Fault::Load { message, stack } | Fault::Threw { message, stack } => {

@@ -35,7 +35,9 @@ pub trait Host: Send + Sync + std::fmt::Debug {
 
     /// A runtime error that comes from the sandbox (or the engine's
     /// limits), explained with the fix; `None` for any other message.
-    fn explain(&self, message: &str, sandbox: &Sandbox) -> Option<String>;
+    /// `cwd` is the test's working directory (its package's folder), which
+    /// a relative path in the message is relative to.
+    fn explain(&self, message: &str, sandbox: &Sandbox, cwd: &Path) -> Option<String>;
 
     /// A runtime's message with the advice that does not apply under
     /// memcheck (a command-line flag it does not take) put in memcheck's

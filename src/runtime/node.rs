@@ -73,7 +73,7 @@ impl Host for NodeHost {
         Ok(cmd)
     }
 
-    fn explain(&self, message: &str, _sandbox: &Sandbox) -> Option<String> {
+    fn explain(&self, message: &str, _sandbox: &Sandbox, _cwd: &Path) -> Option<String> {
         explain(message).or_else(|| super::host::no_dom(message))
     }
 

@@ -286,4 +286,15 @@ fn a_commonjs_package_runs_js_test_files_that_import_or_require() {
         !t.contains("harness-"),
         "a path starts in the harness:\n{t}"
     );
+    // A `#!` line, and a top-level `__dirname` (which only CommonJS
+    // refuses), leave an ES module one.
+    assert!(
+        t.contains("record it: cargo memcheck --update --exact 'shebang.memtest.js::a shebang and __dirname'"),
+        "{t}"
+    );
+    // A folder whose name holds parentheses is named whole.
+    assert!(
+        t.contains("is `await t.measure(...)` missing? (tools (old)/legacy.memtest.js:4)"),
+        "{t}"
+    );
 }

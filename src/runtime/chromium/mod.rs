@@ -80,7 +80,7 @@ impl Host for ChromiumHost {
             .map(|p| Session::Page(Box::new(p)))
     }
 
-    fn explain(&self, message: &str, _sandbox: &Sandbox) -> Option<String> {
+    fn explain(&self, message: &str, _sandbox: &Sandbox, _cwd: &Path) -> Option<String> {
         explain(message)
     }
 

@@ -63,8 +63,8 @@ impl Host for DenoHost {
         vec![storage_dir(&self.deno_dir, job)]
     }
 
-    fn explain(&self, message: &str, sandbox: &Sandbox) -> Option<String> {
-        explain_denial(message, sandbox).or_else(|| super::host::no_dom(message))
+    fn explain(&self, message: &str, sandbox: &Sandbox, cwd: &Path) -> Option<String> {
+        explain_denial(message, sandbox, cwd).or_else(|| super::host::no_dom(message))
     }
 
     fn load_error(&self, output: &str) -> Option<String> {
@@ -249,7 +249,7 @@ pub fn user_deno_dir() -> PathBuf {
 
 /// A runtime error that comes from the sandbox, explained with the fix;
 /// `None` for any other message.
-pub fn explain_denial(message: &str, sandbox: &Sandbox) -> Option<String> {
+pub fn explain_denial(message: &str, sandbox: &Sandbox, cwd: &Path) -> Option<String> {
     if let Some(path) = between(message, &format!("\"{OUTSIDE_SCHEME}://"), "\"") {
         let dir = Path::new(path).parent().unwrap_or(Path::new("/"));
         return Some(format!(
@@ -266,12 +266,12 @@ pub fn explain_denial(message: &str, sandbox: &Sandbox) -> Option<String> {
         return Some(link_denial(&format!("the import of {path}"), e));
     }
     if let Some(path) = between(message, "Requires read access to \"", "\"") {
-        let full = sandbox.root.join(path);
+        let full = cwd.join(path);
         if let Some(e) = sandbox.escapes.iter().find(|e| full.starts_with(&e.link)) {
             return Some(link_denial(&format!("reading {path}"), e));
         }
     }
-    network_denial(message).or_else(|| denial(message))
+    network_denial(message).or_else(|| denial(message, &sandbox.root, cwd))
 }
 
 /// Deno's denials say `run again with the --allow-net flag`, a flag
@@ -297,8 +297,10 @@ fn reword_flags(message: &str) -> String {
     out
 }
 
-/// A denial of `kind` access to `resource`, explained with the grant.
-fn denial(message: &str) -> Option<String> {
+/// A denial of `kind` access to `resource`, explained with the grant. A
+/// relative path (Deno names it as the code gave it, from `cwd`) is named
+/// from `root`, as memcheck.toml's paths are read.
+fn denial(message: &str, root: &Path, cwd: &Path) -> Option<String> {
     let from = message.find("Requires ")? + "Requires ".len();
     let kind: String = message[from..]
         .chars()
@@ -317,6 +319,9 @@ fn denial(message: &str) -> Option<String> {
     };
     let resource = between(&message[from..], "access to \"", "\"");
     let grant = match resource {
+        Some(r) if kind == "read" || kind == "write" => {
+            format!("\"{kind}={}\"", from_root(r, root, cwd))
+        }
         Some(r) if kind != "env" => format!("\"{kind}={r}\""),
         _ => format!("\"{kind}\""),
     };
@@ -361,6 +366,18 @@ fn between<'a>(s: &'a str, start: &str, end: &str) -> Option<&'a str> {
     let from = s.find(start)? + start.len();
     let len = s[from..].find(end)?;
     Some(&s[from..from + len])
+}
+
+/// `path` (relative to `cwd`, or absolute) as a `read=`/`write=` path:
+/// relative to `root` when inside it, absolute otherwise.
+fn from_root(path: &str, root: &Path, cwd: &Path) -> String {
+    let full = cwd.join(path);
+    match full.strip_prefix(root) {
+        Ok(rest) if !path.starts_with('/') && !rest.as_os_str().is_empty() => {
+            rest.display().to_string()
+        }
+        _ => full.display().to_string(),
+    }
 }
 
 /// Whether `entry` of `runtime.allow` grants `name` (`"write"` or
@@ -465,11 +482,13 @@ mod tests {
             "NotCapable: Requires net access to \"example.com:443\", grant it in memcheck.toml: [runtime] allow = [\"net\"] (or \"net=…\" for less)"
         );
         assert_eq!(
-            denial(m).unwrap(),
+            denial(m, Path::new("/p"), Path::new("/p")).unwrap(),
             "the network is not granted to tests; grant it in memcheck.toml: [runtime] allow = [\"net=example.com:443\"]"
         );
         let env = denial(
             "NotCapable: Requires env access to \"SECRET\", run again with the --allow-env flag",
+            Path::new("/p"),
+            Path::new("/p"),
         )
         .unwrap();
         assert!(env.contains("pass_env = [\"NAME\"]"), "{env}");
@@ -478,7 +497,21 @@ mod tests {
                 .contains("--allow")
         );
         assert_eq!(reword_flags("nothing to do"), "nothing to do");
-        assert_eq!(denial("TypeError: boom"), None);
+        assert_eq!(
+            denial("TypeError: boom", Path::new("/p"), Path::new("/p")),
+            None
+        );
+    }
+
+    #[test]
+    fn a_denied_path_is_granted_from_the_project_root() {
+        let write = |path: &str| {
+            let m = format!("NotCapable: Requires write access to \"{path}\", run again");
+            denial(&m, Path::new("/p"), Path::new("/p/pkg")).unwrap()
+        };
+        assert!(write("out.txt").ends_with("allow = [\"write=pkg/out.txt\"]"));
+        assert!(write("/tmp/x").ends_with("allow = [\"write=/tmp/x\"]"));
+        assert!(write("../../elsewhere").ends_with("allow = [\"write=pkg/../../elsewhere\"]"));
     }
 
     #[test]
@@ -487,6 +520,7 @@ mod tests {
         let m = explain_denial(
             "TypeError: Unsupported scheme \"memcheck-outside\" for module \"memcheck-outside:///etc/x.js\". Supported schemes: …",
             &s,
+            Path::new("/p"),
         )
         .unwrap();
         assert!(
@@ -497,6 +531,7 @@ mod tests {
         let m = explain_denial(
             "NotCapable: Requires read access to \"link/passwd\", run again",
             &s,
+            Path::new("/p"),
         )
         .unwrap();
         assert!(
@@ -506,12 +541,13 @@ mod tests {
         let m = explain_denial(
             "Specifier not found in cache: \"https://example.com/x.js\", --cached-only is specified.",
             &s,
+            Path::new("/p"),
         )
         .unwrap();
         assert!(
             m.starts_with("the import of https://example.com/x.js needs the network"),
             "{m}"
         );
-        assert_eq!(explain_denial("TypeError: boom", &s), None);
+        assert_eq!(explain_denial("TypeError: boom", &s, Path::new("/p")), None);
     }
 }
