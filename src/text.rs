@@ -90,7 +90,7 @@ pub fn display_path(path: &std::path::Path) -> String {
 /// and the digits after it (what makes each job's main module URL unique),
 /// and relative to the current directory.
 pub fn relative_urls(text: &str, query: &str) -> String {
-    let text = text.replace("file://", "");
+    let text = file_paths(text);
     let mut out = String::with_capacity(text.len());
     let mut rest = text.as_str();
     while let Some(i) = rest.find(query).filter(|_| !query.is_empty()) {
@@ -103,6 +103,50 @@ pub fn relative_urls(text: &str, query: &str) -> String {
         out = out.replace(&prefix, "");
     }
     out
+}
+
+/// `text` with each `file://` URL written as its path: `file://` left out
+/// and its escapes (`%20`) decoded, where they decode to text with no
+/// control character (a URL holds no blank, so it ends at the first one,
+/// or at a quote).
+fn file_paths(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("file://") {
+        out.push_str(&rest[..at]);
+        let url = &rest[at + "file://".len()..];
+        let end = url
+            .find(|c: char| c.is_whitespace() || c == '"' || c == '\'')
+            .unwrap_or(url.len());
+        out.push_str(&decoded(&url[..end]).unwrap_or_else(|| url[..end].to_owned()));
+        rest = &url[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `url` with its `%XX` escapes decoded, if they decode to UTF-8 text
+/// with no control character.
+fn decoded(url: &str) -> Option<String> {
+    if !url.contains('%') {
+        return Some(url.to_owned());
+    }
+    let bytes = url.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out)
+        .ok()
+        .filter(|s| !s.chars().any(char::is_control))
 }
 
 /// `text` with nothing GitHub's runner would execute: it reads a line
@@ -195,6 +239,23 @@ mod tests {
                 "?memcheck-job="
             ),
             "at /p/a.js:3:5 and /p/b.js"
+        );
+    }
+
+    #[test]
+    fn file_urls_read_as_their_paths() {
+        assert_eq!(
+            relative_urls(
+                "(file:///p/sp%20ace/br%5Back%5Det/a.js:4) file:///p/uni-%C3%A9.js:1:2, \"file:///q/x%41\"",
+                ""
+            ),
+            "(/p/sp ace/br[ack]et/a.js:4) /p/uni-é.js:1:2, \"/q/xA\""
+        );
+        // What would not decode to text, or would hold a control
+        // character, stays escaped.
+        assert_eq!(
+            relative_urls("file:///p/a%0Ab.js file:///p/%FF.js file:///p/%zz.js", ""),
+            "/p/a%0Ab.js /p/%FF.js /p/%zz.js"
         );
     }
 

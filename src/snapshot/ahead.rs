@@ -190,18 +190,20 @@ fn read_ahead(mut p: Parser<Box<dyn Read + Send>>, l: EdgeLayout) -> Option<Read
 mod tests {
     use super::*;
 
+    /// Nodes of 5 numbers; edges of type, name and target.
+    const LAYOUT: EdgeLayout = EdgeLayout {
+        node_width: 5,
+        edge_width: 3,
+        e_type: 0,
+        e_name: 1,
+        e_to: 2,
+        hint: 0,
+    };
+
     fn read(text: &str) -> Option<Read2> {
         let at = text.find(r#""nodes":"#).unwrap() as u64 + 8;
         let rest = std::io::Cursor::new(text.as_bytes()[at as usize..].to_vec());
-        let layout = EdgeLayout {
-            node_width: 5,
-            edge_width: 3,
-            e_type: 0,
-            e_name: 1,
-            e_to: 2,
-            hint: 0,
-        };
-        read_ahead(Parser::at(Box::new(rest), at), layout)
+        read_ahead(Parser::at(Box::new(rest), at), LAYOUT)
     }
 
     #[test]
@@ -248,15 +250,7 @@ mod tests {
             }
         }
         let reading = Arc::new(AtomicBool::new(false));
-        let layout = EdgeLayout {
-            node_width: 5,
-            edge_width: 3,
-            e_type: 0,
-            e_name: 1,
-            e_to: 2,
-            hint: 0,
-        };
-        let ahead = Ahead::start(Box::new(Endless(reading.clone())), 0, layout);
+        let ahead = Ahead::start(Box::new(Endless(reading.clone())), 0, LAYOUT);
         while !reading.load(Ordering::Relaxed) {
             std::thread::yield_now();
         }
