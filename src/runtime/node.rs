@@ -138,13 +138,21 @@ fn guard_flags(allow: &[String]) -> Vec<String> {
 }
 
 /// The error Node prints when the test file does not compile: the place
-/// (`file:///a.js:4`), the line with a caret under the column, then
-/// `SyntaxError: …`. As one message with its place as a frame.
+/// (`file:///a.js:4`, or `/a.js:4` for CommonJS), the line with a caret
+/// under the column, then `SyntaxError: …`. As one message with its place
+/// as a frame.
 fn load_error(output: &str) -> Option<String> {
     let lines: Vec<&str> = output.lines().collect();
-    let at = lines.iter().position(|l| l.starts_with("file://"))?;
-    let (url, line) = lines[at].rsplit_once(':')?;
+    let at = lines
+        .iter()
+        .position(|l| l.starts_with("file://") || l.starts_with('/'))?;
+    let (place, line) = lines[at].rsplit_once(':')?;
     let line: u32 = line.parse().ok()?;
+    let url = if place.starts_with('/') {
+        super::file_url(Path::new(place))
+    } else {
+        place.to_owned()
+    };
     let column = lines.get(at + 2)?.find('^')? + 1;
     let error = lines[at..].iter().find(|l| l.contains("Error:"))?;
     Some(format!("{error}\n    at {url}:{line}:{column}"))
@@ -239,6 +247,11 @@ mod tests {
             Some("SyntaxError: Unexpected token ';'\n    at file:///p/a.js:4:13")
         );
         assert_eq!(load_error("just output\n"), None);
+        let out = "/p/a b.js:2\nlet x = ;\n        ^\n\nSyntaxError: Unexpected token ';'\n";
+        assert_eq!(
+            load_error(out).as_deref(),
+            Some("SyntaxError: Unexpected token ';'\n    at file:///p/a%20b.js:2:9")
+        );
     }
 
     #[test]
