@@ -76,8 +76,7 @@ fn is_harness_scope(snap: &Snapshot, n: NodeIndex) -> bool {
         if !is_context(snap, context) {
             return false;
         }
-        if let Some(module) = module_context(snap, context) {
-            let url = module.trim_start_matches("(module ").trim_end_matches(')');
+        if let Some(url) = context_module_url(snap, context) {
             return crate::runtime::is_harness_url(url);
         }
         let Some(outer) = edge_named(snap, context, "previous") else {
@@ -360,6 +359,11 @@ fn last_export(snap: &Snapshot, steps: &[(NodeIndex, usize)]) -> Option<(usize, 
 
 /// `(module URL)` for the `Generator` that runs an ES module's body.
 fn module_body(snap: &Snapshot, generator: NodeIndex) -> Option<String> {
+    module_url(snap, generator).map(|url| format!("(module {url})"))
+}
+
+/// The URL of the ES module whose body the `Generator` runs.
+fn module_url(snap: &Snapshot, generator: NodeIndex) -> Option<&str> {
     let function = edge_named(snap, generator, "function")?;
     let shared = edge_named(snap, function, "shared")?;
     let script = edge_named(snap, shared, "script")?;
@@ -369,7 +373,7 @@ fn module_body(snap: &Snapshot, generator: NodeIndex) -> Option<String> {
     if url.is_empty() || url.starts_with("system") {
         return None;
     }
-    Some(format!("(module {url})"))
+    Some(url)
 }
 
 /// Whether `n` is a scope: a function's or a module's variables.
@@ -392,6 +396,12 @@ fn is_global(snap: &Snapshot, n: NodeIndex) -> bool {
 /// variables: its `extension` is the module, whose body's `Generator` runs
 /// in it. Every function of the module holds it too.
 fn module_context(snap: &Snapshot, context: NodeIndex) -> Option<String> {
+    context_module_url(snap, context).map(|url| format!("(module {url})"))
+}
+
+/// The URL of the ES module whose top-level scope `context` is (see
+/// [`module_context`]).
+fn context_module_url(snap: &Snapshot, context: NodeIndex) -> Option<&str> {
     if !is_context(snap, context) {
         return None;
     }
@@ -403,7 +413,7 @@ fn module_context(snap: &Snapshot, context: NodeIndex) -> Option<String> {
         .map(|e| snap.edge_to(e))
         .filter(|&g| snap.name(g) == "Generator")
         .find(|&g| edge_named(snap, g, "context") == Some(context))
-        .and_then(|g| module_body(snap, g))
+        .and_then(|g| module_url(snap, g))
 }
 
 /// An edge as a path shows it.
