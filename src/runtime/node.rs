@@ -22,6 +22,7 @@ use std::sync::Arc;
 
 use super::harness::file_url;
 use super::host::Host;
+use super::sandbox::is_grant_of;
 use super::{Job, JobMode, Launch, RuntimeError, Sandbox, V8_FLAGS};
 use crate::project::Package;
 use crate::sourcemap::SourceMaps;
@@ -128,11 +129,7 @@ fn permission_flags(entry: &str) -> Vec<String> {
 fn guard_flags(allow: &[String]) -> Vec<String> {
     ["net", "write", "run"]
         .into_iter()
-        .filter(|name| {
-            allow
-                .iter()
-                .any(|a| a.split_once('=').map_or(a.as_str(), |(n, _)| n) == *name)
-        })
+        .filter(|name| allow.iter().any(|a| is_grant_of(a, name)))
         .map(|name| format!("--allow-{name}"))
         .collect()
 }

@@ -8,6 +8,14 @@ use std::path::{Path, PathBuf};
 
 use super::RuntimeError;
 
+/// Whether `entry` of `runtime.allow` grants `name`: `"write"` or
+/// `"write=…"`.
+pub fn is_grant_of(entry: &str, name: &str) -> bool {
+    entry
+        .strip_prefix(name)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('='))
+}
+
 /// Folders never searched for links: version control and build output
 /// memcheck writes itself.
 const SKIPPED: [&str; 2] = [".git", "target"];
@@ -124,6 +132,12 @@ pub fn flag_path(path: &Path, cwd: &Path) -> Result<String, RuntimeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_grant_is_its_name_alone_or_with_values() {
+        assert!(is_grant_of("read", "read") && is_grant_of("read=/x", "read"));
+        assert!(!is_grant_of("readx", "read") && !is_grant_of("write", "read"));
+    }
 
     fn temp(name: &str) -> PathBuf {
         let dir =

@@ -28,7 +28,7 @@ pub use import_map::ImportMaps;
 
 use super::harness::{Harness, file_url};
 use super::host::Host;
-use super::sandbox::{Sandbox, flag_path};
+use super::sandbox::{Sandbox, flag_path, is_grant_of};
 use super::{Job, JobMode, Launch, RuntimeError, V8_FLAGS};
 use crate::project::Package;
 use crate::sourcemap::SourceMaps;
@@ -135,20 +135,13 @@ fn command(
         cmd.arg(format!("--deny-read={}", flag_path(&escape.link, cwd)?));
     }
     let inspector = launch.inspector || launch.trace;
-    let user_sys = launch
-        .allow
-        .iter()
-        .any(|a| a == "sys" || a.starts_with("sys="));
+    let user_sys = launch.allow.iter().any(|a| is_grant_of(a, "sys"));
     if inspector && !user_sys {
         cmd.arg("--allow-sys");
     }
     // The environment holds nothing secret (see `environment`): reading it
     // is every test's right, as on Node.
-    if !launch
-        .allow
-        .iter()
-        .any(|a| a == "env" || a.starts_with("env="))
-    {
+    if !launch.allow.iter().any(|a| is_grant_of(a, "env")) {
         cmd.arg("--allow-env");
     }
     cmd.args(
@@ -380,14 +373,6 @@ fn from_root(path: &str, root: &Path, cwd: &Path) -> String {
     }
 }
 
-/// Whether `entry` of `runtime.allow` grants `name` (`"write"` or
-/// `"write=…"`).
-fn is_grant_of(entry: &str, name: &str) -> bool {
-    entry
-        .strip_prefix(name)
-        .is_some_and(|rest| rest.is_empty() || rest.starts_with('='))
-}
-
 /// The one `--allow-NAME` flag for what the harness needs (`own`: the
 /// project to read, the channel to write) and what `allow` grants: Deno
 /// keeps the paths of every `--allow-write=…` given and drops a bare
@@ -456,7 +441,6 @@ mod tests {
             merged_grant(&allow(&["writer", "read"]), "write", chan()),
             "--allow-write=/run/c"
         );
-        assert!(is_grant_of("read=/x", "read") && !is_grant_of("readx", "read"));
     }
 
     #[test]
