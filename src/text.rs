@@ -125,28 +125,12 @@ fn file_paths(text: &str) -> String {
     out
 }
 
-/// `url` with its `%XX` escapes decoded, if they decode to UTF-8 text
-/// with no control character.
+/// `url` with its `%XX` escapes decoded ([`percent_decode`]), if they
+/// decode to UTF-8 text with no control character.
 fn decoded(url: &str) -> Option<String> {
-    if !url.contains('%') {
-        return Some(url.to_owned());
-    }
-    let bytes = url.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out)
-        .ok()
-        .filter(|s| !s.chars().any(char::is_control))
+    let text = percent_decode(url);
+    let replaced = |s: &str| s.matches(char::REPLACEMENT_CHARACTER).count();
+    (replaced(&text) == replaced(url) && !text.chars().any(char::is_control)).then_some(text)
 }
 
 /// `text` with nothing GitHub's runner would execute: it reads a line
@@ -171,9 +155,6 @@ pub fn disarm_workflow_commands(text: &str) -> String {
     out
 }
 
-/// Whether GitHub's runner would read a workflow command in `text`: a line
-/// (ended by `\n` or `\r`) that starts with `::` after blanks, or holds
-/// `##[`. What [`disarm_workflow_commands`] leaves never does.
 /// `%XX` escapes of a URL path as bytes.
 pub fn percent_decode(path: &str) -> String {
     let bytes = path.as_bytes();
@@ -195,6 +176,9 @@ pub fn percent_decode(path: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// Whether GitHub's runner would read a workflow command in `text`: a line
+/// (ended by `\n` or `\r`) that starts with `::` after blanks, or holds
+/// `##[`. What [`disarm_workflow_commands`] leaves never does.
 #[cfg(test)]
 pub fn has_workflow_command(text: &str) -> bool {
     text.split(['\n', '\r'])

@@ -261,7 +261,7 @@ fn page_baseline(b: &BlockBaseline) -> PageBaseline {
 /// A frame's file (relative to the current directory, or absolute) as a
 /// `/`-separated path relative to the root, when it is inside the root.
 fn project_path(root: &Path, file: &str) -> Option<String> {
-    let file = percent_decode(file);
+    let file = crate::text::percent_decode(file);
     let path = Path::new(&file);
     let absolute = if path.is_absolute() {
         path.to_path_buf()
@@ -277,30 +277,6 @@ fn project_path(root: &Path, file: &str) -> Option<String> {
         })
         .collect::<Option<_>>()?;
     (!parts.is_empty()).then(|| parts.join("/"))
-}
-
-/// `%20` and the like in script URLs, decoded.
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (bytes[i], hex) {
-            (b'%', Some(b)) => {
-                out.push(b);
-                i += 3;
-            }
-            (b, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn absolute_path(p: &Path) -> PathBuf {
