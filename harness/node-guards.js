@@ -217,6 +217,10 @@ export function installGuards(grants) {
   };
   replace(proc, "getBuiltinModule", guarded.getBuiltinModule);
   if (!grants.net) guardStdio(sweep);
+  // What is loaded already (net, for process.stderr on a pipe) is patched
+  // now, not by the first look, which may come inside a block and would
+  // count the patches there.
+  sweep();
 }
 
 /** process.kill and process._kill, for the test's own process only. */
@@ -290,6 +294,10 @@ function guardStdio(sweep) {
       enumerable: was.enumerable,
       configurable: true,
     });
+    // process.stderr is made already (node.mjs makes it): its handle's
+    // class is guarded now, so that a block that reads it first (a logger
+    // checking for colours) counts none of the guards' own functions.
+    if (name === "stderr") guardHandle(ReflectApply(get, proc, []), handles);
   }
 }
 

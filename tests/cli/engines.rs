@@ -292,6 +292,15 @@ fn a_commonjs_package_runs_js_test_files_that_import_or_require() {
         t.contains("record it: cargo memcheck --update --exact 'shebang.memtest.js::a shebang and __dirname'"),
         "{t}"
     );
+    // The guards patch what is loaded before the test (net, for stderr on
+    // a pipe) then, not at a block's first look at process.stderr.
+    let stderr = t
+        .split("---- stderr.memtest.js::a first read of process.stderr keeps nothing ----")
+        .nth(1)
+        .and_then(|rest| rest.split("\n---- ").next())
+        .unwrap_or_else(|| panic!("no stderr test in:\n{t}"));
+    assert!(stderr.contains("retained: 0 objects, 0 B"), "{stderr}");
+    assert!(!stderr.contains("budget:"), "{stderr}");
     // A folder whose name holds parentheses is named whole.
     assert!(
         t.contains("is `await t.measure(...)` missing? (tools (old)/legacy.memtest.js:4)"),
