@@ -7,7 +7,10 @@
 // opens before any user module loads), never over stdout or stderr, which
 // belong to the test. A frame is one kind byte ("J" a JSON message, "C" a
 // piece of the heap snapshot being sent), a 32-bit little-endian length,
-// and that many bytes.
+// and that many bytes. A host that can write files (Deno, Node) appends
+// each snapshot to the channel's heap file (its path plus ".heap", made by
+// the runner) instead, and says how many bytes it wrote in the snapshot's
+// `snapshot_end`: the runner then parses it on two threads.
 //
 // Snapshots are taken synchronously in the frame of the function that runs
 // the block, and the event loop is drained before and after, so that
@@ -61,6 +64,9 @@ const KIND_CHUNK = 0x43; // "C"
 
 let host = null;
 let write = null;
+// Appends to the heap file, where the host has one.
+let writeHeap = null;
+let written = 0;
 const encoder = new TextEncoderCtor();
 const header = new Uint8ArrayCtor(5);
 const headerView = new DataViewCtor(header.buffer);
@@ -86,12 +92,21 @@ function settle() {
 // The messages sent around a snapshot are made once, up front, so that
 // sending them allocates nothing a later snapshot could see but garbage.
 const SNAPSHOT = { type: "snapshot", label: "", took: 0.5 };
-const SNAPSHOT_END = { type: "snapshot_end", label: "" };
+const SNAPSHOT_END = { type: "snapshot_end", label: "", bytes: null };
 
 function sendChunk(bytes) {
   for (let off = 0; off < TypedArrayLength(bytes); off += CHUNK) {
     frame(KIND_CHUNK, Uint8ArrayPrototypeSubarray(bytes, off, off + CHUNK));
   }
+}
+
+// In pieces of a MiB: Deno writes a snapshot of 270 MB given whole at a
+// ninth of the speed.
+function writeChunk(bytes) {
+  for (let off = 0; off < TypedArrayLength(bytes); off += CHUNK) {
+    writeHeap(Uint8ArrayPrototypeSubarray(bytes, off, off + CHUNK));
+  }
+  written += TypedArrayLength(bytes);
 }
 
 function dropChunk() {}
@@ -123,10 +138,18 @@ function captureWithBuiltins(label) {
   }
   SNAPSHOT.label = label;
   send(SNAPSHOT);
-  host.readSnapshot(snapshot, sendChunk);
+  if (writeHeap === null) {
+    host.readSnapshot(snapshot, sendChunk);
+  } else {
+    written = 0;
+    host.readSnapshot(snapshot, writeChunk);
+    SNAPSHOT_END.bytes = written;
+  }
   SNAPSHOT_END.label = label;
   send(SNAPSHOT_END);
   SNAPSHOT.label = SNAPSHOT_END.label = "";
+  SNAPSHOT_END.bytes = null;
+  written = 0;
 }
 
 function describeError(error) {
@@ -539,6 +562,7 @@ async function runOne(index, trace, forceWhole) {
 export async function prepare(engineHost, args) {
   host = engineHost;
   write = host.openChannel(args.channel);
+  if (host.openHeapFile !== undefined) writeHeap = host.openHeapFile(`${args.channel}.heap`);
   send({ type: "runtime", ...host.runtime });
   host.onStrayError((kind, error) => noteStray(kind, error));
   if (args.inspector) {

@@ -48,6 +48,11 @@ const host = {
     const file = openSync(path, { write: true });
     return (bytes) => writeAllTo(file, writeSync, bytes);
   },
+  // The channel's heap file, which the runner made (see core.js).
+  openHeapFile(path) {
+    const file = openSync(path, { write: true });
+    return (bytes) => writeAllTo(file, writeSync, bytes);
+  },
   // The runner's command, from the FIFO at `path` ("serve"), opened now
   // and read (blocking) when the returned function is called.
   commands(path) {

@@ -123,6 +123,11 @@ const host = {
     const fd = openSync(path, "w");
     return (bytes) => writeAll(fd, bytes);
   },
+  // The channel's heap file, which the runner made (see core.js).
+  openHeapFile(path) {
+    const fd = openSync(path, "w");
+    return (bytes) => writeAll(fd, bytes);
+  },
   // The runner's command, from the FIFO at `path` ("serve"), opened now
   // and read (blocking) when the returned function is called.
   commands(path) {

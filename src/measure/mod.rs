@@ -10,33 +10,28 @@
 
 mod batch;
 mod clock;
+mod incoming;
 mod parked;
 mod spare;
 
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::diff::{
-    Comparison, Table, compare_step_tables, compare_tables, compare_tables_with_new,
-};
+use crate::diff::{Comparison, compare_step_tables, compare_tables, compare_tables_with_new};
 use crate::explain::{self, AllocationSite, GrownObject, KeptAlive, RetainerPath};
 use crate::repeat::{Repetition, RunDelta};
 use crate::runtime::{
     Conversation, Event, Exit, Job, JobMode, Launch, ListedTest, Message, RuntimeError,
     RuntimeInfo, Session, Unfinished,
 };
-use crate::snapshot::{ParseError, Snapshot, parse};
 use crate::sourcemap::SourceMaps;
 use crate::steps::{BlockKind, Chain, Names};
 use crate::timings::Timings;
 
 pub use batch::{Batched, run_file};
 use clock::Clock;
+pub(crate) use incoming::{Incoming, Parsed};
 pub use parked::{Parked, run_parked};
 pub use spare::Spare;
 
@@ -197,7 +192,7 @@ pub fn list(
         let message = match event {
             Event::Message(m) => m,
             Event::Closed => break,
-            Event::Chunk(_) => {
+            Event::Chunk(_) | Event::Written(_) => {
                 result = Some(Err(Fault::Protocol("snapshot data while listing".into())));
                 break;
             }
@@ -272,193 +267,6 @@ fn ended_early(launch: &Launch, exit: Exit, output: String, during: Option<Unfin
         exit,
         output,
         during,
-    }
-}
-
-/// A snapshot being received and parsed.
-pub(crate) struct Incoming {
-    label: String,
-    tx: Option<SyncSender<Vec<u8>>>,
-    cancel: Arc<AtomicBool>,
-    parsed: JoinHandle<Result<Table, ParseError>>,
-    graph: Arc<Mutex<Graph>>,
-    file: Option<(PathBuf, std::fs::File)>,
-}
-
-/// A parsed snapshot: its census table (all a Comparison needs), and its
-/// graph while retainer paths, allocation sites or a step's rule may need
-/// it.
-pub(crate) struct Parsed {
-    pub table: Table,
-    pub graph: Option<Snapshot>,
-    pub path: Option<PathBuf>,
-}
-
-impl Parsed {
-    /// The graph, which a snapshot that ends a block or a step keeps.
-    fn graph(&self) -> Result<&Snapshot, String> {
-        self.graph
-            .as_ref()
-            .ok_or_else(|| "a snapshot's graph was dropped before it was used".to_owned())
-    }
-}
-
-/// Where the parser leaves a snapshot's graph, unless it is known by then
-/// that nothing will need it.
-struct Graph {
-    wanted: bool,
-    snapshot: Option<Snapshot>,
-}
-
-impl Incoming {
-    fn start(label: String, keep: Option<PathBuf>) -> std::io::Result<Incoming> {
-        // Bounded: a parser that falls behind slows the harness down rather
-        // than filling the runner's memory.
-        let (tx, rx) = sync_channel(8);
-        let cancel = Arc::new(AtomicBool::new(false));
-        let reader = ChannelReader {
-            rx,
-            buf: Vec::new(),
-            pos: 0,
-            cancel: cancel.clone(),
-        };
-        let graph = Arc::new(Mutex::new(Graph {
-            wanted: true,
-            snapshot: None,
-        }));
-        let slot = graph.clone();
-        let cancelled = cancel.clone();
-        let parsed = std::thread::spawn(move || {
-            let snap = parse(reader)?;
-            if cancelled.load(Ordering::Relaxed) {
-                return Ok(Table::default());
-            }
-            let table = Table::of(&snap);
-            let mut slot = slot.lock().unwrap_or_else(|e| e.into_inner());
-            if slot.wanted {
-                slot.snapshot = Some(snap);
-            } else {
-                drop(slot);
-                drop(snap);
-            }
-            Ok(table)
-        });
-        let file = match keep {
-            Some(path) => {
-                if let Some(dir) = path.parent() {
-                    std::fs::create_dir_all(dir)?;
-                }
-                let f = std::fs::File::create(&path)?;
-                Some((path, f))
-            }
-            None => None,
-        };
-        Ok(Incoming {
-            label,
-            tx: Some(tx),
-            cancel,
-            parsed,
-            graph,
-            file,
-        })
-    }
-
-    fn chunk(&mut self, bytes: Vec<u8>) -> std::io::Result<()> {
-        if let Some((_, f)) = &mut self.file {
-            f.write_all(&bytes)?;
-        }
-        if let Some(tx) = &self.tx {
-            let _ = tx.send(bytes);
-        }
-        Ok(())
-    }
-
-    fn end(&mut self) {
-        self.tx = None;
-    }
-
-    /// Nothing will need this snapshot's graph, only its table: free it
-    /// now, or as soon as it is parsed.
-    pub(crate) fn drop_graph(&self) {
-        let snapshot = {
-            let mut slot = self.graph.lock().unwrap_or_else(|e| e.into_inner());
-            slot.wanted = false;
-            slot.snapshot.take()
-        };
-        if let Some(snapshot) = snapshot {
-            drop(snapshot);
-            give_back_memory();
-        }
-    }
-
-    pub(crate) fn abandon(self) {
-        self.cancel.store(true, Ordering::Relaxed);
-        self.drop_graph();
-        drop(self.tx);
-        if let Some((path, file)) = self.file {
-            drop(file);
-            let _ = std::fs::remove_file(path);
-        }
-    }
-
-    pub(crate) fn wait(self) -> Result<Parsed, String> {
-        let label = self.label;
-        let table = self
-            .parsed
-            .join()
-            .map_err(|_| format!("the parser of snapshot {label} panicked"))?
-            .map_err(|e| format!("snapshot {label} is unreadable: {e}"))?;
-        let graph = self
-            .graph
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .snapshot
-            .take();
-        Ok(Parsed {
-            table,
-            graph,
-            path: self.file.map(|(p, _)| p),
-        })
-    }
-}
-
-/// Hand freed memory back to the system: a dropped graph's columns below
-/// the allocator's mmap threshold stay in its arenas otherwise, and count
-/// in the runner's peak while the next snapshot is parsed.
-fn give_back_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only releases free memory; it has no preconditions.
-    unsafe {
-        libc::malloc_trim(0);
-    }
-}
-
-/// A `Read` over the chunks a channel delivers.
-struct ChannelReader {
-    rx: Receiver<Vec<u8>>,
-    buf: Vec<u8>,
-    pos: usize,
-    cancel: Arc<AtomicBool>,
-}
-
-impl Read for ChannelReader {
-    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
-        while self.pos == self.buf.len() {
-            if self.cancel.load(Ordering::Relaxed) {
-                return Err(std::io::Error::other("cancelled"));
-            }
-            match self.rx.recv() {
-                Ok(b) => {
-                    self.buf = b;
-                    self.pos = 0;
-                }
-                Err(_) => return Ok(0),
-            }
-        }
-        let n = out.len().min(self.buf.len() - self.pos);
-        out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
-        self.pos += n;
-        Ok(n)
     }
 }
 
@@ -620,8 +428,15 @@ impl Receiving {
             Event::Closed => Ok(false),
             Event::Garbled(g) => Err(Fault::Protocol(format!("the harness's channel broke: {g}"))),
             Event::Chunk(bytes) => {
-                talk.chunk(bytes.len()).map_err(Fault::Protocol)?;
+                talk.chunk(bytes.len() as u64).map_err(Fault::Protocol)?;
                 self.chunk(bytes).map(|()| true)
+            }
+            Event::Written(written) => {
+                talk.chunk(written.len).map_err(Fault::Protocol)?;
+                if let Some(i) = &mut self.incoming {
+                    i.written(written).map_err(Fault::Protocol)?;
+                }
+                Ok(true)
             }
             Event::Message(m) => {
                 talk.message(&m).map_err(Fault::Protocol)?;

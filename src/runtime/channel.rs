@@ -4,6 +4,13 @@
 //! byte (`J` a JSON message, `C` a piece of a heap snapshot), a 32-bit
 //! little-endian length and the payload; lengths are checked against
 //! [`Limits`] before anything is allocated.
+//!
+//! Beside each FIFO, its heap file ([`HeapFile`]): a Deno or Node harness
+//! appends each snapshot's text there at page-cache speed, and says how
+//! many bytes it wrote, instead of sending them through the FIFO, where
+//! the runner's one-thread stream parse set the pace. The runner made the
+//! file and reads it through the descriptor it opened then, never by its
+//! name, which the test could replace.
 
 use std::ffi::CString;
 use std::fs::File;
@@ -140,12 +147,14 @@ impl ChannelDir {
         &self.path
     }
 
-    /// A new channel: its path (to give the harness), the end we read, and
-    /// a write end we hold so that reading never sees an end of file before
-    /// the harness has opened its own (drop it once the process is gone).
-    pub fn open(&self) -> std::io::Result<(PathBuf, File, File)> {
+    /// A new channel: its path (to give the harness), the end we read, a
+    /// write end we hold so that reading never sees an end of file before
+    /// the harness has opened its own (drop it once the process is gone),
+    /// and its heap file, at [`heap_path`] of the channel's.
+    pub fn open(&self) -> std::io::Result<Opened> {
         let n = self.next.fetch_add(1, Ordering::Relaxed);
         let path = self.path.join(format!("ch{n}"));
+        let heap = HeapFile::create(&heap_path(&path))?;
         let c = CString::new(path.as_os_str().as_bytes()).map_err(std::io::Error::other)?;
         // SAFETY: a valid NUL-terminated path; mkfifo has no other inputs.
         if unsafe { libc::mkfifo(c.as_ptr(), 0o600) } != 0 {
@@ -160,7 +169,12 @@ impl ChannelDir {
         let hold = std::fs::OpenOptions::new().write(true).open(&path)?;
         set_blocking(&read)?;
         widen(&read);
-        Ok((path, read, hold))
+        Ok(Opened {
+            path,
+            read,
+            hold,
+            heap,
+        })
     }
 
     /// A FIFO at `path` (in this folder) for the runner's command to a
@@ -177,6 +191,93 @@ impl ChannelDir {
             .read(true)
             .write(true)
             .open(path)
+    }
+}
+
+/// A channel just opened (see [`ChannelDir::open`]).
+pub struct Opened {
+    pub path: PathBuf,
+    pub read: File,
+    pub hold: File,
+    pub heap: HeapFile,
+}
+
+/// Where the harness of the channel at `channel` writes its snapshots.
+pub fn heap_path(channel: &Path) -> PathBuf {
+    let mut name = channel.as_os_str().to_owned();
+    name.push(".heap");
+    PathBuf::from(name)
+}
+
+/// A channel's heap file, as the runner opened it when it made it: the
+/// harness appends each snapshot, and [`HeapFile::take`] hands out the
+/// bytes of the next one.
+#[derive(Debug)]
+pub struct HeapFile {
+    file: File,
+    next: u64,
+}
+
+/// One snapshot's bytes in a heap file: `len` bytes from `start`.
+#[derive(Debug)]
+pub struct Written {
+    pub file: File,
+    pub start: u64,
+    pub len: u64,
+}
+
+impl HeapFile {
+    /// Make the file (it must not exist: nothing else may have put it
+    /// there) and open it for the runner, which reads it and frees what it
+    /// has read.
+    fn create(path: &Path) -> std::io::Result<HeapFile> {
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(path)?;
+        Ok(HeapFile { file, next: 0 })
+    }
+
+    /// The next `len` bytes the harness wrote, read through a descriptor
+    /// of their own.
+    pub fn take(&mut self, len: u64) -> std::io::Result<Written> {
+        let start = self.next;
+        self.next = start
+            .checked_add(len)
+            .ok_or_else(|| std::io::Error::other("a snapshot's length overflows"))?;
+        Ok(Written {
+            file: self.file.try_clone()?,
+            start,
+            len,
+        })
+    }
+}
+
+impl Written {
+    /// Give the file system back the space of these bytes once they are
+    /// read (a test's snapshots would otherwise stay on disk until its
+    /// process ends). Where holes cannot be punched, they stay until then.
+    pub fn free(&self) {
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::fd::AsRawFd;
+            let (Ok(start), Ok(len)) = (i64::try_from(self.start), i64::try_from(self.len)) else {
+                return;
+            };
+            // SAFETY: fallocate on a descriptor we own; a failure changes
+            // nothing.
+            unsafe {
+                libc::fallocate(
+                    self.file.as_raw_fd(),
+                    libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
+                    start,
+                    len,
+                )
+            };
+        }
     }
 }
 
@@ -322,7 +423,9 @@ mod tests {
     fn a_fifo_reads_what_is_written_and_ends_when_writers_close() {
         use std::io::Write;
         let dir = ChannelDir::create().unwrap();
-        let (path, read, hold) = dir.open().unwrap();
+        let Opened {
+            path, read, hold, ..
+        } = dir.open().unwrap();
         let mut w = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
         w.write_all(&frame(b'J', b"{}")).unwrap();
         drop(w);
@@ -336,5 +439,58 @@ mod tests {
         let kept = dir.path().to_path_buf();
         drop(dir);
         assert!(!kept.exists());
+    }
+
+    fn read_range(w: &Written) -> Vec<u8> {
+        let file = w.file.try_clone().unwrap();
+        let mut out = Vec::new();
+        crate::snapshot::RangeReader::new(file, w.start, w.len)
+            .read_to_end(&mut out)
+            .unwrap();
+        out
+    }
+
+    /// The harness appends snapshot after snapshot; the runner reads each
+    /// by its range, through the descriptor it opened when it made the
+    /// file, whatever the name points to by then, and frees what it read.
+    #[test]
+    fn a_heap_file_is_read_by_ranges_through_the_runners_own_descriptor() {
+        use std::io::Write;
+        let dir = ChannelDir::create().unwrap();
+        let Opened { path, mut heap, .. } = dir.open().unwrap();
+        let named = heap_path(&path);
+        let mut harness = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&named)
+            .unwrap();
+        harness.write_all(b"firstsecond!").unwrap();
+        let first = heap.take(5).unwrap();
+        let second = heap.take(7).unwrap();
+        assert_eq!((first.start, first.len), (0, 5));
+        assert_eq!((second.start, second.len), (5, 7));
+        std::fs::remove_file(&named).unwrap();
+        std::fs::write(&named, "forged by the test").unwrap();
+        assert_eq!(read_range(&first), b"first");
+        assert_eq!(read_range(&second), b"second!");
+        first.free();
+        assert_eq!(read_range(&first), [0; 5]);
+        assert_eq!(read_range(&second), b"second!");
+        assert!(
+            heap.take(u64::MAX).is_err(),
+            "an offset past u64 is refused"
+        );
+    }
+
+    /// A heap file the runner did not make (a link planted at its name)
+    /// is never opened: the channel fails instead.
+    #[test]
+    fn a_planted_heap_file_is_refused() {
+        let dir = ChannelDir::create().unwrap();
+        let secret = dir.path().join("secret");
+        std::fs::write(&secret, "not a snapshot").unwrap();
+        std::os::unix::fs::symlink(&secret, dir.path().join("ch0.heap")).unwrap();
+        let err = dir.open().err().expect("a planted heap file is refused");
+        assert_eq!(err.kind(), ErrorKind::AlreadyExists);
+        assert_eq!(std::fs::read(&secret).unwrap(), b"not a snapshot");
     }
 }

@@ -20,7 +20,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-pub use channel::{ChannelDir, Frame, FrameError, FrameReader, Limits};
+pub use channel::{
+    ChannelDir, Frame, FrameError, FrameReader, HeapFile, Limits, Written, heap_path,
+};
 pub use engine::Engine;
 pub use environment::Environment;
 pub use harness::{Harness, file_url, is_harness_url};

@@ -4,7 +4,7 @@
 //! - Reads: the project and the harness (`--allow-fs-read`), plus what
 //!   `memcheck.toml` grants. Node's model follows symbolic links, so a
 //!   link out of the project stays open: memcheck warns about each one.
-//! - Writes: the harness's channel only; no child processes, workers,
+//! - Writes: the harness's channel and heap file only; no child processes, workers,
 //!   native addons or inspector unless granted (`run`, `worker`, `ffi`,
 //!   `inspector`).
 //! - What the model has no switch for is refused by the harness's guards
@@ -23,7 +23,7 @@ use std::sync::Arc;
 use super::harness::file_url;
 use super::host::Host;
 use super::sandbox::is_grant_of;
-use super::{Job, JobMode, Launch, RuntimeError, Sandbox, V8_FLAGS};
+use super::{Job, JobMode, Launch, RuntimeError, Sandbox, V8_FLAGS, heap_path};
 use crate::project::Package;
 use crate::sourcemap::SourceMaps;
 
@@ -56,7 +56,8 @@ impl Host for NodeHost {
             .arg("--permission")
             .arg(read_flag(&launch.sandbox.root))
             .arg(read_flag(&launch.harness.dir))
-            .arg(format!("--allow-fs-write={}", channel.display()));
+            .arg(format!("--allow-fs-write={}", channel.display()))
+            .arg(format!("--allow-fs-write={}", heap_path(channel).display()));
         if job.mode == JobMode::Serve {
             cmd.arg(read_flag(&job.commands(launch)));
         }

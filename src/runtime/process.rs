@@ -11,7 +11,7 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::channel::{Frame, FrameReader, Limits};
+use super::channel::{Frame, FrameReader, HeapFile, Limits, Opened, Written};
 use super::output::Captured;
 use super::protocol::Message;
 use super::{Job, JobMode, Launch, RuntimeError};
@@ -22,6 +22,9 @@ use crate::interrupt;
 pub enum Event {
     Message(Message),
     Chunk(Vec<u8>),
+    /// The bytes of the snapshot that the next message (its end) closes,
+    /// written to the channel's heap file.
+    Written(Written),
     /// The channel broke: a frame or message that could not be read. Nothing
     /// after it can be trusted.
     Garbled(String),
@@ -158,8 +161,13 @@ impl ProcessSession {
         job: &Job,
         timeout: Duration,
     ) -> Result<ProcessSession, RuntimeError> {
-        let (channel, read, hold) = launch.run_dir.open().map_err(RuntimeError::Channel)?;
-        let mut cleanup = vec![channel.clone()];
+        let Opened {
+            path: channel,
+            read,
+            hold,
+            heap,
+        } = launch.run_dir.open().map_err(RuntimeError::Channel)?;
+        let mut cleanup = vec![channel.clone(), super::heap_path(&channel)];
         let commands = match job.mode {
             JobMode::Serve => {
                 let path = job.commands(launch);
@@ -200,7 +208,7 @@ impl ProcessSession {
         let pgid = child.id() as i32;
         let registered = interrupt::register(pgid, job.label.clone());
         let (tx, rx) = sync_channel(16);
-        spawn_frame_reader(read, tx);
+        spawn_frame_reader(read, heap, tx);
         let output = std::thread::spawn(move || read_output(out_read));
         // The waiter reaps the child, then lets go of our end of the
         // channel so that the reader sees its end once the pipe is drained.
@@ -345,7 +353,7 @@ pub fn spawn_lasting(cmd: Command) -> std::io::Result<Child> {
         .map_err(|_| std::io::Error::other("the spawning thread is gone"))?
 }
 
-fn spawn_frame_reader(read: std::fs::File, tx: SyncSender<Event>) {
+fn spawn_frame_reader(read: std::fs::File, mut heap: HeapFile, tx: SyncSender<Event>) {
     std::thread::spawn(move || {
         let mut reader = FrameReader::new(read, Limits::default());
         loop {
@@ -361,6 +369,20 @@ fn spawn_frame_reader(read: std::fs::File, tx: SyncSender<Event>) {
                 },
                 Err(e) => Event::Garbled(e.to_string()),
             };
+            // A snapshot written to the heap file: its bytes go first.
+            if let Event::Message(Message::SnapshotEnd {
+                bytes: Some(len), ..
+            }) = &event
+            {
+                let written = match heap.take(*len) {
+                    Ok(w) => Event::Written(w),
+                    Err(e) => Event::Garbled(format!("cannot read the heap file: {e}")),
+                };
+                let garbled = matches!(written, Event::Garbled(_));
+                if tx.send(written).is_err() || garbled {
+                    break;
+                }
+            }
             let garbled = matches!(event, Event::Garbled(_));
             if tx.send(event).is_err() || garbled {
                 break;

@@ -70,6 +70,10 @@ pub enum Message {
     },
     SnapshotEnd {
         label: String,
+        /// The snapshot's length, when the harness wrote it to its heap
+        /// file rather than sending it in chunks.
+        #[serde(default)]
+        bytes: Option<u64>,
     },
     WholeBefore,
     /// Bytes allocated by the current block, garbage included.
@@ -253,7 +257,7 @@ impl Conversation {
                     (None, None) => self.snapshots_outside_blocks += 1,
                 }
             }
-            Message::SnapshotEnd { label } => match self.snapshot.take() {
+            Message::SnapshotEnd { label, .. } => match self.snapshot.take() {
                 Some((open, _)) if &open == label => {}
                 _ => return Err(format!("snapshot {label:?} ended without starting")),
             },
@@ -376,11 +380,11 @@ impl Conversation {
     }
 
     /// Check a snapshot chunk of `len` bytes.
-    pub fn chunk(&mut self, len: usize) -> Result<(), String> {
+    pub fn chunk(&mut self, len: u64) -> Result<(), String> {
         let Some((label, size)) = &mut self.snapshot else {
             return Err("the harness sent snapshot data outside a snapshot".into());
         };
-        *size += len as u64;
+        *size = size.saturating_add(len);
         if *size > MAX_SNAPSHOT_BYTES {
             return Err(format!(
                 "snapshot {label:?} is over {} GiB, the most memcheck reads",

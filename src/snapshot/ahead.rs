@@ -25,6 +25,12 @@ pub fn parse_file(file: File) -> Result<Snapshot> {
     parse_source(FileSource(file))
 }
 
+/// Parse the `len` bytes of `file` from `start` (a heap file's snapshot),
+/// its edges on a second thread. Offsets in errors count from `start`.
+pub fn parse_range(file: &File, start: u64, len: u64) -> Result<Snapshot> {
+    parse_source(RangeReader::new(file.try_clone()?, start, len))
+}
+
 /// What the parser reads: a stream, or a file that a second reader can
 /// open at any offset.
 pub(super) trait Source: Read {
@@ -74,6 +80,60 @@ impl Source for FileSource {
     }
     fn jump(&mut self, at: u64) -> bool {
         self.0.seek(SeekFrom::Start(at)).is_ok()
+    }
+}
+
+/// `len` bytes of a file from `start`, by positioned reads: the file's own
+/// offset, which its other descriptors share, is never used.
+pub struct RangeReader {
+    file: File,
+    start: u64,
+    at: u64,
+    end: u64,
+}
+
+impl RangeReader {
+    pub fn new(file: File, start: u64, len: u64) -> RangeReader {
+        RangeReader {
+            file,
+            start,
+            at: start,
+            end: start.saturating_add(len),
+        }
+    }
+}
+
+impl Read for RangeReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let left = usize::try_from(self.end - self.at).unwrap_or(usize::MAX);
+        let want = buf.len().min(left);
+        if want == 0 {
+            return Ok(0);
+        }
+        let n = read_at(&self.file, &mut buf[..want], self.at)?;
+        self.at += n as u64;
+        Ok(n)
+    }
+}
+
+impl Source for RangeReader {
+    fn fork(&self, at: u64) -> Option<Box<dyn Read + Send>> {
+        let file = self.file.try_clone().ok()?;
+        let start = self.start.checked_add(at)?;
+        Some(Box::new(RangeReader::new(
+            file,
+            start,
+            self.end.checked_sub(start)?,
+        )))
+    }
+    fn jump(&mut self, at: u64) -> bool {
+        match self.start.checked_add(at) {
+            Some(to) if to <= self.end => {
+                self.at = to;
+                true
+            }
+            _ => false,
+        }
     }
 }
 

@@ -10,7 +10,7 @@ mod ahead;
 mod parse;
 mod reader;
 
-pub use ahead::parse_file;
+pub use ahead::{RangeReader, parse_file, parse_range};
 pub use parse::{ParseError, parse};
 
 /// Give every large allocation its own mapping, returned to the system

@@ -233,18 +233,32 @@ fn outcome(result: std::result::Result<Snapshot, ParseError>) -> String {
 }
 
 /// A file, its edges read on a second thread, parses as the same bytes
-/// streamed: valid or not, small or larger than the reader's buffer.
+/// streamed: valid or not, small or larger than the reader's buffer. So
+/// does the same snapshot as a range of a heap file, between a snapshot
+/// before it and the start of one after it (the offsets of its errors
+/// counting from its own start).
 #[test]
 fn a_file_parses_as_the_same_bytes_streamed() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("a.heapsnapshot");
+    let heap = dir.path().join("ch0.heap");
+    let before = tiny();
     let same = |bytes: &[u8]| {
         std::fs::write(&path, bytes).unwrap();
         let file = std::fs::File::open(&path).unwrap();
         let text = String::from_utf8_lossy(bytes);
+        let streamed = outcome(parse(bytes));
+        assert_eq!(outcome(parse_file(file)), streamed, "{text:.300}");
+        std::fs::write(
+            &heap,
+            [before.as_bytes(), bytes, b"{\"snapshot\":{"].concat(),
+        )
+        .unwrap();
+        let file = std::fs::File::open(&heap).unwrap();
+        let (start, len) = (before.len() as u64, bytes.len() as u64);
         assert_eq!(
-            outcome(parse_file(file)),
-            outcome(parse(bytes)),
+            outcome(parse_range(&file, start, len)),
+            streamed,
             "{text:.300}"
         );
     };

@@ -48,6 +48,7 @@ fn output_never_reaches_the_channel() {
     for name in [
         "a worker logs during the block",
         "a library writes progress and fake frames to stdout",
+        "replaces the harness's heap file by name",
     ] {
         let test = find(&report, name);
         assert_eq!(test["status"], "passed", "{name}: {t}");

@@ -6,7 +6,7 @@
 //!   import map sends imports of files outside the project, or through
 //!   such a link, to a scheme Deno refuses (static imports need no read
 //!   permission in Deno, so the map is what confines them).
-//! - Writes: the harness's channel only.
+//! - Writes: the harness's channel and heap file only.
 //! - Network: none unless granted; modules come from Deno's cache only
 //!   (`--cached-only`) and npm's registry is out of reach (a proxy on a
 //!   closed loopback port), so nothing is downloaded at test time.
@@ -29,7 +29,7 @@ pub use import_map::ImportMaps;
 use super::harness::{Harness, file_url};
 use super::host::Host;
 use super::sandbox::{Sandbox, flag_path, is_grant_of};
-use super::{Job, JobMode, Launch, RuntimeError, V8_FLAGS};
+use super::{Job, JobMode, Launch, RuntimeError, V8_FLAGS, heap_path};
 use crate::project::Package;
 use crate::sourcemap::SourceMaps;
 
@@ -129,7 +129,11 @@ fn command(
         .arg(merged_grant(
             &launch.allow,
             "write",
-            flag_path(channel, cwd)?,
+            format!(
+                "{},{}",
+                flag_path(channel, cwd)?,
+                flag_path(&heap_path(channel), cwd)?
+            ),
         ));
     for escape in &launch.sandbox.escapes {
         cmd.arg(format!("--deny-read={}", flag_path(&escape.link, cwd)?));
