@@ -126,8 +126,11 @@ impl Incoming {
         Ok(())
     }
 
-    /// The whole snapshot, written to the heap file.
-    pub(super) fn written(&mut self, written: Written) -> Result<(), String> {
+    /// The whole snapshot, written to the heap file; `waited` when the
+    /// test waits for it (it ends a block): parsed on two threads then,
+    /// and on one otherwise, leaving the other core to V8, which is taking
+    /// the next snapshot meanwhile.
+    pub(super) fn written(&mut self, written: Written, waited: bool) -> Result<(), String> {
         if self.parsed.is_some() {
             return Err(format!(
                 "snapshot {:?} came both in chunks and written to its file",
@@ -139,7 +142,7 @@ impl Incoming {
             if let Some(file) = keep {
                 copy_out(&written, file)?;
             }
-            let snap = parse_range(&written.file, written.start, written.len);
+            let snap = parse_range(&written.file, written.start, written.len, waited);
             written.free();
             snap
         });

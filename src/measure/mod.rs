@@ -433,8 +433,9 @@ impl Receiving {
             }
             Event::Written(written) => {
                 talk.chunk(written.len).map_err(Fault::Protocol)?;
+                let waited = self.ends_block();
                 if let Some(i) = &mut self.incoming {
-                    i.written(written).map_err(Fault::Protocol)?;
+                    i.written(written, waited).map_err(Fault::Protocol)?;
                 }
                 Ok(true)
             }
@@ -443,6 +444,14 @@ impl Receiving {
                 self.message(m, test, keep).map(|()| true)
             }
         }
+    }
+
+    /// Whether the snapshot arriving is compared as soon as it is parsed:
+    /// it is not a block's first (or, with `repeat`, one before its last).
+    fn ends_block(&self) -> bool {
+        self.block_start.is_none_or(|start| {
+            self.done.len().saturating_sub(start) >= self.block_repeat.max(1) as usize
+        })
     }
 
     fn chunk(&mut self, bytes: Vec<u8>) -> Result<(), Fault> {

@@ -26,9 +26,12 @@ pub fn parse_file(file: File) -> Result<Snapshot> {
 }
 
 /// Parse the `len` bytes of `file` from `start` (a heap file's snapshot),
-/// its edges on a second thread. Offsets in errors count from `start`.
-pub fn parse_range(file: &File, start: u64, len: u64) -> Result<Snapshot> {
-    parse_source(RangeReader::new(file.try_clone()?, start, len))
+/// its edges on a second thread when `ahead`. Offsets in errors count from
+/// `start`.
+pub fn parse_range(file: &File, start: u64, len: u64, ahead: bool) -> Result<Snapshot> {
+    let mut range = RangeReader::new(file.try_clone()?, start, len);
+    range.alone = !ahead;
+    parse_source(range)
 }
 
 /// What the parser reads: a stream, or a file that a second reader can
@@ -90,6 +93,8 @@ pub struct RangeReader {
     start: u64,
     at: u64,
     end: u64,
+    /// Read by the parser alone, on one thread.
+    alone: bool,
 }
 
 impl RangeReader {
@@ -99,6 +104,7 @@ impl RangeReader {
             start,
             at: start,
             end: start.saturating_add(len),
+            alone: false,
         }
     }
 }
@@ -118,6 +124,9 @@ impl Read for RangeReader {
 
 impl Source for RangeReader {
     fn fork(&self, at: u64) -> Option<Box<dyn Read + Send>> {
+        if self.alone {
+            return None;
+        }
         let file = self.file.try_clone().ok()?;
         let start = self.start.checked_add(at)?;
         Some(Box::new(RangeReader::new(

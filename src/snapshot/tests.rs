@@ -256,11 +256,13 @@ fn a_file_parses_as_the_same_bytes_streamed() {
         .unwrap();
         let file = std::fs::File::open(&heap).unwrap();
         let (start, len) = (before.len() as u64, bytes.len() as u64);
-        assert_eq!(
-            outcome(parse_range(&file, start, len)),
-            streamed,
-            "{text:.300}"
-        );
+        for ahead in [true, false] {
+            assert_eq!(
+                outcome(parse_range(&file, start, len, ahead)),
+                streamed,
+                "{text:.300}"
+            );
+        }
     };
     // A chain of 100 000 nodes: `nodes` and `edges` each span many buffers.
     let n = 100_000;
