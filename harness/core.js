@@ -64,9 +64,15 @@ const KIND_CHUNK = 0x43; // "C"
 
 let host = null;
 let write = null;
-// Appends to the heap file, where the host has one.
+// Writes to the heap file at a given offset, where the host has one.
 let writeHeap = null;
-let written = 0;
+let heapPath = "";
+// Where the next snapshot starts in the heap file (just past the last one
+// announced whole: a write that failed half-way is written over, and the
+// runner's count of offsets stays the harness's), and how much of it has
+// been written. Fields that hold doubles from the start, so that setting
+// them allocates nothing a later snapshot could see.
+const HEAP = { at: 0.5, written: 0.5 };
 const encoder = new TextEncoderCtor();
 const header = new Uint8ArrayCtor(5);
 const headerView = new DataViewCtor(header.buffer);
@@ -104,9 +110,25 @@ function sendChunk(bytes) {
 // ninth of the speed.
 function writeChunk(bytes) {
   for (let off = 0; off < TypedArrayLength(bytes); off += CHUNK) {
-    writeHeap(Uint8ArrayPrototypeSubarray(bytes, off, off + CHUNK));
+    const piece = Uint8ArrayPrototypeSubarray(bytes, off, off + CHUNK);
+    writeHeap(piece, HEAP.at + HEAP.written);
+    HEAP.written += TypedArrayLength(piece);
   }
-  written += TypedArrayLength(bytes);
+}
+
+function writeSnapshot(snapshot) {
+  HEAP.written = 0;
+  try {
+    host.readSnapshot(snapshot, writeChunk);
+  } catch (error) {
+    throw new ErrorCtor(
+      `memcheck could not write a heap snapshot to ${heapPath} (${StringCtor(error?.message ?? error)}); ` +
+        "it needs room for a snapshot or two there: free some space, or set TMPDIR to a folder with room",
+    );
+  }
+  SNAPSHOT_END.bytes = HEAP.written;
+  HEAP.at += HEAP.written;
+  HEAP.written = 0;
 }
 
 function dropChunk() {}
@@ -141,15 +163,12 @@ function captureWithBuiltins(label) {
   if (writeHeap === null) {
     host.readSnapshot(snapshot, sendChunk);
   } else {
-    written = 0;
-    host.readSnapshot(snapshot, writeChunk);
-    SNAPSHOT_END.bytes = written;
+    writeSnapshot(snapshot);
   }
   SNAPSHOT_END.label = label;
   send(SNAPSHOT_END);
   SNAPSHOT.label = SNAPSHOT_END.label = "";
   SNAPSHOT_END.bytes = null;
-  written = 0;
 }
 
 function describeError(error) {
@@ -562,7 +581,12 @@ async function runOne(index, trace, forceWhole) {
 export async function prepare(engineHost, args) {
   host = engineHost;
   write = host.openChannel(args.channel);
-  if (host.openHeapFile !== undefined) writeHeap = host.openHeapFile(`${args.channel}.heap`);
+  if (host.openHeapFile !== undefined) {
+    heapPath = `${args.channel}.heap`;
+    writeHeap = host.openHeapFile(heapPath);
+    HEAP.at = 0;
+    HEAP.written = 0;
+  }
   send({ type: "runtime", ...host.runtime });
   host.onStrayError((kind, error) => noteStray(kind, error));
   if (args.inspector) {

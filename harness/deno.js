@@ -18,6 +18,8 @@ const exit = deno.exit;
 const writeSync = deno.FsFile.prototype.writeSync;
 const readSync = deno.FsFile.prototype.readSync;
 const closeFile = deno.FsFile.prototype.close;
+const seekSync = deno.FsFile.prototype.seekSync;
+const seekStart = deno.SeekMode.Start;
 const openSync = deno.openSync;
 const denoInspect = deno.inspect;
 const revoke = deno.permissions.revoke;
@@ -51,7 +53,10 @@ const host = {
   // The channel's heap file, which the runner made (see core.js).
   openHeapFile(path) {
     const file = openSync(path, { write: true });
-    return (bytes) => writeAllTo(file, writeSync, bytes);
+    return (bytes, at) => {
+      ReflectApply(seekSync, file, [at, seekStart]);
+      writeAllTo(file, writeSync, bytes);
+    };
   },
   // The runner's command, from the FIFO at `path` ("serve"), opened now
   // and read (blocking) when the returned function is called.

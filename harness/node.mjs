@@ -126,7 +126,10 @@ const host = {
   // The channel's heap file, which the runner made (see core.js).
   openHeapFile(path) {
     const fd = openSync(path, "w");
-    return (bytes) => writeAll(fd, bytes);
+    return (bytes, at) => {
+      let off = 0;
+      while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off, at + off);
+    };
   },
   // The runner's command, from the FIFO at `path` ("serve"), opened now
   // and read (blocking) when the returned function is called.

@@ -1,9 +1,10 @@
 //! One snapshot as it arrives from the harness, parsed on threads of its
 //! own while the test goes on: streamed in chunks (a browser page), or
 //! written whole to the channel's heap file (Deno and Node), which is
-//! parsed on two threads once its end is announced. Its census table is
-//! all a Comparison needs; its graph is kept only while retainer paths,
-//! allocation sites or a step's rule may need it.
+//! parsed once its end is announced (on two threads when the test waits
+//! for it). Its census table is all a Comparison needs; its graph is kept
+//! only while retainer paths, allocation sites or a step's rule may need
+//! it.
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
@@ -23,7 +24,8 @@ pub(crate) struct Incoming {
     tx: Option<SyncSender<Vec<u8>>>,
     cancel: Arc<AtomicBool>,
     /// The parser, once the first chunk or the written bytes came.
-    parsed: Option<JoinHandle<Result<Table, ParseError>>>,
+    /// (Its errors are worded for the user whole.)
+    parsed: Option<JoinHandle<Result<Table, String>>>,
     graph: Arc<Mutex<Graph>>,
     /// `--snapshots`: where the snapshot is kept, and the file while
     /// chunks are written to it.
@@ -82,7 +84,7 @@ impl Incoming {
 
     /// Parse on a thread of its own what `read` gives, then make its table
     /// and keep its graph if it is still wanted.
-    fn spawn(&mut self, read: impl FnOnce() -> Result<Snapshot, ParseError> + Send + 'static) {
+    fn spawn(&mut self, read: impl FnOnce() -> Result<Snapshot, String> + Send + 'static) {
         let slot = self.graph.clone();
         let cancelled = self.cancel.clone();
         self.parsed = Some(std::thread::spawn(move || {
@@ -117,7 +119,8 @@ impl Incoming {
                 pos: 0,
                 cancel: self.cancel.clone(),
             };
-            self.spawn(move || parse(reader));
+            let label = self.label.clone();
+            self.spawn(move || parse(reader).map_err(|e| unreadable(&label, e)));
             self.tx = Some(tx);
         }
         if let Some(tx) = &self.tx {
@@ -138,13 +141,15 @@ impl Incoming {
             ));
         }
         let keep = self.keep.as_mut().and_then(|(_, f)| f.take());
+        let label = self.label.clone();
         self.spawn(move || {
-            if let Some(file) = keep {
-                copy_out(&written, file)?;
-            }
+            let kept = keep.map(|file| copy_out(&written, file));
             let snap = parse_range(&written.file, written.start, written.len, waited);
             written.free();
-            snap
+            if let Some(Err(e)) = kept {
+                return Err(format!("cannot keep a snapshot: {e}"));
+            }
+            snap.map_err(|e| unreadable(&label, e))
         });
         Ok(())
     }
@@ -154,7 +159,8 @@ impl Incoming {
         self.tx = None;
         if self.parsed.is_none() {
             // Nothing came: the parser says what is missing.
-            self.spawn(|| parse(std::io::empty()));
+            let label = self.label.clone();
+            self.spawn(move || parse(std::io::empty()).map_err(|e| unreadable(&label, e)));
         }
     }
 
@@ -189,8 +195,7 @@ impl Incoming {
             .ok_or_else(|| format!("snapshot {label} never ended"))?;
         let table = parsed
             .join()
-            .map_err(|_| format!("the parser of snapshot {label} panicked"))?
-            .map_err(|e| format!("snapshot {label} is unreadable: {e}"))?;
+            .map_err(|_| format!("the parser of snapshot {label} panicked"))??;
         let graph = self
             .graph
             .lock()
@@ -205,8 +210,12 @@ impl Incoming {
     }
 }
 
+fn unreadable(label: &str, e: ParseError) -> String {
+    format!("snapshot {label} is unreadable: {e}")
+}
+
 /// Copy the written bytes into the file that keeps them (`--snapshots`).
-fn copy_out(written: &Written, mut to: std::fs::File) -> Result<(), ParseError> {
+fn copy_out(written: &Written, mut to: std::fs::File) -> std::io::Result<()> {
     let file = written.file.try_clone()?;
     let mut from = crate::snapshot::RangeReader::new(file, written.start, written.len);
     std::io::copy(&mut from, &mut to)?;

@@ -493,3 +493,41 @@ fn every_suggested_command_works_when_pasted() {
     }
     assert!(tried >= 4, "only {tried} suggestions were tried");
 }
+
+/// A snapshot the harness cannot write whole (here a file size limit;
+/// a full disk alike) fails its own test, naming the file and the fix; the
+/// next test of the same process writes over the part written, so its
+/// snapshots are read from where they start.
+#[test]
+fn a_snapshot_that_cannot_be_written_fails_its_own_test_alone() {
+    provision();
+    let dir = project("heap-room", "limit");
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(r#"ulimit -f 40000 && exec "$0" memcheck --update --json r.json"#)
+        .arg(BIN)
+        .current_dir(&dir)
+        .env_remove("CI")
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(101), "{t}");
+    assert!(
+        t.contains("memcheck could not write a heap snapshot to ")
+            && t.contains("EFBIG")
+            && t.contains("set TMPDIR to a folder with room"),
+        "{t}"
+    );
+    let report = read_json(&dir.join("r.json"));
+    assert_eq!(
+        status(&report, "a heap too large for the file size limit"),
+        "failed"
+    );
+    let small = find(&report, "a small test after it");
+    assert_eq!(small["status"], "passed", "{t}");
+    let new: Vec<_> = news(block(small, "small"))
+        .into_iter()
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    assert_eq!(new, [("Small".to_owned(), 10)], "{t}");
+}
