@@ -7,10 +7,10 @@
 // opens before any user module loads), never over stdout or stderr, which
 // belong to the test. A frame is one kind byte ("J" a JSON message, "C" a
 // piece of the heap snapshot being sent), a 32-bit little-endian length,
-// and that many bytes. A host that can write files (Deno, Node) appends
-// each snapshot to the channel's heap file (its path plus ".heap", made by
-// the runner) instead, and says how many bytes it wrote in the snapshot's
-// `snapshot_end`: the runner then parses it on two threads.
+// and that many bytes. A host that can write files (Deno, Node) writes
+// each snapshot into the channel's heap file instead (its path plus
+// ".heap", made by the runner), each one where the last ended, and says how
+// many bytes it wrote in the snapshot's `snapshot_end`.
 //
 // Snapshots are taken synchronously in the frame of the function that runs
 // the block, and the event loop is drained before and after, so that
