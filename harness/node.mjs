@@ -107,9 +107,10 @@ function testFileIsModule(url, loaded) {
   }
 }
 
-function writeAll(fd, bytes) {
+// All of `bytes`, at the descriptor's own offset, or at file offset `at`.
+function writeAll(fd, bytes, at) {
   let off = 0;
-  while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
+  while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off, at === undefined ? null : at + off);
 }
 
 function inspect(value) {
@@ -126,10 +127,7 @@ const host = {
   // The channel's heap file, which the runner made (see core.js).
   openHeapFile(path) {
     const fd = openSync(path, "w");
-    return (bytes, at) => {
-      let off = 0;
-      while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off, at + off);
-    };
+    return (bytes, at) => writeAll(fd, bytes, at);
   },
   // The runner's command, from the FIFO at `path` ("serve"), opened now
   // and read (blocking) when the returned function is called.

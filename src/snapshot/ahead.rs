@@ -76,18 +76,19 @@ impl Source for FileSource {
         if !cfg!(unix) || !self.0.metadata().is_ok_and(|m| m.is_file()) {
             return None;
         }
-        // The same open file, read at offsets of its own: not the path
-        // again, which may name another file by now.
+        // The same open file, read at offsets of its own (to its end): not
+        // the path again, which may name another file by now.
         let file = self.0.try_clone().ok()?;
-        Some(Box::new(ReadAt { file, at }))
+        Some(Box::new(RangeReader::new(file, at, u64::MAX)))
     }
     fn jump(&mut self, at: u64) -> bool {
         self.0.seek(SeekFrom::Start(at)).is_ok()
     }
 }
 
-/// `len` bytes of a file from `start`, by positioned reads: the file's own
-/// offset, which its other descriptors share, is never used.
+/// `len` bytes of a file from `start` (to its end when `len` reaches past
+/// it), by positioned reads: the file's own offset, which its other
+/// descriptors share (the parser's reader among them), is never used.
 pub struct RangeReader {
     file: File,
     start: u64,
@@ -143,21 +144,6 @@ impl Source for RangeReader {
             }
             _ => false,
         }
-    }
-}
-
-/// A reader of a file from `at` on, by positioned reads that leave the
-/// file's own offset (shared with the parser's reader) alone.
-struct ReadAt {
-    file: File,
-    at: u64,
-}
-
-impl Read for ReadAt {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = read_at(&self.file, buf, self.at)?;
-        self.at += n as u64;
-        Ok(n)
     }
 }
 
