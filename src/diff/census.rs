@@ -10,14 +10,12 @@
 //! string table, or the harness's own frame. A step's two checkpoints also
 //! leave out what only the running checkpoint holds ([`held_across`]).
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 
 use super::kinds::Kinds;
+use super::names::{Key, Keys, detached_nodes, shapes};
 use crate::snapshot::{NodeIndex, Snapshot};
 
-/// Longest property-set name, as in DevTools.
-const MAX_INTERFACE_LEN: usize = 120;
 /// At most this many property-set names are inferred.
 const MAX_INTERFACES: usize = 1000;
 const NONE: u32 = u32::MAX;
@@ -82,15 +80,6 @@ pub struct Table {
     shapes: Vec<(String, usize)>,
 }
 
-/// What a counted object's class name will be.
-#[derive(Debug, Clone)]
-enum Key {
-    Name(String),
-    /// A plain object with these properties (`shapes[i]`): named after
-    /// them if they are one of the comparison's interfaces, else `Object`.
-    Shape(u32),
-}
-
 /// The counted objects of one snapshot, sorted by id, with their final
 /// class names (interned in a [`Classes`] shared by both sides).
 #[derive(Debug, Default, Clone)]
@@ -109,54 +98,43 @@ impl Census {
 }
 
 impl Table {
-    /// The table of `snap`.
+    /// The table of `snap`. The property sets and the detached DOM are
+    /// found beside the passes that say what counts, and the counted nodes
+    /// are named in two halves: each on a thread of its own.
     pub fn of(snap: &Snapshot) -> Table {
         let kinds = Kinds::new(snap);
-        let (shapes, node_shapes) = shapes(&kinds);
-        let (marks, size) = counted(&kinds);
-        let mut keys = Keys::new(&kinds);
-        let detached = detached_nodes(&kinds);
-        let mut plain = node_shapes.iter().peekable();
-        let count = (0..snap.node_count() as NodeIndex)
-            .filter(|&n| is_counted(&kinds, n, marks[n as usize], size.get(n)))
-            .count();
-        let mut out = Vec::with_capacity(count);
-        let mut big = HashMap::new();
-        for n in 0..snap.node_count() as NodeIndex {
-            let i = n as usize;
-            if !is_counted(&kinds, n, marks[i], size.get(n)) {
-                continue;
-            }
-            while plain.next_if(|(p, _)| *p < n).is_some() {}
-            let key = if detached.get(i) == Some(&true) {
-                keys.detached(n)
-            } else if kinds.is_plain_object(n) {
-                match plain.peek() {
-                    Some(&&(p, shape)) if p == n => Some(keys.shape(shape)),
-                    _ => Some(keys.name("Object")),
-                }
-            } else {
-                keys.of(n)
-            };
-            if let Some(class) = key {
-                let id = snap.node_id[i];
-                if size.small[i] == BIG {
-                    big.insert(id, size.get(n));
-                }
-                out.push(Counted {
-                    id,
-                    class,
-                    node: n,
-                    size: size.small[i],
-                });
-            }
-        }
+        let ((shapes, node_shapes), detached, (marks, size)) = std::thread::scope(|s| {
+            let side = s.spawn(|| (shapes(&kinds), detached_nodes(&kinds)));
+            let counted = counted(&kinds);
+            let (shapes, detached) = side.join().expect("shapes thread");
+            (shapes, detached, counted)
+        });
+        let look = Look {
+            kinds: &kinds,
+            marks: &marks,
+            size: &size,
+            detached: &detached,
+            node_shapes: &node_shapes,
+        };
+        let (count, mid) = (
+            snap.node_count() as NodeIndex,
+            snap.node_count() as NodeIndex / 2,
+        );
+        let (first, second) = std::thread::scope(|s| {
+            let second = s.spawn(|| look.part(mid..count));
+            (look.part(0..mid), second.join().expect("census thread"))
+        });
+        let Part {
+            counted: mut out,
+            big,
+            keys,
+        } = first.then(second);
         drop((marks, size, detached, node_shapes));
-        out.sort_unstable_by_key(|c| c.id);
+        out.sort_by_key(|c| c.id);
         Table {
             counted: out,
             big,
-            keys: keys.keys,
+            keys,
             shapes,
         }
     }
@@ -223,213 +201,103 @@ pub fn census(snap: &Snapshot, classes: &mut Classes, interfaces: &Interfaces) -
     Table::of(snap).resolve(interfaces, classes)
 }
 
-/// Class keys of one table: each name once, and a memo of the class of
-/// each node name (for `object` and `native` nodes) or node type (others).
-struct Keys<'k> {
-    kinds: &'k Kinds<'k>,
+/// What naming the counted nodes reads.
+struct Look<'l> {
+    kinds: &'l Kinds<'l>,
+    marks: &'l [u8],
+    size: &'l Sizes,
+    detached: &'l [bool],
+    /// The plain objects that have a property set, in node order.
+    node_shapes: &'l [(NodeIndex, u32)],
+}
+
+/// The counted nodes of a range of nodes, with their class keys in the
+/// order the range first meets them.
+struct Part {
+    counted: Vec<Counted>,
+    big: HashMap<u32, u64>,
     keys: Vec<Key>,
-    index: HashMap<String, u32>,
-    shape_keys: HashMap<u32, u32>,
-    by_name: Vec<u32>,
-    by_type: [u32; 256],
 }
 
-/// Not yet looked up, in the memos.
-const UNSEEN: u32 = u32::MAX;
-/// Not counted (`system / …`), in the memos.
-const SKIPPED: u32 = u32::MAX - 1;
-
-impl<'k> Keys<'k> {
-    fn new(kinds: &'k Kinds<'k>) -> Keys<'k> {
-        Keys {
-            kinds,
-            keys: Vec::new(),
-            index: HashMap::new(),
-            shape_keys: HashMap::new(),
-            by_name: vec![UNSEEN; kinds.snap.strings.len()],
-            by_type: [UNSEEN; 256],
-        }
-    }
-
-    fn name(&mut self, name: &str) -> u32 {
-        if let Some(&k) = self.index.get(name) {
-            return k;
-        }
-        let k = self.keys.len() as u32;
-        self.keys.push(Key::Name(name.to_owned()));
-        self.index.insert(name.to_owned(), k);
-        k
-    }
-
-    fn shape(&mut self, shape: u32) -> u32 {
-        *self.shape_keys.entry(shape).or_insert_with(|| {
-            self.keys.push(Key::Shape(shape));
-            self.keys.len() as u32 - 1
-        })
-    }
-
-    /// The key of a node that is neither detached nor a plain object, or
-    /// `None` for V8's own (`system / …`).
-    fn of(&mut self, n: NodeIndex) -> Option<u32> {
-        let snap = self.kinds.snap;
-        let named = self.kinds.is_named(n);
-        let (name, ty) = (
-            snap.node_name[n as usize] as usize,
-            snap.node_type[n as usize] as usize,
-        );
-        let mut key = if named {
-            self.by_name[name]
-        } else {
-            self.by_type[ty]
-        };
-        if key == UNSEEN {
-            let class = class_name(self.kinds, n);
-            key = if class.starts_with("system / ") {
-                SKIPPED
-            } else {
-                self.name(&class)
-            };
-            if named {
-                self.by_name[name] = key;
-            } else {
-                self.by_type[ty] = key;
-            }
-        }
-        (key != SKIPPED).then_some(key)
-    }
-
-    /// The key of a DOM node detached from its document.
-    fn detached(&mut self, n: NodeIndex) -> Option<u32> {
-        let name = class_name(self.kinds, n);
-        if name.starts_with("system / ") {
-            return None;
-        }
-        Some(self.name(&format!("Detached {name}")))
-    }
-}
-
-/// Every plain object's property set, interned with how many objects have
-/// it, and the plain objects that have one, in node order.
-#[allow(clippy::type_complexity)]
-fn shapes(kinds: &Kinds) -> (Vec<(String, usize)>, Vec<(NodeIndex, u32)>) {
-    let mut index: HashMap<String, u32> = HashMap::new();
-    let mut shapes: Vec<(String, usize)> = Vec::new();
-    let mut nodes = Vec::new();
-    for n in 0..kinds.snap.node_count() as NodeIndex {
-        if !kinds.is_plain_object(n) {
-            continue;
-        }
-        let Some(shape) = plain_object_shape(kinds, n) else {
-            continue;
-        };
-        let i = match index.get(&shape) {
-            Some(&i) => i,
-            None => {
-                let i = shapes.len() as u32;
-                index.insert(shape.clone(), i);
-                shapes.push((shape, 0));
-                i
-            }
-        };
-        shapes[i as usize].1 += 1;
-        nodes.push((n, i));
-    }
-    (shapes, nodes)
-}
-
-/// `{a, b, c}` for a node that is a plain `Object` with named properties.
-fn plain_object_shape(kinds: &Kinds, n: NodeIndex) -> Option<String> {
-    let snap = kinds.snap;
-    if !kinds.is_plain_object(n) {
-        return None;
-    }
-    let mut shape = String::from("{");
-    let mut any = false;
-    for e in snap.edges(n) {
-        if !kinds.is_property(e) {
-            continue;
-        }
-        let Some(name) = snap.edge_name_str(e) else {
-            continue;
-        };
-        if name == "__proto__" {
-            continue;
-        }
-        if any {
-            shape.push_str(", ");
-        }
-        any = true;
-        shape.push_str(name);
-        if shape.len() > MAX_INTERFACE_LEN {
-            shape.truncate(MAX_INTERFACE_LEN);
-            shape.push('…');
-            break;
-        }
-    }
-    shape.push('}');
-    any.then_some(shape)
-}
-
-/// DevTools' class name of a node, for any node but a plain object named
-/// after its property set.
-fn class_name<'s>(kinds: &Kinds<'s>, n: NodeIndex) -> Cow<'s, str> {
-    let snap = kinds.snap;
-    match snap.node_type_name(n) {
-        "hidden" => "(system)".into(),
-        "object" | "native" => {
-            let name = snap.name(n);
-            // Chromium suffixes some names with the page's origin
-            // (`HTMLDivElement (prototype) / http://…`).
-            let name = name
-                .split_once(" / http://")
-                .or_else(|| name.split_once(" / https://"))
-                .map_or(name, |(class, _)| class);
-            // `<div id="x">` groups as `<div>`.
-            match (name.starts_with('<'), name.find(' ')) {
-                (true, Some(space)) => format!("{}>", &name[..space]).into(),
-                _ => name.into(),
-            }
-        }
-        "code" => "(compiled code)".into(),
-        "closure" => "Function".into(),
-        "regexp" => "RegExp".into(),
-        "string" => "(string)".into(),
-        "concatenated string" => "(concatenated string)".into(),
-        "sliced string" => "(sliced string)".into(),
-        other => format!("({other})").into(),
-    }
-}
-
-/// The DOM nodes detached from their document: those the snapshot marks
-/// so, and, as DevTools spreads it, the DOM nodes they reach that it does
-/// not mark attached (the detached node's subtree). Empty when none is.
-fn detached_nodes(kinds: &Kinds) -> Vec<bool> {
-    let snap = kinds.snap;
-    let count = snap.node_count();
-    let mut pending: Vec<NodeIndex> = (0..count as NodeIndex)
-        .filter(|&n| snap.is_detached(n) && kinds.is_dom_node(n))
-        .collect();
-    if pending.is_empty() {
-        return Vec::new();
-    }
-    let mut detached = vec![false; count];
-    for &n in &pending {
-        detached[n as usize] = true;
-    }
-    while let Some(n) = pending.pop() {
-        for e in snap.edges(n) {
-            let to = snap.edge_to(e);
-            if detached[to as usize]
-                || !kinds.is_dom_node(to)
-                || snap.node_detached.get(to as usize) == Some(&1)
-            {
+impl Look<'_> {
+    fn part(&self, nodes: std::ops::Range<NodeIndex>) -> Part {
+        let (kinds, size) = (self.kinds, self.size);
+        let snap = kinds.snap;
+        let mut keys = Keys::new(kinds);
+        let first_shape = self.node_shapes.partition_point(|(p, _)| *p < nodes.start);
+        let mut plain = self.node_shapes[first_shape..].iter().peekable();
+        // Room for every node: the pages of what is not counted are never
+        // touched, so they cost no memory.
+        let mut out = Vec::with_capacity(nodes.len());
+        let mut big = HashMap::new();
+        for n in nodes {
+            let i = n as usize;
+            if !is_counted(kinds, n, self.marks[i], size.get(n)) {
                 continue;
             }
-            detached[to as usize] = true;
-            pending.push(to);
+            while plain.next_if(|(p, _)| *p < n).is_some() {}
+            let key = if self.detached.get(i) == Some(&true) {
+                keys.detached(n)
+            } else if kinds.is_plain_object(n) {
+                match plain.peek() {
+                    Some(&&(p, shape)) if p == n => Some(keys.shape(shape)),
+                    _ => Some(keys.name("Object")),
+                }
+            } else {
+                keys.of(n)
+            };
+            if let Some(class) = key {
+                let id = snap.node_id[i];
+                if size.small[i] == BIG {
+                    big.insert(id, size.get(n));
+                }
+                out.push(Counted {
+                    id,
+                    class,
+                    node: n,
+                    size: size.small[i],
+                });
+            }
+        }
+        Part {
+            counted: out,
+            big,
+            keys: keys.keys,
         }
     }
-    detached
+}
+
+impl Part {
+    /// This part, then `next` (the nodes after it): `next`'s keys become
+    /// this part's, those it met first added in its order, as one pass over
+    /// both ranges would have made them.
+    fn then(mut self, next: Part) -> Part {
+        let mut index: HashMap<Key, u32> = self
+            .keys
+            .iter()
+            .enumerate()
+            .map(|(k, key)| (key.clone(), k as u32))
+            .collect();
+        let mut keys = std::mem::take(&mut self.keys);
+        let renamed: Vec<u32> = next
+            .keys
+            .into_iter()
+            .map(|key| {
+                *index.entry(key.clone()).or_insert_with(|| {
+                    keys.push(key);
+                    keys.len() as u32 - 1
+                })
+            })
+            .collect();
+        self.keys = keys;
+        self.counted
+            .extend(next.counted.into_iter().map(|c| Counted {
+                class: renamed[c.class as usize],
+                ..c
+            }));
+        self.big.extend(next.big);
+        self
+    }
 }
 
 /// Whether edge `e` of `from` is a handle the inspector holds, not the
@@ -504,61 +372,93 @@ fn is_counted(kinds: &Kinds, n: NodeIndex, marks: u8, size: u64) -> bool {
 /// suspended async frame hangs off the harness's frame too, through many
 /// objects, and it is the test's.
 fn counted(kinds: &Kinds) -> (Vec<u8>, Sizes) {
+    let inert = inert_nodes(kinds);
+    let (owner, mut marks) = first_look(kinds, &inert);
+    // The second look and the sizes need only the first: side by side.
+    std::thread::scope(|s| {
+        let size = s.spawn(|| folded_sizes(kinds, &owner));
+        mark_held(kinds, &inert, &mut marks);
+        (marks, size.join().expect("size thread"))
+    })
+}
+
+/// Owners of foldable nodes (DevTools folds a node into its one owner),
+/// and a first look at which nodes the program holds. The edges of a node
+/// are walked as slices, without a bounds check or a branch per edge;
+/// only `(Global handles)` tests each edge's name.
+fn first_look(kinds: &Kinds, inert: &[bool]) -> (Vec<NodeIndex>, Vec<u8>) {
     let snap = kinds.snap;
     let count = snap.node_count();
-    let inert = inert_nodes(kinds);
     let mut owner = vec![NONE; count];
     let mut marks = vec![0u8; count];
-    // Owners of foldable nodes (DevTools folds a node into its one owner),
-    // and a first look at which nodes the program holds.
     for from in 0..count as NodeIndex {
-        let from_synthetic = kinds.is_synthetic(from) || from == 0;
-        let program = !inert[from as usize];
+        let edges = snap.edges(from);
         let handles = kinds.is_global_handles(from);
-        for e in snap.edges(from) {
-            if kinds.is_weak(e) {
+        // An owner stays `from` only while no other node (and no
+        // synthetic one) refers to the node.
+        let sole = if kinds.is_synthetic(from) || from == 0 {
+            MANY
+        } else {
+            from
+        };
+        let program = if inert[from as usize] { 0 } else { HELD_FIRST };
+        let start = edges.start;
+        let types = &snap.edge_type[edges.clone()];
+        for (i, (&ty, &to)) in types.iter().zip(&snap.edge_to[edges]).enumerate() {
+            if kinds.is_weak_type(ty) {
                 continue;
             }
-            let to = snap.edge_to(e) as usize;
-            owner[to] = match owner[to] {
-                _ if from_synthetic => MANY,
-                NONE => from,
-                o if o == from => o,
-                _ => MANY,
+            let to = to as usize;
+            let o = owner[to];
+            owner[to] = if o == NONE || o == sole { sole } else { MANY };
+            let held = if handles && is_inspector_handle(kinds, from, start + i) {
+                0
+            } else {
+                program
             };
-            marks[to] |= RETAINED;
-            if program && !(handles && is_inspector_handle(kinds, from, e)) {
-                marks[to] |= HELD_FIRST;
-            }
+            marks[to] |= RETAINED | held;
         }
     }
-    // Held by a retainer that is program state and itself held so.
+    (owner, marks)
+}
+
+/// Mark what a retainer holds that is program state and itself held so.
+fn mark_held(kinds: &Kinds, inert: &[bool], marks: &mut [u8]) {
+    let snap = kinds.snap;
     let held_first = |m: u8| m & HELD_FIRST != 0 || m & RETAINED == 0;
-    for from in 0..count as NodeIndex {
+    for from in 0..snap.node_count() as NodeIndex {
         if inert[from as usize] || !held_first(marks[from as usize]) {
             continue;
         }
+        let edges = snap.edges(from);
         let handles = kinds.is_global_handles(from);
-        for e in snap.edges(from) {
-            if kinds.is_weak(e) || (handles && is_inspector_handle(kinds, from, e)) {
+        let start = edges.start;
+        let types = &snap.edge_type[edges.clone()];
+        for (i, (&ty, &to)) in types.iter().zip(&snap.edge_to[edges]).enumerate() {
+            if kinds.is_weak_type(ty) || (handles && is_inspector_handle(kinds, from, start + i)) {
                 continue;
             }
-            marks[snap.edge_to(e) as usize] |= HELD;
+            marks[to as usize] |= HELD;
         }
     }
-    drop(inert);
+}
+
+/// Each node's self size, with the sizes of foldable nodes moved into
+/// their one owner.
+fn folded_sizes(kinds: &Kinds, owner: &[NodeIndex]) -> Sizes {
+    let snap = kinds.snap;
     let mut size = Sizes {
         small: snap.node_size.clone(),
         big: snap.big_sizes.clone(),
     };
-    for n in 0..count as NodeIndex {
-        let o = owner[n as usize];
+    for (n, &o) in owner.iter().enumerate() {
+        let n = n as NodeIndex;
         if o != NONE && o != MANY && kinds.is_foldable(n) {
             size.set(o, size.get(o) + size.get(n));
             size.set(n, 0);
         }
     }
-    (marks, size)
+    size
 }
 
 /// A size per node, in 4 bytes: from 4 GiB up, [`BIG`] and the size in a
@@ -631,4 +531,64 @@ pub fn held_across(snap: &Snapshot, lived: impl Fn(u64) -> bool) -> Vec<bool> {
         }
     }
     held
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::snapshot::testing::snapshot;
+
+    /// Counted in two parts split anywhere, the nodes get the table one
+    /// pass over all of them gives: the same rows and the same keys, in
+    /// the order that pass first meets them.
+    #[test]
+    fn two_parts_name_nodes_as_one_pass() {
+        let prop = |name: &'static str, to| ("property", name, to);
+        let snap = snapshot(&[
+            (
+                "synthetic",
+                "",
+                1,
+                0,
+                &[
+                    ("element", "1", 1),
+                    ("element", "2", 2),
+                    ("element", "3", 3),
+                    ("element", "4", 4),
+                    ("element", "5", 5),
+                    ("element", "6", 6),
+                    ("element", "7", 7),
+                    ("element", "8", 8),
+                ],
+            ),
+            ("object", "Widget", 3, 32, &[]),
+            ("object", "Object", 5, 24, &[prop("a", 1), prop("b", 3)]),
+            ("object", "Gadget", 7, 16, &[]),
+            ("object", "Object", 9, 24, &[prop("a", 1), prop("b", 3)]),
+            ("object", "system / Thing", 11, 8, &[]),
+            ("object", "Object", 13, 16, &[]),
+            ("object", "Widget", 15, 32, &[]),
+            ("object", "Gizmo", 17, 8, &[]),
+        ]);
+        let kinds = Kinds::new(&snap);
+        let (_, node_shapes) = shapes(&kinds);
+        let (marks, size) = counted(&kinds);
+        let detached = detached_nodes(&kinds);
+        let look = Look {
+            kinds: &kinds,
+            marks: &marks,
+            size: &size,
+            detached: &detached,
+            node_shapes: &node_shapes,
+        };
+        let count = snap.node_count() as NodeIndex;
+        let whole = look.part(0..count);
+        assert_eq!(whole.counted.len(), 7, "{:?}", whole.counted);
+        for mid in 0..=count {
+            let split = look.part(0..mid).then(look.part(mid..count));
+            assert_eq!(split.counted, whole.counted, "split at {mid}");
+            assert_eq!(split.keys, whole.keys, "split at {mid}");
+            assert_eq!(split.big, whole.big, "split at {mid}");
+        }
+    }
 }

@@ -97,7 +97,12 @@ impl<'s> Kinds<'s> {
     }
 
     pub fn is_weak(&self, e: usize) -> bool {
-        self.weak[self.snap.edge_type[e] as usize]
+        self.is_weak_type(self.snap.edge_type[e])
+    }
+
+    /// Whether an edge of type code `ty` is weak.
+    pub fn is_weak_type(&self, ty: u8) -> bool {
+        self.weak[ty as usize]
     }
 
     pub fn is_property(&self, e: usize) -> bool {

@@ -4,6 +4,7 @@
 
 mod census;
 mod kinds;
+mod names;
 
 use serde::{Deserialize, Serialize};
 
@@ -196,8 +197,7 @@ pub fn compare_step_with(
     let (classes, mut base, mut current) = resolved(before_table, after_table);
     base.counted.retain(|c| held_before[c.node as usize]);
     current.counted.retain(|c| held_after[c.node as usize]);
-    let comparison = compare_census(&base, &current, &classes);
-    let changes = changes(&base, &current, &classes);
+    let (comparison, changes) = compared(&base, &current, &classes);
     (comparison, changes, held_after)
 }
 
@@ -216,9 +216,18 @@ pub fn compare_step_tables(
     });
     base.counted.retain(|c| held_before[c.node as usize]);
     current.counted.retain(|c| held_after[c.node as usize]);
-    let comparison = compare_census(&base, &current, &classes);
-    let changes = changes(&base, &current, &classes);
+    let (comparison, changes) = compared(&base, &current, &classes);
     (comparison, changes, held_after)
+}
+
+/// The comparison of two censuses, and what changed object by object: side
+/// by side, as neither needs the other.
+fn compared(base: &Census, current: &Census, classes: &Classes) -> (Comparison, Changes) {
+    std::thread::scope(|s| {
+        let changes = s.spawn(|| changes(base, current, classes));
+        let comparison = compare_census(base, current, classes);
+        (comparison, changes.join().expect("changes thread"))
+    })
 }
 
 /// The ids of a census, as a set with constant-time lookups: one bit per

@@ -41,6 +41,8 @@ pub(super) trait Source: Read {
     fn fork(&self, at: u64) -> Option<Box<dyn Read + Send>>;
     /// Place this reader `at` bytes in; false when it cannot.
     fn jump(&mut self, at: u64) -> bool;
+    /// How many bytes there are, when a fork can be made.
+    fn len(&self) -> Option<u64>;
 }
 
 /// A stream, read once front to back.
@@ -58,6 +60,9 @@ impl<R: Read> Source for Stream<R> {
     }
     fn jump(&mut self, _: u64) -> bool {
         false
+    }
+    fn len(&self) -> Option<u64> {
+        None
     }
 }
 
@@ -83,6 +88,9 @@ impl Source for FileSource {
     }
     fn jump(&mut self, at: u64) -> bool {
         self.0.seek(SeekFrom::Start(at)).is_ok()
+    }
+    fn len(&self) -> Option<u64> {
+        Some(self.0.metadata().ok()?.len())
     }
 }
 
@@ -144,6 +152,12 @@ impl Source for RangeReader {
             }
             _ => false,
         }
+    }
+    fn len(&self) -> Option<u64> {
+        if self.alone || self.end == u64::MAX {
+            return None;
+        }
+        Some(self.end - self.start)
     }
 }
 

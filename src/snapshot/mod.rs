@@ -9,6 +9,7 @@
 mod ahead;
 mod parse;
 mod reader;
+mod tail;
 
 pub use ahead::{RangeReader, parse_file, parse_range};
 pub use parse::{ParseError, parse};
@@ -235,6 +236,26 @@ impl Strings {
 
     pub fn is_empty(&self) -> bool {
         self.ends.is_empty()
+    }
+
+    /// Keep the strings `needed` says, and make the others `""`: in
+    /// place, moving each kept string back over those dropped before it.
+    pub(crate) fn keep(&mut self, needed: &[bool]) {
+        let mut text = std::mem::take(&mut self.text).into_bytes();
+        let (mut start, mut kept) = (0, 0);
+        for (i, end) in self.ends.iter_mut().enumerate() {
+            let next = *end;
+            if needed.get(i).copied().unwrap_or(false) {
+                text.copy_within(start..next, kept);
+                kept += next - start;
+            }
+            *end = kept;
+            start = next;
+        }
+        text.truncate(kept);
+        text.shrink_to_fit();
+        // Whole strings were moved, so the text is still UTF-8.
+        self.text = String::from_utf8(text).expect("whole strings of UTF-8");
     }
 
     /// The string at `index`, or `""` for an index out of range.

@@ -6,6 +6,7 @@ use serde::Deserialize;
 
 use super::ahead::{Ahead, Source, Stream};
 use super::reader::Parser;
+use super::tail::{Naming, Tail, read_tail};
 use super::{Snapshot, Strings, TraceFunction, TraceNode, type_codes};
 
 /// What is wrong with a snapshot's bytes. Offsets count bytes from the start.
@@ -166,6 +167,8 @@ pub(super) fn parse_source<S: Source>(source: S) -> Result<Snapshot> {
     let (mut seen_nodes, mut seen_edges, mut seen_strings) = (false, false, false);
     let mut edge_hint = 0;
     let mut ahead: Option<Ahead> = None;
+    let mut tail: Option<Tail> = None;
+    let mut naming: Option<Naming> = None;
 
     p.expect(b'{', "`{` at the start of a heap snapshot")?;
     if p.peek_non_ws("the top-level object")? == b'}' {
@@ -174,6 +177,12 @@ pub(super) fn parse_source<S: Source>(source: S) -> Result<Snapshot> {
     loop {
         let key = p.string("a key of the top-level object")?;
         p.expect(b':', "`:` after a key")?;
+        if matches!(key.as_str(), "snapshot" | "nodes" | "edges")
+            && let Some(n) = naming.take()
+        {
+            // The graph's columns are back before anything may change them.
+            n.join(&mut snap);
+        }
         match key.as_str() {
             "snapshot" => {
                 let raw = p.raw_object()?;
@@ -207,6 +216,12 @@ pub(super) fn parse_source<S: Source>(source: S) -> Result<Snapshot> {
                 if !seen_nodes {
                     return Err(ParseError::Missing("nodes (before `edges`)"));
                 }
+                let forked = ahead.is_some();
+                if forked {
+                    // The parser would wait for the second reader: it reads
+                    // `strings` meanwhile.
+                    tail = read_tail(p.source(), p.offset());
+                }
                 let edges = match ahead.take().and_then(|a| take_ahead(&mut p, a, &snap)) {
                     Some(edges) => edges,
                     None => read_edges(&mut p, l, edge_hint, snap.node_id.len())?,
@@ -214,6 +229,11 @@ pub(super) fn parse_source<S: Source>(source: S) -> Result<Snapshot> {
                 (snap.edge_type, snap.edge_name, snap.edge_to) =
                     (edges.edge_type, edges.edge_name, edges.edge_to);
                 seen_edges = true;
+                if forked {
+                    // Which strings the graph names, worked out while the
+                    // parser reads on to `strings`.
+                    naming = Some(Naming::start(&mut snap));
+                }
             }
             "trace_function_infos" => {
                 let l = layout.as_ref().ok_or(ParseError::Missing(
@@ -232,8 +252,27 @@ pub(super) fn parse_source<S: Source>(source: S) -> Result<Snapshot> {
                 read_trace_tree(&tree, &l.trace.node_fields, &mut snap)?;
             }
             "strings" => {
-                let needed = needed_strings(&snap);
-                read_strings(&mut p, &mut snap.strings, &needed)?;
+                let needed = match naming.take() {
+                    Some(n) => {
+                        let mut needed = n.join(&mut snap);
+                        trace_names(&snap, &mut needed);
+                        needed
+                    }
+                    None => needed_strings(&snap),
+                };
+                match tail.take() {
+                    // Taken only as the first `strings` (a later one adds to
+                    // it), where the parser meets it.
+                    Some(mut t)
+                        if snap.strings.is_empty()
+                            && t.value_at == p.offset()
+                            && p.skip_to(t.end, |s, at| s.jump(at)) =>
+                    {
+                        t.strings.keep(&needed);
+                        snap.strings = t.strings;
+                    }
+                    _ => read_strings(&mut p, &mut snap.strings, Some(&needed))?,
+                }
                 seen_strings = true;
             }
             _ => p.skip_value()?,
@@ -243,6 +282,9 @@ pub(super) fn parse_source<S: Source>(source: S) -> Result<Snapshot> {
             b'}' => break,
             other => return Err(p.unexpected(other, "`,` or `}` in the top-level object")),
         }
+    }
+    if let Some(n) = naming.take() {
+        n.join(&mut snap);
     }
     if layout.is_none() {
         return Err(ParseError::Missing("snapshot.meta"));
@@ -275,6 +317,41 @@ fn read_records<R: Read>(
     p: &mut Parser<R>,
     context: &'static str,
     width: usize,
+    sink: impl FnMut(&[u64]),
+) -> Result<()> {
+    // The usual widths (V8's edges, and nodes with and without their
+    // later fields) as constants: a record is then an array on the stack.
+    match width {
+        3 => read_fixed::<R, 3>(p, context, sink),
+        6 => read_fixed::<R, 6>(p, context, sink),
+        7 => read_fixed::<R, 7>(p, context, sink),
+        _ => read_any(p, context, width, sink),
+    }
+}
+
+fn read_fixed<R: Read, const N: usize>(
+    p: &mut Parser<R>,
+    context: &'static str,
+    mut sink: impl FnMut(&[u64]),
+) -> Result<()> {
+    let mut record = [0u64; N];
+    let (mut filled, mut count) = (0, 0usize);
+    p.numbers(context, |v| {
+        record[filled % N] = v;
+        filled += 1;
+        if filled == N {
+            filled = 0;
+            count += 1;
+            sink(&record);
+        }
+    })?;
+    partial(context, N, count, filled)
+}
+
+fn read_any<R: Read>(
+    p: &mut Parser<R>,
+    context: &'static str,
+    width: usize,
     mut sink: impl FnMut(&[u64]),
 ) -> Result<()> {
     let mut record = vec![0u64; width];
@@ -288,6 +365,11 @@ fn read_records<R: Read>(
             sink(&record);
         }
     })?;
+    partial(context, width, count, filled)
+}
+
+/// The error for a trailing partial record.
+fn partial(context: &'static str, width: usize, count: usize, filled: usize) -> Result<()> {
     if filled != 0 {
         return Err(ParseError::Inconsistent(format!(
             "`{context}` holds {} values, not a multiple of its {width} fields",
@@ -544,31 +626,67 @@ fn check_counts(snap: &Snapshot) -> Result<()> {
 /// edges, and trace function names and scripts. The others are read past
 /// and stored empty, so string contents cost no memory.
 fn needed_strings(snap: &Snapshot) -> Vec<bool> {
+    let mut needed = graph_names(&Graph::of(snap));
+    trace_names(snap, &mut needed);
+    needed
+}
+
+/// The columns that say which strings the graph names.
+pub(super) struct Graph<'g> {
+    pub node_types: &'g [String],
+    pub edge_types: &'g [String],
+    pub node_type: &'g [u8],
+    pub node_name: &'g [u32],
+    pub edge_type: &'g [u8],
+    pub edge_name: &'g [u32],
+}
+
+impl<'g> Graph<'g> {
+    fn of(snap: &'g Snapshot) -> Graph<'g> {
+        Graph {
+            node_types: &snap.node_types,
+            edge_types: &snap.edge_types,
+            node_type: &snap.node_type,
+            node_name: &snap.node_name,
+            edge_type: &snap.edge_type,
+            edge_name: &snap.edge_name,
+        }
+    }
+}
+
+/// Mark string `i` in `needed`, growing it to fit.
+fn mark(needed: &mut Vec<bool>, i: u32) {
+    let i = i as usize;
+    if i >= needed.len() {
+        needed.resize(i + 1, false);
+    }
+    needed[i] = true;
+}
+
+/// The names of nodes that are not strings, and of edges.
+pub(super) fn graph_names(g: &Graph) -> Vec<bool> {
     let mut needed = Vec::new();
-    let mut mark = |i: u32| {
-        let i = i as usize;
-        if i >= needed.len() {
-            needed.resize(i + 1, false);
-        }
-        needed[i] = true;
-    };
-    let text_types = type_table(&snap.node_types, |t| t.ends_with("string"));
-    for (ty, name) in snap.node_type.iter().zip(&snap.node_name) {
+    let text_types = type_table(g.node_types, |t| t.ends_with("string"));
+    for (ty, name) in g.node_type.iter().zip(g.node_name) {
         if !text_types[*ty as usize] {
-            mark(*name);
+            mark(&mut needed, *name);
         }
     }
-    let numbered = type_table(&snap.edge_types, |t| matches!(t, "element" | "hidden"));
-    for (ty, name) in snap.edge_type.iter().zip(&snap.edge_name) {
+    let numbered = type_table(g.edge_types, |t| matches!(t, "element" | "hidden"));
+    for (ty, name) in g.edge_type.iter().zip(g.edge_name) {
         if !numbered[*ty as usize] {
-            mark(*name);
+            mark(&mut needed, *name);
         }
-    }
-    for f in &snap.trace_functions {
-        mark(f.name);
-        mark(f.script);
     }
     needed
+}
+
+/// The names and scripts of the trace functions.
+fn trace_names(snap: &Snapshot, needed: &mut Vec<bool>) {
+    for f in &snap.trace_functions {
+        mark(needed, f.name);
+        mark(needed, f.script);
+    }
 }
 
 /// Whether `wanted` accepts each type code (an entry per `u8`).
@@ -580,7 +698,13 @@ fn type_table(types: &[String], wanted: impl Fn(&str) -> bool) -> [bool; 256] {
     table
 }
 
-fn read_strings<R: Read>(p: &mut Parser<R>, strings: &mut Strings, needed: &[bool]) -> Result<()> {
+/// Read the `strings` array: those `needed` says (all when None), and `""`
+/// in place of the others.
+pub(super) fn read_strings<R: Read>(
+    p: &mut Parser<R>,
+    strings: &mut Strings,
+    needed: Option<&[bool]>,
+) -> Result<()> {
     p.expect(b'[', "`[` to open `strings`")?;
     if p.peek_non_ws("strings")? == b']' {
         p.bump();
@@ -590,7 +714,7 @@ fn read_strings<R: Read>(p: &mut Parser<R>, strings: &mut Strings, needed: &[boo
     loop {
         buf.clear();
         p.string_into(&mut buf, "a string of `strings`")?;
-        if needed.get(strings.len()).copied().unwrap_or(false) {
+        if needed.is_none_or(|n| n.get(strings.len()).copied().unwrap_or(false)) {
             strings.push(&String::from_utf8_lossy(&buf));
         } else {
             strings.push("");

@@ -288,6 +288,12 @@ fn a_file_parses_as_the_same_bytes_streamed() {
         (r#""edges""#, r#""edgez""#),
         ("9,0,1,0,2,", "9,0,1,0,2]"),
         ("2,5,7,16,0]", "2,5,7,16,0],\"x\":[]"),
+        // `strings` twice, or before `edges`: the last one is not the
+        // parser's, or is met before the search for it.
+        ("\"strings\":", "\"strings\":[\"a\"],\"strings\":"),
+        ("\"strings\":", "\"strings\" :[\"\",\"b\"], \"strings\"\n:"),
+        ("\"edges\":", "\"strings\":[\"\",\"c\"],\"edges\":"),
+        ("\"secret\"]", "\"secret\",\"strings\"]"),
     ] {
         same(tiny().replacen(from, to, 1).as_bytes());
     }
@@ -320,4 +326,17 @@ fn a_pipe_is_read_once() {
     let parsed = outcome(parse_file(file));
     writer.join().unwrap();
     assert_eq!(parsed, outcome(parse(text.as_bytes())));
+}
+
+/// Keeping strings moves each kept one back over those dropped before it;
+/// a string past the end of `needed` is dropped.
+#[test]
+fn kept_strings_read_as_before_and_the_others_as_empty() {
+    let mut strings = super::Strings::default();
+    for s in ["", "é", "dropped", "b", "ünïcode"] {
+        strings.push(s);
+    }
+    strings.keep(&[false, true, false, true]);
+    let got: Vec<&str> = (0..6).map(|i| strings.get(i)).collect();
+    assert_eq!(got, ["", "é", "", "b", "", ""]);
 }
