@@ -124,12 +124,9 @@ impl Table {
             let second = s.spawn(|| look.part(mid..count));
             (look.part(0..mid), second.join().expect("census thread"))
         });
-        let Part {
-            counted: mut out,
-            big,
-            keys,
-        } = first.then(second);
+        let Part { counted, big, keys } = first.then(second);
         drop((marks, size, detached, node_shapes));
+        let mut out = counted.into_vec();
         out.sort_by_key(|c| c.id);
         Table {
             counted: out,
@@ -214,7 +211,7 @@ struct Look<'l> {
 /// The counted nodes of a range of nodes, with their class keys in the
 /// order the range first meets them.
 struct Part {
-    counted: Vec<Counted>,
+    counted: Pieces,
     big: HashMap<u32, u64>,
     keys: Vec<Key>,
 }
@@ -226,9 +223,7 @@ impl Look<'_> {
         let mut keys = Keys::new(kinds);
         let first_shape = self.node_shapes.partition_point(|(p, _)| *p < nodes.start);
         let mut plain = self.node_shapes[first_shape..].iter().peekable();
-        // Room for every node: the pages of what is not counted are never
-        // touched, so they cost no memory.
-        let mut out = Vec::with_capacity(nodes.len());
+        let mut out = Pieces::default();
         let mut big = HashMap::new();
         for n in nodes {
             let i = n as usize;
@@ -271,7 +266,7 @@ impl Part {
     /// This part, then `next` (the nodes after it): `next`'s keys become
     /// this part's, those it met first added in its order, as one pass over
     /// both ranges would have made them.
-    fn then(mut self, next: Part) -> Part {
+    fn then(mut self, mut next: Part) -> Part {
         let mut index: HashMap<Key, u32> = self
             .keys
             .iter()
@@ -290,13 +285,43 @@ impl Part {
             })
             .collect();
         self.keys = keys;
-        self.counted
-            .extend(next.counted.into_iter().map(|c| Counted {
-                class: renamed[c.class as usize],
-                ..c
-            }));
+        for piece in &mut next.counted.0 {
+            for c in piece.iter_mut() {
+                c.class = renamed[c.class as usize];
+            }
+        }
+        self.counted.0.append(&mut next.counted.0);
         self.big.extend(next.big);
         self
+    }
+}
+
+/// Counted nodes in pieces of a fixed size. Two parts join by moving
+/// pieces, and become one list a piece at a time: at no point are the
+/// whole list and a whole copy of it held.
+#[derive(Default)]
+struct Pieces(Vec<Vec<Counted>>);
+
+impl Pieces {
+    const LEN: usize = 1 << 16;
+
+    fn push(&mut self, c: Counted) {
+        match self.0.last_mut() {
+            Some(last) if last.len() < Self::LEN => last.push(c),
+            _ => {
+                let mut piece = Vec::with_capacity(Self::LEN);
+                piece.push(c);
+                self.0.push(piece);
+            }
+        }
+    }
+
+    fn into_vec(self) -> Vec<Counted> {
+        let mut out = Vec::with_capacity(self.0.iter().map(Vec::len).sum());
+        for piece in self.0 {
+            out.extend(piece);
+        }
+        out
     }
 }
 
@@ -350,6 +375,8 @@ fn current_microtasks(kinds: &Kinds) -> Vec<NodeIndex> {
 const RETAINED: u8 = 1;
 const HELD_FIRST: u8 = 2;
 const HELD: u8 = 4;
+/// Not program state (see [`inert_nodes`]).
+const INERT: u8 = 8;
 
 /// Whether node `n` counts (before its class name says whether it is V8's
 /// own): it is of a type that shows, has a size, and the program keeps it.
@@ -372,25 +399,28 @@ fn is_counted(kinds: &Kinds, n: NodeIndex, marks: u8, size: u64) -> bool {
 /// suspended async frame hangs off the harness's frame too, through many
 /// objects, and it is the test's.
 fn counted(kinds: &Kinds) -> (Vec<u8>, Sizes) {
-    let inert = inert_nodes(kinds);
-    let (owner, mut marks) = first_look(kinds, &inert);
+    // Which nodes are inert is a mark too: the allocation is reused.
+    let mut marks: Vec<u8> = inert_nodes(kinds)
+        .into_iter()
+        .map(|inert| if inert { INERT } else { 0 })
+        .collect();
+    let owner = first_look(kinds, &mut marks);
     // The second look and the sizes need only the first: side by side.
     std::thread::scope(|s| {
         let size = s.spawn(|| folded_sizes(kinds, &owner));
-        mark_held(kinds, &inert, &mut marks);
+        mark_held(kinds, &mut marks);
         (marks, size.join().expect("size thread"))
     })
 }
 
 /// Owners of foldable nodes (DevTools folds a node into its one owner),
-/// and a first look at which nodes the program holds. The edges of a node
+/// and, in `marks`, a first look at which nodes the program holds. The edges of a node
 /// are walked as slices, without a bounds check or a branch per edge;
 /// only `(Global handles)` tests each edge's name.
-fn first_look(kinds: &Kinds, inert: &[bool]) -> (Vec<NodeIndex>, Vec<u8>) {
+fn first_look(kinds: &Kinds, marks: &mut [u8]) -> Vec<NodeIndex> {
     let snap = kinds.snap;
     let count = snap.node_count();
     let mut owner = vec![NONE; count];
-    let mut marks = vec![0u8; count];
     for from in 0..count as NodeIndex {
         let edges = snap.edges(from);
         let handles = kinds.is_global_handles(from);
@@ -401,7 +431,11 @@ fn first_look(kinds: &Kinds, inert: &[bool]) -> (Vec<NodeIndex>, Vec<u8>) {
         } else {
             from
         };
-        let program = if inert[from as usize] { 0 } else { HELD_FIRST };
+        let program = if marks[from as usize] & INERT != 0 {
+            0
+        } else {
+            HELD_FIRST
+        };
         let start = edges.start;
         let types = &snap.edge_type[edges.clone()];
         for (i, (&ty, &to)) in types.iter().zip(&snap.edge_to[edges]).enumerate() {
@@ -419,15 +453,16 @@ fn first_look(kinds: &Kinds, inert: &[bool]) -> (Vec<NodeIndex>, Vec<u8>) {
             marks[to] |= RETAINED | held;
         }
     }
-    (owner, marks)
+    owner
 }
 
 /// Mark what a retainer holds that is program state and itself held so.
-fn mark_held(kinds: &Kinds, inert: &[bool], marks: &mut [u8]) {
+fn mark_held(kinds: &Kinds, marks: &mut [u8]) {
     let snap = kinds.snap;
     let held_first = |m: u8| m & HELD_FIRST != 0 || m & RETAINED == 0;
     for from in 0..snap.node_count() as NodeIndex {
-        if inert[from as usize] || !held_first(marks[from as usize]) {
+        let m = marks[from as usize];
+        if m & INERT != 0 || !held_first(m) {
             continue;
         }
         let edges = snap.edges(from);
@@ -583,10 +618,11 @@ mod tests {
         };
         let count = snap.node_count() as NodeIndex;
         let whole = look.part(0..count);
-        assert_eq!(whole.counted.len(), 7, "{:?}", whole.counted);
+        let rows = whole.counted.into_vec();
+        assert_eq!(rows.len(), 7, "{rows:?}");
         for mid in 0..=count {
             let split = look.part(0..mid).then(look.part(mid..count));
-            assert_eq!(split.counted, whole.counted, "split at {mid}");
+            assert_eq!(split.counted.into_vec(), rows, "split at {mid}");
             assert_eq!(split.keys, whole.keys, "split at {mid}");
             assert_eq!(split.big, whole.big, "split at {mid}");
         }

@@ -46,7 +46,7 @@ impl<'k> Keys<'k> {
             keys: Vec::new(),
             index: HashMap::new(),
             shape_keys: HashMap::new(),
-            by_name: vec![UNSEEN; kinds.snap.strings.len()],
+            by_name: Vec::new(),
             by_type: [UNSEEN; 256],
         }
     }
@@ -78,7 +78,7 @@ impl<'k> Keys<'k> {
             snap.node_type[n as usize] as usize,
         );
         let mut key = if named {
-            self.by_name[name]
+            self.by_name.get(name).copied().unwrap_or(UNSEEN)
         } else {
             self.by_type[ty]
         };
@@ -90,6 +90,10 @@ impl<'k> Keys<'k> {
                 self.name(&class)
             };
             if named {
+                // Grown to the names met: most strings name no object.
+                if name >= self.by_name.len() {
+                    self.by_name.resize(name + 1, UNSEEN);
+                }
                 self.by_name[name] = key;
             } else {
                 self.by_type[ty] = key;

@@ -128,12 +128,12 @@ impl Naming {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::snapshot::RangeReader;
+    use crate::snapshot::ahead::FileSource;
 
-    fn source(text: &str) -> RangeReader {
+    fn source(text: &str) -> FileSource {
         let mut file = tempfile::tempfile().unwrap();
         std::io::Write::write_all(&mut file, text.as_bytes()).unwrap();
-        RangeReader::new(file, 0, text.len() as u64)
+        FileSource(file)
     }
 
     /// The search finds the last key wherever it falls: within a step,
