@@ -103,19 +103,8 @@ impl Table {
     /// are named in two halves: each on a thread of its own.
     pub fn of(snap: &Snapshot) -> Table {
         let kinds = Kinds::new(snap);
-        let ((shapes, node_shapes), detached, (marks, size)) = std::thread::scope(|s| {
-            let side = s.spawn(|| (shapes(&kinds), detached_nodes(&kinds)));
-            let counted = counted(&kinds);
-            let (shapes, detached) = side.join().expect("shapes thread");
-            (shapes, detached, counted)
-        });
-        let look = Look {
-            kinds: &kinds,
-            marks: &marks,
-            size: &size,
-            detached: &detached,
-            node_shapes: &node_shapes,
-        };
+        let facts = Facts::of(&kinds);
+        let look = facts.look(&kinds);
         let (count, mid) = (
             snap.node_count() as NodeIndex,
             snap.node_count() as NodeIndex / 2,
@@ -125,7 +114,15 @@ impl Table {
             (look.part(0..mid), second.join().expect("census thread"))
         });
         let Part { counted, big, keys } = first.then(second);
-        drop((marks, size, detached, node_shapes));
+        let Facts {
+            shapes,
+            node_shapes,
+            detached,
+            marks,
+            size,
+        } = facts;
+        // Freed before the list is made whole and sorted.
+        drop((node_shapes, detached, marks, size));
         let mut out = counted.into_vec();
         out.sort_by_key(|c| c.id);
         Table {
@@ -196,6 +193,43 @@ pub fn infer_interfaces(snap: &Snapshot) -> Interfaces {
 /// The counted objects of `snap` with `interfaces` applied, sorted by id.
 pub fn census(snap: &Snapshot, classes: &mut Classes, interfaces: &Interfaces) -> Census {
     Table::of(snap).resolve(interfaces, classes)
+}
+
+/// What naming the counted nodes needs of a snapshot: its property sets
+/// and detached DOM, found beside the passes that say what counts.
+struct Facts {
+    shapes: Vec<(String, usize)>,
+    node_shapes: Vec<(NodeIndex, u32)>,
+    detached: Vec<bool>,
+    marks: Vec<u8>,
+    size: Sizes,
+}
+
+impl Facts {
+    fn of(kinds: &Kinds) -> Facts {
+        std::thread::scope(|s| {
+            let side = s.spawn(|| (shapes(kinds), detached_nodes(kinds)));
+            let (marks, size) = counted(kinds);
+            let ((shapes, node_shapes), detached) = side.join().expect("shapes thread");
+            Facts {
+                shapes,
+                node_shapes,
+                detached,
+                marks,
+                size,
+            }
+        })
+    }
+
+    fn look<'l>(&'l self, kinds: &'l Kinds<'l>) -> Look<'l> {
+        Look {
+            kinds,
+            marks: &self.marks,
+            size: &self.size,
+            detached: &self.detached,
+            node_shapes: &self.node_shapes,
+        }
+    }
 }
 
 /// What naming the counted nodes reads.
@@ -606,16 +640,8 @@ mod tests {
             ("object", "Gizmo", 17, 8, &[]),
         ]);
         let kinds = Kinds::new(&snap);
-        let (_, node_shapes) = shapes(&kinds);
-        let (marks, size) = counted(&kinds);
-        let detached = detached_nodes(&kinds);
-        let look = Look {
-            kinds: &kinds,
-            marks: &marks,
-            size: &size,
-            detached: &detached,
-            node_shapes: &node_shapes,
-        };
+        let facts = Facts::of(&kinds);
+        let look = facts.look(&kinds);
         let count = snap.node_count() as NodeIndex;
         let whole = look.part(0..count);
         let rows = whole.counted.into_vec();

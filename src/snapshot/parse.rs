@@ -322,50 +322,32 @@ fn read_records<R: Read>(
     // The usual widths (V8's edges, and nodes with and without their
     // later fields) as constants: a record is then an array on the stack.
     match width {
-        3 => read_fixed::<R, 3>(p, context, sink),
-        6 => read_fixed::<R, 6>(p, context, sink),
-        7 => read_fixed::<R, 7>(p, context, sink),
-        _ => read_any(p, context, width, sink),
+        3 => read_into(p, context, [0u64; 3], sink),
+        6 => read_into(p, context, [0u64; 6], sink),
+        7 => read_into(p, context, [0u64; 7], sink),
+        _ => read_into(p, context, vec![0u64; width], sink),
     }
 }
 
-fn read_fixed<R: Read, const N: usize>(
+/// [`read_records`] into `record`, whose length is the width.
+fn read_into<R: Read>(
     p: &mut Parser<R>,
     context: &'static str,
+    mut record: impl AsMut<[u64]>,
     mut sink: impl FnMut(&[u64]),
 ) -> Result<()> {
-    let mut record = [0u64; N];
     let (mut filled, mut count) = (0, 0usize);
     p.numbers(context, |v| {
-        record[filled % N] = v;
+        let record = record.as_mut();
+        record[filled % record.len()] = v;
         filled += 1;
-        if filled == N {
+        if filled == record.len() {
             filled = 0;
             count += 1;
-            sink(&record);
+            sink(record);
         }
     })?;
-    partial(context, N, count, filled)
-}
-
-fn read_any<R: Read>(
-    p: &mut Parser<R>,
-    context: &'static str,
-    width: usize,
-    mut sink: impl FnMut(&[u64]),
-) -> Result<()> {
-    let mut record = vec![0u64; width];
-    let (mut filled, mut count) = (0, 0usize);
-    p.numbers(context, |v| {
-        record[filled] = v;
-        filled += 1;
-        if filled == width {
-            filled = 0;
-            count += 1;
-            sink(&record);
-        }
-    })?;
-    partial(context, width, count, filled)
+    partial(context, record.as_mut().len(), count, filled)
 }
 
 /// The error for a trailing partial record.
