@@ -260,18 +260,25 @@ pub(super) fn parse_source<S: Source>(source: S) -> Result<Snapshot> {
                     }
                     None => needed_strings(&snap),
                 };
-                match tail.take() {
-                    // Taken only as the first `strings` (a later one adds to
-                    // it), where the parser meets it.
-                    Some(mut t)
+                // Taken only as the first `strings` (a later one adds to
+                // it), where the parser meets it; else freed before the
+                // parser reads the array itself.
+                let taken = match tail.take() {
+                    Some(t)
                         if snap.strings.is_empty()
                             && t.value_at == p.offset()
                             && p.skip_to(t.end, |s, at| s.jump(at)) =>
                     {
+                        Some(t)
+                    }
+                    _ => None,
+                };
+                match taken {
+                    Some(mut t) => {
                         t.strings.keep(&needed);
                         snap.strings = t.strings;
                     }
-                    _ => read_strings(&mut p, &mut snap.strings, Some(&needed))?,
+                    None => read_strings(&mut p, &mut snap.strings, Some(&needed))?,
                 }
                 seen_strings = true;
             }

@@ -42,31 +42,37 @@ pub(super) struct Tail {
 pub(super) fn read_tail<S: Source>(source: &S, from: u64) -> Option<Tail> {
     let len = source.len()?;
     let most = (len / 8).clamp(LEAST, MOST).min(len);
-    let key = find_last(source, from.max(len - most), CHUNK)?;
-    let mut p = Parser::at(source.fork(key)?.take(most), key);
-    if p.string("").ok()? != "strings" || p.next_non_ws("").ok()? != b':' {
-        return None;
+    let from = from.max(len - most);
+    let mut before = len;
+    loop {
+        let key = find_last(source, from, before, CHUNK)?;
+        let mut p = Parser::at(source.fork(key)?.take(most), key);
+        // The text is a key only where a colon follows: `strings` may also
+        // be one of the strings (a property's name).
+        if p.string("").ok()? == "strings" && p.next_non_ws("").ok()? == b':' {
+            let value_at = p.offset();
+            let mut strings = Strings::default();
+            read_strings(&mut p, &mut strings, None).ok()?;
+            return Some(Tail {
+                strings,
+                value_at,
+                end: p.offset(),
+            });
+        }
+        before = key;
     }
-    let value_at = p.offset();
-    let mut strings = Strings::default();
-    read_strings(&mut p, &mut strings, None).ok()?;
-    Some(Tail {
-        strings,
-        value_at,
-        end: p.offset(),
-    })
 }
 
-/// Offset of the last `"strings"` in the source after `from`, searched
-/// for `chunk` bytes at a time from the end.
-fn find_last<S: Source>(source: &S, from: u64, chunk: u64) -> Option<u64> {
+/// Offset of the last `"strings"` that starts after `from` and before
+/// `before`, searched for `chunk` bytes at a time back from `before`.
+fn find_last<S: Source>(source: &S, from: u64, before: u64, chunk: u64) -> Option<u64> {
     let len = source.len()?;
     let mut buf = Vec::new();
-    let mut end = len;
+    let mut end = before.min(len);
     while end > from {
         let start = end.saturating_sub(chunk).max(from);
         // Each step reads a little past the last one's start, for a key
-        // that straddles the two.
+        // that straddles the two (one that starts at `before` does not fit).
         let stop = end.saturating_add(KEY.len() as u64 - 1).min(len);
         buf.resize(usize::try_from(stop - start).ok()?, 0);
         source.fork(start)?.read_exact(&mut buf).ok()?;
@@ -142,12 +148,26 @@ mod tests {
     fn the_last_key_is_found_across_steps() {
         let text = r#"{"strings":["a"],"x":"\"strings\"","strings":["b"]}"#;
         let last = text.rfind(r#""strings""#).unwrap() as u64;
-        for chunk in 1..=text.len() as u64 {
+        let len = text.len() as u64;
+        for chunk in 1..=len {
             let s = source(text);
-            assert_eq!(find_last(&s, 0, chunk), Some(last), "chunk {chunk}");
-            assert_eq!(find_last(&s, last, chunk), Some(last), "chunk {chunk}");
-            assert_eq!(find_last(&s, last + 1, chunk), None, "chunk {chunk}");
+            assert_eq!(find_last(&s, 0, len, chunk), Some(last), "chunk {chunk}");
+            assert_eq!(find_last(&s, last, len, chunk), Some(last), "chunk {chunk}");
+            assert_eq!(find_last(&s, last + 1, len, chunk), None, "chunk {chunk}");
+            assert_eq!(find_last(&s, 0, last, chunk), Some(1), "chunk {chunk}");
+            assert_eq!(find_last(&s, 0, 1, chunk), None, "chunk {chunk}");
         }
+    }
+
+    /// A string `strings` in the array, or a value that reads so, is
+    /// passed over for the key before it.
+    #[test]
+    fn the_key_is_the_text_a_colon_follows() {
+        let text = r#"{"nodes":[],"strings":["", "strings", "x"], "y": "strings"}"#;
+        let tail = read_tail(&source(text), 0).expect("a tail");
+        let got: Vec<&str> = (0..3).map(|i| tail.strings.get(i)).collect();
+        assert_eq!(got, ["", "strings", "x"]);
+        assert_eq!(&text[tail.end as usize..], r#", "y": "strings"}"#);
     }
 
     #[test]
