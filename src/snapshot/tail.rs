@@ -42,46 +42,63 @@ pub(super) struct Tail {
 pub(super) fn read_tail<S: Source>(source: &S, from: u64) -> Option<Tail> {
     let len = source.len()?;
     let most = (len / 8).clamp(LEAST, MOST).min(len);
-    let from = from.max(len - most);
-    let mut before = len;
-    loop {
-        let key = find_last(source, from, before, CHUNK)?;
-        let mut p = Parser::at(source.fork(key)?.take(most), key);
-        // The text is a key only where a colon follows: `strings` may also
-        // be one of the strings (a property's name).
-        if p.string("").ok()? == "strings" && p.next_non_ws("").ok()? == b':' {
-            let value_at = p.offset();
-            let mut strings = Strings::default();
-            read_strings(&mut p, &mut strings, None).ok()?;
-            return Some(Tail {
-                strings,
-                value_at,
-                end: p.offset(),
-            });
-        }
-        before = key;
+    let key = find_key(source, from.max(len - most), CHUNK)?;
+    let mut p = Parser::at(source.fork(key)?.take(most), key);
+    if p.string("").ok()? != "strings" || p.next_non_ws("").ok()? != b':' {
+        return None;
     }
+    let value_at = p.offset();
+    let mut strings = Strings::default();
+    read_strings(&mut p, &mut strings, None).ok()?;
+    Some(Tail {
+        strings,
+        value_at,
+        end: p.offset(),
+    })
 }
 
-/// Offset of the last `"strings"` that starts after `from` and before
-/// `before`, searched for `chunk` bytes at a time back from `before`.
-fn find_last<S: Source>(source: &S, from: u64, before: u64, chunk: u64) -> Option<u64> {
+/// Offset of the last `"strings"` after `from` that reads as a key: a
+/// colon follows it (the text may also be one of the strings, a
+/// property's name). Searched `chunk` bytes at a time back from the end,
+/// each byte read once.
+fn find_key<S: Source>(source: &S, from: u64, chunk: u64) -> Option<u64> {
     let len = source.len()?;
     let mut buf = Vec::new();
-    let mut end = before.min(len);
+    let mut end = len;
     while end > from {
         let start = end.saturating_sub(chunk).max(from);
         // Each step reads a little past the last one's start, for a key
-        // that straddles the two (one that starts at `before` does not fit).
+        // that straddles the two.
         let stop = end.saturating_add(KEY.len() as u64 - 1).min(len);
         buf.resize(usize::try_from(stop - start).ok()?, 0);
         source.fork(start)?.read_exact(&mut buf).ok()?;
-        if let Some(i) = memchr::memmem::rfind(&buf, KEY) {
-            return Some(start + i as u64);
+        for i in memchr::memmem::rfind_iter(&buf, KEY) {
+            let after = start + (i + KEY.len()) as u64;
+            let next = match buf[i + KEY.len()..]
+                .iter()
+                .find(|b| !b.is_ascii_whitespace())
+            {
+                Some(&b) => b,
+                None => next_byte(source, after)?,
+            };
+            if next == b':' {
+                return Some(start + i as u64);
+            }
         }
         end = start;
     }
     None
+}
+
+/// The first byte at or after `at` that is not whitespace.
+fn next_byte<S: Source>(source: &S, at: u64) -> Option<u8> {
+    let mut bytes = std::io::BufReader::new(source.fork(at)?).bytes();
+    loop {
+        match bytes.next()?.ok()? {
+            b if b.is_ascii_whitespace() => continue,
+            b => return Some(b),
+        }
+    }
 }
 
 /// The strings the graph names, worked out on another thread. It holds the
@@ -143,19 +160,17 @@ mod tests {
     }
 
     /// The search finds the last key wherever it falls: within a step,
-    /// across two, or at the very start or end of the range searched.
+    /// across two, or at the very start of the range searched; a value
+    /// `"strings"` is not a key.
     #[test]
     fn the_last_key_is_found_across_steps() {
-        let text = r#"{"strings":["a"],"x":"\"strings\"","strings":["b"]}"#;
-        let last = text.rfind(r#""strings""#).unwrap() as u64;
-        let len = text.len() as u64;
-        for chunk in 1..=len {
+        let text = r#"{"strings":["a"],"x":"\"strings\"","strings" :["strings"],"y":"strings"}"#;
+        let last = text.rfind(r#""strings" :"#).unwrap() as u64;
+        for chunk in 1..=text.len() as u64 {
             let s = source(text);
-            assert_eq!(find_last(&s, 0, len, chunk), Some(last), "chunk {chunk}");
-            assert_eq!(find_last(&s, last, len, chunk), Some(last), "chunk {chunk}");
-            assert_eq!(find_last(&s, last + 1, len, chunk), None, "chunk {chunk}");
-            assert_eq!(find_last(&s, 0, last, chunk), Some(1), "chunk {chunk}");
-            assert_eq!(find_last(&s, 0, 1, chunk), None, "chunk {chunk}");
+            assert_eq!(find_key(&s, 0, chunk), Some(last), "chunk {chunk}");
+            assert_eq!(find_key(&s, last, chunk), Some(last), "chunk {chunk}");
+            assert_eq!(find_key(&s, last + 1, chunk), None, "chunk {chunk}");
         }
     }
 
