@@ -7,10 +7,10 @@
 //!
 //! Beside each FIFO, its heap file ([`HeapFile`]): a Deno or Node harness
 //! writes each snapshot's text there at page-cache speed, each where the
-//! last one ended, and says how many bytes it wrote, instead of sending them through the FIFO, where
-//! the runner's one-thread stream parse set the pace. The runner made the
-//! file and reads it through the descriptor it opened then, never by its
-//! name, which the test could replace.
+//! last one ended, and says how many bytes it wrote, instead of sending
+//! them through the FIFO, where the runner's one-thread stream parse set
+//! the pace. The runner made the file and reads it through the descriptor
+//! it opened then, never by its name, which the test could replace.
 
 use std::ffi::CString;
 use std::fs::File;
@@ -210,8 +210,8 @@ pub fn heap_path(channel: &Path) -> PathBuf {
 }
 
 /// A channel's heap file, as the runner opened it when it made it: the
-/// harness writes each snapshot where the last one ended, and [`HeapFile::take`] hands out the
-/// bytes of the next one.
+/// harness writes each snapshot where the last one ended, and
+/// [`HeapFile::take`] hands out the bytes of the next one.
 #[derive(Debug)]
 pub struct HeapFile {
     file: File,
